@@ -1,0 +1,194 @@
+//! The handle the PBX holds for one call's media: two legs and their relay task.
+
+use crate::ports::PortLease;
+use crate::relay::{self, Control, LegSockets};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// A call leg: A faces the caller, B the callee.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Side {
+    A,
+    B,
+}
+
+impl Side {
+    pub fn other(self) -> Side {
+        match self {
+            Side::A => Side::B,
+            Side::B => Side::A,
+        }
+    }
+
+    pub(crate) fn index(self) -> usize {
+        match self {
+            Side::A => 0,
+            Side::B => 1,
+        }
+    }
+}
+
+/// Counters for one leg. "in" is what that leg's phone sent us, "out" what we
+/// sent to it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SideStats {
+    pub packets_in: u64,
+    pub bytes_in: u64,
+    pub packets_out: u64,
+    pub bytes_out: u64,
+    pub rtcp_in: u64,
+    pub rtcp_out: u64,
+    /// Received datagrams that were not valid RTP/RTCP (or late beyond repair).
+    pub dropped_bad: u64,
+    /// Valid packets from an address other than the latched one (RTP bleed).
+    pub dropped_foreign: u64,
+    /// Packets for this leg that had nowhere to go (no SDP, nothing latched).
+    pub dropped_no_destination: u64,
+    /// Packets for this leg withheld because it is on hold (`set_hold`).
+    pub dropped_held: u64,
+    /// Sends that the OS refused (e.g. socket buffer full).
+    pub send_errors: u64,
+    pub latched_rtp: Option<SocketAddr>,
+    pub latched_rtcp: Option<SocketAddr>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BridgeStats {
+    pub a: SideStats,
+    pub b: SideStats,
+}
+
+impl BridgeStats {
+    pub fn side(&self, side: Side) -> &SideStats {
+        match side {
+            Side::A => &self.a,
+            Side::B => &self.b,
+        }
+    }
+}
+
+/// Live counters shared between the relay task and the handle. Counters are
+/// relaxed atomics (cheap on the hot path); latched addresses change rarely and sit
+/// behind a mutex.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub packets_in: AtomicU64,
+    pub bytes_in: AtomicU64,
+    pub packets_out: AtomicU64,
+    pub bytes_out: AtomicU64,
+    pub rtcp_in: AtomicU64,
+    pub rtcp_out: AtomicU64,
+    pub dropped_bad: AtomicU64,
+    pub dropped_foreign: AtomicU64,
+    pub dropped_no_destination: AtomicU64,
+    pub dropped_held: AtomicU64,
+    pub send_errors: AtomicU64,
+    pub latched_rtp: Mutex<Option<SocketAddr>>,
+    pub latched_rtcp: Mutex<Option<SocketAddr>>,
+}
+
+pub(crate) fn bump(counter: &AtomicU64, by: usize) {
+    counter.fetch_add(by as u64, Ordering::Relaxed);
+}
+
+pub(crate) fn store_addr(slot: &Mutex<Option<SocketAddr>>, addr: Option<SocketAddr>) {
+    *slot.lock().unwrap_or_else(|e| e.into_inner()) = addr;
+}
+
+impl Counters {
+    fn snapshot(&self) -> SideStats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let addr = |m: &Mutex<Option<SocketAddr>>| *m.lock().unwrap_or_else(|e| e.into_inner());
+        SideStats {
+            packets_in: get(&self.packets_in),
+            bytes_in: get(&self.bytes_in),
+            packets_out: get(&self.packets_out),
+            bytes_out: get(&self.bytes_out),
+            rtcp_in: get(&self.rtcp_in),
+            rtcp_out: get(&self.rtcp_out),
+            dropped_bad: get(&self.dropped_bad),
+            dropped_foreign: get(&self.dropped_foreign),
+            dropped_no_destination: get(&self.dropped_no_destination),
+            dropped_held: get(&self.dropped_held),
+            send_errors: get(&self.send_errors),
+            latched_rtp: addr(&self.latched_rtp),
+            latched_rtcp: addr(&self.latched_rtcp),
+        }
+    }
+}
+
+pub(crate) type Shared = [Counters; 2];
+
+/// One call's media anchor. Dropping it (or `close`) stops the relay and frees
+/// the ports; `close` also waits until they are free.
+#[derive(Debug)]
+pub struct MediaBridge {
+    ports: [u16; 2],
+    control: mpsc::UnboundedSender<Control>,
+    shared: Arc<Shared>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl MediaBridge {
+    pub(crate) fn start(legs: [LegSockets; 2], lease: PortLease) -> MediaBridge {
+        let ports = [legs[0].rtp_port(), legs[1].rtp_port()];
+        let shared = Arc::new(Shared::default());
+        let (control, rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(relay::run(legs, lease, shared.clone(), rx));
+        MediaBridge {
+            ports,
+            control,
+            shared,
+            task: Some(task),
+        }
+    }
+
+    /// The PBX's RTP port for that leg (RTCP is the next port), to put in that
+    /// leg's SDP.
+    pub fn port(&self, side: Side) -> u16 {
+        self.ports[side.index()]
+    }
+
+    /// Where that leg's phone said (in its SDP) it receives RTP and RTCP; `rtcp`
+    /// None means RTP port + 1. Also re-arms latching, so after a re-INVITE the
+    /// next packet from the phone, wherever it comes from, is accepted and becomes
+    /// the new destination. An address of 0.0.0.0 or port 0 (hold, disabled
+    /// stream) means "send nothing until the phone sends to us".
+    pub fn set_remote(&self, side: Side, rtp: SocketAddr, rtcp: Option<SocketAddr>) {
+        // The task only stops when the bridge is closed, and then nobody cares.
+        let _ = self.control.send(Control::SetRemote { side, rtp, rtcp });
+    }
+
+    /// While a leg is held nothing is sent to its phone (whatever the other side
+    /// sends is counted in `dropped_held`); what the held phone sends is still
+    /// relayed. Music on hold will later be injected here.
+    pub fn set_hold(&self, side: Side, held: bool) {
+        let _ = self.control.send(Control::SetHold { side, held });
+    }
+
+    pub fn stats(&self) -> BridgeStats {
+        BridgeStats {
+            a: self.shared[0].snapshot(),
+            b: self.shared[1].snapshot(),
+        }
+    }
+
+    /// Stops the relay and returns once its sockets are closed and its ports are
+    /// back in the pool.
+    pub async fn close(mut self) {
+        let _ = self.control.send(Control::Close);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for MediaBridge {
+    fn drop(&mut self) {
+        // The task also stops when the channel closes; saying so is just quicker.
+        let _ = self.control.send(Control::Close);
+    }
+}

@@ -1,0 +1,17 @@
+//! Media for spygroup: SDP offer/answer for audio, RTP/RTCP header handling and the
+//! per-call RTP relay that anchors every call's media on the PBX.
+//!
+//! The relay is deliberately a packet-by-packet fast path (no decoding). Audiohooks
+//! (spy taps, whisper/barge injection) will later divert a bridge's packets to a
+//! decode -> mix -> encode path; the place where that happens is marked in `relay.rs`.
+
+pub mod rtp;
+pub mod sdp;
+
+mod bridge;
+mod engine;
+mod ports;
+mod relay;
+
+pub use bridge::{BridgeStats, MediaBridge, Side, SideStats};
+pub use engine::{MediaEngine, MediaError};

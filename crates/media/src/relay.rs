@@ -1,0 +1,260 @@
+//! The relay task of one bridge: packet-by-packet forwarding between the two legs
+//! with symmetric RTP latching (comedia) and per-leg stream rewriting.
+//!
+//! Hot path per packet: one `recv_from` into a buffer owned by the task, a header
+//! check, the in-place rewrite and one non-blocking `send_to`. Nothing allocates.
+
+use crate::bridge::{bump, store_addr, Counters, Shared, Side};
+use crate::ports::PortLease;
+use crate::rtp::{looks_like_rtcp, rtcp, RtpHeader, StreamRewriter};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+/// Large enough for any RTP packet that crosses an Ethernet path.
+const BUF_LEN: usize = 2048;
+/// RTP clock of G.711, the only codecs relayed so far.
+const CLOCK_RATE: u32 = 8000;
+
+#[derive(Debug)]
+pub(crate) struct LegSockets {
+    pub rtp: UdpSocket,
+    pub rtcp: UdpSocket,
+}
+
+impl LegSockets {
+    pub(crate) fn rtp_port(&self) -> u16 {
+        self.rtp.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+}
+
+#[derive(Debug)]
+pub(crate) enum Control {
+    SetRemote {
+        side: Side,
+        rtp: SocketAddr,
+        rtcp: Option<SocketAddr>,
+    },
+    SetHold {
+        side: Side,
+        held: bool,
+    },
+    Close,
+}
+
+/// What the relay knows about one leg's phone.
+struct Leg {
+    sdp_rtp: Option<SocketAddr>,
+    sdp_rtcp: Option<SocketAddr>,
+    latched_rtp: Option<SocketAddr>,
+    latched_rtcp: Option<SocketAddr>,
+    held: bool,
+    /// Rewrites everything sent *to* this leg's phone.
+    out: StreamRewriter,
+}
+
+impl Leg {
+    fn new() -> Leg {
+        Leg {
+            sdp_rtp: None,
+            sdp_rtcp: None,
+            latched_rtp: None,
+            latched_rtcp: None,
+            held: false,
+            out: StreamRewriter::new(CLOCK_RATE),
+        }
+    }
+
+    fn rtp_dest(&self) -> Option<SocketAddr> {
+        self.latched_rtp.or(self.sdp_rtp)
+    }
+
+    /// RTCP goes where the phone sends it from; failing that, to the SDP's RTCP
+    /// address if the phone's RTP came from where its SDP said (no NAT), else next
+    /// to the latched RTP address (the usual NAT guess).
+    fn rtcp_dest(&self) -> Option<SocketAddr> {
+        if let Some(a) = self.latched_rtcp {
+            return Some(a);
+        }
+        match self.latched_rtp {
+            Some(l) if Some(l) != self.sdp_rtp => next_port(l),
+            _ => self.sdp_rtcp,
+        }
+    }
+}
+
+fn next_port(a: SocketAddr) -> Option<SocketAddr> {
+    a.port().checked_add(1).map(|p| SocketAddr::new(a.ip(), p))
+}
+
+/// An address we may send to: not 0.0.0.0 / :: (hold) and not port 0 (disabled).
+fn usable(a: SocketAddr) -> Option<SocketAddr> {
+    (!a.ip().is_unspecified() && a.port() != 0).then_some(a)
+}
+
+struct Relay {
+    legs: [Leg; 2],
+    shared: Arc<Shared>,
+}
+
+/// Runs until the bridge is closed or dropped. The ports go back to the pool only
+/// after the sockets are closed, so a new bridge can bind them at once.
+pub(crate) async fn run(
+    sockets: [LegSockets; 2],
+    lease: PortLease,
+    shared: Arc<Shared>,
+    mut control: mpsc::UnboundedReceiver<Control>,
+) {
+    let mut relay = Relay {
+        legs: [Leg::new(), Leg::new()],
+        shared,
+    };
+    let mut buf_a_rtp = [0u8; BUF_LEN];
+    let mut buf_a_rtcp = [0u8; BUF_LEN];
+    let mut buf_b_rtp = [0u8; BUF_LEN];
+    let mut buf_b_rtcp = [0u8; BUF_LEN];
+    let [a, b] = &sockets;
+    loop {
+        // Control first, so a set_remote issued before a packet arrives is applied
+        // before that packet is handled.
+        tokio::select! {
+            biased;
+            c = control.recv() => match c {
+                Some(Control::Close) | None => break,
+                Some(c) => relay.apply(c),
+            },
+            r = a.rtp.recv_from(&mut buf_a_rtp) => {
+                if let Ok((n, src)) = r {
+                    relay.on_rtp(Side::A, &mut buf_a_rtp[..n], src, &sockets);
+                }
+            }
+            r = b.rtp.recv_from(&mut buf_b_rtp) => {
+                if let Ok((n, src)) = r {
+                    relay.on_rtp(Side::B, &mut buf_b_rtp[..n], src, &sockets);
+                }
+            }
+            r = a.rtcp.recv_from(&mut buf_a_rtcp) => {
+                if let Ok((n, src)) = r {
+                    relay.on_rtcp(Side::A, &mut buf_a_rtcp[..n], src, &sockets);
+                }
+            }
+            r = b.rtcp.recv_from(&mut buf_b_rtcp) => {
+                if let Ok((n, src)) = r {
+                    relay.on_rtcp(Side::B, &mut buf_b_rtcp[..n], src, &sockets);
+                }
+            }
+        }
+    }
+    drop(sockets);
+    drop(lease);
+}
+
+impl Relay {
+    fn apply(&mut self, c: Control) {
+        match c {
+            Control::SetRemote { side, rtp, rtcp } => {
+                let leg = &mut self.legs[side.index()];
+                leg.sdp_rtp = usable(rtp);
+                leg.sdp_rtcp = match rtcp {
+                    Some(r) => usable(r),
+                    None => leg.sdp_rtp.and_then(next_port),
+                };
+                leg.latched_rtp = None;
+                leg.latched_rtcp = None;
+                let c = &self.shared[side.index()];
+                store_addr(&c.latched_rtp, None);
+                store_addr(&c.latched_rtcp, None);
+            }
+            Control::SetHold { side, held } => self.legs[side.index()].held = held,
+            Control::Close => {}
+        }
+    }
+
+    /// A datagram on `from`'s RTP port.
+    fn on_rtp(&mut self, from: Side, pkt: &mut [u8], src: SocketAddr, sockets: &[LegSockets; 2]) {
+        if looks_like_rtcp(pkt) {
+            // RFC 5761 multiplexing: a phone that muxes sends RTCP here.
+            return self.on_rtcp(from, pkt, src, sockets);
+        }
+        let c = &self.shared[from.index()];
+        if RtpHeader::parse(pkt).is_err() {
+            return bump(&c.dropped_bad, 1);
+        }
+        let leg = &mut self.legs[from.index()];
+        match leg.latched_rtp {
+            None => {
+                leg.latched_rtp = Some(src);
+                store_addr(&c.latched_rtp, Some(src));
+                tracing::debug!(?from, %src, "RTP latched");
+            }
+            Some(l) if l != src => return bump(&c.dropped_foreign, 1),
+            Some(_) => {}
+        }
+        bump(&c.packets_in, 1);
+        bump(&c.bytes_in, pkt.len());
+
+        // Audiohooks go here: a bridge with a spy attached hands the packet to the
+        // decode -> mix -> encode path instead of forwarding it as is.
+
+        let to = from.other();
+        let out = &mut self.legs[to.index()];
+        let oc = &self.shared[to.index()];
+        if out.held {
+            return bump(&oc.dropped_held, 1);
+        }
+        let Some(dest) = out.rtp_dest() else {
+            return bump(&oc.dropped_no_destination, 1);
+        };
+        if out.out.rewrite(pkt, Instant::now()).is_err() {
+            return bump(&c.dropped_bad, 1);
+        }
+        send(&sockets[to.index()].rtp, pkt, dest, oc, true);
+    }
+
+    /// A datagram on `from`'s RTCP port (or RTCP muxed onto its RTP port).
+    fn on_rtcp(&mut self, from: Side, pkt: &mut [u8], src: SocketAddr, sockets: &[LegSockets; 2]) {
+        let c = &self.shared[from.index()];
+        if rtcp::validate(pkt).is_err() {
+            return bump(&c.dropped_bad, 1);
+        }
+        let leg = &mut self.legs[from.index()];
+        match leg.latched_rtcp {
+            None => {
+                leg.latched_rtcp = Some(src);
+                store_addr(&c.latched_rtcp, Some(src));
+            }
+            Some(l) if l != src => return bump(&c.dropped_foreign, 1),
+            Some(_) => {}
+        }
+        bump(&c.rtcp_in, 1);
+
+        let to = from.other();
+        let out = &self.legs[to.index()];
+        let oc = &self.shared[to.index()];
+        if out.held {
+            return bump(&oc.dropped_held, 1);
+        }
+        let Some(dest) = out.rtcp_dest() else {
+            return bump(&oc.dropped_no_destination, 1);
+        };
+        if rtcp::rewrite_sender_ssrc(pkt, out.out.ssrc()).is_err() {
+            return bump(&c.dropped_bad, 1);
+        }
+        send(&sockets[to.index()].rtcp, pkt, dest, oc, false);
+    }
+}
+
+/// Non-blocking send: a relay that waited for a full socket buffer would delay
+/// every other packet of the call, so such a packet is dropped and counted.
+fn send(socket: &UdpSocket, pkt: &[u8], dest: SocketAddr, c: &Counters, is_rtp: bool) {
+    match socket.try_send_to(pkt, dest) {
+        Ok(_) if is_rtp => {
+            bump(&c.packets_out, 1);
+            bump(&c.bytes_out, pkt.len());
+        }
+        Ok(_) => bump(&c.rtcp_out, 1),
+        Err(_) => bump(&c.send_errors, 1),
+    }
+}

@@ -1,0 +1,456 @@
+//! Offers written in the style of the phones the PBX meets, and broken ones.
+
+use super::*;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+fn crlf(s: &str) -> Vec<u8> {
+    s.lines()
+        .map(str::trim_start)
+        .filter(|l| !l.is_empty())
+        .flat_map(|l| format!("{l}\r\n").into_bytes())
+        .collect()
+}
+
+fn names(codecs: &[Codec]) -> Vec<(u8, &str, u32)> {
+    codecs
+        .iter()
+        .map(|c| (c.pt, c.name.as_str(), c.rate))
+        .collect()
+}
+
+const PJSUA2: &str = "
+    v=0
+    o=- 3918326541 3918326541 IN IP4 192.168.1.20
+    s=pjmedia
+    b=AS:84
+    t=0 0
+    a=X-nat:0
+    m=audio 4000 RTP/AVP 96 97 98 99 3 0 8 9 120 121 122
+    c=IN IP4 192.168.1.20
+    b=TIAS:64000
+    a=rtcp:4001 IN IP4 192.168.1.20
+    a=sendrecv
+    a=rtpmap:96 speex/16000
+    a=rtpmap:97 speex/8000
+    a=rtpmap:98 speex/32000
+    a=rtpmap:99 iLBC/8000
+    a=fmtp:99 mode=30
+    a=rtpmap:120 telephone-event/16000
+    a=fmtp:120 0-16
+    a=rtpmap:121 telephone-event/8000
+    a=fmtp:121 0-16
+    a=rtpmap:122 telephone-event/32000
+    a=fmtp:122 0-16
+    a=ssrc:1373431216 cname:1b4a46e2170f3c9d
+";
+
+#[test]
+fn pjsua2_offer() {
+    let d = parse_audio(&crlf(PJSUA2)).unwrap();
+    assert_eq!(d.addr, IpAddr::V4(Ipv4Addr::new(192, 168, 1, 20)));
+    assert_eq!(d.port, 4000);
+    assert_eq!(d.rtcp_port, Some(4001));
+    assert_eq!(d.direction, Direction::SendRecv);
+    assert_eq!(
+        names(&d.codecs),
+        vec![
+            (96, "speex", 16000),
+            (97, "speex", 8000),
+            (98, "speex", 32000),
+            (99, "iLBC", 8000),
+            (3, "GSM", 8000),
+            (0, "PCMU", 8000),
+            (8, "PCMA", 8000),
+            (9, "G722", 8000),
+        ]
+    );
+    assert_eq!(d.dtmf, Some(Codec::telephone_event(121)));
+    assert!(!d.is_hold());
+    let (codecs, dtmf) = negotiate(&d, &["PCMU", "PCMA"]).unwrap();
+    assert_eq!(codecs, vec![Codec::pcmu(), Codec::pcma()]);
+    assert_eq!(dtmf.map(|c| c.pt), Some(121));
+}
+
+const BARESIP: &str = "
+    v=0
+    o=- 1852734219 1264559185 IN IP4 127.0.0.1
+    s=-
+    c=IN IP4 127.0.0.1
+    t=0 0
+    m=audio 10286 RTP/AVP 8 0 101
+    b=AS:64
+    a=rtpmap:8 PCMA/8000
+    a=rtpmap:0 PCMU/8000
+    a=rtpmap:101 telephone-event/8000
+    a=fmtp:101 0-15
+    a=sendrecv
+    a=label:1
+    a=ssrc:3131233127 cname:sip:1001@127.0.0.1
+    a=rtcp-rsize
+    a=ptime:20
+";
+
+#[test]
+fn baresip_offer_uses_session_connection_and_keeps_order() {
+    let d = parse_audio(&crlf(BARESIP)).unwrap();
+    assert_eq!(d.addr, IpAddr::V4(Ipv4Addr::LOCALHOST));
+    assert_eq!(d.port, 10286);
+    assert_eq!(d.ptime, Some(20));
+    assert_eq!(d.rtcp_port, None);
+    let (codecs, dtmf) = negotiate(&d, &["PCMU", "PCMA"]).unwrap();
+    // The offerer preferred PCMA; the answer keeps its order.
+    assert_eq!(codecs, vec![Codec::pcma(), Codec::pcmu()]);
+    assert_eq!(dtmf, Some(Codec::telephone_event(101)));
+}
+
+const LINPHONE_ICE: &str = "
+    v=0
+    o=1001 3219 1781 IN IP4 10.0.0.7
+    s=Talk
+    c=IN IP4 203.0.113.9
+    t=0 0
+    a=ice-pwd:31ec21eb38b2ec6d36e8dc7b
+    a=ice-ufrag:570a75d1
+    a=rtcp-xr:rcvr-rtt=all:10000 stat-summary=loss,dup,jitt,TTL voip-metrics
+    a=record:off
+    m=audio 7078 RTP/AVP 96 97 98 0 8 18 101 99 100
+    a=rtpmap:96 opus/48000/2
+    a=fmtp:96 useinbandfec=1
+    a=rtpmap:97 SILK/16000
+    a=rtpmap:98 speex/16000
+    a=fmtp:98 vbr=on
+    a=fmtp:18 annexb=yes
+    a=rtpmap:101 telephone-event/48000
+    a=rtpmap:99 telephone-event/16000
+    a=rtpmap:100 telephone-event/8000
+    a=rtcp-mux
+    a=rtcp:7079
+    a=candidate:1 1 UDP 2130706303 10.0.0.7 7078 typ host
+    a=candidate:1 2 UDP 2130706302 10.0.0.7 7079 typ host
+    a=candidate:2 1 UDP 1694498687 203.0.113.9 7078 typ srflx raddr 10.0.0.7 rport 7078
+    a=candidate:2 2 UDP 1694498686 203.0.113.9 7079 typ srflx raddr 10.0.0.7 rport 7079
+    a=rtcp-fb:* trr-int 1000
+    a=rtcp-fb:* ccm tmmbr
+    m=video 0 RTP/AVP 96
+";
+
+#[test]
+fn linphone_offer_with_ice_and_opus() {
+    let d = parse_audio(&crlf(LINPHONE_ICE)).unwrap();
+    assert_eq!(d.addr, IpAddr::V4(Ipv4Addr::new(203, 0, 113, 9)));
+    assert_eq!(d.port, 7078);
+    assert_eq!(d.rtcp_port, Some(7079));
+    assert_eq!(d.codecs[0].name, "opus");
+    assert_eq!(d.codecs[0].channels, 2);
+    assert_eq!(d.codecs[0].to_string(), "opus/48000/2");
+    assert_eq!(
+        names(&d.codecs)[3..],
+        [(0, "PCMU", 8000), (8, "PCMA", 8000), (18, "G729", 8000)]
+    );
+    // Only the 8 kHz telephone-event is usable with G.711.
+    assert_eq!(d.dtmf, Some(Codec::telephone_event(100)));
+}
+
+const POLYCOM: &str = "
+    v=0
+    o=- 1700000000 1700000000 IN IP4 172.16.5.41
+    s=Polycom IP Phone
+    c=IN IP4 172.16.5.41
+    b=AS:512
+    t=0 0
+    a=sendrecv
+    m=audio 2228 RTP/AVP 9 102 0 8 18 127
+    a=rtpmap:102 G7221/16000
+    a=fmtp:102 bitrate=32000
+    a=rtpmap:127 telephone-event/8000
+    m=video 2230 RTP/AVP 109 34 31
+    a=rtpmap:109 H264/90000
+    a=fmtp:109 profile-level-id=42800d; max-mbps=40500
+    a=content:main
+";
+
+#[test]
+fn polycom_static_payload_types_without_rtpmap() {
+    let d = parse_audio(&crlf(POLYCOM)).unwrap();
+    assert_eq!(d.port, 2228);
+    assert_eq!(
+        names(&d.codecs),
+        vec![
+            (9, "G722", 8000),
+            (102, "G7221", 16000),
+            (0, "PCMU", 8000),
+            (8, "PCMA", 8000),
+            (18, "G729", 8000)
+        ]
+    );
+    assert_eq!(d.dtmf.map(|c| c.pt), Some(127));
+}
+
+const YEALINK_HOLD: &str = "
+    v=0
+    o=- 20012 20013 IN IP4 192.168.10.55
+    s=SDP data
+    c=IN IP4 192.168.10.55
+    t=0 0
+    m=audio 11780 RTP/AVP 0 8 18 9 101
+    a=rtpmap:0 PCMU/8000
+    a=rtpmap:8 PCMA/8000
+    a=rtpmap:18 G729/8000
+    a=fmtp:18 annexb=no
+    a=rtpmap:9 G722/8000
+    a=fmtp:101 0-15
+    a=rtpmap:101 telephone-event/8000
+    a=ptime:20
+    a=sendonly
+";
+
+#[test]
+fn yealink_hold_with_sendonly() {
+    let d = parse_audio(&crlf(YEALINK_HOLD)).unwrap();
+    assert_eq!(d.direction, Direction::SendOnly);
+    assert!(d.is_hold());
+    assert_eq!(d.direction.reverse(), Direction::RecvOnly);
+}
+
+#[test]
+fn old_style_hold_with_zero_address() {
+    let body = crlf(
+        "v=0
+         o=- 1 2 IN IP4 10.1.1.1
+         s=-
+         c=IN IP4 0.0.0.0
+         t=0 0
+         m=audio 5004 RTP/AVP 0
+         a=sendrecv",
+    );
+    let d = parse_audio(&body).unwrap();
+    assert!(d.addr.is_unspecified());
+    assert!(d.is_hold());
+}
+
+#[test]
+fn session_level_inactive_applies_to_media_and_lf_line_ends_accepted() {
+    let body = b"v=0\no=- 1 2 IN IP6 2001:db8::5\ns=-\nc=IN IP6 2001:db8::5\nt=0 0\na=inactive\nm=audio 6000 RTP/AVP 8\n";
+    let d = parse_audio(body).unwrap();
+    assert_eq!(d.direction, Direction::Inactive);
+    assert!(d.is_hold());
+    assert_eq!(d.addr, "2001:db8::5".parse::<Ipv6Addr>().unwrap());
+    assert_eq!(d.codecs, vec![Codec::pcma()]);
+}
+
+#[test]
+fn skips_disabled_and_non_audio_streams() {
+    let body = crlf(
+        "v=0
+         o=- 1 2 IN IP4 10.1.1.1
+         s=-
+         c=IN IP4 10.1.1.1
+         t=0 0
+         m=image 0 udptl t38
+         m=audio 0 RTP/SAVP 0
+         m=audio 5006 RTP/AVP 0",
+    );
+    let d = parse_audio(&body).unwrap();
+    assert_eq!(d.port, 5006);
+}
+
+#[test]
+fn errors_say_what_was_wrong() {
+    let cases: Vec<(Vec<u8>, SdpError)> = vec![
+        (b"".to_vec(), SdpError::NotSdp("body is empty".into())),
+        (
+            b"<html>hello</html>".to_vec(),
+            SdpError::NotSdp("first line is not the version line v=0".into()),
+        ),
+        (
+            crlf("v=0
+                  o=- 1 2 IN IP4 10.1.1.1
+                  s=-
+                  c=IN IP4 10.1.1.1
+                  t=0 0
+                  m=video 5000 RTP/AVP 96"),
+            SdpError::NoAudio,
+        ),
+        (
+            crlf("v=0
+                  o=- 1 2 IN IP4 10.1.1.1
+                  s=-
+                  t=0 0
+                  m=audio 5000 RTP/AVP 0"),
+            SdpError::NoConnection,
+        ),
+        (
+            crlf("v=0
+                  o=- 1 2 IN IP4 10.1.1.1
+                  s=-
+                  c=IN IP4 10.1.1.1
+                  t=0 0
+                  m=audio 5000 RTP/SAVP 0
+                  a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz"),
+            SdpError::Encrypted("RTP/SAVP".into()),
+        ),
+        (
+            crlf("v=0
+                  o=- 1 2 IN IP4 10.1.1.1
+                  s=-
+                  c=IN IP4 pbx.example.com
+                  t=0 0
+                  m=audio 5000 RTP/AVP 0"),
+            SdpError::HostnameConnection("pbx.example.com".into()),
+        ),
+    ];
+    for (body, expected) in cases {
+        assert_eq!(parse_audio(&body), Err(expected));
+    }
+    assert!(matches!(
+        parse_audio(&[0xff, 0xfe, 0x00]),
+        Err(SdpError::NotSdp(_))
+    ));
+    // Missing mandatory lines are reported by the parser.
+    let err = parse_audio(b"v=0\r\nm=audio 5000 RTP/AVP 0\r\n").unwrap_err();
+    assert!(err.to_string().contains("origin"), "{err}");
+    // A broken m-line.
+    let err = parse_audio(&crlf(
+        "v=0
+         o=- 1 2 IN IP4 10.1.1.1
+         s=-
+         c=IN IP4 10.1.1.1
+         t=0 0
+         m=audio 99999 RTP/AVP 0",
+    ))
+    .unwrap_err();
+    assert!(matches!(err, SdpError::NotSdp(_)), "{err}");
+}
+
+#[test]
+fn garbage_never_panics() {
+    let inputs: [&[u8]; 8] = [
+        b"v=",
+        b"v=0\r\na",
+        b"v=0\r\nm=audio",
+        b"v=0\r\no=\r\ns=\r\nt=\r\n",
+        b"v=0\r\na=rtpmap:\r\n",
+        b"v=0\r\no=- 1 2 IN IP4 1.1.1.1\r\ns=-\r\nt=0 0\r\nc=IN IP4 1.1.1.1\r\nm=audio 1 RTP/AVP 0\r\na=rtpmap:0 PCMU\r\n",
+        "v=0\r\ns=\u{e9}\u{e9}\r\n".as_bytes(),
+        b"v=0\r\n\r\n\r\n=\r\n==\r\n",
+    ];
+    for input in inputs {
+        let _ = parse_audio(input);
+    }
+}
+
+#[test]
+fn no_common_codec_is_an_error() {
+    let body = crlf(
+        "v=0
+         o=- 1 2 IN IP4 10.1.1.1
+         s=-
+         c=IN IP4 10.1.1.1
+         t=0 0
+         m=audio 5000 RTP/AVP 96 9 101
+         a=rtpmap:96 opus/48000/2
+         a=rtpmap:101 telephone-event/8000",
+    );
+    let d = parse_audio(&body).unwrap();
+    let err = negotiate(&d, &["PCMU", "PCMA"]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "no common audio codec: offered [opus/48000/2, G722/8000], supported [PCMU, PCMA]"
+    );
+}
+
+#[test]
+fn negotiate_is_case_insensitive() {
+    let body = crlf(
+        "v=0
+         o=- 1 2 IN IP4 10.1.1.1
+         s=-
+         c=IN IP4 10.1.1.1
+         t=0 0
+         m=audio 5000 RTP/AVP 0
+         a=rtpmap:0 pcmu/8000",
+    );
+    let d = parse_audio(&body).unwrap();
+    let (codecs, dtmf) = negotiate(&d, &["PCMU"]).unwrap();
+    assert_eq!(codecs[0].pt, 0);
+    assert_eq!(dtmf, None);
+}
+
+#[test]
+fn build_sdp_writes_our_answer_and_parses_back() {
+    let mut origin = SdpOrigin {
+        session_id: 4242,
+        version: 7,
+    };
+    let ip = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 2));
+    let te = Codec::telephone_event(101);
+    let body = build_sdp(
+        &mut origin,
+        false,
+        ip,
+        30000,
+        &[Codec::pcmu(), Codec::pcma()],
+        Some(&te),
+        Direction::SendRecv,
+        Some(20),
+    );
+    let expected = "v=0\r\n\
+        o=spygroup 4242 7 IN IP4 198.51.100.2\r\n\
+        s=spygroup\r\n\
+        c=IN IP4 198.51.100.2\r\n\
+        t=0 0\r\n\
+        m=audio 30000 RTP/AVP 0 8 101\r\n\
+        a=rtpmap:0 PCMU/8000\r\n\
+        a=rtpmap:8 PCMA/8000\r\n\
+        a=rtpmap:101 telephone-event/8000\r\n\
+        a=fmtp:101 0-16\r\n\
+        a=ptime:20\r\n\
+        a=sendrecv\r\n";
+    assert_eq!(String::from_utf8(body.clone()).unwrap(), expected);
+
+    let back = parse_audio(&body).unwrap();
+    assert_eq!(back.addr, ip);
+    assert_eq!(back.port, 30000);
+    assert_eq!(back.codecs, vec![Codec::pcmu(), Codec::pcma()]);
+    assert_eq!(back.dtmf, Some(te));
+    assert_eq!(back.ptime, Some(20));
+
+    // A new offer (hold) bumps the version; IPv6 uses IP6.
+    let ip6: IpAddr = "2001:db8::1".parse().unwrap();
+    let body = build_sdp(
+        &mut origin,
+        true,
+        ip6,
+        30002,
+        &[Codec::pcma()],
+        None,
+        Direction::SendOnly,
+        None,
+    );
+    let text = String::from_utf8(body).unwrap();
+    assert!(
+        text.contains("o=spygroup 4242 8 IN IP6 2001:db8::1\r\n"),
+        "{text}"
+    );
+    assert!(text.contains("c=IN IP6 2001:db8::1\r\n"));
+    assert!(text.contains("m=audio 30002 RTP/AVP 8\r\n"));
+    assert!(text.ends_with("a=sendonly\r\n"));
+    assert!(!text.contains("ptime"));
+    assert_eq!(origin.version, 8);
+}
+
+#[test]
+fn fresh_origins_differ() {
+    let a = SdpOrigin::new();
+    let b = SdpOrigin::new();
+    assert_ne!(a.session_id, b.session_id);
+    assert!(a.session_id < 1 << 31);
+}
+
+#[test]
+fn direction_reverse() {
+    assert_eq!(Direction::SendRecv.reverse(), Direction::SendRecv);
+    assert_eq!(Direction::SendOnly.reverse(), Direction::RecvOnly);
+    assert_eq!(Direction::RecvOnly.reverse(), Direction::SendOnly);
+    assert_eq!(Direction::Inactive.reverse(), Direction::Inactive);
+}

@@ -1,0 +1,43 @@
+//! Settings the switch runs with, resolved by the binary from flags and `spygroup.toml`.
+
+use std::net::{IpAddr, SocketAddr};
+use std::ops::RangeInclusive;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything `pbx::start` needs; the binary fills it from its config file and flags.
+#[derive(Debug, Clone)]
+pub struct PbxConfig {
+    /// Where SIP listens, on UDP and TCP alike.
+    pub sip_addr: SocketAddr,
+    /// The address written into SDP and used to bind RTP sockets.
+    pub media_ip: IpAddr,
+    /// RTP ports (even ports carry RTP, the next odd one RTCP).
+    pub rtp_ports: RangeInclusive<u16>,
+    /// Digest realm; HA1 values in the store are computed with it.
+    pub realm: String,
+    /// The dialplan file (read by the dialplan engine).
+    pub dialplan: PathBuf,
+    /// How long a callee may ring before the caller gets 408.
+    pub no_answer_timeout: Duration,
+    /// Registrar limits (seconds).
+    pub min_expires: u32,
+    pub max_expires: u32,
+    pub default_expires: u32,
+}
+
+impl Default for PbxConfig {
+    fn default() -> Self {
+        PbxConfig {
+            sip_addr: "0.0.0.0:5060".parse().expect("literal address"),
+            media_ip: IpAddr::from([127, 0, 0, 1]),
+            rtp_ports: 10000..=20000,
+            realm: "spygroup".into(),
+            dialplan: PathBuf::from("config/extensions.conf"),
+            no_answer_timeout: Duration::from_secs(60),
+            min_expires: 60,
+            max_expires: 3600,
+            default_expires: 3600,
+        }
+    }
+}

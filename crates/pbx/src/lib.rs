@@ -1,0 +1,16 @@
+//! The switch: registrar, B2BUA calls with anchored media, routing.
+//!
+//! A call is two channels (`SIP/101-00000001` towards the caller, `SIP/102-00000002`
+//! towards the callee), each its own SIP dialog with its own RTP port on the PBX; the
+//! media engine relays audio between them.
+
+pub mod channel;
+pub mod registrar;
+pub mod routing;
+
+mod config;
+mod server;
+mod switch;
+
+pub use config::PbxConfig;
+pub use server::{start, PbxError, PbxHandle, Status};

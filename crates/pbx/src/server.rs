@@ -1,0 +1,100 @@
+//! Starting and stopping the switch: binds the transports, spawns the SIP core task,
+//! and hands back a handle for health checks and clean shutdown.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::switch::{Command, SharedStats, Switch};
+use crate::PbxConfig;
+
+/// Why the switch could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum PbxError {
+    #[error("cannot bind SIP on {addr} (UDP and TCP): {source}; is another PBX running there? choose another address with --sip")]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot read settings from the database: {0}")]
+    Store(String),
+}
+
+/// What `/health` reports.
+#[derive(Debug, Clone, Default)]
+pub struct Status {
+    pub registrations: usize,
+    pub calls: usize,
+    /// SIP datagrams or streams that did not parse and were dropped.
+    pub unparsable: u64,
+    pub sip_addr: Option<std::net::SocketAddr>,
+}
+
+/// A running switch.
+pub struct PbxHandle {
+    commands: mpsc::Sender<Command>,
+    stats: Arc<SharedStats>,
+    transport: sip::transport::TransportHandle,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl PbxHandle {
+    /// Live counters for health checks.
+    pub fn status(&self) -> Status {
+        status_of(&self.stats, &self.transport)
+    }
+
+    /// A cheap, cloneable way to read the status from another task (the HTTP server).
+    pub fn status_source(&self) -> impl Fn() -> Status + Send + Sync + 'static {
+        let stats = self.stats.clone();
+        let transport = self.transport.clone();
+        move || status_of(&stats, &transport)
+    }
+
+    /// The SIP address actually bound (useful when port 0 was asked for).
+    pub fn sip_addr(&self) -> std::net::SocketAddr {
+        self.transport.local_addr()
+    }
+
+    /// Clean shutdown: BYE to every live call, call records written, sockets closed.
+    pub async fn shutdown(self) {
+        let (done, wait) = oneshot::channel();
+        if self.commands.send(Command::Shutdown(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+        let _ = self.task.await;
+    }
+}
+
+fn status_of(stats: &SharedStats, transport: &sip::transport::TransportHandle) -> Status {
+    Status {
+        registrations: stats.registrations.load(Ordering::Relaxed),
+        calls: stats.calls.load(Ordering::Relaxed),
+        unparsable: transport.stats().unparsable.load(Ordering::Relaxed),
+        sip_addr: Some(transport.local_addr()),
+    }
+}
+
+/// Binds SIP (UDP and TCP on one address) and starts serving.
+pub async fn start(cfg: PbxConfig, store: store::Store) -> Result<PbxHandle, PbxError> {
+    let realm = store.realm().to_string();
+    let (transport, inbound) =
+        sip::transport::bind(cfg.sip_addr)
+            .await
+            .map_err(|source| PbxError::Bind {
+                addr: cfg.sip_addr,
+                source,
+            })?;
+    let stats = Arc::new(SharedStats::default());
+    let (commands, command_rx) = mpsc::channel(8);
+    tracing::info!(sip = %transport.local_addr(), media_ip = %cfg.media_ip, %realm, "SIP listening on UDP and TCP");
+    let switch = Switch::new(cfg, store, transport.clone(), realm, stats.clone());
+    let task = tokio::spawn(switch.run(inbound, command_rx));
+    Ok(PbxHandle {
+        commands,
+        stats,
+        transport,
+        task,
+    })
+}

@@ -1,0 +1,138 @@
+//! Digest authentication of extensions (REGISTER and INVITE).
+//!
+//! One answer for every failure: an unknown user, a wrong password and a locked-out
+//! source all get the same response, so nobody can learn which extensions exist.
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use sip::auth::{Algorithm, Challenge, Credentials, LockoutTracker, NonceCheck, NonceTracker};
+use sip::{Request, Response};
+
+/// What the authenticator decided about a request.
+pub enum AuthOutcome {
+    /// Credentials check out for this extension.
+    Accepted(store::Extension),
+    /// Send this (401/407 with fresh challenges, or 403).
+    Reject(Response),
+}
+
+/// Digest verifier over HA1 values kept in the store.
+pub struct Authenticator {
+    realm: String,
+    nonces: NonceTracker,
+    lockout: LockoutTracker,
+    /// Compared against when the user does not exist (see `check`).
+    dummy_ha1: String,
+}
+
+impl Authenticator {
+    pub fn new(realm: String) -> Self {
+        let secret: [u8; 32] = rand::random();
+        Authenticator {
+            realm,
+            nonces: NonceTracker::new(secret, Duration::from_secs(300)),
+            lockout: LockoutTracker::new(5, Duration::from_secs(60), Duration::from_secs(300)),
+            dummy_ha1: hex_of(&rand::random::<[u8; 16]>()),
+        }
+    }
+
+    /// Checks the request's credentials. REGISTER uses 401/WWW-Authenticate, other
+    /// requests 407/Proxy-Authenticate.
+    pub async fn check(
+        &mut self,
+        req: &Request,
+        source: IpAddr,
+        store: &store::Store,
+        now: Instant,
+    ) -> AuthOutcome {
+        let proxy = req.method != sip::Method::Register;
+        let header = if proxy {
+            "Proxy-Authorization"
+        } else {
+            "Authorization"
+        };
+        // Several credentials may be present (one per realm); use ours.
+        let creds = req
+            .headers
+            .get_all(header)
+            .filter_map(|v| Credentials::parse(v).ok())
+            .find(|c| c.realm == self.realm);
+        let Some(creds) = creds else {
+            return AuthOutcome::Reject(self.challenge(req, proxy, false, now));
+        };
+        if self.lockout.is_locked(source, &creds.username, now) {
+            tracing::warn!(%source, user = %creds.username, "authentication refused: locked out");
+            return AuthOutcome::Reject(forbidden(req));
+        }
+        let ext = match store.get_extension(&creds.username).await {
+            Ok(ext) => ext,
+            Err(e) => {
+                tracing::error!("store lookup failed during authentication: {e}");
+                let mut resp = Response::for_request(req, 503, "Service Unavailable");
+                resp.headers.push("Retry-After", "5");
+                return AuthOutcome::Reject(resp);
+            }
+        };
+        // The password is checked before the nonce is consumed, so forged responses
+        // cannot burn a phone's nonce counts. Unknown users are checked against a
+        // dummy HA1 so they cost the same time as real ones.
+        let ha1 = ext
+            .as_ref()
+            .map_or(self.dummy_ha1.as_str(), |ext| match creds.algorithm {
+                Algorithm::Md5 => ext.ha1_md5.as_str(),
+                Algorithm::Sha256 => ext.ha1_sha256.as_str(),
+            });
+        let ok = sip::auth::verify(&creds, req.method.as_str(), ha1) && ext.is_some();
+        if ok {
+            match self.nonces.check(&creds.nonce, creds.nc, now) {
+                NonceCheck::Valid => {}
+                NonceCheck::Stale => {
+                    return AuthOutcome::Reject(self.challenge(req, proxy, true, now))
+                }
+                NonceCheck::Unknown | NonceCheck::Replay => {
+                    return AuthOutcome::Reject(self.challenge(req, proxy, false, now))
+                }
+            }
+        }
+        match (ok, ext) {
+            (true, Some(ext)) => {
+                self.lockout.record_success(source, &creds.username);
+                AuthOutcome::Accepted(ext)
+            }
+            _ => {
+                tracing::warn!(%source, user = %creds.username, "authentication failed");
+                self.lockout.record_failure(source, &creds.username, now);
+                AuthOutcome::Reject(forbidden(req))
+            }
+        }
+    }
+
+    fn challenge(&mut self, req: &Request, proxy: bool, stale: bool, now: Instant) -> Response {
+        let nonce = self.nonces.issue(now);
+        let (status, header) = if proxy {
+            (407, "Proxy-Authenticate")
+        } else {
+            (401, "WWW-Authenticate")
+        };
+        let mut resp = Response::for_request(req, status, Response::reason_phrase(status));
+        for c in Challenge::offers(&self.realm, &nonce, None, stale) {
+            resp.headers.push(header, c.to_header_value());
+        }
+        resp
+    }
+
+    /// Forgets expired nonces and lockouts.
+    pub fn purge(&mut self, now: Instant) {
+        self.nonces.purge(now);
+        self.lockout.purge(now);
+    }
+}
+
+fn forbidden(req: &Request) -> Response {
+    Response::for_request(req, 403, "Forbidden")
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

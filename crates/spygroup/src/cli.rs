@@ -1,0 +1,260 @@
+//! Command-line grammar. Values are checked here, by the same rules the store
+//! applies, so bad input is a usage error (exit 2) before anything is opened.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::PortRange;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "spygroup",
+    version,
+    about = "SIP PBX with call monitoring (spy groups)"
+)]
+pub struct Cli {
+    /// Config file (default: ./spygroup.toml when it exists).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Database URL: sqlite://FILE, sqlite:///ABS/FILE or postgres://… (default: the config
+    /// file's `db`, else sqlite://spygroup.db).
+    #[arg(long, global = true, value_name = "URL")]
+    pub db: Option<String>,
+
+    /// Log filter, e.g. `info` or `pbx=debug,info` (overrides RUST_LOG).
+    #[arg(long, global = true, value_name = "LEVEL", value_parser = parse_log_level)]
+    pub log_level: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the PBX (SIP, media, HTTP API) until SIGINT or SIGTERM.
+    Serve(ServeArgs),
+    /// Manage extensions (phones).
+    #[command(subcommand)]
+    Ext(ExtCommand),
+    /// Manage trunks (peers recognised by source address).
+    #[command(subcommand)]
+    Trunk(TrunkCommand),
+    /// Asterisk-style key/value database (AstDB).
+    #[command(subcommand)]
+    Db(DbCommand),
+    /// Call detail records.
+    #[command(subcommand)]
+    Cdr(CdrCommand),
+}
+
+/// Every setting of `spygroup.toml`, as a flag that wins over the file.
+#[derive(Debug, Args, Default)]
+pub struct ServeArgs {
+    /// SIP listen address (UDP and TCP) [default: 0.0.0.0:5060].
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub sip: Option<SocketAddr>,
+    /// Address put in SDP and used for RTP [default: the SIP address, or the outgoing
+    /// interface when SIP listens on 0.0.0.0].
+    #[arg(long, value_name = "IP")]
+    pub media_ip: Option<IpAddr>,
+    /// RTP port range, even start [default: 10000-20000].
+    #[arg(long, value_name = "LO-HI")]
+    pub rtp_ports: Option<PortRange>,
+    /// HTTP API listen address [default: 127.0.0.1:8088].
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub http: Option<SocketAddr>,
+    /// Dialplan file [default: config/extensions.conf].
+    #[arg(long, value_name = "FILE")]
+    pub dialplan: Option<PathBuf>,
+    /// Digest realm for a new database (an existing one keeps its own) [default: spygroup].
+    #[arg(long, value_name = "R", value_parser = parse_realm)]
+    pub realm: Option<String>,
+    /// Seconds a callee may ring before the caller gets 408 [default: 60].
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub no_answer_timeout: Option<u64>,
+    /// Shortest registration accepted, seconds [default: 60].
+    #[arg(long, value_name = "SECS")]
+    pub min_expires: Option<u32>,
+    /// Longest registration granted, seconds [default: 3600].
+    #[arg(long, value_name = "SECS")]
+    pub max_expires: Option<u32>,
+    /// Registration length when the phone asks for none, seconds [default: 3600].
+    #[arg(long, value_name = "SECS")]
+    pub default_expires: Option<u32>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExtCommand {
+    /// Create an extension.
+    Add {
+        #[arg(value_parser = parse_number)]
+        number: String,
+        /// SIP password; only its digest hashes are stored.
+        #[arg(long, value_parser = parse_secret)]
+        secret: String,
+        /// Display name.
+        #[arg(long, value_parser = parse_name)]
+        name: Option<String>,
+        /// Dialplan context for its calls [default: from-internal].
+        #[arg(long, value_parser = parse_context)]
+        context: Option<String>,
+    },
+    /// List extensions (never secrets).
+    List,
+    /// Change an extension.
+    Set {
+        #[arg(value_parser = parse_number)]
+        number: String,
+        #[arg(long, value_parser = parse_secret)]
+        secret: Option<String>,
+        /// New display name ("" clears it).
+        #[arg(long, value_parser = parse_name)]
+        name: Option<String>,
+        #[arg(long, value_parser = parse_context)]
+        context: Option<String>,
+    },
+    /// Delete an extension.
+    Del {
+        #[arg(value_parser = parse_number)]
+        number: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrunkCommand {
+    /// Create a trunk.
+    Add {
+        #[arg(value_parser = parse_trunk_name)]
+        name: String,
+        /// Peer address: IP, IP:PORT or [IPv6]:PORT; without a port any source port matches.
+        #[arg(long, value_name = "IP[:PORT]", value_parser = parse_host)]
+        host: HostPort,
+        /// Dialplan context for calls from it [default: from-trunk].
+        #[arg(long, value_parser = parse_context)]
+        context: Option<String>,
+    },
+    /// List trunks.
+    List,
+    /// Delete a trunk.
+    Del {
+        #[arg(value_parser = parse_trunk_name)]
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Set FAMILY/KEY to VALUE.
+    Put {
+        family: String,
+        key: String,
+        value: String,
+    },
+    /// Print the value of FAMILY/KEY (exit 1 when absent).
+    Get { family: String, key: String },
+    /// Delete FAMILY/KEY (exit 1 when absent).
+    Del { family: String, key: String },
+    /// Show every entry, or those of FAMILY and its sub-families.
+    Show { family: Option<String> },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CdrCommand {
+    /// Most recent calls first.
+    List {
+        /// How many calls to show.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        limit: u32,
+    },
+}
+
+/// A trunk peer address with an optional port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostPort {
+    pub ip: IpAddr,
+    pub port: Option<u16>,
+}
+
+fn store_rule(
+    rule: fn(&str) -> Result<(), store::StoreError>,
+) -> impl Fn(&str) -> Result<String, String> {
+    move |s| rule(s).map(|()| s.to_string()).map_err(|e| e.to_string())
+}
+
+fn parse_number(s: &str) -> Result<String, String> {
+    store_rule(store::validate::extension_number)(s)
+}
+
+fn parse_trunk_name(s: &str) -> Result<String, String> {
+    store_rule(store::validate::trunk_name)(s)
+}
+
+fn parse_context(s: &str) -> Result<String, String> {
+    store_rule(store::validate::context)(s)
+}
+
+fn parse_secret(s: &str) -> Result<String, String> {
+    store_rule(store::validate::secret)(s)
+}
+
+fn parse_name(s: &str) -> Result<String, String> {
+    store_rule(store::validate::display_name)(s)
+}
+
+fn parse_realm(s: &str) -> Result<String, String> {
+    store_rule(store::validate::realm)(s)
+}
+
+fn parse_log_level(s: &str) -> Result<String, String> {
+    tracing_subscriber::EnvFilter::try_new(s)
+        .map(|_| s.to_string())
+        .map_err(|e| format!("not a log filter ({e}); try error, warn, info, debug or trace"))
+}
+
+fn parse_host(s: &str) -> Result<HostPort, String> {
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Ok(HostPort { ip, port: None });
+    }
+    match s.parse::<SocketAddr>() {
+        Ok(sa) if sa.port() == 0 => Err("port must be 1 to 65535".into()),
+        Ok(sa) => Ok(HostPort {
+            ip: sa.ip(),
+            port: Some(sa.port()),
+        }),
+        Err(_) => Err(format!(
+            "{s:?} is not an IP address: use 192.0.2.1, 192.0.2.1:5060 or [2001:db8::1]:5060 \
+             (host names are not supported yet)"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts() {
+        assert_eq!(
+            parse_host("192.0.2.1").unwrap(),
+            HostPort {
+                ip: "192.0.2.1".parse().unwrap(),
+                port: None
+            }
+        );
+        assert_eq!(parse_host("192.0.2.1:5080").unwrap().port, Some(5080));
+        assert_eq!(parse_host("2001:db8::1").unwrap().port, None);
+        assert_eq!(parse_host("[2001:db8::1]:5060").unwrap().port, Some(5060));
+        assert!(parse_host("carrier.example").is_err());
+        assert!(parse_host("192.0.2.1:0").is_err());
+        assert!(parse_host("192.0.2.1:99999").is_err());
+    }
+
+    #[test]
+    fn cli_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

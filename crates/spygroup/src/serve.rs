@@ -1,0 +1,112 @@
+//! `spygroup serve`: open the store, start the switch and the HTTP API, wait for
+//! SIGINT/SIGTERM, shut down cleanly.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use serde_json::json;
+use store::Store;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::oneshot;
+
+use crate::settings::ServeSettings;
+
+/// How long the switch gets to hang up calls before we exit anyway.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
+
+/// The switch handle, shared with the health closure until shutdown takes it.
+type SharedPbx = Arc<Mutex<Option<pbx::PbxHandle>>>;
+
+pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
+    let ServeSettings {
+        mut pbx,
+        http,
+        db,
+        realm,
+    } = settings;
+    let shown_db = store::redact_url(&db);
+    let store = match &realm {
+        Some(r) => Store::open_with_realm(&db, r).await,
+        None => Store::open(&db).await,
+    }
+    .with_context(|| format!("cannot use database {shown_db}"))?;
+    pbx.realm = store.realm().to_string();
+
+    // Signals are hooked before anything listens, so an early SIGTERM is not lost.
+    let mut sigterm = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut sigint = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+
+    // Bind HTTP before starting the switch: a busy port fails the start cleanly.
+    let bound = api::bind(http).await?;
+    let http_addr = bound.local_addr();
+
+    let (media, rtp) = (pbx.media_ip, pbx.rtp_ports.clone());
+    let handle = pbx::start(pbx, store.clone())
+        .await
+        .context("cannot start the switch")?;
+    // The bound address, which differs from the configured one when port 0 was asked.
+    let sip = handle.sip_addr();
+    let shared: SharedPbx = Arc::new(Mutex::new(Some(handle)));
+
+    let (stop_api, api_stopped) = oneshot::channel::<()>();
+    let mut api_task = tokio::spawn(bound.serve(health_fn(shared.clone()), async move {
+        let _ = api_stopped.await;
+    }));
+
+    tracing::info!(
+        "spygroup listening: SIP {sip} (udp+tcp), HTTP http://{http_addr}, media {media} \
+         RTP {}-{}, database {shown_db}, realm {:?}",
+        rtp.start(),
+        rtp.end(),
+        store.realm()
+    );
+
+    let api_early = tokio::select! {
+        _ = sigterm.recv() => { tracing::info!("SIGTERM received, shutting down"); None }
+        _ = sigint.recv() => { tracing::info!("SIGINT received, shutting down"); None }
+        r = &mut api_task => Some(r),
+    };
+
+    stop_switch(&shared).await;
+    let _ = stop_api.send(());
+    let api_result = match api_early {
+        Some(r) => r,
+        None => api_task.await,
+    };
+    store.close().await;
+    api_result
+        .context("HTTP API task failed")?
+        .context("HTTP API stopped")?;
+    tracing::info!("spygroup stopped");
+    Ok(())
+}
+
+/// `/health` body: the switch's live counters, or `stopping` once shutdown began.
+fn health_fn(shared: SharedPbx) -> api::HealthFn {
+    Arc::new(move || {
+        let guard = shared.lock().unwrap_or_else(|p| p.into_inner());
+        match guard.as_ref() {
+            Some(h) => {
+                let s = h.status();
+                json!({ "registrations": s.registrations, "calls": s.calls })
+            }
+            None => json!({ "status": "stopping" }),
+        }
+    })
+}
+
+async fn stop_switch(shared: &SharedPbx) {
+    let handle = shared.lock().unwrap_or_else(|p| p.into_inner()).take();
+    if let Some(h) = handle {
+        if tokio::time::timeout(SHUTDOWN_GRACE, h.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "switch did not stop within {}s; exiting anyway",
+                SHUTDOWN_GRACE.as_secs()
+            );
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! Merging defaults, `spygroup.toml` and flags (flags win) into what `serve` runs with.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::cli::ServeArgs;
+use crate::config::{FileConfig, PortRange};
+use crate::exit::Usage;
+use crate::netaddr::media_ip_for;
+
+pub const DEFAULT_DB: &str = "sqlite://spygroup.db";
+const DEFAULT_SIP: &str = "0.0.0.0:5060";
+const DEFAULT_HTTP: &str = "127.0.0.1:8088";
+const DEFAULT_RTP: PortRange = PortRange {
+    lo: 10000,
+    hi: 20000,
+};
+
+/// Everything `serve` needs, resolved.
+#[derive(Debug)]
+pub struct ServeSettings {
+    /// `realm` inside is only a placeholder until the store says which realm it has.
+    pub pbx: pbx::PbxConfig,
+    pub http: SocketAddr,
+    pub db: String,
+    /// Set when the user asked for a realm (flag or file), so a mismatch is an error.
+    pub realm: Option<String>,
+}
+
+/// The database URL: flag, else config file, else the default.
+pub fn db_url(flag: Option<&str>, file: Option<&FileConfig>) -> String {
+    flag.map(str::to_string)
+        .or_else(|| file.and_then(|f| f.db.clone()))
+        .unwrap_or_else(|| DEFAULT_DB.to_string())
+}
+
+/// Flags over file over defaults; checks the rules that span several settings.
+pub fn resolve(
+    args: &ServeArgs,
+    db_flag: Option<&str>,
+    file: Option<&FileConfig>,
+) -> Result<ServeSettings, Usage> {
+    let empty = FileConfig::default();
+    let f = file.unwrap_or(&empty);
+    let defaults = pbx::PbxConfig::default();
+
+    let sip = args
+        .sip
+        .or(f.sip)
+        .unwrap_or_else(|| DEFAULT_SIP.parse().expect("literal address"));
+    let media_ip = args
+        .media_ip
+        .or(f.media_ip)
+        .unwrap_or_else(|| media_ip_for(sip.ip()));
+    if media_ip.is_unspecified() {
+        return Err(Usage(format!(
+            "media_ip {media_ip} is a wildcard: phones need a concrete address to send RTP to"
+        )));
+    }
+    let rtp = args.rtp_ports.or(f.rtp_ports).unwrap_or(DEFAULT_RTP);
+    let http = args
+        .http
+        .or(f.http)
+        .unwrap_or_else(|| DEFAULT_HTTP.parse().expect("literal address"));
+    let realm = args.realm.clone().or_else(|| f.realm.clone());
+    if let Some(r) = &realm {
+        store::validate::realm(r).map_err(|e| Usage(e.to_string()))?;
+    }
+    let no_answer = args
+        .no_answer_timeout
+        .or(f.no_answer_timeout)
+        .map(Duration::from_secs)
+        .unwrap_or(defaults.no_answer_timeout);
+    if no_answer.is_zero() {
+        return Err(Usage("no_answer_timeout must be at least 1 second".into()));
+    }
+    let min_expires = args
+        .min_expires
+        .or(f.min_expires)
+        .unwrap_or(defaults.min_expires);
+    let max_expires = args
+        .max_expires
+        .or(f.max_expires)
+        .unwrap_or(defaults.max_expires);
+    let default_expires = args
+        .default_expires
+        .or(f.default_expires)
+        .unwrap_or(defaults.default_expires);
+    if !(1..=default_expires).contains(&min_expires) || default_expires > max_expires {
+        return Err(Usage(format!(
+            "registration limits must satisfy 1 <= min_expires ({min_expires}) <= \
+             default_expires ({default_expires}) <= max_expires ({max_expires})"
+        )));
+    }
+
+    let pbx = pbx::PbxConfig {
+        sip_addr: sip,
+        media_ip,
+        rtp_ports: rtp.lo..=rtp.hi,
+        realm: realm.clone().unwrap_or_else(|| store::DEFAULT_REALM.into()),
+        dialplan: args
+            .dialplan
+            .clone()
+            .or_else(|| f.dialplan.clone())
+            .unwrap_or(defaults.dialplan),
+        no_answer_timeout: no_answer,
+        min_expires,
+        max_expires,
+        default_expires,
+    };
+    Ok(ServeSettings {
+        pbx,
+        http,
+        db: db_url(db_flag, file),
+        realm,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn defaults() {
+        let s = resolve(&ServeArgs::default(), None, None).unwrap();
+        assert_eq!(s.pbx.sip_addr, "0.0.0.0:5060".parse().unwrap());
+        assert!(!s.pbx.media_ip.is_unspecified());
+        assert_eq!(s.pbx.rtp_ports, 10000..=20000);
+        assert_eq!(s.http, "127.0.0.1:8088".parse().unwrap());
+        assert_eq!(s.db, "sqlite://spygroup.db");
+        assert_eq!(s.pbx.dialplan, Path::new("config/extensions.conf"));
+        assert_eq!(s.realm, None);
+    }
+
+    #[test]
+    fn flags_win_over_file() {
+        let file = crate::config::parse(
+            Path::new("f.toml"),
+            "sip = \"127.0.0.2:5070\"\nhttp = \"127.0.0.1:9000\"\ndb = \"sqlite://f.db\"\n\
+             rtp_ports = \"30000-30100\"\nrealm = \"file-realm\"\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            http: Some("127.0.0.1:9001".parse().unwrap()),
+            ..Default::default()
+        };
+        let s = resolve(&args, Some("sqlite://flag.db"), Some(&file)).unwrap();
+        assert_eq!(s.pbx.sip_addr, "127.0.0.2:5070".parse().unwrap());
+        assert_eq!(
+            s.pbx.media_ip,
+            "127.0.0.2".parse::<std::net::IpAddr>().unwrap(),
+            "media follows a concrete SIP address"
+        );
+        assert_eq!(s.http, "127.0.0.1:9001".parse().unwrap());
+        assert_eq!(s.db, "sqlite://flag.db");
+        assert_eq!(s.pbx.rtp_ports, 30000..=30100);
+        assert_eq!(s.realm.as_deref(), Some("file-realm"));
+    }
+
+    #[test]
+    fn inconsistent_expires_are_refused() {
+        let args = ServeArgs {
+            min_expires: Some(600),
+            max_expires: Some(300),
+            ..Default::default()
+        };
+        let e = resolve(&args, None, None).unwrap_err();
+        assert!(e.0.contains("min_expires"), "{e}");
+    }
+}

@@ -1,0 +1,168 @@
+//! Extensions: the phones that register and call, with their digest secrets as HA1.
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::error::map_insert;
+use crate::secrets::ha1_pair;
+use crate::time::now_ms;
+use crate::{validate, Store, StoreError};
+
+/// Context a new extension's calls start in unless told otherwise.
+pub const DEFAULT_EXTENSION_CONTEXT: &str = "from-internal";
+
+/// An extension as stored. There is no secret field: only its HA1 values exist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Extension {
+    pub number: String,
+    /// Display name (caller ID name); `None` when unset.
+    pub name: Option<String>,
+    pub context: String,
+    /// MD5(`number:realm:secret`), lower-case hex.
+    pub ha1_md5: String,
+    /// SHA-256(`number:realm:secret`), lower-case hex.
+    pub ha1_sha256: String,
+}
+
+/// What `add_extension` needs; the secret is hashed and then dropped.
+#[derive(Debug, Clone, Default)]
+pub struct NewExtension {
+    pub number: String,
+    pub secret: String,
+    pub name: Option<String>,
+    /// Defaults to `from-internal`.
+    pub context: Option<String>,
+}
+
+/// Fields to change; `None` leaves a field as it is, `Some("")` clears the name.
+#[derive(Debug, Clone, Default)]
+pub struct ExtensionUpdate {
+    pub secret: Option<String>,
+    pub name: Option<String>,
+    pub context: Option<String>,
+}
+
+fn checked_name(name: Option<&str>) -> Result<Option<String>, StoreError> {
+    match name {
+        None => Ok(None),
+        Some(n) => {
+            validate::display_name(n)?;
+            Ok(Some(n.to_string()))
+        }
+    }
+}
+
+fn from_row(row: &AnyRow) -> Result<Extension, StoreError> {
+    Ok(Extension {
+        number: row.try_get("number")?,
+        name: row.try_get("name")?,
+        context: row.try_get("context")?,
+        ha1_md5: row.try_get("ha1_md5")?,
+        ha1_sha256: row.try_get("ha1_sha256")?,
+    })
+}
+
+impl Store {
+    /// Creates an extension; fails with [`StoreError::Exists`] if the number is taken.
+    pub async fn add_extension(&self, ext: &NewExtension) -> Result<(), StoreError> {
+        validate::extension_number(&ext.number)?;
+        validate::secret(&ext.secret)?;
+        let name = checked_name(ext.name.as_deref())?.filter(|n| !n.is_empty());
+        let context = ext.context.as_deref().unwrap_or(DEFAULT_EXTENSION_CONTEXT);
+        validate::context(context)?;
+        let (md5, sha256) = ha1_pair(&ext.number, self.realm(), &ext.secret);
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO extensions (number, name, context, ha1_md5, ha1_sha256, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6)",
+        )
+        .bind(&ext.number)
+        .bind(name)
+        .bind(context)
+        .bind(md5)
+        .bind(sha256)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| map_insert(e, "extension", &ext.number))?;
+        Ok(())
+    }
+
+    /// One extension, or `None` if the number is unknown.
+    pub async fn get_extension(&self, number: &str) -> Result<Option<Extension>, StoreError> {
+        let row = sqlx::query(
+            "SELECT number, name, context, ha1_md5, ha1_sha256 FROM extensions WHERE number = $1",
+        )
+        .bind(number)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// Every extension, ordered by number.
+    pub async fn list_extensions(&self) -> Result<Vec<Extension>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT number, name, context, ha1_md5, ha1_sha256 FROM extensions ORDER BY number",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// Changes the given fields; [`StoreError::NotFound`] if the number is unknown.
+    /// A new secret replaces both HA1 values at once.
+    pub async fn update_extension(
+        &self,
+        number: &str,
+        update: &ExtensionUpdate,
+    ) -> Result<(), StoreError> {
+        validate::extension_number(number)?;
+        let hashes = match &update.secret {
+            Some(secret) => {
+                validate::secret(secret)?;
+                let (md5, sha) = ha1_pair(number, self.realm(), secret);
+                (Some(md5), Some(sha))
+            }
+            None => (None, None),
+        };
+        let name = checked_name(update.name.as_deref())?;
+        if let Some(c) = &update.context {
+            validate::context(c)?;
+        }
+        // One statement, so a concurrent writer never sees half an update. An empty
+        // name clears it (stored as NULL).
+        let result = sqlx::query(
+            "UPDATE extensions SET \
+               name = CASE WHEN $2 IS NULL THEN name WHEN $2 = '' THEN NULL ELSE $2 END, \
+               context = COALESCE($3, context), \
+               ha1_md5 = COALESCE($4, ha1_md5), \
+               ha1_sha256 = COALESCE($5, ha1_sha256), \
+               updated_at = $6 \
+             WHERE number = $1",
+        )
+        .bind(number)
+        .bind(name)
+        .bind(update.context.clone())
+        .bind(hashes.0)
+        .bind(hashes.1)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        if result.rows_affected() == 0 {
+            return Err(StoreError::NotFound {
+                what: "extension",
+                key: number.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Removes an extension; `false` if there was none.
+    pub async fn delete_extension(&self, number: &str) -> Result<bool, StoreError> {
+        let result = sqlx::query("DELETE FROM extensions WHERE number = $1")
+            .bind(number)
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected() > 0)
+    }
+}

@@ -1,0 +1,19 @@
+//! The schema migrations, compiled into the binary.
+//!
+//! Built by hand instead of with `sqlx::migrate!` because the workspace builds sqlx
+//! without its macros; embedding the SQL keeps a shipped binary independent of the
+//! source tree. Versions are never edited once released: sqlx checks checksums.
+
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::SqlSafeStr;
+
+/// Every migration, oldest first.
+pub(crate) fn migrator() -> Migrator {
+    Migrator::with_migrations(vec![Migration::new(
+        1,
+        "init".into(),
+        MigrationType::Simple,
+        include_str!("../migrations/0001_init.sql").into_sql_str(),
+        false,
+    )])
+}

@@ -1,0 +1,153 @@
+//! Input rules shared by the store, the CLI and the API, so every door rejects
+//! the same things with the same words.
+
+use crate::StoreError;
+
+fn invalid(field: &'static str, value: &str, reason: &'static str) -> StoreError {
+    StoreError::Invalid {
+        field,
+        value: value.to_string(),
+        reason,
+    }
+}
+
+/// A plain dial-string token: `[0-9A-Za-z_.-]{1,32}`. Used for extension numbers and
+/// trunk names, which end up in channel names (`SIP/110-0000001a`) and dialplan
+/// patterns, where `/`, `*`, `#` or spaces would be ambiguous.
+fn token(field: &'static str, value: &str) -> Result<(), StoreError> {
+    if value.is_empty() || value.len() > 32 {
+        return Err(invalid(field, value, "must be 1 to 32 characters long"));
+    }
+    if !value
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+    {
+        return Err(invalid(
+            field,
+            value,
+            "may only contain letters, digits, '_', '.' and '-'",
+        ));
+    }
+    Ok(())
+}
+
+/// Extension numbers: see [`token`].
+pub fn extension_number(value: &str) -> Result<(), StoreError> {
+    token("extension number", value)
+}
+
+/// Trunk names: see [`token`].
+pub fn trunk_name(value: &str) -> Result<(), StoreError> {
+    token("trunk name", value)
+}
+
+/// Dialplan context names: `[0-9A-Za-z_.-]{1,79}` (Asterisk caps contexts at 80 bytes).
+pub fn context(value: &str) -> Result<(), StoreError> {
+    if value.is_empty() || value.len() > 79 {
+        return Err(invalid("context", value, "must be 1 to 79 characters long"));
+    }
+    if !value
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+    {
+        return Err(invalid(
+            "context",
+            value,
+            "may only contain letters, digits, '_', '.' and '-'",
+        ));
+    }
+    Ok(())
+}
+
+/// SIP secrets: 1 to 128 characters, no control characters (phones cannot type them).
+pub fn secret(value: &str) -> Result<(), StoreError> {
+    // The value itself is never echoed back in the error: it is a secret.
+    if value.is_empty() || value.chars().count() > 128 {
+        return Err(invalid("secret", "***", "must be 1 to 128 characters long"));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(invalid(
+            "secret",
+            "***",
+            "must not contain control characters",
+        ));
+    }
+    Ok(())
+}
+
+/// Display names: up to 80 characters, no control characters.
+pub fn display_name(value: &str) -> Result<(), StoreError> {
+    if value.chars().count() > 80 {
+        return Err(invalid("name", value, "must be at most 80 characters long"));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(invalid(
+            "name",
+            value,
+            "must not contain control characters",
+        ));
+    }
+    Ok(())
+}
+
+/// Digest realms go inside a quoted header parameter: no quotes, backslashes or controls.
+pub fn realm(value: &str) -> Result<(), StoreError> {
+    if value.is_empty() || value.len() > 128 {
+        return Err(invalid("realm", value, "must be 1 to 128 characters long"));
+    }
+    if value
+        .chars()
+        .any(|c| c.is_control() || c == '"' || c == '\\')
+    {
+        return Err(invalid(
+            "realm",
+            value,
+            "must not contain quotes, backslashes or control characters",
+        ));
+    }
+    Ok(())
+}
+
+/// AstDB family and key names: 1 to 255 characters, no control characters.
+pub fn db_name(field: &'static str, value: &str) -> Result<(), StoreError> {
+    if value.is_empty() || value.len() > 255 {
+        return Err(invalid(field, value, "must be 1 to 255 characters long"));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(invalid(field, value, "must not contain control characters"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extension_numbers() {
+        for ok in ["110", "alice", "a.b-c_d", &"9".repeat(32)] {
+            assert!(extension_number(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "1 10", "*222", "110#", "a/b", "é", &"9".repeat(33)] {
+            assert!(extension_number(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn secrets_are_not_echoed() {
+        let err = secret("bad\u{7}secret").unwrap_err().to_string();
+        assert!(!err.contains("bad"), "{err}");
+        assert!(secret("").is_err());
+        assert!(secret("x").is_ok());
+    }
+
+    #[test]
+    fn realms_and_contexts() {
+        assert!(realm("spygroup").is_ok());
+        assert!(realm("a\"b").is_err());
+        assert!(context("from-internal").is_ok());
+        assert!(context("from internal").is_err());
+        assert!(display_name("Alice Smith").is_ok());
+        assert!(display_name("a\nb").is_err());
+    }
+}

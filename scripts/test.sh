@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# The project's test command (CI runs it through .ci/run as root with CI=true).
+#
+#   scripts/test.sh            everything: fmt, clippy, unit tests, release build, e2e
+#   E2E_ARGS="-k register" scripts/test.sh    extra arguments for pytest
+#   SKIP_E2E=1 scripts/test.sh                Rust checks only
+#
+# Installs what the end-to-end tests need when missing: Debian's sip-tester (SIPp),
+# sox and baresip (as root, or through sudo), and a Python venv at tests/e2e/.venv
+# with pytest, numpy and pjsua2-python.
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+VENV="$ROOT/tests/e2e/.venv"
+PY_DEPS=(pytest numpy "pjsua2-python==2.15.1.post1")
+START=$(date +%s)
+
+declare -a STEP_NAMES=() STEP_RESULTS=() STEP_TIMES=()
+FAILED=0
+
+note() { printf '\n==> %s\n' "$*"; }
+
+step() { # step NAME command...
+    local name=$1
+    shift
+    note "$name"
+    local t0 rc
+    t0=$(date +%s)
+    "$@"
+    rc=$?
+    STEP_NAMES+=("$name")
+    STEP_TIMES+=("$(($(date +%s) - t0))s")
+    if [ "$rc" -eq 0 ]; then
+        STEP_RESULTS+=("ok")
+    else
+        STEP_RESULTS+=("FAILED (exit $rc)")
+        FAILED=1
+    fi
+    return "$rc"
+}
+
+summary() {
+    printf '\n==================== summary ====================\n'
+    local i
+    for i in "${!STEP_NAMES[@]}"; do
+        printf '  %-28s %-18s %s\n' "${STEP_NAMES[$i]}" "${STEP_RESULTS[$i]}" "${STEP_TIMES[$i]}"
+    done
+    printf '  total time: %ss\n' "$(($(date +%s) - START))"
+    if [ "$FAILED" -eq 0 ]; then
+        echo "  RESULT: all steps passed"
+    else
+        echo "  RESULT: FAILED"
+    fi
+}
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo "$@"
+    else
+        echo "need root to run: $*" >&2
+        return 1
+    fi
+}
+
+install_system_deps() {
+    local missing=()
+    command -v sipp >/dev/null 2>&1 || missing+=(sip-tester)
+    command -v sox >/dev/null 2>&1 || missing+=(sox)
+    command -v baresip >/dev/null 2>&1 || missing+=(baresip)
+    if [ "${#missing[@]}" -eq 0 ]; then
+        echo "sipp, sox and baresip present"
+        return 0
+    fi
+    echo "installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    as_root apt-get update -qq || return 1
+    as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" || return 1
+}
+
+pick_python() {
+    # The machine's CPython 3.11 (pjsua2-python ships wheels for it).
+    local cand
+    for cand in python3.11 python3 /usr/bin/python3; do
+        if command -v "$cand" >/dev/null 2>&1 &&
+            "$cand" -c 'import sys, venv; sys.exit(0 if sys.version_info[:2] >= (3, 9) else 1)' 2>/dev/null; then
+            command -v "$cand"
+            return 0
+        fi
+    done
+    return 1
+}
+
+install_python_deps() {
+    if [ -x "$VENV/bin/python" ] &&
+        "$VENV/bin/python" -c 'import pytest, numpy, pjsua2' 2>/dev/null; then
+        echo "venv ready: $VENV"
+        return 0
+    fi
+    local py
+    py=$(pick_python) || {
+        echo "no python3 found" >&2
+        return 1
+    }
+    echo "creating venv with $py ($("$py" --version 2>&1))"
+    if ! "$py" -m venv "$VENV"; then
+        # Debian's python3 needs python3-venv for ensurepip
+        as_root apt-get update -qq && as_root apt-get install -y -qq --no-install-recommends python3-venv &&
+            rm -rf "$VENV" && "$py" -m venv "$VENV" || return 1
+    fi
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check "${PY_DEPS[@]}" || return 1
+    "$VENV/bin/python" -c 'import pytest, numpy, pjsua2; print("pytest", pytest.__version__, "numpy", numpy.__version__)'
+}
+
+cargo_tests() {
+    if command -v cargo-nextest >/dev/null 2>&1; then
+        # --no-tests=pass: a workspace with no unit tests yet is not an error here;
+        # the e2e suite below must run tests or the run fails.
+        cargo nextest run --workspace --no-tests=pass
+    else
+        cargo test --workspace
+    fi
+}
+
+run_e2e() {
+    mkdir -p "$ROOT/tests/e2e/out"
+    local rc
+    # shellcheck disable=SC2086
+    (cd "$ROOT" && timeout --signal=TERM --kill-after=30 "${E2E_TIMEOUT:-1200}" \
+        "$VENV/bin/python" -m pytest tests/e2e -v --junitxml="$ROOT/tests/e2e/out/junit.xml" ${E2E_ARGS:-})
+    rc=$?
+    if [ "$rc" -eq 5 ]; then
+        echo "pytest collected no tests: that is a failure" >&2
+        return 5
+    fi
+    if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+        echo "pytest timed out after ${E2E_TIMEOUT:-1200}s" >&2
+    fi
+    return "$rc"
+}
+
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+echo "spygroup tests: CI=${CI:-false}, $(nproc) cores, $(cargo --version 2>/dev/null)"
+
+step "install system packages" install_system_deps
+step "python venv" install_python_deps
+step "cargo fmt --check" cargo fmt --all -- --check
+step "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
+step "cargo tests" cargo_tests
+if step "release build" cargo build --release -p spygroup; then
+    export SPYGROUP_BIN=${SPYGROUP_BIN:-$ROOT/target/release/spygroup}
+fi
+if [ "${SKIP_E2E:-0}" != "1" ]; then
+    step "e2e (pytest tests/e2e)" run_e2e
+fi
+
+summary
+exit "$FAILED"

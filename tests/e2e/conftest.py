@@ -1,0 +1,329 @@
+"""Fixtures for the end-to-end suite: free ports, the pjsua2 endpoint, phones,
+and a real `spygroup serve` process (the ``pbx`` fixture).
+
+Tests marked ``needs_pbx`` drive the real binary (target/release/spygroup, or
+$SPYGROUP_BIN). They fail, not skip, when the binary is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import phone as phone_mod  # noqa: E402
+
+REPO = HERE.parent.parent
+OUT = HERE / "out"
+SECRETS = {"101": "s3cret-101", "102": "s3cret-102", "103": "s3cret-103"}
+NAMES = {"101": "Alice", "102": "Bob", "103": "Carol"}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "needs_pbx: drives the real spygroup binary")
+    config.addinivalue_line("markers", "pbx_args(*args): extra arguments for `spygroup serve`")
+    config.addinivalue_line("markers", "needs_baresip: uses the baresip user agent")
+    config.addinivalue_line("markers", "needs_sipp: uses SIPp")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)
+
+
+def test_failed(request):
+    for when in ("setup", "call"):
+        rep = getattr(request.node, "rep_" + when, None)
+        if rep is not None and rep.failed:
+            return True
+    return False
+
+
+# ---- ports -----------------------------------------------------------------
+def free_port(udp_too=True, tcp_too=True):
+    """A port free on 127.0.0.1 for TCP and UDP (checked by binding both)."""
+    for _ in range(200):
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        t.bind(("127.0.0.1", 0))
+        port = t.getsockname()[1]
+        try:
+            if udp_too:
+                u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                try:
+                    u.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                finally:
+                    u.close()
+            # SIPp/baresip may use port+1 (TLS): keep it free too
+            n = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                n.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+            finally:
+                n.close()
+            return port
+        finally:
+            t.close()
+    raise RuntimeError("no free port found")
+
+
+def free_udp_range(size=100, lo=40000, hi=49900):
+    """An even-aligned block of UDP ports, spot-checked free (start, middle, end)."""
+    for _ in range(50):
+        start = random.randrange(lo, hi - size, 2)
+        ok = True
+        for p in (start, start + 1, start + size // 2, start + size - 1):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                s.bind(("127.0.0.1", p))
+            except OSError:
+                ok = False
+            finally:
+                s.close()
+        if ok:
+            return start, start + size - 1
+    raise RuntimeError("no free RTP port range")
+
+
+@pytest.fixture
+def port():
+    return free_port()
+
+
+# ---- pjsua2 ------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def ua():
+    OUT.mkdir(parents=True, exist_ok=True)
+    agent = phone_mod.UA(OUT / f"pjsua-{os.getpid()}.log")
+    yield agent
+    agent.destroy()
+
+
+@pytest.fixture(scope="session")
+def tones(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tones")
+    return {f: phone_mod.wav_tone(d / f"tone{f}.wav", f) for f in (400, 1000, 1500)}
+
+
+@pytest.fixture
+def make_phone(ua, tmp_path, request):
+    """Factory: make_phone("101", server=pbx.sip_addr, tone=..., record=True)."""
+    made = []
+
+    def factory(ext, secret=None, server=None, record=True, **kw):
+        if secret is None:
+            secret = SECRETS.get(str(ext), "")
+        ph = phone_mod.Phone(
+            ua, ext, secret, server=server, record_dir=tmp_path if record else None, **kw
+        )
+        made.append(ph)
+        return ph
+
+    yield factory
+    for ph in made:
+        ph.close()
+    if test_failed(request):
+        dest = OUT / request.node.name
+        dest.mkdir(parents=True, exist_ok=True)
+        for wav in tmp_path.glob("*.wav"):
+            shutil.copy(wav, dest / wav.name)
+
+
+# ---- the PBX ---------------------------------------------------------------
+def spygroup_bin():
+    env = os.environ.get("SPYGROUP_BIN")
+    return Path(env) if env else REPO / "target" / "release" / "spygroup"
+
+
+class Pbx:
+    def __init__(self, workdir: Path, extra_args=()):
+        self.bin = spygroup_bin()
+        self.workdir = workdir
+        self.db_path = workdir / "spygroup.db"
+        self.db_url = f"sqlite://{self.db_path}"
+        self.sip_port = free_port()
+        self.http_port = free_port()
+        self.rtp_lo, self.rtp_hi = free_udp_range()
+        self.log_path = workdir / "server.log"
+        self.dialplan = Path(os.environ.get("SPYGROUP_E2E_DIALPLAN", HERE / "dialplan.conf"))
+        self.extra_args = list(extra_args)
+        self.proc = None
+
+    @property
+    def sip_addr(self):
+        return f"127.0.0.1:{self.sip_port}"
+
+    @property
+    def http_url(self):
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def cli(self, *args, check=True, timeout=30):
+        cmd = [str(self.bin), *map(str, args), "--db", self.db_url]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        if check and r.returncode != 0:
+            raise AssertionError(
+                f"{' '.join(cmd)} exited {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
+            )
+        return r
+
+    def add_ext(self, num, secret, name):
+        return self.cli("ext", "add", num, "--secret", secret, "--name", name)
+
+    def serve_cmd(self):
+        return [
+            str(self.bin),
+            "serve",
+            "--sip", self.sip_addr,
+            "--media-ip", "127.0.0.1",
+            "--rtp-ports", f"{self.rtp_lo}-{self.rtp_hi}",
+            "--http", f"127.0.0.1:{self.http_port}",
+            "--db", self.db_url,
+            "--dialplan", str(self.dialplan),
+            *self.extra_args,
+        ]  # fmt: skip
+
+    def start(self, timeout=20.0):
+        self._log = open(self.log_path, "wb")
+        env = dict(os.environ)
+        env.setdefault("RUST_LOG", "debug")
+        env.setdefault("RUST_BACKTRACE", "1")
+        self.proc = subprocess.Popen(
+            self.serve_cmd(), stdout=self._log, stderr=subprocess.STDOUT, env=env
+        )
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise ServerExited(self.proc.returncode, self.log_text())
+            try:
+                status, body = self.http_get("/health", timeout=1.0)
+                if status == 200:
+                    json.loads(body)  # the contract says JSON
+                    return
+                last = f"status {status}"
+            except (OSError, ValueError) as e:
+                last = repr(e)
+            time.sleep(0.1)
+        raise AssertionError(
+            f"spygroup not healthy within {timeout}s (last: {last})\n{self.log_text()[-4000:]}"
+        )
+
+    def http_get(self, path, timeout=2.0):
+        try:
+            with urllib.request.urlopen(self.http_url + path, timeout=timeout) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode(errors="replace")
+
+    def healthy(self):
+        try:
+            return self.http_get("/health", timeout=2.0)[0] == 200
+        except OSError:
+            return False
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout=10.0):
+        """SIGTERM and return the exit code (None if it had to be killed)."""
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+                self._log.close()
+                return None
+        self._log.close()
+        return self.proc.returncode
+
+    def log_text(self):
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def cdr_lines(self):
+        out = self.cli("cdr", "list").stdout
+        return [ln for ln in out.splitlines() if ln.strip()]
+
+
+class ServerExited(Exception):
+    def __init__(self, code, log):
+        super().__init__(f"spygroup serve exited early with {code}\n{log[-4000:]}")
+        self.code = code
+        self.log = log
+
+
+@pytest.fixture
+def pbx(tmp_path, request):
+    """A running `spygroup serve` with extensions 101, 102, 103 (secrets in SECRETS)."""
+    if not spygroup_bin().exists():
+        pytest.fail(
+            f"PBX binary {spygroup_bin()} not found: build it with "
+            "`cargo build --release -p spygroup` or set SPYGROUP_BIN"
+        )
+    marker = request.node.get_closest_marker("pbx_args")
+    extra = list(marker.args) if marker else []
+    work = tmp_path / "pbx"
+    work.mkdir()
+    server = Pbx(work, extra)
+    for num in ("101", "102", "103"):
+        server.add_ext(num, SECRETS[num], NAMES[num])
+    try:
+        server.start()
+    except ServerExited as e:
+        unknown = any(
+            a.startswith("--") and a in e.log and ("unexpected argument" in e.log or "unrecognized" in e.log)
+            for a in extra
+        )
+        if extra and unknown:
+            pytest.skip(f"spygroup serve rejects {extra}: {e.log.strip().splitlines()[-1][:200]}")
+        _save_log(server, request.node.name)
+        raise
+    yield server
+    alive_before = server.alive()
+    code = server.stop(timeout=10.0)
+    if test_failed(request) or code != 0 or not alive_before:
+        _save_log(server, request.node.name)
+    assert alive_before, f"spygroup died during the test (exit {server.proc.returncode})"
+    assert code == 0, f"spygroup did not exit 0 within 10 s of SIGTERM (exit {code})"
+
+
+def _save_log(server, name):
+    OUT.mkdir(parents=True, exist_ok=True)
+    dest = OUT / f"{name}-server.log"
+    try:
+        shutil.copy(server.log_path, dest)
+    except OSError:
+        pass
+
+
+@pytest.fixture
+def registered(pbx, make_phone, tones):
+    """101 (sends 400 Hz) and 102 (sends 1000 Hz, auto-answers), both registered over UDP."""
+    a = make_phone("101", server=pbx.sip_addr, tone=tones[400])
+    b = make_phone("102", server=pbx.sip_addr, tone=tones[1000])
+    assert a.register() == 200
+    assert b.register() == 200
+    return a, b
