@@ -75,3 +75,28 @@ def test_unregister_removes_binding(pbx, make_phone, ua):
     ua.wait_for(lambda: call.disconnected, 10, "call to an unregistered phone to fail")
     assert call.last_code == 480
     assert not b.calls, "the unregistered phone must not ring"
+
+
+@pytest.mark.pbx_args("--digest-algorithms", "SHA-256")
+def test_sha256_only_register_and_call(pbx, make_phone, ua):
+    """With SHA-256 alone offered, pjsua2 must authenticate with SHA-256 (RFC 8760)
+    for REGISTER and INVITE, and the PBX must verify it."""
+    a = make_phone("101", server=pbx.sip_addr)
+    b = make_phone("102", server=pbx.sip_addr)
+    offset = ua.log_offset()
+    assert a.register() == 200
+    assert b.register() == 200
+    trace = ua.log_since(offset)
+    offered = _algorithms(_headers(trace, "WWW-Authenticate"))
+    assert offered and set(offered) == {"SHA-256"}, offered
+    used = _algorithms(_headers(trace, "Authorization"))
+    assert used and set(used) == {"SHA-256"}, used
+    offset = ua.log_offset()
+    call = a.call("102")
+    leg = b.incoming(timeout=10)
+    ua.wait_for(lambda: call.confirmed and leg.confirmed, 10, "call confirmed")
+    trace = ua.log_since(offset)
+    used = _algorithms(_headers(trace, "Proxy-Authorization"))
+    assert used and set(used) == {"SHA-256"}, used
+    call.end()
+    ua.wait_for(lambda: call.disconnected and leg.disconnected, 5, "both legs down")

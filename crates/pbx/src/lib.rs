@@ -4,6 +4,7 @@
 //! towards the callee), each its own SIP dialog with its own RTP port on the PBX; the
 //! media engine relays audio between them.
 
+pub mod chan;
 pub mod channel;
 pub mod registrar;
 pub mod routing;

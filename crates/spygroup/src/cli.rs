@@ -84,6 +84,9 @@ pub struct ServeArgs {
     /// Registration length when the phone asks for none, seconds [default: 3600].
     #[arg(long, value_name = "SECS")]
     pub default_expires: Option<u32>,
+    /// Digest algorithms offered to phones, in order [default: MD5,SHA-256].
+    #[arg(long, value_name = "ALGS", value_delimiter = ',')]
+    pub digest_algorithms: Option<Vec<String>>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -29,6 +29,7 @@ pub struct FileConfig {
     pub min_expires: Option<u32>,
     pub max_expires: Option<u32>,
     pub default_expires: Option<u32>,
+    pub digest_algorithms: Option<Vec<String>>,
 }
 
 /// An RTP port range `LO-HI`: LO even (RTP on even ports, RTCP on the next), LO < HI.

@@ -89,7 +89,11 @@ fn health_fn(shared: SharedPbx) -> api::HealthFn {
         match guard.as_ref() {
             Some(h) => {
                 let s = h.status();
-                json!({ "registrations": s.registrations, "calls": s.calls })
+                json!({
+                    "registrations": s.registrations,
+                    "calls": s.calls,
+                    "sip_unparsable_dropped": s.unparsable,
+                })
             }
             None => json!({ "status": "stopping" }),
         }

@@ -93,6 +93,15 @@ pub fn resolve(
         )));
     }
 
+    let digest_algorithms = match args
+        .digest_algorithms
+        .clone()
+        .or_else(|| f.digest_algorithms.clone())
+    {
+        None => defaults.digest_algorithms.clone(),
+        Some(names) => parse_algorithms(&names)?,
+    };
+
     let pbx = pbx::PbxConfig {
         sip_addr: sip,
         media_ip,
@@ -107,6 +116,7 @@ pub fn resolve(
         min_expires,
         max_expires,
         default_expires,
+        digest_algorithms,
     };
     Ok(ServeSettings {
         pbx,
@@ -114,6 +124,27 @@ pub fn resolve(
         db: db_url(db_flag, file),
         realm,
     })
+}
+
+/// `MD5,SHA-256` -> algorithms, in the order given, without duplicates.
+fn parse_algorithms(names: &[String]) -> Result<Vec<sip::auth::Algorithm>, Usage> {
+    let mut out = Vec::new();
+    for name in names {
+        let alg: sip::auth::Algorithm = name.trim().parse().map_err(|_| {
+            Usage(format!(
+                "digest_algorithms: unknown algorithm {name:?} (use MD5 and/or SHA-256)"
+            ))
+        })?;
+        if !out.contains(&alg) {
+            out.push(alg);
+        }
+    }
+    if out.is_empty() {
+        return Err(Usage(
+            "digest_algorithms: name at least one algorithm".into(),
+        ));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -20,6 +20,8 @@ pub enum AuthOutcome {
 /// Digest verifier over HA1 values kept in the store.
 pub struct Authenticator {
     realm: String,
+    /// Offered in this order, one challenge header each.
+    algorithms: Vec<Algorithm>,
     nonces: NonceTracker,
     lockout: LockoutTracker,
     /// Compared against when the user does not exist (see `check`).
@@ -27,10 +29,11 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    pub fn new(realm: String) -> Self {
+    pub fn new(realm: String, algorithms: Vec<Algorithm>) -> Self {
         let secret: [u8; 32] = rand::random();
         Authenticator {
             realm,
+            algorithms,
             nonces: NonceTracker::new(secret, Duration::from_secs(300)),
             lockout: LockoutTracker::new(5, Duration::from_secs(60), Duration::from_secs(300)),
             dummy_ha1: hex_of(&rand::random::<[u8; 16]>()),
@@ -57,7 +60,7 @@ impl Authenticator {
             .headers
             .get_all(header)
             .filter_map(|v| Credentials::parse(v).ok())
-            .find(|c| c.realm == self.realm);
+            .find(|c| c.realm == self.realm && self.algorithms.contains(&c.algorithm));
         let Some(creds) = creds else {
             return AuthOutcome::Reject(self.challenge(req, proxy, false, now));
         };
@@ -116,7 +119,14 @@ impl Authenticator {
             (401, "WWW-Authenticate")
         };
         let mut resp = Response::for_request(req, status, Response::reason_phrase(status));
-        for c in Challenge::offers(&self.realm, &nonce, None, stale) {
+        for &algorithm in &self.algorithms {
+            let c = Challenge {
+                realm: self.realm.clone(),
+                nonce: nonce.clone(),
+                algorithm,
+                opaque: None,
+                stale,
+            };
             resp.headers.push(header, c.to_header_value());
         }
         resp

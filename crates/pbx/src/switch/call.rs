@@ -1,6 +1,7 @@
-//! A call as the B2BUA holds it: the caller's leg (A, we are its UAS), the ringing
-//! branches towards the callee's contacts, the answered callee leg (B), and the media
-//! bridge anchoring the audio between them.
+//! A call as the switch holds it: the caller's channel (leg A, we are its UAS), the
+//! channel task that runs its dialplan, and, while a `Dial` runs, the branches ringing
+//! the callee's contacts and the answered callee leg (B). The media bridge anchors the
+//! audio of both legs on the PBX.
 
 use std::time::{Instant, SystemTime};
 
@@ -8,8 +9,10 @@ use media::sdp::{Codec, SdpOrigin};
 use media::MediaBridge;
 use sip::transaction::{ClientTxId, ServerTxId};
 use sip::{Peer, Request};
+use tokio::sync::{mpsc, oneshot};
 
 use super::dialog::Dialog;
+use crate::chan::{ChanEvent, DialOutcome, DialStatus};
 
 pub type CallId = u64;
 
@@ -26,7 +29,7 @@ pub struct Leg {
     pub dialog: Dialog,
 }
 
-/// One INVITE sent to one registered contact of the callee.
+/// One INVITE sent to one registered contact of a dialled endpoint.
 pub struct Branch {
     pub tx: ClientTxId,
     pub invite: Request,
@@ -49,24 +52,52 @@ impl Branch {
     }
 }
 
-/// Where the call stands, for routing of events and for the call record.
+/// Where caller's leg stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallState {
-    /// Branches are ringing; A has no final answer yet.
+    /// A's INVITE has no final answer yet.
     Ringing,
-    /// A and B talk.
+    /// A got a 200 (from `Answer` or because a dialled callee answered).
     Answered,
-    /// A got its final answer (failure) or the call was hung up; waiting for branches
-    /// to settle before the call is forgotten.
+    /// A is gone or got its final failure; waiting for branches to settle before the
+    /// call is forgotten.
     Ending,
+}
+
+/// A `Dial` in progress on the caller's channel.
+pub struct DialState {
+    pub branches: Vec<Branch>,
+    /// Gives up ringing at this time (Dial's timeout).
+    pub deadline: Option<Instant>,
+    /// Answers the channel task when the dial fails or the bridged call ends.
+    pub reply: Option<oneshot::Sender<DialOutcome>>,
+    /// The callee number, for the call record.
+    pub callee: String,
+    pub answered_at: Option<SystemTime>,
+}
+
+impl DialState {
+    /// Reports the dial's outcome to the channel task (once).
+    pub fn finish(&mut self, status: DialStatus) {
+        if let Some(reply) = self.reply.take() {
+            let _ = reply.send(DialOutcome { status });
+        }
+    }
+
+    /// The status a failed dial reports, from the branches' final responses.
+    pub fn failure_status(&self) -> DialStatus {
+        let finals: Vec<u16> = self.branches.iter().filter_map(|b| b.final_status).collect();
+        DialStatus::from_sip(best_failure(&finals))
+    }
 }
 
 pub struct Call {
     pub id: CallId,
     pub state: CallState,
     pub a: Leg,
+    /// The answered callee leg of the current (or last) Dial.
     pub b: Option<Leg>,
-    pub branches: Vec<Branch>,
+    pub dial: Option<DialState>,
     /// A's INVITE server transaction, until its final response is sent.
     pub invite_tx: Option<ServerTxId>,
     /// A's INVITE, to build responses from.
@@ -78,13 +109,19 @@ pub struct Call {
     pub a_origin: SdpOrigin,
     pub b_origin: SdpOrigin,
     pub caller: String,
-    pub callee: String,
+    /// What the caller dialled.
+    pub dialled: String,
     pub started: SystemTime,
     pub answered: Option<SystemTime>,
-    /// When an unanswered call gives up (408).
-    pub deadline: Option<Instant>,
     /// 180/183 already relayed to A with our SDP.
     pub early_media: bool,
+    /// Events for the channel task running A's dialplan.
+    pub events: mpsc::UnboundedSender<ChanEvent>,
+    /// The SIP status A gets if its dialplan ends before answering (set by a failed
+    /// Dial: 486 after BUSY, 408 after NOANSWER, ...).
+    pub fail_status: u16,
+    /// Skip the call record (the dialplan ran `NoCDR`).
+    pub no_cdr: bool,
     /// CDR written.
     pub recorded: bool,
 }
@@ -104,25 +141,43 @@ impl Call {
         }
     }
 
-    /// The final status A should get when every branch failed: a 6xx wins, then busy,
-    /// then the first failure seen (as a proxy would choose, RFC 3261 16.7).
-    pub fn best_failure(&self) -> u16 {
-        let finals: Vec<u16> = self
-            .branches
-            .iter()
-            .filter_map(|b| b.final_status)
-            .collect();
-        if let Some(s) = finals.iter().find(|s| **s >= 600) {
-            return *s;
-        }
-        if finals.contains(&486) {
-            return 486;
-        }
-        match finals.first() {
-            // We do not follow redirects: tell the caller the callee is unavailable.
-            Some(s) if (300..400).contains(s) => 480,
-            Some(s) => *s,
-            None => 480,
-        }
+    pub fn branches(&self) -> &[Branch] {
+        self.dial.as_ref().map_or(&[], |d| d.branches.as_slice())
+    }
+
+    /// True when no dialled branch can still answer.
+    pub fn branches_settled(&self) -> bool {
+        self.branches().iter().all(Branch::done)
+    }
+}
+
+/// Chooses among the branches' failures as a forking proxy would (RFC 3261 16.7): a
+/// 6xx wins, then busy, then the first failure seen. Redirects become 480: we do not
+/// follow them.
+pub fn best_failure(finals: &[u16]) -> u16 {
+    if let Some(s) = finals.iter().find(|s| **s >= 600) {
+        return *s;
+    }
+    if finals.contains(&486) {
+        return 486;
+    }
+    match finals.first() {
+        Some(s) if (300..400).contains(s) => 480,
+        Some(s) => *s,
+        None => 480,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::best_failure;
+
+    #[test]
+    fn forked_failures_pick_what_a_proxy_would() {
+        assert_eq!(best_failure(&[480, 603]), 603);
+        assert_eq!(best_failure(&[408, 486, 480]), 486);
+        assert_eq!(best_failure(&[408]), 408);
+        assert_eq!(best_failure(&[302]), 480);
+        assert_eq!(best_failure(&[]), 480);
     }
 }

@@ -69,3 +69,62 @@ impl Dialog {
         req
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sip::{Message, Transport};
+
+    fn dialog() -> Dialog {
+        Dialog {
+            call_id: "abc@127.0.0.1".into(),
+            local_tag: "ours".into(),
+            remote_tag: "theirs".into(),
+            local: "<sip:101@127.0.0.1:5060>".parse().unwrap(),
+            remote: "\"Bob\" <sip:102@127.0.0.1:5060>".parse().unwrap(),
+            remote_target: "sip:102@10.0.0.5:5062;transport=tcp".parse().unwrap(),
+            route_set: vec!["<sip:proxy.example;lr>".into()],
+            local_cseq: 7,
+            remote_cseq: 3,
+            peer: Peer::new(Transport::Tcp, "127.0.0.1:40000".parse().unwrap()),
+        }
+    }
+
+    #[test]
+    fn in_dialog_request_carries_dialog_identifiers() {
+        let mut d = dialog();
+        let bye = d.request(
+            Method::Bye,
+            "127.0.0.1:5060",
+            "<sip:spygroup@127.0.0.1:5060>",
+        );
+        assert_eq!(bye.uri.to_string(), "sip:102@10.0.0.5:5062;transport=tcp");
+        assert_eq!(bye.from().unwrap().tag(), Some("ours"));
+        assert_eq!(bye.to().unwrap().tag(), Some("theirs"));
+        assert_eq!(
+            bye.cseq().unwrap().seq,
+            8,
+            "CSeq advances for a new request"
+        );
+        assert_eq!(bye.headers.get("Route"), Some("<sip:proxy.example;lr>"));
+        let via = bye.top_via().unwrap();
+        assert_eq!(via.transport, "TCP");
+        assert!(via.branch().unwrap().starts_with("z9hG4bK"));
+        // It must be a valid request on the wire.
+        let wire = Message::Request(bye).to_bytes();
+        let back = sip::parse_datagram(&wire).unwrap();
+        let Message::Request(back) = back else {
+            panic!("not a request")
+        };
+        back.validate().unwrap();
+    }
+
+    #[test]
+    fn ack_reuses_the_invite_cseq() {
+        let mut d = dialog();
+        let invite = d.request(Method::Invite, "h:1", "<sip:s@h:1>");
+        let ack = d.request(Method::Ack, "h:1", "<sip:s@h:1>");
+        assert_eq!(invite.cseq().unwrap().seq, ack.cseq().unwrap().seq);
+        assert_eq!(ack.cseq().unwrap().method, Method::Ack);
+    }
+}

@@ -6,8 +6,10 @@
 
 mod auth;
 mod call;
+mod dial;
 mod dialog;
 mod indialog;
+mod lifecycle;
 mod register;
 mod setup;
 
@@ -22,6 +24,7 @@ use sip::transport::{Inbound, TransportHandle};
 use sip::{Message, Method, Peer, Request, Response};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::chan::ChanRequest;
 use crate::channel::ChannelNamer;
 use crate::registrar::{Registrar, RegistrarConfig};
 use crate::PbxConfig;
@@ -75,6 +78,9 @@ pub struct Switch {
     via_host: String,
     advertised: std::net::SocketAddr,
     next_housekeeping: Instant,
+    /// Channel tasks' requests come in here (each task holds a sender).
+    chan_requests: mpsc::UnboundedSender<ChanRequest>,
+    chan_requests_rx: Option<mpsc::UnboundedReceiver<ChanRequest>>,
 }
 
 impl Switch {
@@ -101,13 +107,14 @@ impl Switch {
             max_bindings_per_aor: 10,
         });
         let media = MediaEngine::new(cfg.media_ip, cfg.rtp_ports.clone());
+        let (chan_requests, chan_requests_rx) = mpsc::unbounded_channel();
         let advertised = std::net::SocketAddr::new(advertised, transport.local_addr().port());
         Switch {
             store,
             transport,
             layer: TransactionLayer::new(TxConfig::default()),
             registrar,
-            auth: Authenticator::new(realm),
+            auth: Authenticator::new(realm, cfg.digest_algorithms.clone()),
             media,
             namer: ChannelNamer::new(),
             calls: HashMap::new(),
@@ -118,6 +125,8 @@ impl Switch {
             stats,
             via_host,
             advertised,
+            chan_requests,
+            chan_requests_rx: Some(chan_requests_rx),
             next_housekeeping: Instant::now() + HOUSEKEEPING,
             cfg,
         }
@@ -130,6 +139,9 @@ impl Switch {
         mut commands: mpsc::Receiver<Command>,
     ) {
         self.restore_registrations().await;
+        let Some(mut chan_requests) = self.chan_requests_rx.take() else {
+            return;
+        };
         loop {
             self.pump().await;
             let wake = self.next_wakeup();
@@ -138,6 +150,7 @@ impl Switch {
                     Some(m) => self.on_inbound(m),
                     None => break,
                 },
+                Some(req) = chan_requests.recv() => self.on_chan_request(req, Instant::now()).await,
                 cmd = commands.recv() => {
                     let done = cmd.map(|Command::Shutdown(done)| done);
                     self.shutdown().await;
@@ -156,7 +169,7 @@ impl Switch {
             wake = wake.min(t);
         }
         for call in self.calls.values() {
-            if let Some(d) = call.deadline {
+            if let Some(d) = call.dial.as_ref().and_then(|d| d.deadline) {
                 wake = wake.min(d);
             }
         }
@@ -168,11 +181,11 @@ impl Switch {
         let expired: Vec<CallId> = self
             .calls
             .values()
-            .filter(|c| c.deadline.is_some_and(|d| d <= now))
+            .filter(|c| c.dial.as_ref().and_then(|d| d.deadline).is_some_and(|d| d <= now))
             .map(|c| c.id)
             .collect();
         for id in expired {
-            self.no_answer(id, now).await;
+            self.dial_timeout(id, now);
         }
         if now >= self.next_housekeeping {
             self.next_housekeeping = now + HOUSEKEEPING;
@@ -232,9 +245,7 @@ impl Switch {
         match event {
             Event::Request { tx, request, peer } => self.on_request(tx, request, peer, now).await,
             Event::Ack { request, peer } => self.on_ack(request, peer),
-            Event::Response { tx, response, peer } => {
-                self.on_response(tx, response, peer, now).await
-            }
+            Event::Response { tx, response, .. } => self.on_response(tx, response, now).await,
             Event::Timeout { tx } => self.on_client_timeout(tx, now).await,
             Event::AckTimeout { tx } => self.on_ack_timeout(tx, now).await,
         }
@@ -294,7 +305,7 @@ impl Switch {
         }
     }
 
-    async fn on_response(&mut self, tx: ClientTxId, resp: Response, peer: Peer, now: Instant) {
+    async fn on_response(&mut self, tx: ClientTxId, resp: Response, now: Instant) {
         let Some((id, purpose)) = self.client_txs.get(&tx).copied() else {
             return;
         };
@@ -302,7 +313,7 @@ impl Switch {
             self.client_txs.remove(&tx);
         }
         if let TxPurpose::Branch(n) = purpose {
-            self.on_branch_response(id, n, resp, peer, now).await;
+            self.on_branch_response(id, n, resp, now).await;
         }
     }
 
@@ -317,7 +328,7 @@ impl Switch {
     async fn on_ack_timeout(&mut self, tx: ServerTxId, now: Instant) {
         if let Some(id) = self.server_invites.remove(&tx) {
             tracing::warn!(call = id, "no ACK for our 200 OK: ending the call");
-            self.hangup(id, LegSide::A, now).await;
+            self.caller_gone(id, now).await;
         }
     }
 
