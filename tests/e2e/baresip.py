@@ -3,6 +3,14 @@
 It sends a sine tone (``ausine``), auto-answers (``answermode=auto``) and dumps
 the decoded audio it receives with the ``sndfile`` filter (``snd_path``).
 Output goes to a log file that the helper greps for events.
+
+Registration: baresip 1.0.0 links libre whose digest client (``sip/auth.c``)
+understands MD5 only, and it walks *every* WWW-Authenticate header of a 401:
+the first one with another algorithm (our PBX offers MD5 and SHA-256, RFC 8760)
+aborts the whole authentication with ENOSYS, logged as
+``reg: sip:102@...: Register: Function not implemented``. The REGISTER does reach
+the PBX (it answers 401); baresip just never answers the challenge. So a PBX
+that baresip registers to must offer MD5 alone (``--digest-algorithms MD5``).
 """
 
 from __future__ import annotations
@@ -40,7 +48,8 @@ class Baresip:
                     "module g711.so",
                     "module ausine.so",
                     "module sndfile.so",
-                    "module_app account.so",
+                    "module_tmp uuid.so",  # +sip.instance, as baresip's own default config
+                    "module_tmp account.so",
                     "module_app menu.so",
                     f"audio_source ausine,{tone}",
                     "ausrc_srate 48000",
@@ -93,6 +102,13 @@ class Baresip:
             else:
                 time.sleep(0.1)
         raise TimeoutError(f"baresip: no /{pattern}/ within {timeout}s:\n{self.log()[-3000:]}")
+
+    def wait_registered(self, timeout=10.0, pump=None):
+        """Wait for the REGISTER's 200 OK; fail at once on a registration error."""
+        m = self.wait_log(rf"{self.ext}@127\.0\.0\.1[^\n]*200 OK|reg: [^\n]*(Register|failed)[^\n]*", timeout, pump)
+        if "200 OK" not in m.group(0):
+            raise AssertionError(f"baresip {self.ext} did not register: {m.group(0)}\n{self.log()[-3000:]}")
+        return m
 
     def command(self, line):
         """Send a menu command (e.g. "/dial sip:101@host", "/hangup")."""

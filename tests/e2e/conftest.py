@@ -165,6 +165,8 @@ class Pbx:
         self.dialplan = Path(os.environ.get("SPYGROUP_E2E_DIALPLAN", HERE / "dialplan.conf"))
         self.extra_args = list(extra_args)
         self.proc = None
+        self.stopped_on_purpose = False  # set by terminate(): not a crash
+        self.restarts = 0
 
     @property
     def sip_addr(self):
@@ -199,8 +201,8 @@ class Pbx:
             *self.extra_args,
         ]  # fmt: skip
 
-    def start(self, timeout=20.0):
-        self._log = open(self.log_path, "wb")
+    def start(self, timeout=20.0, append=False):
+        self._log = open(self.log_path, "ab" if append else "wb")
         env = dict(os.environ)
         env.setdefault("RUST_LOG", "debug")
         env.setdefault("RUST_BACKTRACE", "1")
@@ -240,6 +242,34 @@ class Pbx:
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
+
+    def terminate(self):
+        """Send SIGTERM without waiting (a test stopping the PBX on purpose; the
+        phones must keep being polled meanwhile so they can answer its BYEs)."""
+        self.stopped_on_purpose = True
+        self.proc.send_signal(signal.SIGTERM)
+
+    def wait_exit(self, timeout=10.0, pump=None):
+        """Wait for the process to exit (pumping ``pump(seconds)`` if given);
+        return its exit code, or None if it is still running."""
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            if pump:
+                pump(0.05)
+            else:
+                time.sleep(0.05)
+        return self.proc.poll()
+
+    def restart(self, timeout=20.0, pump=None):
+        """SIGTERM, wait for exit 0, then start a new process on the same database,
+        SIP/HTTP ports and RTP range (its output is appended to the same log)."""
+        self.terminate()
+        code = self.wait_exit(10.0, pump)
+        assert code == 0, f"spygroup did not exit 0 within 10 s of SIGTERM (exit {code})"
+        self._log.close()
+        self.start(timeout, append=True)
+        self.stopped_on_purpose = False
+        self.restarts += 1
 
     def stop(self, timeout=10.0):
         """SIGTERM and return the exit code (None if it had to be killed)."""
@@ -302,7 +332,7 @@ def pbx(tmp_path, request):
         _save_log(server, request.node.name)
         raise
     yield server
-    alive_before = server.alive()
+    alive_before = server.alive() or server.stopped_on_purpose
     code = server.stop(timeout=10.0)
     if test_failed(request) or code != 0 or not alive_before:
         _save_log(server, request.node.name)

@@ -121,18 +121,26 @@ class UA:
         return port
 
     def sip_log(self):
+        self.flush_log()
         try:
             return self.log_path.read_text(errors="replace")
         except FileNotFoundError:
             return ""
 
     def log_offset(self):
+        self.flush_log()
         try:
             return self.log_path.stat().st_size
         except FileNotFoundError:
             return 0
 
+    def flush_log(self):
+        """pjsua writes its log file through a stdio buffer (no flush API in
+        pjsua2): writing a line larger than the buffer pushes out what precedes it."""
+        self.ep.utilLogWrite(1, "e2e", "log flush " + "." * 20000)
+
     def log_since(self, offset):
+        self.flush_log()
         with open(self.log_path, "rb") as f:
             f.seek(offset)
             return f.read().decode(errors="replace")

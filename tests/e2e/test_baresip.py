@@ -55,9 +55,12 @@ def test_baresip_harness_p2p(ua, make_phone, make_baresip, tones):
 
 
 @pytest.mark.needs_pbx
+# baresip 1.0.0 (libre) aborts digest auth with ENOSYS when any challenge header
+# names an algorithm other than MD5: offer MD5 alone (see baresip.py).
+@pytest.mark.pbx_args("--digest-algorithms", "MD5")
 def test_pjsua_calls_baresip_through_pbx(pbx, ua, make_phone, make_baresip, tones):
     bs = make_baresip("102", secret=SECRETS["102"], server=pbx.sip_addr, tone=1000)
-    bs.wait_log(r"102@127\.0\.0\.1.*200 OK", 10)
+    bs.wait_registered(10)
     a = make_phone("101", server=pbx.sip_addr, tone=tones[400])
     assert a.register() == 200
     call = _call_and_check(ua, a, "102", bs)

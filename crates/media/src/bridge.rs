@@ -1,11 +1,16 @@
 //! The handle the PBX holds for one call's media: two legs and their relay task.
 
+use crate::codec::AudioCodec;
+use crate::frame::Frame;
+use crate::hooked::{PlayEnd, SpyLink};
+use crate::mix::{SpyMode, SupervisorId, VolumeStep};
 use crate::ports::PortLease;
 use crate::relay::{self, Control, LegSockets};
+use crate::tone::FrameSource;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 /// A call leg: A faces the caller, B the callee.
@@ -169,6 +174,13 @@ impl MediaBridge {
         let _ = self.control.send(Control::SetHold { side, held });
     }
 
+    /// A handle on this bridge's controls for other tasks.
+    pub fn control(&self) -> BridgeControl {
+        BridgeControl {
+            control: self.control.clone(),
+        }
+    }
+
     pub fn stats(&self) -> BridgeStats {
         BridgeStats {
             a: self.shared[0].snapshot(),
@@ -183,6 +195,107 @@ impl MediaBridge {
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
+    }
+}
+
+/// A cloneable handle on a bridge's controls, for tasks other than the owner's (a
+/// channel's dialplan playing prompts, a supervisor's ChanSpy attaching a hook).
+/// Commands to a closed bridge are ignored.
+#[derive(Clone)]
+pub struct BridgeControl {
+    control: mpsc::UnboundedSender<Control>,
+}
+
+impl std::fmt::Debug for BridgeControl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BridgeControl")
+    }
+}
+
+impl BridgeControl {
+    fn send(&self, c: Control) {
+        let _ = self.control.send(c);
+    }
+
+    /// True once the bridge is closed (its call ended).
+    pub fn is_closed(&self) -> bool {
+        self.control.is_closed()
+    }
+
+    /// The codec this leg's phone uses (from the negotiated SDP) and its
+    /// telephone-event payload type: what the PBX decodes and encodes for it.
+    pub fn set_codec(&self, side: Side, codec: AudioCodec, dtmf_pt: Option<u8>) {
+        self.send(Control::SetCodec {
+            side,
+            codec,
+            dtmf_pt,
+        });
+    }
+
+    /// The PBX terminates this leg (it answered the call itself): keep decoding what
+    /// the phone sends (in-band DTMF) and sending it audio (silence when nothing plays).
+    pub fn set_local(&self, side: Side, local: bool) {
+        self.send(Control::SetLocal { side, local });
+    }
+
+    /// Plays a source to this leg's phone, replacing whatever played; the receiver
+    /// says how it ended.
+    pub fn play(
+        &self,
+        side: Side,
+        source: Box<dyn FrameSource + Send>,
+    ) -> oneshot::Receiver<PlayEnd> {
+        let (done, rx) = oneshot::channel();
+        self.send(Control::Play { side, source, done });
+        rx
+    }
+
+    pub fn stop_play(&self, side: Side) {
+        self.send(Control::StopPlay { side });
+    }
+
+    /// DTMF digits this leg's phone sends (RFC 4733, and in-band on a local leg).
+    pub fn dtmf(&self, side: Side) -> mpsc::UnboundedReceiver<char> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.send(Control::DtmfTo { side, tx });
+        rx
+    }
+
+    /// Sends this leg's decoded audio to `tx` every 20 ms (a supervisor's voice to
+    /// the spied call); None stops.
+    pub fn talk_to(&self, side: Side, tx: Option<mpsc::Sender<Frame>>) {
+        self.send(Control::TalkTo { side, tx });
+    }
+
+    /// Attaches a spy hook on `target` (the spied channel's leg). None if the bridge
+    /// is gone.
+    pub async fn attach_spy(
+        &self,
+        target: Side,
+        mode: SpyMode,
+        volume: VolumeStep,
+    ) -> Option<SpyLink> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Control::AttachSpy {
+            target,
+            mode,
+            volume,
+            reply,
+        });
+        rx.await.ok()
+    }
+
+    /// Switches a spy between listen, whisper and barge without a gap.
+    pub fn set_spy_mode(&self, id: SupervisorId, mode: SpyMode) {
+        self.send(Control::SpyMode { id, mode });
+    }
+
+    pub fn set_spy_volume(&self, id: SupervisorId, volume: VolumeStep) {
+        self.send(Control::SpyVolume { id, volume });
+    }
+
+    pub fn detach_spy(&self, id: SupervisorId) {
+        self.send(Control::DetachSpy { id });
     }
 }
 

@@ -10,8 +10,20 @@ pub mod sdp;
 
 mod bridge;
 mod engine;
+mod hooked;
 mod ports;
 mod relay;
 
-pub use bridge::{BridgeStats, MediaBridge, Side, SideStats};
+pub use bridge::{BridgeControl, BridgeStats, MediaBridge, Side, SideStats};
 pub use engine::{MediaEngine, MediaError};
+pub use hooked::{LinkSource, PlayEnd, SpyLink};
+
+pub mod codec;
+pub mod dtmf;
+pub mod frame;
+pub use frame::Frame;
+pub mod goertzel;
+pub mod jitter;
+pub mod mix;
+pub mod tone;
+pub mod wav;

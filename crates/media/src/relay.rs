@@ -5,13 +5,18 @@
 //! check, the in-place rewrite and one non-blocking `send_to`. Nothing allocates.
 
 use crate::bridge::{bump, store_addr, Counters, Shared, Side};
+use crate::codec::AudioCodec;
+use crate::frame::Frame;
+use crate::hooked::{PlayEnd, Player, Processing, SpyLink};
+use crate::mix::{SpyMode, SupervisorId, VolumeStep};
 use crate::ports::PortLease;
 use crate::rtp::{looks_like_rtcp, rtcp, RtpHeader, StreamRewriter};
+use crate::tone::FrameSource;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 /// Large enough for any RTP packet that crosses an Ethernet path.
 const BUF_LEN: usize = 2048;
@@ -30,7 +35,9 @@ impl LegSockets {
     }
 }
 
-#[derive(Debug)]
+/// The decode path's clock.
+const TICK: std::time::Duration = std::time::Duration::from_millis(20);
+
 pub(crate) enum Control {
     SetRemote {
         side: Side,
@@ -40,6 +47,48 @@ pub(crate) enum Control {
     SetHold {
         side: Side,
         held: bool,
+    },
+    SetCodec {
+        side: Side,
+        codec: AudioCodec,
+        dtmf_pt: Option<u8>,
+    },
+    SetLocal {
+        side: Side,
+        local: bool,
+    },
+    Play {
+        side: Side,
+        source: Box<dyn FrameSource + Send>,
+        done: oneshot::Sender<PlayEnd>,
+    },
+    StopPlay {
+        side: Side,
+    },
+    DtmfTo {
+        side: Side,
+        tx: mpsc::UnboundedSender<char>,
+    },
+    TalkTo {
+        side: Side,
+        tx: Option<mpsc::Sender<Frame>>,
+    },
+    AttachSpy {
+        target: Side,
+        mode: SpyMode,
+        volume: VolumeStep,
+        reply: oneshot::Sender<SpyLink>,
+    },
+    SpyMode {
+        id: SupervisorId,
+        mode: SpyMode,
+    },
+    SpyVolume {
+        id: SupervisorId,
+        volume: VolumeStep,
+    },
+    DetachSpy {
+        id: SupervisorId,
     },
     Close,
 }
@@ -97,6 +146,8 @@ fn usable(a: SocketAddr) -> Option<SocketAddr> {
 struct Relay {
     legs: [Leg; 2],
     shared: Arc<Shared>,
+    /// The decode -> mix -> encode path; `active()` decides whether packets take it.
+    proc: Processing,
 }
 
 /// Runs until the bridge is closed or dropped. The ports go back to the pool only
@@ -110,7 +161,9 @@ pub(crate) async fn run(
     let mut relay = Relay {
         legs: [Leg::new(), Leg::new()],
         shared,
+        proc: Processing::new(),
     };
+    let mut clock: Option<tokio::time::Interval> = None;
     let mut buf_a_rtp = [0u8; BUF_LEN];
     let mut buf_a_rtcp = [0u8; BUF_LEN];
     let mut buf_b_rtp = [0u8; BUF_LEN];
@@ -125,6 +178,9 @@ pub(crate) async fn run(
                 Some(Control::Close) | None => break,
                 Some(c) => relay.apply(c),
             },
+            _ = async { match clock.as_mut() { Some(c) => { c.tick().await; } None => std::future::pending().await } } => {
+                relay.on_tick(&sockets);
+            }
             r = a.rtp.recv_from(&mut buf_a_rtp) => {
                 if let Ok((n, src)) = r {
                     relay.on_rtp(Side::A, &mut buf_a_rtp[..n], src, &sockets);
@@ -145,6 +201,21 @@ pub(crate) async fn run(
                     relay.on_rtcp(Side::B, &mut buf_b_rtcp[..n], src, &sockets);
                 }
             }
+        }
+        // Start or stop the 20 ms clock as the decode path becomes needed or not.
+        match (relay.proc.active(), clock.is_some()) {
+            (true, false) => {
+                let mut c = tokio::time::interval(TICK);
+                c.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                clock = Some(c);
+            }
+            (false, true) => clock = None,
+            _ => {}
+        }
+    }
+    for side in &mut relay.proc.sides {
+        if let Some(p) = side.player.take() {
+            p.end(PlayEnd::Stopped);
         }
     }
     drop(sockets);
@@ -168,6 +239,49 @@ impl Relay {
                 store_addr(&c.latched_rtcp, None);
             }
             Control::SetHold { side, held } => self.legs[side.index()].held = held,
+            Control::SetCodec {
+                side,
+                codec,
+                dtmf_pt,
+            } => {
+                let p = &mut self.proc.sides[side.index()];
+                p.codec = codec;
+                p.dtmf_pt = dtmf_pt;
+            }
+            Control::SetLocal { side, local } => self.proc.sides[side.index()].local = local,
+            Control::Play { side, source, done } => {
+                let p = &mut self.proc.sides[side.index()];
+                if let Some(old) = p.player.take() {
+                    old.end(PlayEnd::Stopped);
+                }
+                p.player = Some(Player {
+                    source,
+                    done: Some(done),
+                });
+            }
+            Control::StopPlay { side } => {
+                if let Some(old) = self.proc.sides[side.index()].player.take() {
+                    old.end(PlayEnd::Stopped);
+                }
+            }
+            Control::DtmfTo { side, tx } => self.proc.sides[side.index()].dtmf = Some(tx),
+            Control::TalkTo { side, tx } => self.proc.sides[side.index()].talk = tx,
+            Control::AttachSpy {
+                target,
+                mode,
+                volume,
+                reply,
+            } => {
+                let link = self.proc.attach(target, mode, volume);
+                let _ = reply.send(link);
+            }
+            Control::SpyMode { id, mode } => {
+                let _ = self.proc.mixer.set_mode(id, mode);
+            }
+            Control::SpyVolume { id, volume } => {
+                let _ = self.proc.mixer.set_volume(id, volume);
+            }
+            Control::DetachSpy { id } => self.proc.detach(id),
             Control::Close => {}
         }
     }
@@ -195,8 +309,26 @@ impl Relay {
         bump(&c.packets_in, 1);
         bump(&c.bytes_in, pkt.len());
 
-        // Audiohooks go here: a bridge with a spy attached hands the packet to the
-        // decode -> mix -> encode path instead of forwarding it as is.
+        // DTMF from this phone is always seen (the dialplan may be waiting for it);
+        // it is still forwarded on the fast path so the far end gets it too.
+        let now = Instant::now();
+        let is_event = {
+            let p = &self.proc.sides[from.index()];
+            p.dtmf_pt.is_some() && pkt.get(1).map(|b| b & 0x7f) == p.dtmf_pt
+        };
+        if is_event {
+            let side = &mut self.proc.sides[from.index()];
+            if let Some(pt) = side.dtmf_pt {
+                side.on_telephone_event(pkt, pt, now);
+            }
+        }
+        // On the decode path the packet waits in the jitter buffer for the next tick.
+        if self.proc.active() {
+            if !is_event {
+                self.proc.sides[from.index()].jitter.push_rtp(pkt, now);
+            }
+            return;
+        }
 
         let to = from.other();
         let out = &mut self.legs[to.index()];
@@ -211,6 +343,29 @@ impl Relay {
             return bump(&c.dropped_bad, 1);
         }
         send(&sockets[to.index()].rtp, pkt, dest, oc, true);
+    }
+
+    /// One 20 ms tick of the decode path: mix, encode, send to both phones.
+    fn on_tick(&mut self, sockets: &[LegSockets; 2]) {
+        let now = Instant::now();
+        let out = self.proc.tick(now);
+        let mut buf = [0u8; 12 + crate::frame::SAMPLES_8K];
+        for side in [Side::A, Side::B] {
+            let i = side.index();
+            let leg = &mut self.legs[i];
+            let c = &self.shared[i];
+            if leg.held {
+                continue;
+            }
+            let Some(dest) = leg.rtp_dest() else {
+                continue;
+            };
+            let n = self.proc.sides[i].packetize(&out.hears[i], &mut buf);
+            if n == 0 || leg.out.rewrite(&mut buf[..n], now).is_err() {
+                continue;
+            }
+            send(&sockets[i].rtp, &buf[..n], dest, c, true);
+        }
     }
 
     /// A datagram on `from`'s RTCP port (or RTCP muxed onto its RTP port).

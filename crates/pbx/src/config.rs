@@ -24,9 +24,10 @@ pub struct PbxConfig {
     pub min_expires: u32,
     pub max_expires: u32,
     pub default_expires: u32,
-    /// Digest algorithms offered in challenges, in order. MD5 comes first by default:
-    /// many phones (SIPp, baresip, older desk phones) answer only the first challenge
-    /// and give up when it is not MD5; phones that prefer SHA-256 still pick it.
+    /// Digest algorithms offered in challenges, one header each, in order. MD5 alone
+    /// by default, as Asterisk: SIPp answers only the first challenge, and baresip
+    /// 1.0 (Debian 12) and older desk phones give up on a 401 that carries any
+    /// challenge they do not know, even next to an MD5 one (RFC 8760 notwithstanding).
     pub digest_algorithms: Vec<sip::auth::Algorithm>,
 }
 
@@ -42,7 +43,7 @@ impl Default for PbxConfig {
             min_expires: 60,
             max_expires: 3600,
             default_expires: 3600,
-            digest_algorithms: vec![sip::auth::Algorithm::Md5, sip::auth::Algorithm::Sha256],
+            digest_algorithms: vec![sip::auth::Algorithm::Md5],
         }
     }
 }

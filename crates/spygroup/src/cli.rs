@@ -48,6 +48,23 @@ pub enum Command {
     /// Call detail records.
     #[command(subcommand)]
     Cdr(CdrCommand),
+    /// Check or show an extensions.conf dialplan.
+    #[command(subcommand)]
+    Dialplan(DialplanCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DialplanCommand {
+    /// Print every error and warning as FILE:LINE: …; exit 1 when there are errors.
+    Check { file: PathBuf },
+    /// Show CONTEXT, or the extensions of CONTEXT matching EXTEN, like Asterisk.
+    Show {
+        /// CONTEXT or EXTEN@CONTEXT [default: every context].
+        target: Option<String>,
+        /// Dialplan file [default: the config's `dialplan`, else config/extensions.conf].
+        #[arg(long, value_name = "FILE")]
+        dialplan: Option<PathBuf>,
+    },
 }
 
 /// Every setting of `spygroup.toml`, as a flag that wins over the file.
@@ -84,7 +101,7 @@ pub struct ServeArgs {
     /// Registration length when the phone asks for none, seconds [default: 3600].
     #[arg(long, value_name = "SECS")]
     pub default_expires: Option<u32>,
-    /// Digest algorithms offered to phones, in order [default: MD5,SHA-256].
+    /// Digest algorithms offered to phones, in order: MD5, SHA-256 [default: MD5].
     #[arg(long, value_name = "ALGS", value_delimiter = ',')]
     pub digest_algorithms: Option<Vec<String>>,
 }

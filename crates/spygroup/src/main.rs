@@ -78,6 +78,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let settings = settings::resolve(&args, cli.db.as_deref(), file_cfg)?;
             serve::run(settings).await
         }
+        // Works on a file alone: no database to open.
+        Command::Dialplan(c) => {
+            logging::init(cli.log_level.as_deref(), "warn");
+            admin::dialplan::run(c, file_cfg.and_then(|c| c.dialplan.as_deref()))
+        }
         other => {
             logging::init(cli.log_level.as_deref(), "warn");
             let url = settings::db_url(cli.db.as_deref(), file_cfg);

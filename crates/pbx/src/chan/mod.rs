@@ -37,8 +37,12 @@ pub enum ChanRequest {
         reply: oneshot::Sender<bool>,
     },
     /// 180 Ringing / 183 Session Progress to the caller, if not answered yet.
-    Ringing { call: CallId },
-    Progress { call: CallId },
+    Ringing {
+        call: CallId,
+    },
+    Progress {
+        call: CallId,
+    },
     /// Ring these endpoints (extensions) at once; the first to answer is bridged with
     /// the caller. Replies when the dial fails, or when the bridged call ends.
     Dial {
@@ -49,9 +53,14 @@ pub enum ChanRequest {
     },
     /// End the channel: BYE if answered, else the given final status (or the status the
     /// last failed Dial left, or 480).
-    Hangup { call: CallId, status: Option<u16> },
+    Hangup {
+        call: CallId,
+        status: Option<u16>,
+    },
     /// Do not write a call record for this call.
-    NoCdr { call: CallId },
+    NoCdr {
+        call: CallId,
+    },
 }
 
 /// Who placed the call, as the channel task sees it.

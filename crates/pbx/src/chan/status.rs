@@ -61,7 +61,11 @@ mod tests {
 
     #[test]
     fn sip_mapping_round_trips_the_common_failures() {
-        for (sip, status) in [(486, DialStatus::Busy), (408, DialStatus::NoAnswer), (503, DialStatus::Congestion)] {
+        for (sip, status) in [
+            (486, DialStatus::Busy),
+            (408, DialStatus::NoAnswer),
+            (503, DialStatus::Congestion),
+        ] {
             assert_eq!(DialStatus::from_sip(sip), status);
             assert_eq!(status.sip_status(), sip);
         }

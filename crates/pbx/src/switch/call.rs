@@ -86,7 +86,11 @@ impl DialState {
 
     /// The status a failed dial reports, from the branches' final responses.
     pub fn failure_status(&self) -> DialStatus {
-        let finals: Vec<u16> = self.branches.iter().filter_map(|b| b.final_status).collect();
+        let finals: Vec<u16> = self
+            .branches
+            .iter()
+            .filter_map(|b| b.final_status)
+            .collect();
         DialStatus::from_sip(best_failure(&finals))
     }
 }

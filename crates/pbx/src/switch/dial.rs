@@ -11,7 +11,9 @@ use tokio::sync::oneshot;
 
 use super::call::{Branch, CallId, CallState, DialState, Leg, LegSide};
 use super::dialog::Dialog;
-use super::setup::{cancel_for, contact_peer, contact_target, rtcp_addr, rtp_addr, set_to_tag, ContactTarget};
+use super::setup::{
+    cancel_for, contact_peer, contact_target, rtcp_addr, rtp_addr, set_to_tag, ContactTarget,
+};
 use super::{Switch, TxPurpose};
 use crate::chan::{DialOutcome, DialStatus};
 
@@ -24,8 +26,14 @@ impl Switch {
         reply: oneshot::Sender<DialOutcome>,
         now: Instant,
     ) {
-        let busy_with_dial = self.calls.get(&id).map(|c| c.dial.as_ref().is_some_and(|d| d.reply.is_some()));
-        let gone = self.calls.get(&id).is_none_or(|c| c.state == CallState::Ending);
+        let busy_with_dial = self
+            .calls
+            .get(&id)
+            .map(|c| c.dial.as_ref().is_some_and(|d| d.reply.is_some()));
+        let gone = self
+            .calls
+            .get(&id)
+            .is_none_or(|c| c.state == CallState::Ending);
         if gone || busy_with_dial == Some(true) {
             let _ = reply.send(DialOutcome {
                 status: DialStatus::Cancel,
@@ -46,7 +54,9 @@ impl Switch {
                 }
             }
             for binding in self.registrar.lookup(endpoint, now) {
-                if let Some(branch) = self.new_branch(id, endpoint, &binding.contact_uri, binding.source) {
+                if let Some(branch) =
+                    self.new_branch(id, endpoint, &binding.contact_uri, binding.source)
+                {
                     branches.push(branch);
                 }
             }
@@ -146,7 +156,13 @@ impl Switch {
         Some((invite, peer, channel, dialog))
     }
 
-    pub(super) async fn on_branch_response(&mut self, id: CallId, n: usize, resp: Response, now: Instant) {
+    pub(super) async fn on_branch_response(
+        &mut self,
+        id: CallId,
+        n: usize,
+        resp: Response,
+        now: Instant,
+    ) {
         let status = resp.status;
         if status >= 300 {
             return self.on_branch_failed(id, n, status, now).await;
@@ -176,12 +192,15 @@ impl Switch {
             self.client_txs.insert(ctx, (id, TxPurpose::Other));
             return;
         }
-        if call.state != CallState::Ringing || call.dial.as_ref().is_none_or(|d| d.reply.is_none()) {
+        if call.state != CallState::Ringing || call.dial.as_ref().is_none_or(|d| d.reply.is_none())
+        {
             return;
         }
         // Early media: the callee's SDP sets where B's audio goes, and the caller gets
         // our SDP in a 183 so it hears ringback or announcements from the far end.
-        let answer = (!resp.body.is_empty()).then(|| sdp::parse_audio(&resp.body).ok()).flatten();
+        let answer = (!resp.body.is_empty())
+            .then(|| sdp::parse_audio(&resp.body).ok())
+            .flatten();
         if let (Some(answer), Some(bridge)) = (&answer, call.bridge.as_ref()) {
             bridge.set_remote(Side::B, rtp_addr(answer), rtcp_addr(answer));
             call.early_media = true;
@@ -198,7 +217,11 @@ impl Switch {
         let (Some(tx), CallState::Ringing) = (call.invite_tx, call.state) else {
             return;
         };
-        let (invite, tag, peer) = (call.invite.clone(), call.a.dialog.local_tag.clone(), call.a.dialog.peer);
+        let (invite, tag, peer) = (
+            call.invite.clone(),
+            call.a.dialog.local_tag.clone(),
+            call.a.dialog.peer,
+        );
         let mut out = self.response(&invite, status);
         set_to_tag(&mut out, &tag);
         out.headers.push("Contact", self.contact(peer));
@@ -225,16 +248,25 @@ impl Switch {
         };
         // A retransmitted 2xx: our ACK was lost.
         if let Some(ack) = &branch.ack {
-            self.layer.send_stateless(Message::Request(ack.clone()), branch.peer);
+            self.layer
+                .send_stateless(Message::Request(ack.clone()), branch.peer);
             return;
         }
         branch.final_status = Some(resp.status);
         let mut dialog = branch.dialog.clone();
-        dialog.remote_tag = resp.to().ok().and_then(|t| t.tag().map(str::to_string)).unwrap_or_default();
+        dialog.remote_tag = resp
+            .to()
+            .ok()
+            .and_then(|t| t.tag().map(str::to_string))
+            .unwrap_or_default();
         if let Some(ContactTarget(uri)) = contact_target(&resp) {
             dialog.remote_target = uri;
         }
-        dialog.route_set = resp.headers.get_all("Record-Route").map(str::to_string).collect();
+        dialog.route_set = resp
+            .headers
+            .get_all("Record-Route")
+            .map(str::to_string)
+            .collect();
         dialog.route_set.reverse();
         let contact = match dialog.peer.transport {
             sip::Transport::Udp => format!("<sip:spygroup@{via_host}>"),
@@ -243,7 +275,8 @@ impl Switch {
         let ack = dialog.request(Method::Ack, &via_host, &contact);
         branch.ack = Some(ack.clone());
         let channel = branch.channel.clone();
-        self.layer.send_stateless(Message::Request(ack), dialog.peer);
+        self.layer
+            .send_stateless(Message::Request(ack), dialog.peer);
 
         let dialling = dial.reply.is_some() && call.b.is_none();
         if call.state == CallState::Ending || !dialling {
@@ -268,7 +301,9 @@ impl Switch {
                     }
                 }
             }
-            Err(e) if !call.early_media => tracing::warn!("callee answered without usable SDP: {e}"),
+            Err(e) if !call.early_media => {
+                tracing::warn!("callee answered without usable SDP: {e}")
+            }
             Err(_) => {}
         }
         tracing::info!(a = %call.a.channel, b = %channel, "answered");
@@ -280,7 +315,10 @@ impl Switch {
             dial.deadline = None;
             dial.answered_at = Some(SystemTime::now());
         }
-        self.dialogs.insert((dialog.call_id.clone(), dialog.local_tag.clone()), (id, LegSide::B));
+        self.dialogs.insert(
+            (dialog.call_id.clone(), dialog.local_tag.clone()),
+            (id, LegSide::B),
+        );
         self.cancel_branches(id, Some(n), now);
         self.answer_caller(id, now);
     }
@@ -298,7 +336,11 @@ impl Switch {
         let Some(tx) = call.invite_tx else {
             return false;
         };
-        let (invite, tag, peer) = (call.invite.clone(), call.a.dialog.local_tag.clone(), call.a.dialog.peer);
+        let (invite, tag, peer) = (
+            call.invite.clone(),
+            call.a.dialog.local_tag.clone(),
+            call.a.dialog.peer,
+        );
         let mut ok = self.response(&invite, 200);
         set_to_tag(&mut ok, &tag);
         ok.headers.push("Contact", self.contact(peer));
@@ -332,7 +374,13 @@ impl Switch {
         )
     }
 
-    pub(super) async fn on_branch_failed(&mut self, id: CallId, n: usize, status: u16, _now: Instant) {
+    pub(super) async fn on_branch_failed(
+        &mut self,
+        id: CallId,
+        n: usize,
+        status: u16,
+        _now: Instant,
+    ) {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };

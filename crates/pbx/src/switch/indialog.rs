@@ -116,7 +116,6 @@ impl Switch {
         ok.body = body;
         self.layer.respond(tx, ok, now);
     }
-
 }
 
 /// Applies an SDP carried late (in an ACK) to one leg's media destination.
@@ -135,4 +134,3 @@ fn bridge_side(side: LegSide) -> Side {
         LegSide::B => Side::B,
     }
 }
-

@@ -37,7 +37,10 @@ impl Switch {
 
     /// CANCEL from the caller (RFC 3261 9.2): 200 to the CANCEL, 487 to the INVITE.
     pub(super) async fn on_cancel(&mut self, tx: ServerTxId, req: Request, now: Instant) {
-        let target = self.layer.cancel_target(&req).and_then(|t| self.server_invites.get(&t).copied());
+        let target = self
+            .layer
+            .cancel_target(&req)
+            .and_then(|t| self.server_invites.get(&t).copied());
         let Some(id) = target else {
             return self.respond(tx, &req, 481, now);
         };
@@ -190,7 +193,12 @@ impl Switch {
     }
 
     /// Writes the call record once, and releases the media.
-    pub(super) async fn record(&mut self, id: CallId, disposition: store::Disposition, hangup_by: &str) {
+    pub(super) async fn record(
+        &mut self,
+        id: CallId,
+        disposition: store::Disposition,
+        hangup_by: &str,
+    ) {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
@@ -211,7 +219,10 @@ impl Switch {
 fn call_record(call: &Call, disposition: store::Disposition, hangup_by: &str) -> store::CallRecord {
     let end = SystemTime::now();
     let since = |t: SystemTime| end.duration_since(t).map_or(0, |d| d.as_millis() as u64);
-    let start_ms = call.started.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+    let start_ms = call
+        .started
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
     let dial = call.dial.as_ref();
     store::CallRecord {
         id: format!("{start_ms}-{}", call.id),
@@ -220,7 +231,11 @@ fn call_record(call: &Call, disposition: store::Disposition, hangup_by: &str) ->
         callee: dial.map_or_else(|| call.dialled.clone(), |d| d.callee.clone()),
         caller_channel: call.a.channel.clone(),
         callee_channel: dial
-            .and_then(|d| d.branches.iter().find(|b| b.final_status.is_some_and(|s| s < 300)))
+            .and_then(|d| {
+                d.branches
+                    .iter()
+                    .find(|b| b.final_status.is_some_and(|s| s < 300))
+            })
             .map(|b| b.channel.clone()),
         start_at: call.started,
         answer_at: call.answered,

@@ -181,7 +181,12 @@ impl Switch {
         let expired: Vec<CallId> = self
             .calls
             .values()
-            .filter(|c| c.dial.as_ref().and_then(|d| d.deadline).is_some_and(|d| d <= now))
+            .filter(|c| {
+                c.dial
+                    .as_ref()
+                    .and_then(|d| d.deadline)
+                    .is_some_and(|d| d <= now)
+            })
             .map(|c| c.id)
             .collect();
         for id in expired {

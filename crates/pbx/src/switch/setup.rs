@@ -18,7 +18,13 @@ use crate::chan::{self, CallerInfo, Channel};
 use crate::routing::{fixed_route, Origin, Route};
 
 impl Switch {
-    pub(super) async fn on_new_invite(&mut self, tx: ServerTxId, req: Request, peer: Peer, now: Instant) {
+    pub(super) async fn on_new_invite(
+        &mut self,
+        tx: ServerTxId,
+        req: Request,
+        peer: Peer,
+        now: Instant,
+    ) {
         let Some(caller) = self.identify_caller(tx, &req, peer, now).await else {
             return;
         };
@@ -89,20 +95,40 @@ impl Switch {
         };
         tracing::info!(channel = %a_channel, call_id = %call.a.dialog.call_id, caller = %caller.number, %dialled, "new call");
         self.dialogs.insert(
-            (call.a.dialog.call_id.clone(), call.a.dialog.local_tag.clone()),
+            (
+                call.a.dialog.call_id.clone(),
+                call.a.dialog.local_tag.clone(),
+            ),
             (id, LegSide::A),
         );
         self.server_invites.insert(tx, id);
         self.calls.insert(id, call);
 
-        let chan = Channel::new(id, a_channel, caller, dialled, self.chan_requests.clone(), events_rx);
+        let chan = Channel::new(
+            id,
+            a_channel,
+            caller,
+            dialled,
+            self.chan_requests.clone(),
+            events_rx,
+        );
         tokio::spawn(chan::run_fixed_route(chan));
     }
 
     /// Trunks are recognised by source address; everyone else must be an extension
     /// with valid digest credentials. Sends the rejection itself and returns None.
-    async fn identify_caller(&mut self, tx: ServerTxId, req: &Request, peer: Peer, now: Instant) -> Option<CallerInfo> {
-        match self.store.find_trunk_by_source(peer.addr.ip(), peer.addr.port()).await {
+    async fn identify_caller(
+        &mut self,
+        tx: ServerTxId,
+        req: &Request,
+        peer: Peer,
+        now: Instant,
+    ) -> Option<CallerInfo> {
+        match self
+            .store
+            .find_trunk_by_source(peer.addr.ip(), peer.addr.port())
+            .await
+        {
             Ok(Some(trunk)) => {
                 let from = req.from().ok();
                 return Some(CallerInfo {
@@ -139,7 +165,8 @@ impl Switch {
     fn reject_sdp(&mut self, tx: ServerTxId, req: &Request, why: &str, now: Instant) {
         tracing::info!("rejecting offer: {why}");
         let mut resp = self.response(req, 488);
-        resp.headers.push("Warning", format!("304 spygroup \"{why}\""));
+        resp.headers
+            .push("Warning", format!("304 spygroup \"{why}\""));
         self.layer.respond(tx, resp, now);
     }
 

@@ -3,6 +3,7 @@
 
 mod cdr;
 mod db;
+pub mod dialplan;
 mod ext;
 mod table;
 mod trunk;
@@ -23,6 +24,7 @@ pub async fn run(command: Command, url: &str) -> anyhow::Result<()> {
         Command::Db(c) => db::run(&store, c).await,
         Command::Cdr(c) => cdr::run(&store, c).await,
         Command::Serve(_) => Err(anyhow::anyhow!("serve is not an admin command")),
+        Command::Dialplan(c) => dialplan::run(c, None),
     };
     store.close().await;
     result

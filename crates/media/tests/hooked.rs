@@ -1,0 +1,267 @@
+//! The decode -> mix -> encode path of a bridge over real sockets on 127.0.0.1: spy
+//! hooks (listen, whisper), players, DTMF, and RTP continuity across attach/detach.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use media::codec::AudioCodec;
+use media::frame::{Frame, SAMPLES_8K};
+use media::goertzel::tone_dbfs;
+use media::mix::{SpyMode, VolumeStep};
+use media::tone::{ToneGenerator, ToneSpec};
+use media::{MediaBridge, MediaEngine, Side};
+use tokio::net::UdpSocket;
+use tokio::time::{sleep, Instant};
+
+const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+fn engine() -> MediaEngine {
+    let probe = std::net::UdpSocket::bind((LOCALHOST, 0)).unwrap();
+    let start = (probe.local_addr().unwrap().port() & !1).min(60000);
+    drop(probe);
+    MediaEngine::new(LOCALHOST, start..=start + 40)
+}
+
+/// A fake phone that sends a sine tone as PCMU every 20 ms and records what it gets.
+struct Phone {
+    sock: UdpSocket,
+    tone: ToneGenerator,
+    seq: u16,
+    ts: u32,
+    ssrc: u32,
+}
+
+impl Phone {
+    async fn new(freq: f64, ssrc: u32) -> Phone {
+        Phone {
+            sock: UdpSocket::bind((LOCALHOST, 0)).await.unwrap(),
+            tone: ToneGenerator::new(ToneSpec::sine(freq, -12.0)),
+            seq: 1,
+            ts: 1000,
+            ssrc,
+        }
+    }
+
+    fn addr(&self) -> SocketAddr {
+        self.sock.local_addr().unwrap()
+    }
+
+    async fn send_frame(&mut self, to: SocketAddr) {
+        use media::tone::FrameSource;
+        let mut f = Frame::silence();
+        self.tone.next_frame(&mut f);
+        let mut payload = [0u8; SAMPLES_8K];
+        AudioCodec::Pcmu.encode_frame(&f, &mut payload).unwrap();
+        let mut pkt = vec![0x80, 0];
+        pkt.extend_from_slice(&self.seq.to_be_bytes());
+        pkt.extend_from_slice(&self.ts.to_be_bytes());
+        pkt.extend_from_slice(&self.ssrc.to_be_bytes());
+        pkt.extend_from_slice(&payload);
+        self.sock.send_to(&pkt, to).await.unwrap();
+        self.seq = self.seq.wrapping_add(1);
+        self.ts = self.ts.wrapping_add(160);
+    }
+
+    /// Drains what arrived: decoded audio, and the RTP sequence numbers seen.
+    fn drain(&self, audio: &mut Vec<i16>, seqs: &mut Vec<u16>) {
+        let mut buf = [0u8; 2048];
+        while let Ok((n, _)) = self.sock.try_recv_from(&mut buf) {
+            let h = media::rtp::RtpHeader::parse(&buf[..n]).unwrap();
+            seqs.push(h.sequence);
+            let payload = &buf[h.payload_offset..h.payload_offset + h.payload_len];
+            let mut out = vec![0i16; payload.len()];
+            AudioCodec::Pcmu.decode_into(payload, &mut out);
+            audio.extend_from_slice(&out);
+        }
+    }
+}
+
+struct Call {
+    bridge: MediaBridge,
+    a: Phone,
+    b: Phone,
+    a_got: Vec<i16>,
+    b_got: Vec<i16>,
+    a_seqs: Vec<u16>,
+}
+
+impl Call {
+    async fn new() -> Call {
+        let bridge = engine().open_bridge().await.unwrap();
+        let a = Phone::new(400.0, 0xA).await;
+        let b = Phone::new(1000.0, 0xB).await;
+        bridge.set_remote(Side::A, a.addr(), None);
+        bridge.set_remote(Side::B, b.addr(), None);
+        Call {
+            bridge,
+            a,
+            b,
+            a_got: Vec::new(),
+            b_got: Vec::new(),
+            a_seqs: Vec::new(),
+        }
+    }
+
+    /// Both phones talk for `ms`, paced at 20 ms; returns the sample offset where
+    /// this stretch starts in each phone's recording.
+    async fn talk(&mut self, ms: u64) -> (usize, usize) {
+        let start = (self.a_got.len(), self.b_got.len());
+        let to_a = SocketAddr::new(LOCALHOST, self.bridge.port(Side::A));
+        let to_b = SocketAddr::new(LOCALHOST, self.bridge.port(Side::B));
+        let t0 = Instant::now();
+        for i in 0..ms / 20 {
+            self.a.send_frame(to_a).await;
+            self.b.send_frame(to_b).await;
+            tokio::time::sleep_until(t0 + Duration::from_millis(20 * (i + 1))).await;
+            let mut ignore = Vec::new();
+            self.a.drain(&mut self.a_got, &mut self.a_seqs);
+            self.b.drain(&mut self.b_got, &mut ignore);
+        }
+        start
+    }
+}
+
+/// Level of `freq` over the recording from `from` (skipping the first 200 ms of it).
+fn level(samples: &[i16], from: usize, freq: f64) -> f64 {
+    let s = &samples[(from + 1600).min(samples.len())..];
+    tone_dbfs(s, freq, 8000)
+}
+
+fn hears(samples: &[i16], from: usize, freq: f64) -> bool {
+    level(samples, from, freq) > -20.0
+}
+
+#[tokio::test]
+async fn listen_then_whisper_then_detach() {
+    let mut call = Call::new().await;
+    let ctl = call.bridge.control();
+    call.talk(600).await;
+
+    // Listen on B (the agent): the supervisor hears both, the phones only each other.
+    let link = ctl
+        .attach_spy(Side::B, SpyMode::Listen, VolumeStep::UNITY)
+        .await
+        .unwrap();
+    // The supervisor's side drains its queue every tick, as its own bridge would.
+    // (Closing this queue would tell the bridge the supervisor left.)
+    let mut spy_rx = link.hears;
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = got.clone();
+    let collector = tokio::spawn(async move {
+        while let Some(f) = spy_rx.recv().await {
+            sink.lock().unwrap().extend_from_slice(f.samples());
+        }
+    });
+    let (a0, b0) = call.talk(1000).await;
+    let spy = got.lock().unwrap().clone();
+    assert!(spy.len() >= 8000 / 2, "spy got {} samples", spy.len());
+    assert!(
+        hears(&spy, 0, 400.0) && hears(&spy, 0, 1000.0),
+        "spy hears both parties: 400 {:.1} 1000 {:.1} ({} samples)",
+        level(&spy, 0, 400.0),
+        level(&spy, 0, 1000.0),
+        spy.len()
+    );
+    assert!(hears(&call.a_got, a0, 1000.0) && !hears(&call.a_got, a0, 400.0));
+    assert!(hears(&call.b_got, b0, 400.0) && !hears(&call.b_got, b0, 1000.0));
+
+    // Whisper: the supervisor's 1500 Hz reaches B only.
+    ctl.set_spy_mode(link.id, SpyMode::Whisper);
+    let says = link.says.clone();
+    let feeder = tokio::spawn(async move {
+        use media::tone::FrameSource;
+        let mut g = ToneGenerator::new(ToneSpec::sine(1500.0, -12.0));
+        for _ in 0..60 {
+            let mut f = Frame::silence();
+            g.next_frame(&mut f);
+            if says.send(f).await.is_err() {
+                break;
+            }
+            sleep(Duration::from_millis(20)).await;
+        }
+    });
+    let (a1, b1) = call.talk(1000).await;
+    feeder.await.unwrap();
+    assert!(
+        hears(&call.b_got, b1, 1500.0),
+        "agent hears the whisper: {}",
+        level(&call.b_got, b1, 1500.0)
+    );
+    assert!(
+        hears(&call.b_got, b1, 400.0),
+        "agent still hears the client"
+    );
+    assert!(
+        !hears(&call.a_got, a1, 1500.0),
+        "client must not hear the whisper"
+    );
+    assert!(
+        hears(&call.a_got, a1, 1000.0),
+        "client still hears the agent"
+    );
+
+    // Detach: back to the fast path, still talking.
+    ctl.detach_spy(link.id);
+    collector.abort();
+    let (a2, _) = call.talk(600).await;
+    assert!(hears(&call.a_got, a2, 1000.0));
+
+    // The client's phone saw one continuous RTP stream through attach and detach.
+    let gaps: Vec<(u16, u16)> = call
+        .a_seqs
+        .windows(2)
+        .filter(|w| w[1] != w[0].wrapping_add(1))
+        .map(|w| (w[0], w[1]))
+        .collect();
+    assert!(gaps.len() <= 2, "sequence discontinuities: {gaps:?}");
+}
+
+#[tokio::test]
+async fn play_to_a_local_leg_and_dtmf() {
+    let mut call = Call::new().await;
+    let ctl = call.bridge.control();
+    ctl.set_codec(Side::A, AudioCodec::Pcmu, Some(101));
+    ctl.set_local(Side::A, true);
+    let mut digits = ctl.dtmf(Side::A);
+    let done = ctl.play(
+        Side::A,
+        Box::new(ToneGenerator::new(ToneSpec::sine(1500.0, -12.0))),
+    );
+    let (a0, _) = call.talk(800).await;
+    assert!(hears(&call.a_got, a0, 1500.0), "A hears the player");
+    assert!(
+        !hears(&call.a_got, a0, 1000.0),
+        "the player replaces B's audio"
+    );
+    ctl.stop_play(Side::A);
+    assert_eq!(done.await.unwrap(), media::PlayEnd::Stopped);
+
+    // RFC 4733 '5' from A: start, continuation, three end packets.
+    let to_a = SocketAddr::new(LOCALHOST, call.bridge.port(Side::A));
+    for (seq, (dur, end)) in (500u16..).zip([
+        (160u16, false),
+        (320, false),
+        (480, true),
+        (480, true),
+        (480, true),
+    ]) {
+        let mut pkt = vec![0x80, 101];
+        pkt.extend_from_slice(&seq.to_be_bytes());
+        pkt.extend_from_slice(&90_000u32.to_be_bytes());
+        pkt.extend_from_slice(&0xAu32.to_be_bytes());
+        pkt.extend_from_slice(&[5, if end { 0x80 | 10 } else { 10 }]);
+        pkt.extend_from_slice(&dur.to_be_bytes());
+        call.a.sock.send_to(&pkt, to_a).await.unwrap();
+        sleep(Duration::from_millis(20)).await;
+    }
+    let d = tokio::time::timeout(Duration::from_secs(2), digits.recv())
+        .await
+        .unwrap();
+    assert_eq!(d, Some('5'));
+    let mut extra = HashMap::new();
+    while let Ok(d) = digits.try_recv() {
+        *extra.entry(d).or_insert(0) += 1;
+    }
+    assert!(extra.is_empty(), "the digit is reported once: {extra:?}");
+}

@@ -1,0 +1,75 @@
+//! `spygroup dialplan check|show`: work on a dialplan file alone, no database
+//! and no running server needed.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::bail;
+use dialplan::{Dialplan, Severity};
+
+use crate::cli::DialplanCommand;
+use crate::exit::Missing;
+
+/// The dialplan `serve` would run when none is named.
+const DEFAULT_DIALPLAN: &str = "config/extensions.conf";
+
+/// `config_dialplan` is the config file's `dialplan`, the default for `show`.
+pub fn run(cmd: DialplanCommand, config_dialplan: Option<&Path>) -> anyhow::Result<()> {
+    match cmd {
+        DialplanCommand::Check { file } => check(&file),
+        DialplanCommand::Show { target, dialplan } => {
+            let file = dialplan
+                .or_else(|| config_dialplan.map(Path::to_path_buf))
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DIALPLAN));
+            show(&file, target.as_deref().unwrap_or(""))
+        }
+    }
+}
+
+fn check(file: &Path) -> anyhow::Result<()> {
+    let diags = match Dialplan::load(file) {
+        Ok((_, warnings)) => warnings,
+        Err(e) => e.diagnostics,
+    };
+    for d in &diags {
+        println!("{d}");
+    }
+    let errors = diags
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    let warnings = diags.len() - errors;
+    if errors > 0 {
+        bail!(Missing(format!(
+            "{}: {errors} error(s), {warnings} warning(s): the dialplan would not load",
+            file.display()
+        )));
+    }
+    println!("{}: loads, {warnings} warning(s)", file.display());
+    Ok(())
+}
+
+fn show(file: &Path, target: &str) -> anyhow::Result<()> {
+    let plan = match Dialplan::load(file) {
+        Ok((plan, _)) => plan,
+        Err(e) => {
+            for d in &e.diagnostics {
+                eprintln!("{d}");
+            }
+            bail!(
+                "{} does not load; run `spygroup dialplan check {}`",
+                file.display(),
+                file.display()
+            );
+        }
+    };
+    let (exten, context) = match target.split_once('@') {
+        Some((e, c)) => (Some(e), c),
+        None => (None, target),
+    };
+    let out = plan.show(context, exten);
+    if out.starts_with("There is no existence") {
+        bail!(Missing(out.trim_end().to_string()));
+    }
+    print!("{out}");
+    Ok(())
+}

@@ -1,0 +1,68 @@
+"""Registrar policy and abuse handling, checked with raw SIP over UDP (sipraw.py)."""
+
+import json
+import socket
+import time
+
+import pytest
+
+from conftest import SECRETS
+from sipraw import RawClient, header, status_of
+
+pytestmark = pytest.mark.needs_pbx
+
+
+def _health(pbx):
+    status, body = pbx.http_get("/health")
+    assert status == 200, body
+    return json.loads(body)
+
+
+def test_register_below_min_expires_gets_423(pbx):
+    c = RawClient(pbx.sip_port, "101")
+    try:
+        first, final = c.register_with_password(SECRETS["101"], expires=10)
+        assert status_of(final) == 423, f"Expires: 10 answered:\n{final}"
+        assert header(final, "Min-Expires") == "60", final
+        assert _health(pbx)["registrations"] == 0, "a 423 must not create a binding"
+        # control: the same client at the minimum is accepted
+        _, ok = c.register_with_password(SECRETS["101"], expires=60)
+        assert status_of(ok) == 200, ok
+        assert _health(pbx)["registrations"] == 1
+    finally:
+        c.close()
+
+
+def test_password_guessing_locks_the_source_out(pbx):
+    """Lockout protects against password guessing: after repeated wrong passwords
+    from one source, even the right password is refused (403) for a while, so an
+    attacker cannot tell when a guess would have been right."""
+    c = RawClient(pbx.sip_port, "101")
+    try:
+        _, ok = c.register_with_password(SECRETS["101"])
+        assert status_of(ok) == 200, f"control: the right password must work first\n{ok}"
+        for i in range(6):
+            _, bad = c.register_with_password(f"guess-{i}")
+            assert status_of(bad) == 403, f"wrong password #{i + 1} answered:\n{bad}"
+        _, locked = c.register_with_password(SECRETS["101"])
+        assert status_of(locked) == 403, f"right password during lockout answered:\n{locked}"
+    finally:
+        c.close()
+
+
+def test_health_counts_unparsable_datagrams(pbx):
+    before = _health(pbx)["sip_unparsable_dropped"]
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        for g in (b"\x00\xff\xfe garbage \x01\x02", b"NOT SIP AT ALL\r\n\r\n", bytes(range(256)) * 2):
+            s.sendto(g, ("127.0.0.1", pbx.sip_port))
+    finally:
+        s.close()
+    deadline = time.monotonic() + 3
+    while True:
+        now = _health(pbx)["sip_unparsable_dropped"]
+        if now >= before + 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert now >= 3 and now >= before + 3, f"sip_unparsable_dropped {before} -> {now}"
+    assert pbx.alive()
