@@ -35,6 +35,11 @@ NAMES = {"101": "Alice", "102": "Bob", "103": "Carol"}
 def pytest_configure(config):
     config.addinivalue_line("markers", "needs_pbx: drives the real spygroup binary")
     config.addinivalue_line("markers", "pbx_args(*args): extra arguments for `spygroup serve`")
+    config.addinivalue_line(
+        "markers",
+        "pbx_dialplan(path=None, text=None): the dialplan `spygroup serve` loads "
+        "(a file, or text written to the server's work directory)",
+    )
     config.addinivalue_line("markers", "needs_baresip: uses the baresip user agent")
     config.addinivalue_line("markers", "needs_sipp: uses SIPp")
 
@@ -318,6 +323,14 @@ def pbx(tmp_path, request):
     work = tmp_path / "pbx"
     work.mkdir()
     server = Pbx(work, extra)
+    dp = request.node.get_closest_marker("pbx_dialplan")
+    if dp is not None:
+        path = dp.kwargs.get("path", dp.args[0] if dp.args else None)
+        text = dp.kwargs.get("text")
+        if text is not None:
+            path = work / "extensions.conf"
+            path.write_text(text)
+        server.dialplan = Path(path)
     for num in ("101", "102", "103"):
         server.add_ext(num, SECRETS[num], NAMES[num])
     try:

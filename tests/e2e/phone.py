@@ -301,6 +301,15 @@ class Call(pj.Call):
         except pj.Error:
             pass
 
+    def send_digits(self, digits, method="rfc2833", duration_ms=160):
+        """Send DTMF: ``method`` "rfc2833" (RFC 4733 events in the RTP stream) or
+        "info" (one SIP INFO per digit, application/dtmf-relay)."""
+        prm = pj.CallSendDtmfParam()
+        prm.digits = str(digits)
+        prm.duration = duration_ms
+        prm.method = pj.PJSUA_DTMF_METHOD_SIP_INFO if method == "info" else pj.PJSUA_DTMF_METHOD_RFC2833
+        self.sendDtmf(prm)
+
     def hold(self):
         self.setHold(pj.CallOpParam(True))
 

@@ -9,5 +9,5 @@ mod routes;
 mod server;
 
 pub use error::ApiError;
-pub use routes::{router, HealthFn};
+pub use routes::{router, router_with, ApiState, HealthFn, ReloadFn};
 pub use server::{bind, serve, Bound};

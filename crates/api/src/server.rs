@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use tokio::net::TcpListener;
 
-use crate::{router, ApiError, HealthFn};
+use crate::{router_with, ApiError, ApiState, HealthFn};
 
 /// A bound, not yet serving, HTTP listener.
 #[derive(Debug)]
@@ -38,9 +38,26 @@ impl Bound {
         health: HealthFn,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ApiError> {
+        self.serve_with(
+            ApiState {
+                health,
+                reload: None,
+            },
+            shutdown,
+        )
+        .await
+    }
+
+    /// Serves the router with every hook in `state`.
+    pub async fn serve_with(
+        self,
+        state: ApiState,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ApiError> {
         let addr = self.addr;
         tracing::debug!(%addr, "HTTP API serving");
-        axum::serve(self.listener, router(health))
+        let app = router_with(state).into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await
             .map_err(|source| ApiError::Serve { addr, source })

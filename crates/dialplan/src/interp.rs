@@ -397,6 +397,7 @@ impl Interpreter {
                     Flow::Next
                 }
                 _ => {
+                    self.chan.location = self.loc.clone();
                     let outcome = host.exec(&app, &args, &mut self.chan).await;
                     let flow = if app.eq_ignore_ascii_case("hangup") {
                         Flow::End(RunEnd::Hangup)

@@ -70,6 +70,10 @@ pub struct ChannelVars {
     pub channel: String,
     pub uniqueid: String,
     pub caller: CallerId,
+    /// Where the application being run sits; set by the interpreter before each
+    /// host call, so applications that collect digits (Background, WaitExten) can
+    /// ask the dialplan which extensions the current context has.
+    pub location: Location,
     vars: BTreeMap<String, Var>,
 }
 

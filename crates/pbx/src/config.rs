@@ -29,6 +29,8 @@ pub struct PbxConfig {
     /// 1.0 (Debian 12) and older desk phones give up on a 401 that carries any
     /// challenge they do not know, even next to an MD5 one (RFC 8760 notwithstanding).
     pub digest_algorithms: Vec<sip::auth::Algorithm>,
+    /// Where prompts live: `<sounds>/<lang>/<name>.wav`.
+    pub sounds: PathBuf,
 }
 
 impl Default for PbxConfig {
@@ -44,6 +46,7 @@ impl Default for PbxConfig {
             max_expires: 3600,
             default_expires: 3600,
             digest_algorithms: vec![sip::auth::Algorithm::Md5],
+            sounds: PathBuf::from("sounds"),
         }
     }
 }

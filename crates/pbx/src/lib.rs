@@ -4,9 +4,11 @@
 //! towards the callee), each its own SIP dialog with its own RTP port on the PBX; the
 //! media engine relays audio between them.
 
+mod apps;
 pub mod chan;
 pub mod channel;
 pub mod registrar;
+pub mod registry;
 pub mod routing;
 
 mod config;
@@ -14,4 +16,4 @@ mod server;
 mod switch;
 
 pub use config::PbxConfig;
-pub use server::{start, PbxError, PbxHandle, Status};
+pub use server::{start, PbxError, PbxHandle, Reloader, Status};

@@ -19,6 +19,8 @@ pub enum PbxError {
     },
     #[error("cannot read settings from the database: {0}")]
     Store(String),
+    #[error("the dialplan has errors:\n{0}")]
+    Dialplan(String),
 }
 
 /// What `/health` reports.
@@ -57,6 +59,19 @@ impl PbxHandle {
         self.transport.local_addr()
     }
 
+    /// Re-reads the dialplan file; on errors the running dialplan stays and the
+    /// errors (file:line) come back. Ok carries the number of warnings.
+    pub async fn reload_dialplan(&self) -> Result<usize, String> {
+        self.reloader().reload().await
+    }
+
+    /// A cloneable way to reload the dialplan from other tasks (SIGHUP, HTTP).
+    pub fn reloader(&self) -> Reloader {
+        Reloader {
+            commands: self.commands.clone(),
+        }
+    }
+
     /// Clean shutdown: BYE to every live call, call records written, sockets closed.
     pub async fn shutdown(self) {
         let (done, wait) = oneshot::channel();
@@ -64,6 +79,23 @@ impl PbxHandle {
             let _ = wait.await;
         }
         let _ = self.task.await;
+    }
+}
+
+/// Reloads the running switch's dialplan.
+#[derive(Clone)]
+pub struct Reloader {
+    commands: mpsc::Sender<Command>,
+}
+
+impl Reloader {
+    pub async fn reload(&self) -> Result<usize, String> {
+        let (reply, wait) = oneshot::channel();
+        self.commands
+            .send(Command::ReloadDialplan(reply))
+            .await
+            .map_err(|_| "the switch is not running".to_string())?;
+        wait.await.map_err(|_| "the switch stopped".to_string())?
     }
 }
 
@@ -79,6 +111,8 @@ fn status_of(stats: &SharedStats, transport: &sip::transport::TransportHandle) -
 /// Binds SIP (UDP and TCP on one address) and starts serving.
 pub async fn start(cfg: PbxConfig, store: store::Store) -> Result<PbxHandle, PbxError> {
     let realm = store.realm().to_string();
+    let (plan, _warnings) =
+        crate::switch::LoadedPlan::load(&cfg.dialplan).map_err(PbxError::Dialplan)?;
     let (transport, inbound) =
         sip::transport::bind(cfg.sip_addr)
             .await
@@ -89,7 +123,16 @@ pub async fn start(cfg: PbxConfig, store: store::Store) -> Result<PbxHandle, Pbx
     let stats = Arc::new(SharedStats::default());
     let (commands, command_rx) = mpsc::channel(8);
     tracing::info!(sip = %transport.local_addr(), media_ip = %cfg.media_ip, %realm, "SIP listening on UDP and TCP");
-    let switch = Switch::new(cfg, store, transport.clone(), realm, stats.clone());
+    let registry = crate::registry::Registry::new();
+    let switch = Switch::new(
+        cfg,
+        store,
+        transport.clone(),
+        realm,
+        stats.clone(),
+        plan,
+        registry,
+    );
     let task = tokio::spawn(switch.run(inbound, command_rx));
     Ok(PbxHandle {
         commands,

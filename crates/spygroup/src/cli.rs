@@ -48,6 +48,9 @@ pub enum Command {
     /// Call detail records.
     #[command(subcommand)]
     Cdr(CdrCommand),
+    /// Monitoring audit trail: every listen/whisper/barge session and refused attempt.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Check or show an extensions.conf dialplan.
     #[command(subcommand)]
     Dialplan(DialplanCommand),
@@ -64,6 +67,13 @@ pub enum DialplanCommand {
         /// Dialplan file [default: the config's `dialplan`, else config/extensions.conf].
         #[arg(long, value_name = "FILE")]
         dialplan: Option<PathBuf>,
+    },
+    /// Make the running server re-read its dialplan (like SIGHUP); a file with errors
+    /// is refused and the running dialplan stays.
+    Reload {
+        /// The server's HTTP address [default: the config's `http`, else 127.0.0.1:8088].
+        #[arg(long, value_name = "ADDR:PORT")]
+        http: Option<SocketAddr>,
     },
 }
 
@@ -104,6 +114,9 @@ pub struct ServeArgs {
     /// Digest algorithms offered to phones, in order: MD5, SHA-256 [default: MD5].
     #[arg(long, value_name = "ALGS", value_delimiter = ',')]
     pub digest_algorithms: Option<Vec<String>>,
+    /// Prompts directory, holding `<lang>/<name>.wav` [default: sounds].
+    #[arg(long, value_name = "DIR")]
+    pub sounds: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -186,6 +199,16 @@ pub enum CdrCommand {
     /// Most recent calls first.
     List {
         /// How many calls to show.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        limit: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Most recent monitoring sessions first, each with its mode changes.
+    List {
+        /// How many sessions to show.
         #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100_000))]
         limit: u32,
     },

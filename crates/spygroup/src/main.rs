@@ -81,7 +81,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         // Works on a file alone: no database to open.
         Command::Dialplan(c) => {
             logging::init(cli.log_level.as_deref(), "warn");
-            admin::dialplan::run(c, file_cfg.and_then(|c| c.dialplan.as_deref()))
+            admin::dialplan::run(
+                c,
+                file_cfg.and_then(|c| c.dialplan.as_deref()),
+                file_cfg.and_then(|c| c.http),
+            )
         }
         other => {
             logging::init(cli.log_level.as_deref(), "warn");

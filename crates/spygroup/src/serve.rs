@@ -36,6 +36,7 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
     // Signals are hooked before anything listens, so an early SIGTERM is not lost.
     let mut sigterm = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     let mut sigint = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    let mut sighup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
 
     // Bind HTTP before starting the switch: a busy port fails the start cleanly.
     let bound = api::bind(http).await?;
@@ -47,10 +48,19 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
         .context("cannot start the switch")?;
     // The bound address, which differs from the configured one when port 0 was asked.
     let sip = handle.sip_addr();
+    let reloader = handle.reloader();
     let shared: SharedPbx = Arc::new(Mutex::new(Some(handle)));
 
     let (stop_api, api_stopped) = oneshot::channel::<()>();
-    let mut api_task = tokio::spawn(bound.serve(health_fn(shared.clone()), async move {
+    let http_reloader = reloader.clone();
+    let state = api::ApiState {
+        health: health_fn(shared.clone()),
+        reload: Some(Arc::new(move || {
+            let r = http_reloader.clone();
+            Box::pin(async move { r.reload().await })
+        })),
+    };
+    let mut api_task = tokio::spawn(bound.serve_with(state, async move {
         let _ = api_stopped.await;
     }));
 
@@ -62,10 +72,16 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
         store.realm()
     );
 
-    let api_early = tokio::select! {
-        _ = sigterm.recv() => { tracing::info!("SIGTERM received, shutting down"); None }
-        _ = sigint.recv() => { tracing::info!("SIGINT received, shutting down"); None }
-        r = &mut api_task => Some(r),
+    let api_early = loop {
+        tokio::select! {
+            _ = sigterm.recv() => { tracing::info!("SIGTERM received, shutting down"); break None }
+            _ = sigint.recv() => { tracing::info!("SIGINT received, shutting down"); break None }
+            _ = sighup.recv() => match reloader.reload().await {
+                Ok(warnings) => tracing::info!(warnings, "SIGHUP: dialplan reloaded"),
+                Err(e) => tracing::error!("SIGHUP: dialplan NOT reloaded, the running one stays:\n{e}"),
+            },
+            r = &mut api_task => break Some(r),
+        }
     };
 
     stop_switch(&shared).await;

@@ -117,6 +117,11 @@ pub fn resolve(
         max_expires,
         default_expires,
         digest_algorithms,
+        sounds: args
+            .sounds
+            .clone()
+            .or_else(|| f.sounds.clone())
+            .unwrap_or(defaults.sounds),
     };
     Ok(ServeSettings {
         pbx,

@@ -68,6 +68,11 @@ fn serve_answers_health_and_exits_0_on_sigterm() {
         .args(["serve", "--sip", &format!("127.0.0.1:{sip}")])
         .args(["--http", &http.to_string(), "--rtp-ports", "31000-31100"])
         .args(["--db", &env.db])
+        // The shipped dialplan: the test runs in a temp dir without config/.
+        .args([
+            "--dialplan",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/extensions.conf"),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -9,11 +9,20 @@ use sqlx::SqlSafeStr;
 
 /// Every migration, oldest first.
 pub(crate) fn migrator() -> Migrator {
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        "init".into(),
-        MigrationType::Simple,
-        include_str!("../migrations/0001_init.sql").into_sql_str(),
-        false,
-    )])
+    Migrator::with_migrations(vec![
+        Migration::new(
+            1,
+            "init".into(),
+            MigrationType::Simple,
+            include_str!("../migrations/0001_init.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            2,
+            "monitoring".into(),
+            MigrationType::Simple,
+            include_str!("../migrations/0002_monitoring.sql").into_sql_str(),
+            false,
+        ),
+    ])
 }

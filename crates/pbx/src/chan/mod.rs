@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 pub use status::{DialOutcome, DialStatus};
-pub use task::run_fixed_route;
+pub use task::run_dialplan;
 
 /// Identifies a call inside the switch.
 pub type CallId = u64;
@@ -49,6 +49,8 @@ pub enum ChanRequest {
         call: CallId,
         endpoints: Vec<String>,
         timeout: Option<Duration>,
+        /// Variables the new channel inherits (`_VAR`, `__VAR`), e.g. SPYGROUP.
+        vars: Vec<(String, String)>,
         reply: oneshot::Sender<DialOutcome>,
     },
     /// End the channel: BYE if answered, else the given final status (or the status the
@@ -133,13 +135,19 @@ impl Channel {
 
     /// Rings endpoints and waits until the dial fails or the bridged call ends. The
     /// caller hanging up meanwhile ends the dial with `Cancel`.
-    pub async fn dial(&mut self, endpoints: Vec<String>, timeout: Option<Duration>) -> DialOutcome {
+    pub async fn dial(
+        &mut self,
+        endpoints: Vec<String>,
+        timeout: Option<Duration>,
+        vars: Vec<(String, String)>,
+    ) -> DialOutcome {
         let (reply, wait) = oneshot::channel();
         let call = self.call;
         self.send(ChanRequest::Dial {
             call,
             endpoints,
             timeout,
+            vars,
             reply,
         });
         wait.await.unwrap_or(DialOutcome {

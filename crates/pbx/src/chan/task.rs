@@ -1,13 +1,35 @@
-//! The core's fixed rule as a channel task: dial the dialled extension, then hang up.
-//! The dialplan engine replaces this with the caller's context.
+//! A channel task: runs the caller's dialplan from its context and dialled
+//! extension, then hangs the channel up (a failed Dial leaves its status for the
+//! caller's final response: 486 busy, 408 no answer, ...).
+
+use std::sync::Arc;
+
+use dialplan::{ChannelVars, Globals, Interpreter, RunEnd};
+use media::BridgeControl;
 
 use super::Channel;
+use crate::apps::{AppEnv, PbxHost};
 
-/// Dials `chan.dialled` and ends the channel when the dial ends. A failed dial leaves
-/// its status for the caller's final response (486 busy, 408 no answer, ...).
-pub async fn run_fixed_route(mut chan: Channel) {
-    let endpoints = vec![chan.dialled.clone()];
-    let outcome = chan.dial(endpoints, None).await;
-    tracing::debug!(channel = %chan.name, status = outcome.status.as_str(), "dial ended");
-    chan.hangup(None);
+pub async fn run_dialplan(chan: Channel, env: AppEnv, globals: Globals, media: BridgeControl) {
+    let mut vars = ChannelVars::new(
+        chan.name.clone(),
+        format!("{}.{}", std::process::id(), chan.call),
+    );
+    vars.caller.num = chan.caller.number.clone();
+    vars.caller.name = chan.caller.name.clone().unwrap_or_default();
+    let context = chan.caller.context.clone();
+    let exten = chan.dialled.clone();
+    let name = chan.name.clone();
+    let plan = Arc::clone(&env.plan);
+    let mut host = PbxHost::new(chan, env, media);
+    let mut interp = Interpreter::new(plan, globals, vars);
+    let end = interp.run(&mut host, &context, &exten, 1).await;
+    match &end {
+        RunEnd::Hangup => tracing::debug!(channel = %name, "dialplan hung up"),
+        RunEnd::FellOffEnd(loc) => {
+            tracing::debug!(channel = %name, ?loc, "dialplan ran off its end")
+        }
+        RunEnd::Failed(why) => tracing::warn!(channel = %name, "dialplan failed: {why}"),
+    }
+    host.chan.hangup(None);
 }

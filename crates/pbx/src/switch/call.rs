@@ -74,6 +74,8 @@ pub struct DialState {
     /// The callee number, for the call record.
     pub callee: String,
     pub answered_at: Option<SystemTime>,
+    /// What the callee's channel inherits (`_VAR`/`__VAR`), e.g. SPYGROUP.
+    pub vars: Vec<(String, String)>,
 }
 
 impl DialState {

@@ -23,6 +23,7 @@ impl Switch {
         id: CallId,
         endpoints: Vec<String>,
         timeout: Option<Duration>,
+        vars: Vec<(String, String)>,
         reply: oneshot::Sender<DialOutcome>,
         now: Instant,
     ) {
@@ -80,6 +81,7 @@ impl Switch {
             reply: Some(reply),
             callee,
             answered_at: None,
+            vars,
         };
         for (n, (invite, peer, channel, dialog)) in branches.into_iter().enumerate() {
             let tx = self.layer.send_request(invite.clone(), peer, now);
@@ -307,6 +309,35 @@ impl Switch {
             Err(_) => {}
         }
         tracing::info!(a = %call.a.channel, b = %channel, "answered");
+        if let Some(media) = call.bridge.as_ref().map(|b| b.control()) {
+            if let Ok(answer) = sdp::parse_audio(&resp.body) {
+                super::setup::set_bridge_codec(
+                    &media,
+                    Side::B,
+                    &answer.codecs,
+                    answer.dtmf.as_ref(),
+                );
+            }
+            let spygroup = call
+                .dial
+                .as_ref()
+                .and_then(|d| d.vars.iter().find(|(k, _)| k == "SPYGROUP"))
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default();
+            let endpoint = crate::channel::endpoint_of(&channel)
+                .unwrap_or_default()
+                .to_string();
+            self.registry.insert(crate::registry::ChannelEntry {
+                name: channel.clone(),
+                endpoint,
+                bridge: media,
+                side: Side::B,
+                spygroup,
+                bridged_to: None,
+                spying: false,
+            });
+            self.registry.bridge(&call.a.channel, &channel);
+        }
         call.b = Some(Leg {
             channel,
             dialog: dialog.clone(),

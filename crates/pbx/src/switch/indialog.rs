@@ -39,7 +39,11 @@ impl Switch {
                 }
             }
             Method::Invite | Method::Update => self.on_reoffer(tx, req, id, side, now),
-            Method::Info | Method::Options | Method::Notify => self.respond(tx, &req, 200, now),
+            Method::Info => {
+                self.respond(tx, &req, 200, now);
+                self.on_info_dtmf(id, side, &req);
+            }
+            Method::Options | Method::Notify => self.respond(tx, &req, 200, now),
             Method::Other(_) => self.respond(tx, &req, 501, now),
             _ => self.respond(tx, &req, 405, now),
         }
@@ -115,6 +119,32 @@ impl Switch {
         ok.headers.push("Content-Type", "application/sdp");
         ok.body = body;
         self.layer.respond(tx, ok, now);
+    }
+}
+
+impl Switch {
+    /// SIP INFO DTMF (`application/dtmf-relay` or `application/dtmf`) from the caller
+    /// goes to its channel task.
+    fn on_info_dtmf(&mut self, id: CallId, side: LegSide, req: &Request) {
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
+        let ct = req
+            .headers
+            .get("Content-Type")
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let body = String::from_utf8_lossy(&req.body);
+        let digit = if ct.starts_with("application/dtmf-relay") {
+            media::dtmf::parse_dtmf_relay(&body).ok()
+        } else if ct.starts_with("application/dtmf") {
+            media::dtmf::parse_dtmf(&body).ok()
+        } else {
+            None
+        };
+        if let (Some(d), LegSide::A) = (digit, side) {
+            let _ = call.events.send(crate::chan::ChanEvent::Dtmf(d.digit));
+        }
     }
 }
 

@@ -24,8 +24,12 @@ impl Switch {
                 call,
                 endpoints,
                 timeout,
+                vars,
                 reply,
-            } => self.on_dial(call, endpoints, timeout, reply, now).await,
+            } => {
+                self.on_dial(call, endpoints, timeout, vars, reply, now)
+                    .await
+            }
             ChanRequest::Hangup { call, status } => self.task_hangup(call, status, now).await,
             ChanRequest::NoCdr { call } => {
                 if let Some(c) = self.calls.get_mut(&call) {
@@ -89,6 +93,9 @@ impl Switch {
         };
         if let Some(b) = call.b.take() {
             tracing::info!(a = %call.a.channel, b = %b.channel, "callee hung up");
+            self.registry.remove(&b.channel);
+            self.registry
+                .update(&call.a.channel, |e| e.bridged_to = None);
             self.dialogs.remove(&(b.dialog.call_id, b.dialog.local_tag));
         }
         if let Some(call) = self.calls.get_mut(&id) {
@@ -202,6 +209,10 @@ impl Switch {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
+        self.registry.remove(&call.a.channel);
+        if let Some(b) = &call.b {
+            self.registry.remove(&b.channel);
+        }
         if let Some(bridge) = call.bridge.take() {
             bridge.close().await;
         }

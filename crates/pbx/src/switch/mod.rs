@@ -24,9 +24,11 @@ use sip::transport::{Inbound, TransportHandle};
 use sip::{Message, Method, Peer, Request, Response};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::apps::AppEnv;
 use crate::chan::ChanRequest;
 use crate::channel::ChannelNamer;
 use crate::registrar::{Registrar, RegistrarConfig};
+use crate::registry::Registry;
 use crate::PbxConfig;
 use auth::Authenticator;
 use call::{Call, CallId, LegSide};
@@ -46,6 +48,44 @@ pub struct SharedStats {
 /// Requests from the outside world to the switch task.
 pub enum Command {
     Shutdown(oneshot::Sender<()>),
+    /// Re-read the dialplan file; the old one stays when the new one has errors.
+    ReloadDialplan(oneshot::Sender<Result<usize, String>>),
+}
+
+/// A loaded dialplan and its globals, replaced whole on reload; calls in progress
+/// keep the one they started with.
+#[derive(Clone)]
+pub struct LoadedPlan {
+    pub plan: Arc<dialplan::Dialplan>,
+    pub globals: dialplan::Globals,
+}
+
+impl LoadedPlan {
+    /// Loads and checks a dialplan file: errors (with file:line) refuse it; warnings
+    /// are logged and counted.
+    pub fn load(path: &std::path::Path) -> Result<(LoadedPlan, usize), String> {
+        match dialplan::Dialplan::load(path) {
+            Ok((plan, diags)) => {
+                for d in &diags {
+                    tracing::warn!("{d}");
+                }
+                let globals = dialplan::Globals::from_pairs(plan.globals());
+                Ok((
+                    LoadedPlan {
+                        plan: Arc::new(plan),
+                        globals,
+                    },
+                    diags.len(),
+                ))
+            }
+            Err(e) => Err(e
+                .diagnostics
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")),
+        }
+    }
 }
 
 /// What a client transaction we started was for.
@@ -78,6 +118,11 @@ pub struct Switch {
     via_host: String,
     advertised: std::net::SocketAddr,
     next_housekeeping: Instant,
+    /// The dialplan new calls run.
+    plan: LoadedPlan,
+    /// Live channels (ChanSpy's view).
+    registry: Registry,
+    prompts: Arc<media::wav::Prompts>,
     /// Channel tasks' requests come in here (each task holds a sender).
     chan_requests: mpsc::UnboundedSender<ChanRequest>,
     chan_requests_rx: Option<mpsc::UnboundedReceiver<ChanRequest>>,
@@ -90,6 +135,8 @@ impl Switch {
         transport: TransportHandle,
         realm: String,
         stats: Arc<SharedStats>,
+        plan: LoadedPlan,
+        registry: Registry,
     ) -> Switch {
         let advertised = if transport.local_addr().ip().is_unspecified() {
             cfg.media_ip
@@ -127,6 +174,9 @@ impl Switch {
             advertised,
             chan_requests,
             chan_requests_rx: Some(chan_requests_rx),
+            plan,
+            registry,
+            prompts: Arc::new(media::wav::Prompts::new(cfg.sounds.clone())),
             next_housekeeping: Instant::now() + HOUSEKEEPING,
             cfg,
         }
@@ -151,12 +201,20 @@ impl Switch {
                     None => break,
                 },
                 Some(req) = chan_requests.recv() => self.on_chan_request(req, Instant::now()).await,
-                cmd = commands.recv() => {
-                    let done = cmd.map(|Command::Shutdown(done)| done);
-                    self.shutdown().await;
-                    if let Some(done) = done { let _ = done.send(()); }
-                    return;
-                }
+                cmd = commands.recv() => match cmd {
+                    Some(Command::ReloadDialplan(reply)) => {
+                        let _ = reply.send(self.reload_dialplan());
+                    }
+                    Some(Command::Shutdown(done)) => {
+                        self.shutdown().await;
+                        let _ = done.send(());
+                        return;
+                    }
+                    None => {
+                        self.shutdown().await;
+                        return;
+                    }
+                },
                 _ = tokio::time::sleep_until(wake.into()) => self.on_tick(Instant::now()).await,
             }
         }
@@ -348,6 +406,23 @@ impl Switch {
             if let Some(call) = self.calls.get_mut(&id) {
                 indialog::apply_remote_sdp(call, side, &req.body);
             }
+        }
+    }
+
+    fn reload_dialplan(&mut self) -> Result<usize, String> {
+        let (plan, warnings) = LoadedPlan::load(&self.cfg.dialplan)?;
+        self.plan = plan;
+        tracing::info!(file = %self.cfg.dialplan.display(), warnings, "dialplan reloaded");
+        Ok(warnings)
+    }
+
+    /// What a new channel task needs.
+    fn app_env(&self) -> AppEnv {
+        AppEnv {
+            store: self.store.clone(),
+            plan: self.plan.plan.clone(),
+            prompts: self.prompts.clone(),
+            registry: self.registry.clone(),
         }
     }
 

@@ -15,7 +15,7 @@ use super::call::{Call, CallState, Leg, LegSide};
 use super::dialog::Dialog;
 use super::Switch;
 use crate::chan::{self, CallerInfo, Channel};
-use crate::routing::{fixed_route, Origin, Route};
+use crate::registry::ChannelEntry;
 
 impl Switch {
     pub(super) async fn on_new_invite(
@@ -30,20 +30,10 @@ impl Switch {
         };
         self.respond(tx, &req, 100, now);
         let dialled = req.uri.user.clone().unwrap_or_default();
-        let origin = Origin {
-            endpoint: caller.endpoint.clone(),
-            context: caller.context.clone(),
-        };
-        match fixed_route(&origin, &dialled) {
-            Route::Extension(num) => match self.store.get_extension(&num).await {
-                Ok(Some(_)) => {}
-                Ok(None) => return self.respond(tx, &req, 404, now),
-                Err(e) => {
-                    tracing::error!("store lookup failed: {e}");
-                    return self.respond(tx, &req, 503, now);
-                }
-            },
-            Route::NotFound => return self.respond(tx, &req, 404, now),
+        // Like Asterisk: a number with no extension in the caller's context is 404.
+        if !self.plan.plan.exists(&caller.context, &dialled) {
+            tracing::info!(caller = %caller.number, context = %caller.context, %dialled, "no such extension");
+            return self.respond(tx, &req, 404, now);
         }
         let offer = match sdp::parse_audio(&req.body) {
             Ok(offer) => offer,
@@ -61,6 +51,7 @@ impl Switch {
             }
         };
         bridge.set_remote(Side::A, rtp_addr(&offer), rtcp_addr(&offer));
+        set_bridge_codec(&bridge.control(), Side::A, &codecs, dtmf.as_ref());
 
         let id = self.next_call;
         self.next_call += 1;
@@ -102,8 +93,20 @@ impl Switch {
             (id, LegSide::A),
         );
         self.server_invites.insert(tx, id);
+        let media = call.bridge.as_ref().map(|b| b.control());
         self.calls.insert(id, call);
-
+        let Some(media) = media else {
+            return;
+        };
+        self.registry.insert(ChannelEntry {
+            name: a_channel.clone(),
+            endpoint: caller.endpoint.clone(),
+            bridge: media.clone(),
+            side: Side::A,
+            spygroup: String::new(),
+            bridged_to: None,
+            spying: false,
+        });
         let chan = Channel::new(
             id,
             a_channel,
@@ -112,7 +115,13 @@ impl Switch {
             self.chan_requests.clone(),
             events_rx,
         );
-        tokio::spawn(chan::run_fixed_route(chan));
+        let env = self.app_env();
+        tokio::spawn(chan::run_dialplan(
+            chan,
+            env,
+            self.plan.globals.clone(),
+            media,
+        ));
     }
 
     /// Trunks are recognised by source address; everyone else must be an extension
@@ -308,6 +317,21 @@ pub(super) fn contact_peer(contact: &Uri, source: Peer) -> Peer {
         ),
         _ => source,
     }
+}
+
+/// Tells the bridge which codec a leg's phone uses, so the decode path (prompts,
+/// mixing) encodes what that phone negotiated.
+pub(super) fn set_bridge_codec(
+    media: &media::BridgeControl,
+    side: Side,
+    codecs: &[media::sdp::Codec],
+    dtmf: Option<&media::sdp::Codec>,
+) {
+    let codec = codecs
+        .iter()
+        .find_map(|c| media::codec::AudioCodec::from_payload_type(c.pt).ok())
+        .unwrap_or(media::codec::AudioCodec::Pcmu);
+    media.set_codec(side, codec, dtmf.map(|d| d.pt));
 }
 
 #[cfg(test)]

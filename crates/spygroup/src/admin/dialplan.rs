@@ -13,8 +13,18 @@ use crate::exit::Missing;
 const DEFAULT_DIALPLAN: &str = "config/extensions.conf";
 
 /// `config_dialplan` is the config file's `dialplan`, the default for `show`.
-pub fn run(cmd: DialplanCommand, config_dialplan: Option<&Path>) -> anyhow::Result<()> {
+pub fn run(
+    cmd: DialplanCommand,
+    config_dialplan: Option<&Path>,
+    config_http: Option<std::net::SocketAddr>,
+) -> anyhow::Result<()> {
     match cmd {
+        DialplanCommand::Reload { http } => {
+            let addr = http
+                .or(config_http)
+                .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 8088)));
+            reload(addr)
+        }
         DialplanCommand::Check { file } => check(&file),
         DialplanCommand::Show { target, dialplan } => {
             let file = dialplan
@@ -22,6 +32,45 @@ pub fn run(cmd: DialplanCommand, config_dialplan: Option<&Path>) -> anyhow::Resu
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_DIALPLAN));
             show(&file, target.as_deref().unwrap_or(""))
         }
+    }
+}
+
+/// POSTs to the running server's reload endpoint (plain HTTP/1.1 on loopback: the
+/// endpoint only answers local callers) and prints its answer.
+fn reload(addr: std::net::SocketAddr) -> anyhow::Result<()> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(5))
+        .map_err(|e| anyhow::anyhow!("cannot reach the server at http://{addr} ({e}); is `spygroup serve` running there? (--http ADDR:PORT)"))?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
+    write!(
+        stream,
+        "POST /api/v1/dialplan/reload HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    let (head, body) = answer
+        .split_once("\r\n\r\n")
+        .unwrap_or((answer.as_str(), ""));
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body: serde_json::Value =
+        serde_json::from_str(body.trim()).unwrap_or(serde_json::Value::Null);
+    if status == 200 {
+        println!(
+            "dialplan reloaded, {} warning(s) (see the server log)",
+            body["warnings"]
+        );
+        Ok(())
+    } else {
+        bail!(
+            "{}",
+            body["error"]
+                .as_str()
+                .unwrap_or("unexpected answer from the server")
+        )
     }
 }
 

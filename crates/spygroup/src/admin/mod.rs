@@ -1,6 +1,7 @@
 //! The admin CLI: each command opens the database, does one thing, and exits.
 //! It works whether or not the server runs (SQLite in WAL mode, or PostgreSQL).
 
+mod audit;
 mod cdr;
 mod db;
 pub mod dialplan;
@@ -23,8 +24,9 @@ pub async fn run(command: Command, url: &str) -> anyhow::Result<()> {
         Command::Trunk(c) => trunk::run(&store, c).await,
         Command::Db(c) => db::run(&store, c).await,
         Command::Cdr(c) => cdr::run(&store, c).await,
+        Command::Audit(c) => audit::run(&store, c).await,
         Command::Serve(_) => Err(anyhow::anyhow!("serve is not an admin command")),
-        Command::Dialplan(c) => dialplan::run(c, None),
+        Command::Dialplan(c) => dialplan::run(c, None, None),
     };
     store.close().await;
     result

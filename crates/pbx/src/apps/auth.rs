@@ -1,0 +1,131 @@
+//! `Authenticate(password[,options[,maxdigits[,prompt]]])`, as Asterisk's: up to
+//! three tries of "agent-pass", digits ended by `#`, "auth-thankyou" or
+//! "auth-incorrect"; three failures hang up after "vm-goodbye".
+//!
+//! The password may be:
+//! - digits (Asterisk's literal form; better kept out of the dialplan, see below);
+//! - with option `d`: a database key prefix: the entry `<prefix>/<digits>` must exist
+//!   (Asterisk's AstDB form; option `r` removes it after use);
+//! - a path starting with `/`: a file of accepted passwords, one per line;
+//! - `sha256:<hex>`: the SHA-256 of the PIN, so neither dialplan nor database holds
+//!   it in plain text (`spygroup` can compute it: `printf %s 4567 | sha256sum`).
+
+use std::time::Duration;
+
+use dialplan::{AppOutcome, ChannelVars};
+use sha2::{Digest, Sha256};
+
+use super::play::Played;
+use super::{Input, PbxHost};
+
+const TRIES: usize = 3;
+const DIGIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl PbxHost {
+    pub(super) async fn authenticate(&mut self, args: &str, _vars: &mut ChannelVars) -> AppOutcome {
+        let a: Vec<&str> = args.split(',').map(str::trim).collect();
+        let password = a.first().copied().unwrap_or_default().to_string();
+        let options = a.get(1).copied().unwrap_or_default().to_string();
+        let max: usize = a
+            .get(2)
+            .and_then(|m| m.parse().ok())
+            .filter(|m| *m > 0)
+            .unwrap_or(64);
+        let prompt = a
+            .get(3)
+            .copied()
+            .filter(|p| !p.is_empty())
+            .unwrap_or("agent-pass")
+            .to_string();
+        if password.is_empty() {
+            return AppOutcome::Fail(
+                "Authenticate: no password given (is the PIN set in the database? e.g. `spygroup db put spygroup pin_779 sha256:<hex>`)".into(),
+            );
+        }
+        if !self.ensure_answered().await {
+            return AppOutcome::Hangup;
+        }
+        for _ in 0..TRIES {
+            self.input.clear();
+            let mut entered = String::new();
+            let mut first = match self.play_file(&prompt, true).await {
+                Played::Hangup => return AppOutcome::Hangup,
+                Played::Digit(d) => Some(d),
+                Played::Done | Played::Missing => None,
+            };
+            loop {
+                let input = match first.take() {
+                    Some(d) => Input::Digit(d),
+                    None => self.input.next(&mut self.chan, Some(DIGIT_TIMEOUT)).await,
+                };
+                match input {
+                    Input::Hangup => {
+                        self.hung_up = true;
+                        return AppOutcome::Hangup;
+                    }
+                    Input::Timeout | Input::Digit('#') => break,
+                    Input::Digit(d) => {
+                        entered.push(d);
+                        if entered.len() >= max {
+                            break;
+                        }
+                    }
+                }
+            }
+            if self.password_ok(&password, &options, &entered).await {
+                tracing::info!(channel = %self.chan.name, "Authenticate: accepted");
+                if let Played::Hangup = self.play_file("auth-thankyou", false).await {
+                    return AppOutcome::Hangup;
+                }
+                return AppOutcome::Continue;
+            }
+            tracing::warn!(channel = %self.chan.name, caller = %self.chan.caller.number, "Authenticate: wrong password");
+            if let Played::Hangup = self.play_file("auth-incorrect", false).await {
+                return AppOutcome::Hangup;
+            }
+        }
+        let _ = self.play_file("vm-goodbye", false).await;
+        self.chan.hangup(None);
+        self.hung_up = true;
+        AppOutcome::Hangup
+    }
+
+    async fn password_ok(&mut self, password: &str, options: &str, entered: &str) -> bool {
+        if entered.is_empty() {
+            return false;
+        }
+        if options.contains('d') {
+            let prefix = password.trim_matches('/');
+            let (family, key) = match prefix.split_once('/') {
+                Some((f, k)) => (f.to_string(), format!("{k}/{entered}")),
+                None => (prefix.to_string(), entered.to_string()),
+            };
+            let ok = matches!(self.env.store.db_get(&family, &key).await, Ok(Some(_)));
+            if ok && options.contains('r') {
+                let _ = self.env.store.db_del(&family, &key).await;
+            }
+            return ok;
+        }
+        if let Some(hex) = password.strip_prefix("sha256:") {
+            let digest = Sha256::digest(entered.as_bytes());
+            let mine: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+            return sip::auth::constant_time_eq(
+                mine.as_bytes(),
+                hex.trim().to_ascii_lowercase().as_bytes(),
+            );
+        }
+        if password.starts_with('/') {
+            return match tokio::fs::read_to_string(password).await {
+                Ok(text) => text.lines().any(|l| {
+                    let l = l.trim();
+                    !l.is_empty() && sip::auth::constant_time_eq(l.as_bytes(), entered.as_bytes())
+                }),
+                Err(e) => {
+                    tracing::error!("Authenticate: cannot read password file {password}: {e}");
+                    false
+                }
+            };
+        }
+        sip::auth::constant_time_eq(password.as_bytes(), entered.as_bytes())
+    }
+}

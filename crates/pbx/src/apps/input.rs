@@ -1,0 +1,89 @@
+//! What a caller types: DTMF from the media (RFC 4733, in-band) and from SIP INFO,
+//! merged with hangup, with type-ahead kept for the next application.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::chan::{ChanEvent, Channel};
+
+/// One thing that happened while an application waited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    Digit(char),
+    Timeout,
+    Hangup,
+}
+
+pub struct InputQueue {
+    /// None once the bridge is gone (the call is ending; the switch says when).
+    dtmf: Option<mpsc::UnboundedReceiver<char>>,
+    ahead: VecDeque<char>,
+    hung_up: bool,
+}
+
+impl InputQueue {
+    pub fn new(dtmf: mpsc::UnboundedReceiver<char>) -> InputQueue {
+        InputQueue {
+            dtmf: Some(dtmf),
+            ahead: VecDeque::new(),
+            hung_up: false,
+        }
+    }
+
+    pub fn push_back(&mut self, d: char) {
+        self.ahead.push_back(d);
+    }
+
+    /// Forgets type-ahead (prompts that must not be skipped by old digits).
+    pub fn clear(&mut self) {
+        self.ahead.clear();
+        if let Some(rx) = self.dtmf.as_mut() {
+            while rx.try_recv().is_ok() {}
+        }
+    }
+
+    /// The next digit or hangup; `timeout` None waits for ever.
+    pub async fn next(&mut self, chan: &mut Channel, timeout: Option<Duration>) -> Input {
+        match timeout {
+            Some(t) => self.next_until(chan, Instant::now() + t).await,
+            None => {
+                self.next_until(chan, Instant::now() + Duration::from_secs(86_400 * 365))
+                    .await
+            }
+        }
+    }
+
+    pub async fn next_until(&mut self, chan: &mut Channel, until: Instant) -> Input {
+        if self.hung_up {
+            return Input::Hangup;
+        }
+        if let Some(d) = self.ahead.pop_front() {
+            return Input::Digit(d);
+        }
+        loop {
+            let dtmf = async {
+                match self.dtmf.as_mut() {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                d = dtmf => match d {
+                    Some(d) => return Input::Digit(d),
+                    None => self.dtmf = None,
+                },
+                ev = chan.next_event() => match ev {
+                    ChanEvent::Hangup => {
+                        self.hung_up = true;
+                        return Input::Hangup;
+                    }
+                    ChanEvent::Dtmf(d) => return Input::Digit(d),
+                },
+                _ = tokio::time::sleep_until(until) => return Input::Timeout,
+            }
+        }
+    }
+}

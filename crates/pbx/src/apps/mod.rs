@@ -1,0 +1,213 @@
+//! Dialplan applications: the `dialplan::Host` the PBX gives the interpreter. Each
+//! application works on one channel through its `Channel` handle (call control, via
+//! the switch) and its media bridge (prompts, tones, DTMF, spy hooks).
+//!
+//! Control-flow applications (Set, Goto, Gosub, Macro, ...) never get here: the
+//! interpreter runs them itself.
+
+mod auth;
+mod chanspy;
+mod dial;
+mod input;
+mod play;
+
+use std::sync::Arc;
+
+use dialplan::{AppOutcome, ChannelVars, Dialplan, Host};
+use media::wav::Prompts;
+use media::{BridgeControl, Side};
+
+use crate::chan::Channel;
+use crate::registry::Registry;
+pub use input::Input;
+
+/// What every channel task shares: the store, the dialplan, sounds, live channels.
+#[derive(Clone)]
+pub struct AppEnv {
+    pub store: store::Store,
+    pub plan: Arc<Dialplan>,
+    pub prompts: Arc<Prompts>,
+    pub registry: Registry,
+}
+
+/// One channel's host: its call-control handle and its media.
+pub struct PbxHost {
+    pub chan: Channel,
+    pub env: AppEnv,
+    /// The caller's leg of this channel's bridge.
+    pub media: BridgeControl,
+    pub side: Side,
+    pub input: input::InputQueue,
+    pub answered: bool,
+    pub hung_up: bool,
+}
+
+impl PbxHost {
+    pub fn new(chan: Channel, env: AppEnv, media: BridgeControl) -> PbxHost {
+        let dtmf = media.dtmf(Side::A);
+        PbxHost {
+            chan,
+            env,
+            media,
+            side: Side::A,
+            input: input::InputQueue::new(dtmf),
+            answered: false,
+            hung_up: false,
+        }
+    }
+
+    /// Answers if not yet answered; false when the caller is gone.
+    pub async fn ensure_answered(&mut self) -> bool {
+        if self.hung_up {
+            return false;
+        }
+        if !self.answered {
+            if !self.chan.answer().await {
+                self.hung_up = true;
+                return false;
+            }
+            self.answered = true;
+            self.media.set_local(self.side, true);
+        }
+        true
+    }
+
+    async fn run_app(&mut self, app: &str, args: &str, vars: &mut ChannelVars) -> AppOutcome {
+        let lower = app.to_ascii_lowercase();
+        match lower.as_str() {
+            "answer" => {
+                if !self.ensure_answered().await {
+                    return AppOutcome::Hangup;
+                }
+                let ms: u64 = args.trim().parse().unwrap_or(0);
+                self.wait_ms(ms).await
+            }
+            "hangup" => {
+                self.chan.hangup(hangup_status(args));
+                self.hung_up = true;
+                AppOutcome::Hangup
+            }
+            "wait" => {
+                let secs: f64 = args.trim().parse().unwrap_or(0.0);
+                self.wait_ms((secs.max(0.0) * 1000.0) as u64).await
+            }
+            "noop" | "verbose" | "log" | "setmusiconhold" => AppOutcome::Continue,
+            "nocdr" => {
+                self.chan.no_cdr();
+                AppOutcome::Continue
+            }
+            "ringing" => {
+                self.chan.ringing();
+                AppOutcome::Continue
+            }
+            "progress" => {
+                self.chan.progress();
+                AppOutcome::Continue
+            }
+            "busy" => self.refuse(486, media::tone::ToneSpec::busy()).await,
+            "congestion" => self.refuse(503, media::tone::ToneSpec::congestion()).await,
+            "playback" => self.playback(args, vars).await,
+            "background" => self.background(args, vars).await,
+            "waitexten" => self.wait_exten(args, vars).await,
+            "read" => self.read(args, vars).await,
+            "saydigits" => self.say_digits(args).await,
+            "playtones" => self.playtones(args),
+            "stopplaytones" => {
+                self.media.stop_play(self.side);
+                AppOutcome::Continue
+            }
+            "echo" => self.echo().await,
+            "authenticate" => self.authenticate(args, vars).await,
+            "dial" => self.dial(args, vars).await,
+            "chanspy" => self.chanspy(args, vars, false).await,
+            "extenspy" => self.chanspy(args, vars, true).await,
+            _ => AppOutcome::Fail(format!(
+                "application {app}({args}) is not available in spygroup; see `spygroup dialplan check`"
+            )),
+        }
+    }
+
+    /// Busy/Congestion: a final response before answer, the tone after.
+    async fn refuse(&mut self, status: u16, tone: media::tone::ToneSpec) -> AppOutcome {
+        if !self.answered {
+            self.chan.hangup(Some(status));
+            self.hung_up = true;
+            return AppOutcome::Hangup;
+        }
+        drop(
+            self.media
+                .play(self.side, Box::new(media::tone::ToneGenerator::new(tone))),
+        );
+        loop {
+            if let Input::Hangup = self.input.next(&mut self.chan, None).await {
+                self.hung_up = true;
+                return AppOutcome::Hangup;
+            }
+        }
+    }
+
+    /// Waits, keeping typed digits for later applications; ends on hangup.
+    async fn wait_ms(&mut self, ms: u64) -> AppOutcome {
+        if ms == 0 || self.pause(ms).await {
+            AppOutcome::Continue
+        } else {
+            AppOutcome::Hangup
+        }
+    }
+}
+
+impl Host for PbxHost {
+    async fn exec(&mut self, app: &str, args: &str, chan: &mut ChannelVars) -> AppOutcome {
+        // ChanSpy's g() reads SPYGROUP from the registry: keep it current.
+        let group = chan.get("SPYGROUP").unwrap_or_default().to_string();
+        let name = self.chan.name.clone();
+        self.env.registry.update(&name, |e| e.spygroup = group);
+        if self.hung_up {
+            return AppOutcome::Hangup;
+        }
+        tracing::debug!(channel = %name, %app, %args, "exec");
+        let outcome = self.run_app(app, args, chan).await;
+        if let AppOutcome::Fail(why) = &outcome {
+            tracing::error!(channel = %name, "{why}");
+        }
+        outcome
+    }
+
+    async fn db_get(&mut self, family: &str, key: &str) -> Option<String> {
+        self.env.store.db_get(family, key).await.ok().flatten()
+    }
+
+    async fn db_put(&mut self, family: &str, key: &str, value: &str) -> bool {
+        self.env.store.db_put(family, key, value).await.is_ok()
+    }
+
+    async fn db_del(&mut self, family: &str, key: &str) -> bool {
+        self.env.store.db_del(family, key).await.unwrap_or(false)
+    }
+
+    async fn db_deltree(&mut self, family: &str) -> usize {
+        let Ok(rows) = self.env.store.db_show(Some(family)).await else {
+            return 0;
+        };
+        let mut n = 0;
+        for (fam, key, _) in rows {
+            if self.env.store.db_del(&fam, &key).await.unwrap_or(false) {
+                n += 1;
+            }
+        }
+        n
+    }
+}
+
+/// `Hangup(cause)`: Asterisk's Q.850 cause codes to the SIP status an unanswered
+/// caller gets.
+fn hangup_status(args: &str) -> Option<u16> {
+    match args.trim().parse::<u16>().ok()? {
+        1 | 3 => Some(404),
+        17 => Some(486),
+        18 | 19 => Some(480),
+        21 => Some(403),
+        34 | 38 | 41 | 42 => Some(503),
+        _ => None,
+    }
+}
