@@ -8,7 +8,9 @@
 //!   (Asterisk's AstDB form; option `r` removes it after use);
 //! - a path starting with `/`: a file of accepted passwords, one per line;
 //! - `sha256:<hex>`: the SHA-256 of the PIN, so neither dialplan nor database holds
-//!   it in plain text (`spygroup` can compute it: `printf %s 4567 | sha256sum`).
+//!   it in plain text (compute it with `printf %s 4567 | sha256sum`).
+//!
+//! Option `a` sets `ACCOUNTCODE` to the password entered.
 
 use std::time::Duration;
 
@@ -22,7 +24,7 @@ const TRIES: usize = 3;
 const DIGIT_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl PbxHost {
-    pub(super) async fn authenticate(&mut self, args: &str, _vars: &mut ChannelVars) -> AppOutcome {
+    pub(super) async fn authenticate(&mut self, args: &str, vars: &mut ChannelVars) -> AppOutcome {
         let a: Vec<&str> = args.split(',').map(str::trim).collect();
         let password = a.first().copied().unwrap_or_default().to_string();
         let options = a.get(1).copied().unwrap_or_default().to_string();
@@ -74,6 +76,10 @@ impl PbxHost {
             }
             if self.password_ok(&password, &options, &entered).await {
                 tracing::info!(channel = %self.chan.name, "Authenticate: accepted");
+                if options.contains('a') {
+                    // Asterisk's `a`: the account code becomes what was entered.
+                    vars.set("ACCOUNTCODE", &entered);
+                }
                 if let Played::Hangup = self.play_file("auth-thankyou", false).await {
                     return AppOutcome::Hangup;
                 }

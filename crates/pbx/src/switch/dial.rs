@@ -270,10 +270,7 @@ impl Switch {
             .map(str::to_string)
             .collect();
         dialog.route_set.reverse();
-        let contact = match dialog.peer.transport {
-            sip::Transport::Udp => format!("<sip:spygroup@{via_host}>"),
-            sip::Transport::Tcp => format!("<sip:spygroup@{via_host};transport=tcp>"),
-        };
+        let contact = super::contact_for(&via_host, dialog.peer.transport);
         let ack = dialog.request(Method::Ack, &via_host, &contact);
         branch.ack = Some(ack.clone());
         let channel = branch.channel.clone();
@@ -367,6 +364,16 @@ impl Switch {
         let Some(tx) = call.invite_tx else {
             return false;
         };
+        if call.b.is_none() {
+            // The PBX answers itself: settle on one codec, so a later Dial can offer
+            // the callee exactly what the caller sends (the relay does not transcode).
+            if let Some(call) = self.calls.get_mut(&id) {
+                call.codecs.truncate(1);
+            }
+        }
+        let Some(call) = self.calls.get(&id) else {
+            return false;
+        };
         let (invite, tag, peer) = (
             call.invite.clone(),
             call.a.dialog.local_tag.clone(),
@@ -388,13 +395,33 @@ impl Switch {
 
     /// Our SDP towards the caller (leg A).
     pub(super) fn a_sdp(&mut self, id: CallId, bump: bool, direction: Direction) -> Vec<u8> {
+        self.leg_sdp(id, LegSide::A, bump, direction)
+    }
+
+    /// Our SDP for one leg: the PBX's media address and that leg's port, the call's
+    /// codecs, `direction`; `bump` for a new version (re-offers).
+    pub(super) fn leg_sdp(
+        &mut self,
+        id: CallId,
+        side: LegSide,
+        bump: bool,
+        direction: Direction,
+    ) -> Vec<u8> {
         let media_ip = self.cfg.media_ip;
         let Some(call) = self.calls.get_mut(&id) else {
             return Vec::new();
         };
-        let port = call.bridge.as_ref().map_or(0, |b| b.port(Side::A));
+        let bridge_side = match side {
+            LegSide::A => Side::A,
+            LegSide::B => Side::B,
+        };
+        let port = call.bridge.as_ref().map_or(0, |b| b.port(bridge_side));
+        let origin = match side {
+            LegSide::A => &mut call.a_origin,
+            LegSide::B => &mut call.b_origin,
+        };
         sdp::build_sdp(
-            &mut call.a_origin,
+            origin,
             bump,
             media_ip,
             port,

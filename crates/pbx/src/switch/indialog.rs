@@ -59,7 +59,6 @@ impl Switch {
         side: LegSide,
         now: Instant,
     ) {
-        let media_ip = self.cfg.media_ip;
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
@@ -92,26 +91,12 @@ impl Switch {
         if req.method == Method::Update && req.body.is_empty() {
             return self.respond(tx, &req, 200, now);
         }
-        let call = self.calls.get_mut(&id).expect("call checked above");
-        let port = call
-            .bridge
-            .as_ref()
-            .map_or(0, |b| b.port(bridge_side(side)));
-        let origin = match side {
-            LegSide::A => &mut call.a_origin,
-            LegSide::B => &mut call.b_origin,
-        };
-        let body = sdp::build_sdp(
-            origin,
-            true,
-            media_ip,
-            port,
-            &call.codecs,
-            call.dtmf.as_ref(),
-            direction,
-            call.ptime,
-        );
-        let peer = call.leg(side).map(|l| l.dialog.peer);
+        let peer = self
+            .calls
+            .get(&id)
+            .and_then(|c| c.leg(side))
+            .map(|l| l.dialog.peer);
+        let body = self.leg_sdp(id, side, true, direction);
         let mut ok = self.response(&req, 200);
         if let Some(peer) = peer {
             ok.headers.push("Contact", self.contact(peer));

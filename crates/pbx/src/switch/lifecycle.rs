@@ -163,10 +163,7 @@ impl Switch {
             return;
         };
         let peer = leg.dialog.peer;
-        let contact = match peer.transport {
-            sip::Transport::Udp => format!("<sip:spygroup@{via_host}>"),
-            sip::Transport::Tcp => format!("<sip:spygroup@{via_host};transport=tcp>"),
-        };
+        let contact = super::contact_for(&via_host, peer.transport);
         let bye = leg.dialog.request(Method::Bye, &via_host, &contact);
         let ctx = self.layer.send_request(bye, peer, now);
         self.client_txs.insert(ctx, (id, TxPurpose::Other));

@@ -362,10 +362,7 @@ impl Switch {
 
     /// Our Contact for a leg on this transport.
     fn contact(&self, peer: Peer) -> String {
-        match peer.transport {
-            sip::Transport::Udp => format!("<sip:spygroup@{}>", self.via_host),
-            sip::Transport::Tcp => format!("<sip:spygroup@{};transport=tcp>", self.via_host),
-        }
+        contact_for(&self.via_host, peer.transport)
     }
 
     async fn on_response(&mut self, tx: ClientTxId, resp: Response, now: Instant) {
@@ -458,6 +455,14 @@ impl Switch {
             self.layer.handle_timeout(Instant::now());
         }
         self.pump().await;
+    }
+}
+
+/// The Contact we put in requests and responses on a leg using `transport`.
+pub(super) fn contact_for(via_host: &str, transport: sip::Transport) -> String {
+    match transport {
+        sip::Transport::Udp => format!("<sip:spygroup@{via_host}>"),
+        sip::Transport::Tcp => format!("<sip:spygroup@{via_host};transport=tcp>"),
     }
 }
 
