@@ -41,6 +41,11 @@ STATE_NAMES = {
 
 WANTED_CODECS = {"PCMU/8000": 255, "PCMA/8000": 254}
 
+# pjsua2-python 2.15.1 from PyPI is built with PJSUA_MAX_CALLS 4: whatever
+# UaConfig.maxCalls says, a process holds at most 4 calls (both directions counted).
+# A fifth makeCall fails with PJ_ETOOMANY; a fifth incoming call is refused.
+MAX_CALLS = 4
+
 
 class UA:
     """The process-wide pjsua2 endpoint."""
@@ -296,6 +301,8 @@ class Call(pj.Call):
         """Hang up (or CANCEL before answer); no error if already gone."""
         if self.state == DISCONNECTED:
             return
+        if self.getId() == pj.PJSUA_INVALID_ID:
+            return  # never made (makeCall failed): hangup() would abort the process
         try:
             self.hangup(pj.CallOpParam(True))
         except pj.Error:
@@ -452,7 +459,17 @@ class Phone:
         call = Call(self)
         self.calls.append(call)
         self._auto_media(call)
-        call.makeCall(self.uri(target), pj.CallOpParam(True))
+        try:
+            call.makeCall(self.uri(target), pj.CallOpParam(True))
+        except pj.Error as e:
+            self.calls.remove(call)
+            call.stop_playing()
+            call.stop_recording()
+            call.thisown = False  # its destructor on a call that never was can abort
+            raise RuntimeError(
+                f"{self.ext} could not call {target}: {e.info() if hasattr(e, 'info') else e} "
+                f"(this pjsua2 build allows {MAX_CALLS} calls at once per process)"
+            ) from None
         return call
 
     def incoming(self, timeout=5.0):

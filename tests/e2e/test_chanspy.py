@@ -143,4 +143,5 @@ def test_chanspy_matrix(pbx, ua, make_phone, tones, mode):
         pytest.skip("`spygroup audit list` does not exist yet")
     assert r.returncode == 0, r
     out = r.stdout
+    print(out)
     assert "110" in out and "201" in out and mode in out.lower(), f"audit list lacks the {mode} session:\n{out}"

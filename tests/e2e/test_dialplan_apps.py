@@ -109,6 +109,7 @@ def test_unknown_application_fails_call_cleanly(pbx, ua, make_phone):
     c1 = a.call("202")
     ua.wait_for(lambda: c1.disconnected, 10, "a final response to the call hitting AGI")
     assert 200 not in c1.codes, f"a call that only runs AGI was answered: {c1}"
+    print("AGI before answer:", c1.last_code, c1.last_reason)
     assert c1.last_code >= 400, f"final response {c1.last_code} {c1.last_reason}"
 
     # after answer: a BYE from the PBX
