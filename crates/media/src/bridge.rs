@@ -275,11 +275,23 @@ impl BridgeControl {
         mode: SpyMode,
         volume: VolumeStep,
     ) -> Option<SpyLink> {
+        self.attach_spy_tap(target, mode, volume, false).await
+    }
+
+    /// As `attach_spy`; `one_way` (ChanSpy's `o`): hear only the spied phone.
+    pub async fn attach_spy_tap(
+        &self,
+        target: Side,
+        mode: SpyMode,
+        volume: VolumeStep,
+        one_way: bool,
+    ) -> Option<SpyLink> {
         let (reply, rx) = oneshot::channel();
         self.send(Control::AttachSpy {
             target,
             mode,
             volume,
+            one_way,
             reply,
         });
         rx.await.ok()

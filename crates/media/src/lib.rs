@@ -16,7 +16,7 @@ mod relay;
 
 pub use bridge::{BridgeControl, BridgeStats, MediaBridge, Side, SideStats};
 pub use engine::{MediaEngine, MediaError};
-pub use hooked::{LinkSource, PlayEnd, SpyLink};
+pub use hooked::{LinkSource, PlayEnd, RecordingSource, SpyLink};
 
 pub mod codec;
 pub mod dtmf;

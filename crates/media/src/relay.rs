@@ -77,6 +77,7 @@ pub(crate) enum Control {
         target: Side,
         mode: SpyMode,
         volume: VolumeStep,
+        one_way: bool,
         reply: oneshot::Sender<SpyLink>,
     },
     SpyMode {
@@ -247,6 +248,7 @@ impl Relay {
                 let p = &mut self.proc.sides[side.index()];
                 p.codec = codec;
                 p.dtmf_pt = dtmf_pt;
+                p.negotiated = true;
             }
             Control::SetLocal { side, local } => self.proc.sides[side.index()].local = local,
             Control::Play { side, source, done } => {
@@ -270,9 +272,10 @@ impl Relay {
                 target,
                 mode,
                 volume,
+                one_way,
                 reply,
             } => {
-                let link = self.proc.attach(target, mode, volume);
+                let link = self.proc.attach(target, mode, volume, one_way);
                 let _ = reply.send(link);
             }
             Control::SpyMode { id, mode } => {
@@ -339,6 +342,11 @@ impl Relay {
         let Some(dest) = out.rtp_dest() else {
             return bump(&oc.dropped_no_destination, 1);
         };
+        transcode_for(
+            &self.proc.sides[from.index()],
+            &self.proc.sides[to.index()],
+            pkt,
+        );
         if out.out.rewrite(pkt, Instant::now()).is_err() {
             return bump(&c.dropped_bad, 1);
         }
@@ -398,6 +406,33 @@ impl Relay {
             return bump(&c.dropped_bad, 1);
         }
         send(&sockets[to.index()].rtcp, pkt, dest, oc, false);
+    }
+}
+
+/// The fast path's only payload work: when the two phones negotiated different
+/// G.711 laws (or telephone-event payload types), a packet is converted in place by
+/// table look-up, so neither phone needs to support the other's codec.
+fn transcode_for(from: &crate::hooked::SideProc, to: &crate::hooked::SideProc, pkt: &mut [u8]) {
+    if !from.negotiated || !to.negotiated || pkt.len() < 12 {
+        return;
+    }
+    let pt = pkt[1] & 0x7f;
+    if from.dtmf_pt == Some(pt) {
+        if let Some(out) = to.dtmf_pt.filter(|&o| o != pt) {
+            pkt[1] = (pkt[1] & 0x80) | out;
+        }
+        return;
+    }
+    let Ok(codec) = AudioCodec::from_payload_type(pt) else {
+        return;
+    };
+    if codec == to.codec {
+        return;
+    }
+    if let Ok(h) = RtpHeader::parse(pkt) {
+        let end = (h.payload_offset + h.payload_len).min(pkt.len());
+        crate::codec::transcode_in_place(codec, to.codec, &mut pkt[h.payload_offset..end]);
+        pkt[1] = (pkt[1] & 0x80) | to.codec.payload_type();
     }
 }
 

@@ -265,3 +265,33 @@ async fn play_to_a_local_leg_and_dtmf() {
     }
     assert!(extra.is_empty(), "the digit is reported once: {extra:?}");
 }
+
+#[tokio::test]
+async fn relay_converts_between_mu_law_and_a_law() {
+    let mut call = Call::new().await;
+    let ctl = call.bridge.control();
+    // A's phone speaks mu-law, B's only A-law: the fast path converts each packet.
+    ctl.set_codec(Side::A, AudioCodec::Pcmu, Some(101));
+    ctl.set_codec(Side::B, AudioCodec::Pcma, Some(101));
+    let to_b = SocketAddr::new(LOCALHOST, call.bridge.port(Side::B));
+    let to_a = SocketAddr::new(LOCALHOST, call.bridge.port(Side::A));
+    // Prime B's latching so packets flow to B.
+    call.b.send_frame(to_b).await;
+    let mut got = Vec::new();
+    for _ in 0..25 {
+        call.a.send_frame(to_a).await;
+        sleep(Duration::from_millis(20)).await;
+        let mut buf = [0u8; 2048];
+        while let Ok((n, _)) = call.b.sock.try_recv_from(&mut buf) {
+            let h = media::rtp::RtpHeader::parse(&buf[..n]).unwrap();
+            assert_eq!(h.payload_type, 8, "B must receive A-law");
+            let payload = &buf[h.payload_offset..h.payload_offset + h.payload_len];
+            let mut out = vec![0i16; payload.len()];
+            AudioCodec::Pcma.decode_into(payload, &mut out);
+            got.extend_from_slice(&out);
+        }
+    }
+    assert!(got.len() >= 160 * 15, "B got {} samples", got.len());
+    let level = tone_dbfs(&got, 400.0, 8000);
+    assert!(level > -14.0, "the 400 Hz tone survives the conversion: {level:.1} dBFS");
+}

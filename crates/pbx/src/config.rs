@@ -31,6 +31,8 @@ pub struct PbxConfig {
     pub digest_algorithms: Vec<sip::auth::Algorithm>,
     /// Where prompts live: `<sounds>/<lang>/<name>.wav`.
     pub sounds: PathBuf,
+    /// Where ChanSpy's `r(name)` writes `<name>-<epoch ms>.wav`.
+    pub recordings: PathBuf,
 }
 
 impl Default for PbxConfig {
@@ -47,6 +49,7 @@ impl Default for PbxConfig {
             default_expires: 3600,
             digest_algorithms: vec![sip::auth::Algorithm::Md5],
             sounds: PathBuf::from("sounds"),
+            recordings: PathBuf::from("recordings"),
         }
     }
 }

@@ -117,6 +117,9 @@ pub struct ServeArgs {
     /// Prompts directory, holding `<lang>/<name>.wav` [default: sounds].
     #[arg(long, value_name = "DIR")]
     pub sounds: Option<PathBuf>,
+    /// Where ChanSpy's r(name) option records [default: recordings].
+    #[arg(long, value_name = "DIR")]
+    pub recordings: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

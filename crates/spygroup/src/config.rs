@@ -31,6 +31,7 @@ pub struct FileConfig {
     pub default_expires: Option<u32>,
     pub digest_algorithms: Option<Vec<String>>,
     pub sounds: Option<PathBuf>,
+    pub recordings: Option<PathBuf>,
 }
 
 /// An RTP port range `LO-HI`: LO even (RTP on even ports, RTCP on the next), LO < HI.

@@ -122,6 +122,11 @@ pub fn resolve(
             .clone()
             .or_else(|| f.sounds.clone())
             .unwrap_or(defaults.sounds),
+        recordings: args
+            .recordings
+            .clone()
+            .or_else(|| f.recordings.clone())
+            .unwrap_or(defaults.recordings),
     };
     Ok(ServeSettings {
         pbx,

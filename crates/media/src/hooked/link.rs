@@ -56,3 +56,53 @@ impl FrameSource for LinkSource {
         }
     }
 }
+
+/// Plays a source and writes every frame it plays to a WAV file (ChanSpy's `r`
+/// option: what the supervisor hears). A write error stops the recording, never the
+/// audio.
+pub struct RecordingSource {
+    inner: Box<dyn FrameSource + Send>,
+    recorder: Option<crate::wav::WavRecorder>,
+}
+
+impl RecordingSource {
+    pub fn new(
+        inner: Box<dyn FrameSource + Send>,
+        recorder: crate::wav::WavRecorder,
+    ) -> RecordingSource {
+        RecordingSource {
+            inner,
+            recorder: Some(recorder),
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(r) = self.recorder.take() {
+            if let Err(e) = r.finish() {
+                tracing::warn!("recording not finalised: {e}");
+            }
+        }
+    }
+}
+
+impl FrameSource for RecordingSource {
+    fn next_frame(&mut self, out: &mut Frame) -> bool {
+        let more = self.inner.next_frame(out);
+        if let Some(r) = self.recorder.as_mut() {
+            if let Err(e) = r.write(out) {
+                tracing::warn!("recording stopped: {e}");
+                self.recorder = None;
+            }
+        }
+        if !more {
+            self.finish();
+        }
+        more
+    }
+}
+
+impl Drop for RecordingSource {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}

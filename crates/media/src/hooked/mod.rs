@@ -10,7 +10,7 @@
 mod link;
 mod side;
 
-pub use link::{LinkSource, SpyLink};
+pub use link::{LinkSource, RecordingSource, SpyLink};
 pub use side::PlayEnd;
 pub(crate) use side::{Player, SideProc};
 
@@ -58,8 +58,14 @@ impl Processing {
             || self.sides.iter().any(SideProc::needs_processing)
     }
 
-    pub fn attach(&mut self, target: Side, mode: SpyMode, volume: VolumeStep) -> SpyLink {
-        let id = self.mixer.attach(target, mode, volume);
+    pub fn attach(
+        &mut self,
+        target: Side,
+        mode: SpyMode,
+        volume: VolumeStep,
+        one_way: bool,
+    ) -> SpyLink {
+        let id = self.mixer.attach_tap(target, mode, volume, one_way);
         let (hears_tx, hears_rx) = mpsc::channel(link::QUEUE_FRAMES);
         let (says_tx, says_rx) = mpsc::channel(link::QUEUE_FRAMES);
         self.supervisors.push(Supervisor {

@@ -37,6 +37,8 @@ pub(crate) struct SideProc {
     pub jitter: JitterBuffer,
     pub codec: AudioCodec,
     pub dtmf_pt: Option<u8>,
+    /// `codec` was set from this leg's SDP (until then the relay never transcodes).
+    pub negotiated: bool,
     rfc4733: Rfc4733Receiver,
     inband: InbandDetector,
     /// The PBX terminates this leg's media (it answered the call itself): decode what
@@ -60,6 +62,7 @@ impl SideProc {
             jitter: JitterBuffer::new(JitterConfig::default()),
             codec: AudioCodec::Pcmu,
             dtmf_pt: None,
+            negotiated: false,
             rfc4733: Rfc4733Receiver::new(8000),
             inband: InbandDetector::new(),
             local: false,

@@ -13,7 +13,7 @@
 //! The two parties always hear each other at full level; a supervisor never hears
 //! their own voice back.
 
-use super::audiohook::{Audiohooks, HookError, HookId, Tap};
+use super::audiohook::{Audiohooks, HookError, HookId, SpyFrame, Tap};
 use super::gain::VolumeStep;
 use crate::bridge::Side;
 use crate::frame::Frame;
@@ -46,6 +46,8 @@ struct Supervisor {
     target: Side,
     mode: SpyMode,
     spy: HookId,
+    /// ChanSpy's `o`: hear only what the spied phone sends, not its peer.
+    one_way: bool,
     /// Whisper into the spied channel (whisper and barge).
     whisper_target: Option<HookId>,
     /// Whisper into the bridged peer (barge only).
@@ -98,14 +100,28 @@ impl CallMixer {
     /// Starts monitoring channel `target` in `mode`; `volume` is ChanSpy's `v()`
     /// and applies to what the supervisor hears.
     pub fn attach(&mut self, target: Side, mode: SpyMode, volume: VolumeStep) -> SupervisorId {
+        self.attach_tap(target, mode, volume, false)
+    }
+
+    /// As [`attach`](Self::attach); `one_way` (ChanSpy's `o`) makes the supervisor
+    /// hear only the spied phone, from the hook's split read/write tap.
+    pub fn attach_tap(
+        &mut self,
+        target: Side,
+        mode: SpyMode,
+        volume: VolumeStep,
+        one_way: bool,
+    ) -> SupervisorId {
         let id = SupervisorId(self.next_id);
         self.next_id = self.next_id.wrapping_add(1);
-        let spy = self.hooks[target.index()].attach_spy(Tap::Mixed, volume);
+        let tap = if one_way { Tap::Split } else { Tap::Mixed };
+        let spy = self.hooks[target.index()].attach_spy(tap, volume);
         let mut s = Supervisor {
             id,
             target,
             mode: SpyMode::Listen,
             spy,
+            one_way,
             whisper_target: None,
             whisper_peer: None,
         };
@@ -201,8 +217,11 @@ impl CallMixer {
     /// The oldest tick the supervisor has not heard yet: both parties mixed.
     pub fn supervisor_hears(&mut self, id: SupervisorId) -> Result<Option<Frame>, MixError> {
         let s = &self.supervisors[self.index_of(id)?];
-        let (t, spy) = (s.target.index(), s.spy);
-        Ok(self.hooks[t].pop_spy(spy)?.map(|f| f.mixed()))
+        let (t, spy, one_way) = (s.target.index(), s.spy, s.one_way);
+        Ok(self.hooks[t].pop_spy(spy)?.map(|f| match f {
+            SpyFrame::Split { read, .. } if one_way => read,
+            f => f.mixed(),
+        }))
     }
 
     /// One 20 ms tick: `a_read` and `b_read` are what the phones sent (after the

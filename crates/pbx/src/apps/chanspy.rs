@@ -4,11 +4,17 @@
 //! with what the supervisor says.
 //!
 //! `ChanSpy([chanprefix][,options])`, `ExtenSpy(exten[@context][,options])`.
-//! Options: `b` bridged only, `B` barge, `d` DTMF 4/5/6 switch listen/whisper/barge,
-//! `e(ext:ext)` only these endpoints, `E` exit when the spied channel hangs up,
-//! `g(grp:grp)` only channels whose SPYGROUP shares a group, `n` / `q` no beep and
-//! no announcement (`q`), `N` don't answer, `S` stop when nothing is left to spy on,
-//! `v(-4..4)` volume, `w` whisper, `W` private whisper, `x(d)` exit on digit `d`.
+//! Options:
+//! - targets: `b` bridged channels only, `e(ext:ext)` only these endpoints,
+//!   `g(grp:grp)` only channels whose SPYGROUP shares a group;
+//! - modes: `w` whisper, `W` private whisper (talk, hear nothing), `B` barge, `o` hear
+//!   only the spied channel, `d` DTMF 4/5/6 switch listen/whisper/barge live;
+//! - flow: `E` exit when the spied channel hangs up, `S` stop when nothing is left,
+//!   `x(d)` exit on digit `d`, `X` a digit naming a one-digit extension of the
+//!   current context leaves for it, `c(d)` next channel on `d` instead of `*`;
+//! - other: `q`/`n` no beep and no announcement, `N` don't answer, `v(-4..4)` volume,
+//!   `r(name)` record what the spy hears, `s` accepted (we never say the technology).
+//!
 //! While spying: `*` next channel, digits then `#` spy on that extension, `#` alone
 //! cycles the volume (unless `d`).
 
@@ -37,6 +43,15 @@ pub(super) struct SpyOptions {
     pub stop_when_none: bool,
     pub volume: i32,
     pub exit_digit: Option<char>,
+    /// `r(name)`: record what the spy hears to `<recordings>/<name>-<ms>.wav`.
+    pub record: Option<String>,
+    /// `o`: hear only the spied channel, not its peer.
+    pub one_way: bool,
+    /// `c(d)`: the digit that moves to the next channel (default `*`).
+    pub cycle_digit: Option<char>,
+    /// `X`: a digit naming a one-digit extension of the current context leaves
+    /// ChanSpy for it.
+    pub exit_to_exten: bool,
     pub ignored: Vec<char>,
 }
 
@@ -86,6 +101,23 @@ pub(super) fn parse_options(s: &str) -> SpyOptions {
             'S' => o.stop_when_none = true,
             'v' => o.volume = arg.trim().parse().unwrap_or(0),
             'x' => o.exit_digit = arg.chars().next(),
+            'o' => o.one_way = true,
+            'c' => o.cycle_digit = arg.chars().next(),
+            'X' => o.exit_to_exten = true,
+            // `s`: don't say the technology before the name: we never do.
+            's' => {}
+            'r' => {
+                // A base name only: no path tricks into other directories.
+                let name: String = arg
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+                    .collect();
+                o.record = Some(if name.is_empty() {
+                    "chanspy".into()
+                } else {
+                    name
+                });
+            }
             ' ' | ',' => {}
             other => o.ignored.push(other),
         }
@@ -121,6 +153,8 @@ pub(super) fn spec_matches(spec: &str, channel: &str) -> bool {
 enum SpyEnd {
     Next,
     Exit,
+    /// `X`: leave for this one-digit extension.
+    ExitTo(char),
     Hangup,
     TargetGone,
     Jump(String),
@@ -130,7 +164,7 @@ impl PbxHost {
     pub(super) async fn chanspy(
         &mut self,
         args: &str,
-        _vars: &mut ChannelVars,
+        vars: &mut ChannelVars,
         exten_spy: bool,
     ) -> AppOutcome {
         let (spec, opts) = split_first(args);
@@ -177,9 +211,14 @@ impl PbxHost {
                 continue;
             };
             last = Some(target.name.clone());
-            match self.spy_on(&target, &mut mode, &mut volume, &opts).await {
+            let context = vars.location.context.clone();
+            match self
+                .spy_on(&target, &mut mode, &mut volume, &opts, &context)
+                .await
+            {
                 SpyEnd::Next => {}
                 SpyEnd::Exit => break AppOutcome::Continue,
+                SpyEnd::ExitTo(d) => break AppOutcome::Digits(d.to_string()),
                 SpyEnd::Hangup => break AppOutcome::Hangup,
                 SpyEnd::TargetGone if opts.exit_on_hangup => break AppOutcome::Continue,
                 SpyEnd::TargetGone => last = None,
@@ -222,6 +261,7 @@ impl PbxHost {
         mode: &mut SpyMode,
         volume: &mut VolumeStep,
         opts: &SpyOptions,
+        context: &str,
     ) -> SpyEnd {
         if !opts.quiet {
             // A beep, then who is being spied on, as Asterisk announces it.
@@ -236,7 +276,11 @@ impl PbxHost {
                 }
             }
         }
-        let Some(link) = t.bridge.attach_spy(t.side, *mode, *volume).await else {
+        let Some(link) = t
+            .bridge
+            .attach_spy_tap(t.side, *mode, *volume, opts.one_way)
+            .await
+        else {
             return SpyEnd::TargetGone;
         };
         let session = format!(
@@ -268,8 +312,13 @@ impl PbxHost {
             self.media
                 .play(self.side, Box::new(media::tone::Silence::forever()))
         } else {
-            self.media
-                .play(self.side, Box::new(LinkSource::new(link.hears)))
+            let source: Box<dyn media::tone::FrameSource + Send> =
+                Box::new(LinkSource::new(link.hears));
+            let source = match &opts.record {
+                Some(name) => self.recording(name, source),
+                None => source,
+            };
+            self.media.play(self.side, source)
         };
         let mut typed = String::new();
         let (end, reason) = loop {
@@ -312,7 +361,14 @@ impl PbxHost {
                         }
                     }
                 }
-                Input::Digit('*') => break (SpyEnd::Next, "next channel"),
+                Input::Digit(d) if d == opts.cycle_digit.unwrap_or('*') => {
+                    break (SpyEnd::Next, "next channel")
+                }
+                Input::Digit(d)
+                    if opts.exit_to_exten && self.env.plan.exists(context, &d.to_string()) =>
+                {
+                    break (SpyEnd::ExitTo(d), "exit to extension")
+                }
                 Input::Digit('#') if !typed.is_empty() => {
                     break (SpyEnd::Jump(std::mem::take(&mut typed)), "jump")
                 }
@@ -340,6 +396,34 @@ impl PbxHost {
             self.hung_up = true;
         }
         end
+    }
+}
+
+impl PbxHost {
+    /// Wraps what the spy hears in a recorder; on a file error, logs and plays on.
+    fn recording(
+        &self,
+        name: &str,
+        source: Box<dyn media::tone::FrameSource + Send>,
+    ) -> Box<dyn media::tone::FrameSource + Send> {
+        let ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        let dir = &self.env.recordings;
+        let path = dir.join(format!("{name}-{ms}.wav"));
+        let made = std::fs::create_dir_all(dir)
+            .map_err(|e| e.to_string())
+            .and_then(|()| media::wav::WavRecorder::create(&path).map_err(|e| e.to_string()));
+        match made {
+            Ok(rec) => {
+                tracing::info!(channel = %self.chan.name, file = %path.display(), "ChanSpy recording");
+                Box::new(media::RecordingSource::new(source, rec))
+            }
+            Err(e) => {
+                tracing::error!(channel = %self.chan.name, "ChanSpy cannot record to {}: {e}", path.display());
+                source
+            }
+        }
     }
 }
 
@@ -377,8 +461,12 @@ mod tests {
         assert_eq!(o.exit_digit, Some('9'));
         assert!(o.exit_on_hangup && o.dtmf_modes && o.stop_when_none && o.bridged_only);
         assert_eq!(o.mode, Some(SpyMode::Barge));
-        let o = parse_options("e(110:111)Zr(rec)");
+        let o = parse_options("oc(9)Xs");
+        assert!(o.one_way && o.exit_to_exten && o.ignored.is_empty());
+        assert_eq!(o.cycle_digit, Some('9'));
+        let o = parse_options("e(110:111)Zr(../rec)");
         assert_eq!(o.endpoints, vec!["110", "111"]);
-        assert_eq!(o.ignored, vec!['Z', 'r']);
+        assert_eq!(o.ignored, vec!['Z']);
+        assert_eq!(o.record.as_deref(), Some("rec"));
     }
 }

@@ -28,6 +28,8 @@ pub struct AppEnv {
     pub plan: Arc<Dialplan>,
     pub prompts: Arc<Prompts>,
     pub registry: Registry,
+    /// Where ChanSpy's `r()` option records.
+    pub recordings: std::path::PathBuf,
 }
 
 /// One channel's host: its call-control handle and its media.

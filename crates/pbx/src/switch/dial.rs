@@ -145,12 +145,23 @@ impl Switch {
         invite.headers.push("Content-Type", "application/sdp");
         let call = self.calls.get_mut(&id)?;
         let b_port = call.bridge.as_ref().map_or(0, |b| b.port(Side::B));
+        // The caller's codecs first, then the other G.711 law: the relay converts
+        // between the two, so a callee that lacks the caller's law still connects.
+        let mut offer = call.codecs.clone();
+        for other in [sdp::Codec::pcmu(), sdp::Codec::pcma()] {
+            if !offer
+                .iter()
+                .any(|c| c.name.eq_ignore_ascii_case(&other.name))
+            {
+                offer.push(other);
+            }
+        }
         invite.body = sdp::build_sdp(
             &mut call.b_origin,
             false,
             media_ip,
             b_port,
-            &call.codecs,
+            &offer,
             call.dtmf.as_ref(),
             Direction::SendRecv,
             call.ptime,
@@ -291,12 +302,22 @@ impl Switch {
                 if let Some(bridge) = call.bridge.as_ref() {
                     bridge.set_remote(Side::B, rtp_addr(&answer), rtcp_addr(&answer));
                 }
-                // The callee chose among what we offered (the caller's codecs): answer
-                // the caller with the callee's choice.
+                // An unanswered caller gets the callee's choice when it offered that
+                // codec too (no conversion at all); otherwise its own first codec,
+                // and the relay converts.
                 if let Ok((codecs, dtmf)) = sdp::negotiate(&answer, &["PCMU", "PCMA"]) {
                     if call.state == CallState::Ringing {
-                        call.codecs = codecs;
-                        call.dtmf = dtmf.filter(|_| call.dtmf.is_some());
+                        let chosen = codecs.first().and_then(|b| {
+                            call.codecs
+                                .iter()
+                                .find(|a| a.name.eq_ignore_ascii_case(&b.name))
+                                .cloned()
+                        });
+                        match chosen {
+                            Some(c) => call.codecs = vec![c],
+                            None => call.codecs.truncate(1),
+                        }
+                        call.dtmf = call.dtmf.take().filter(|_| dtmf.is_some());
                     }
                 }
             }
@@ -385,6 +406,17 @@ impl Switch {
         ok.headers.push("Content-Type", "application/sdp");
         ok.body = self.a_sdp(id, false, Direction::SendRecv);
         self.layer.respond(tx, ok, now);
+        if let Some(call) = self.calls.get(&id) {
+            // What we just answered is what the caller's phone will send.
+            if let Some(bridge) = call.bridge.as_ref() {
+                super::setup::set_bridge_codec(
+                    &bridge.control(),
+                    Side::A,
+                    &call.codecs,
+                    call.dtmf.as_ref(),
+                );
+            }
+        }
         if let Some(call) = self.calls.get_mut(&id) {
             call.invite_tx = None;
             call.state = CallState::Answered;

@@ -420,6 +420,7 @@ impl Switch {
             plan: self.plan.plan.clone(),
             prompts: self.prompts.clone(),
             registry: self.registry.clone(),
+            recordings: self.cfg.recordings.clone(),
         }
     }
 
