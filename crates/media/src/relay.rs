@@ -321,8 +321,17 @@ impl Relay {
         };
         if is_event {
             let side = &mut self.proc.sides[from.index()];
-            if let Some(pt) = side.dtmf_pt {
-                side.on_telephone_event(pkt, pt, now);
+            let local = side.local;
+            let ended = match side.dtmf_pt {
+                Some(pt) => side.on_telephone_event(pkt, pt, now),
+                None => Vec::new(),
+            };
+            // While the call is mixed the other phone's stream is ours: replay the
+            // digit there (an IVR behind a monitored call still gets it).
+            if self.proc.active() && !local {
+                for (digit, ms) in ended {
+                    self.proc.sides[from.other().index()].queue_dtmf(digit, ms);
+                }
             }
         }
         // On the decode path the packet waits in the jitter buffer for the next tick.
@@ -368,7 +377,10 @@ impl Relay {
             let Some(dest) = leg.rtp_dest() else {
                 continue;
             };
-            let n = self.proc.sides[i].packetize(&out.hears[i], &mut buf);
+            let n = match self.proc.sides[i].packetize_dtmf(&mut buf) {
+                Some(n) => n,
+                None => self.proc.sides[i].packetize(&out.hears[i], &mut buf),
+            };
             if n == 0 || leg.out.rewrite(&mut buf[..n], now).is_err() {
                 continue;
             }

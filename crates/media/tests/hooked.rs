@@ -293,5 +293,58 @@ async fn relay_converts_between_mu_law_and_a_law() {
     }
     assert!(got.len() >= 160 * 15, "B got {} samples", got.len());
     let level = tone_dbfs(&got, 400.0, 8000);
-    assert!(level > -14.0, "the 400 Hz tone survives the conversion: {level:.1} dBFS");
+    assert!(
+        level > -14.0,
+        "the 400 Hz tone survives the conversion: {level:.1} dBFS"
+    );
+}
+
+#[tokio::test]
+async fn dtmf_crosses_a_mixed_call() {
+    let mut call = Call::new().await;
+    let ctl = call.bridge.control();
+    ctl.set_codec(Side::A, AudioCodec::Pcmu, Some(101));
+    ctl.set_codec(Side::B, AudioCodec::Pcmu, Some(101));
+    let _link = ctl
+        .attach_spy(Side::B, SpyMode::Listen, VolumeStep::UNITY)
+        .await
+        .unwrap();
+    call.talk(300).await;
+    // A presses 7 (RFC 4733) while the call is on the decode path.
+    let to_a = SocketAddr::new(LOCALHOST, call.bridge.port(Side::A));
+    for (seq, (dur, end)) in
+        (900u16..).zip([(160u16, false), (320, false), (480, true), (480, true)])
+    {
+        let mut pkt = vec![0x80, 101];
+        pkt.extend_from_slice(&seq.to_be_bytes());
+        pkt.extend_from_slice(&77_000u32.to_be_bytes());
+        pkt.extend_from_slice(&0xAu32.to_be_bytes());
+        pkt.extend_from_slice(&[7, if end { 0x80 | 10 } else { 10 }]);
+        pkt.extend_from_slice(&dur.to_be_bytes());
+        call.a.sock.send_to(&pkt, to_a).await.unwrap();
+        sleep(Duration::from_millis(20)).await;
+    }
+    // B's phone gets the digit as telephone-events in its stream, ending with E.
+    let mut events = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut buf = [0u8; 2048];
+    while Instant::now() < deadline {
+        if let Ok(Ok((n, _))) =
+            tokio::time::timeout(Duration::from_millis(50), call.b.sock.recv_from(&mut buf)).await
+        {
+            let h = media::rtp::RtpHeader::parse(&buf[..n]).unwrap();
+            if h.payload_type == 101 {
+                events.push((buf[h.payload_offset], buf[h.payload_offset + 1] & 0x80 != 0));
+            }
+        }
+        if events.iter().any(|(_, end)| *end) {
+            break;
+        }
+    }
+    assert!(!events.is_empty(), "no telephone-event reached B");
+    assert!(events.iter().all(|(e, _)| *e == 7), "{events:?}");
+    assert!(
+        events.iter().any(|(_, end)| *end),
+        "the event must end: {events:?}"
+    );
 }

@@ -6,7 +6,7 @@ use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::codec::AudioCodec;
-use crate::dtmf::{DtmfEvent, InbandDetector, Rfc4733Receiver};
+use crate::dtmf::{DtmfEvent, DtmfSender, InbandDetector, Rfc4733Receiver};
 use crate::frame::Frame;
 use crate::jitter::{JitterBuffer, JitterConfig};
 use crate::tone::FrameSource;
@@ -54,6 +54,9 @@ pub(crate) struct SideProc {
     pub gen_ssrc: u32,
     pub gen_seq: u16,
     pub gen_ts: u32,
+    /// Digits to replay to this phone, and the timestamp of the one being sent.
+    dtmf_out: std::collections::VecDeque<DtmfSender>,
+    dtmf_ts: u32,
 }
 
 impl SideProc {
@@ -72,6 +75,8 @@ impl SideProc {
             gen_ssrc: rand::random(),
             gen_seq: rand::random(),
             gen_ts: rand::random(),
+            dtmf_out: std::collections::VecDeque::new(),
+            dtmf_ts: 0,
         }
     }
 
@@ -80,9 +85,65 @@ impl SideProc {
     }
 
     /// An RFC 4733 packet from this leg's phone.
-    pub fn on_telephone_event(&mut self, datagram: &[u8], pt: u8, now: Instant) {
+    /// Returns the digits that ended, so the relay can replay them to the other
+    /// phone while it generates that phone's stream.
+    pub fn on_telephone_event(
+        &mut self,
+        datagram: &[u8],
+        pt: u8,
+        now: Instant,
+    ) -> Vec<(char, u32)> {
         let events = self.rfc4733.on_rtp(datagram, pt, now);
+        let ended = events
+            .iter()
+            .filter_map(|e| match e {
+                DtmfEvent::End { digit, duration_ms } => Some((*digit, *duration_ms)),
+                DtmfEvent::Begin { .. } => None,
+            })
+            .collect();
         self.report(events);
+        ended
+    }
+
+    /// Queues a digit to send to this leg's phone as RFC 4733 events in our
+    /// generated stream (a digit from the other phone while the call is mixed).
+    pub fn queue_dtmf(&mut self, digit: char, duration_ms: u32) {
+        if self.dtmf_pt.is_none() {
+            return;
+        }
+        let duration = std::time::Duration::from_millis(u64::from(duration_ms.clamp(40, 2000)));
+        if let Ok(sender) = DtmfSender::new(digit, duration, 10) {
+            self.dtmf_out.push_back(sender);
+        }
+    }
+
+    /// The next RFC 4733 packet to send instead of audio this tick, if a digit is
+    /// being replayed. All packets of one event share its start timestamp.
+    pub fn packetize_dtmf(&mut self, buf: &mut [u8]) -> Option<usize> {
+        let pt = self.dtmf_pt?;
+        loop {
+            let sender = self.dtmf_out.front_mut()?;
+            match sender.next_packet() {
+                Some(p) => {
+                    if p.marker {
+                        self.dtmf_ts = self.gen_ts;
+                    }
+                    buf[0] = 0x80;
+                    buf[1] = pt | if p.marker { 0x80 } else { 0 };
+                    buf[2..4].copy_from_slice(&self.gen_seq.to_be_bytes());
+                    buf[4..8].copy_from_slice(&self.dtmf_ts.to_be_bytes());
+                    buf[8..12].copy_from_slice(&self.gen_ssrc.to_be_bytes());
+                    buf[12..16].copy_from_slice(&p.payload);
+                    self.gen_seq = self.gen_seq.wrapping_add(1);
+                    // Audio resumes after the event, on the media clock.
+                    self.gen_ts = self.gen_ts.wrapping_add(160);
+                    return Some(16);
+                }
+                None => {
+                    self.dtmf_out.pop_front();
+                }
+            }
+        }
     }
 
     fn report(&mut self, events: Vec<DtmfEvent>) {
