@@ -7,6 +7,7 @@
 mod apps;
 pub mod chan;
 pub mod channel;
+pub mod events;
 pub mod registrar;
 pub mod registry;
 pub mod routing;
@@ -16,4 +17,5 @@ mod server;
 mod switch;
 
 pub use config::PbxConfig;
+pub use events::EventBus;
 pub use server::{start, PbxError, PbxHandle, Reloader, Status};

@@ -86,6 +86,24 @@ impl Registry {
         }
     }
 
+    /// Every live channel as JSON (for the API's live view).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::Value::Array(
+            self.snapshot()
+                .into_iter()
+                .map(|e| {
+                    serde_json::json!({
+                        "name": e.name,
+                        "endpoint": e.endpoint,
+                        "spygroup": e.spygroup,
+                        "bridged_to": e.bridged_to,
+                        "spying": e.spying,
+                    })
+                })
+                .collect(),
+        )
+    }
+
     pub fn len(&self) -> usize {
         self.lock().len()
     }

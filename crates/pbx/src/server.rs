@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::switch::{Command, SharedStats, Switch};
+use crate::switch::{Command, SharedStats, Switch, SwitchParts};
 use crate::PbxConfig;
 
 /// Why the switch could not start.
@@ -39,6 +39,8 @@ pub struct PbxHandle {
     stats: Arc<SharedStats>,
     transport: sip::transport::TransportHandle,
     task: tokio::task::JoinHandle<()>,
+    registry: crate::registry::Registry,
+    events: crate::events::EventBus,
 }
 
 impl PbxHandle {
@@ -63,6 +65,16 @@ impl PbxHandle {
     /// errors (file:line) come back. Ok carries the number of warnings.
     pub async fn reload_dialplan(&self) -> Result<usize, String> {
         self.reloader().reload().await
+    }
+
+    /// Live events (registrations, calls, monitoring).
+    pub fn events(&self) -> crate::events::EventBus {
+        self.events.clone()
+    }
+
+    /// Live channels, for the API.
+    pub fn registry(&self) -> crate::registry::Registry {
+        self.registry.clone()
     }
 
     /// A cloneable way to reload the dialplan from other tasks (SIGHUP, HTTP).
@@ -124,20 +136,22 @@ pub async fn start(cfg: PbxConfig, store: store::Store) -> Result<PbxHandle, Pbx
     let (commands, command_rx) = mpsc::channel(8);
     tracing::info!(sip = %transport.local_addr(), media_ip = %cfg.media_ip, %realm, "SIP listening on UDP and TCP");
     let registry = crate::registry::Registry::new();
-    let switch = Switch::new(
-        cfg,
-        store,
-        transport.clone(),
+    let events = crate::events::EventBus::new();
+    let parts = SwitchParts {
         realm,
-        stats.clone(),
+        stats: stats.clone(),
         plan,
-        registry,
-    );
+        registry: registry.clone(),
+        events: events.clone(),
+    };
+    let switch = Switch::new(cfg, store, transport.clone(), parts);
     let task = tokio::spawn(switch.run(inbound, command_rx));
     Ok(PbxHandle {
         commands,
         stats,
         transport,
         task,
+        registry,
+        events,
     })
 }

@@ -427,7 +427,7 @@ impl PbxHost {
     }
 }
 
-fn mode_name(m: SpyMode) -> &'static str {
+pub(super) fn mode_name(m: SpyMode) -> &'static str {
     match m {
         SpyMode::Listen => "listen",
         SpyMode::Whisper => "whisper",

@@ -30,6 +30,7 @@ pub struct AppEnv {
     pub registry: Registry,
     /// Where ChanSpy's `r()` option records.
     pub recordings: std::path::PathBuf,
+    pub events: crate::events::EventBus,
 }
 
 /// One channel's host: its call-control handle and its media.

@@ -355,6 +355,10 @@ impl Switch {
                 spying: false,
             });
             self.registry.bridge(&call.a.channel, &channel);
+            self.events.emit(
+                "call.answer",
+                serde_json::json!({ "call": id, "channel": call.a.channel, "peer": channel }),
+            );
         }
         call.b = Some(Leg {
             channel,

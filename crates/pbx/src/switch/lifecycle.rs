@@ -218,6 +218,16 @@ impl Switch {
         }
         call.recorded = true;
         let rec = call_record(call, disposition, hangup_by);
+        self.events.emit(
+            "call.end",
+            serde_json::json!({
+                "call": id,
+                "channel": rec.caller_channel,
+                "peer": rec.callee_channel,
+                "disposition": rec.disposition.as_str(),
+                "hangup_by": hangup_by,
+            }),
+        );
         if let Err(e) = self.store.insert_cdr(&rec).await {
             tracing::error!("cannot write the call record: {e}");
         }

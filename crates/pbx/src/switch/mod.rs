@@ -45,6 +45,16 @@ pub struct SharedStats {
     pub calls: AtomicUsize,
 }
 
+/// What the switch shares with the rest of the PBX, made by `pbx::start`.
+pub struct SwitchParts {
+    /// The digest realm (from the database).
+    pub realm: String,
+    pub stats: Arc<SharedStats>,
+    pub plan: LoadedPlan,
+    pub registry: Registry,
+    pub events: crate::events::EventBus,
+}
+
 /// Requests from the outside world to the switch task.
 pub enum Command {
     Shutdown(oneshot::Sender<()>),
@@ -123,6 +133,7 @@ pub struct Switch {
     /// Live channels (ChanSpy's view).
     registry: Registry,
     prompts: Arc<media::wav::Prompts>,
+    events: crate::events::EventBus,
     /// Channel tasks' requests come in here (each task holds a sender).
     chan_requests: mpsc::UnboundedSender<ChanRequest>,
     chan_requests_rx: Option<mpsc::UnboundedReceiver<ChanRequest>>,
@@ -133,11 +144,15 @@ impl Switch {
         cfg: PbxConfig,
         store: store::Store,
         transport: TransportHandle,
-        realm: String,
-        stats: Arc<SharedStats>,
-        plan: LoadedPlan,
-        registry: Registry,
+        parts: SwitchParts,
     ) -> Switch {
+        let SwitchParts {
+            realm,
+            stats,
+            plan,
+            registry,
+            events,
+        } = parts;
         let advertised = if transport.local_addr().ip().is_unspecified() {
             cfg.media_ip
         } else {
@@ -176,6 +191,7 @@ impl Switch {
             chan_requests_rx: Some(chan_requests_rx),
             plan,
             registry,
+            events,
             prompts: Arc::new(media::wav::Prompts::new(cfg.sounds.clone())),
             next_housekeeping: Instant::now() + HOUSEKEEPING,
             cfg,
@@ -255,6 +271,10 @@ impl Switch {
             self.auth.purge(now);
             for (aor, binding) in self.registrar.purge_expired(now) {
                 tracing::info!(%aor, contact = %binding.contact_uri, "registration expired");
+                self.events.emit(
+                    "registration.expired",
+                    serde_json::json!({ "aor": aor, "contact": binding.contact_uri }),
+                );
                 if let Err(e) = self.store.delete_location(&aor, &binding.contact_uri).await {
                     tracing::warn!("cannot forget expired location: {e}");
                 }
@@ -421,6 +441,7 @@ impl Switch {
             prompts: self.prompts.clone(),
             registry: self.registry.clone(),
             recordings: self.cfg.recordings.clone(),
+            events: self.events.clone(),
         }
     }
 

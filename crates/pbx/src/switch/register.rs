@@ -74,6 +74,14 @@ impl Switch {
                 if !query_only {
                     self.persist_bindings(&aor, &bindings, now).await;
                     tracing::info!(%aor, %peer, bindings = bindings.len(), "registered");
+                    self.events.emit(
+                        "registration",
+                        serde_json::json!({
+                            "aor": aor,
+                            "source": peer.to_string(),
+                            "contacts": bindings.iter().map(|b| b.contact_uri.clone()).collect::<Vec<_>>(),
+                        }),
+                    );
                 }
                 let mut resp = self.response(&req, 200);
                 for b in &bindings {

@@ -93,6 +93,15 @@ impl Switch {
             (id, LegSide::A),
         );
         self.server_invites.insert(tx, id);
+        self.events.emit(
+            "call.start",
+            serde_json::json!({
+                "call": id,
+                "channel": a_channel,
+                "caller": caller.number,
+                "dialled": dialled,
+            }),
+        );
         let media = call.bridge.as_ref().map(|b| b.control());
         self.calls.insert(id, call);
         let Some(media) = media else {
