@@ -1,0 +1,56 @@
+//! spyload: SIP/RTP load for spygroup (or any SIP PBX with digest auth), and the
+//! benchmark suite that `bench/run.sh` runs. See bench/README.md.
+mod proc;
+mod rtp;
+mod sip;
+mod suite;
+
+use clap::Parser;
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "spyload",
+    about = "spygroup benchmark suite (SIP + G.711 RTP load on 127.0.0.1)"
+)]
+pub struct Args {
+    /// Short run (< 2 minutes): coarser steps, shorter windows.
+    #[arg(long)]
+    pub quick: bool,
+    /// The PBX binary.
+    #[arg(long, default_value = "target/release/spygroup")]
+    pub spygroup: PathBuf,
+    /// The minimal relay binary.
+    #[arg(long, default_value = "target/release/minirelay")]
+    pub minirelay: PathBuf,
+    /// The benchmark dialplan.
+    #[arg(long, default_value = "bench/dialplan.conf")]
+    pub dialplan: PathBuf,
+    /// Where results go (<timestamp>.json/.md and latest.json).
+    #[arg(long, default_value = "bench/results")]
+    pub out: PathBuf,
+    /// RTP worker threads in the tool.
+    #[arg(long, default_value_t = 2)]
+    pub workers: usize,
+    /// Run only these parts (comma-separated: relay, setup, monitor, mini).
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Upper bound on concurrent calls in the PBX scenarios.
+    #[arg(long)]
+    pub max_calls: Option<usize>,
+    /// Override the measurement window in seconds.
+    #[arg(long)]
+    pub window: Option<f64>,
+    /// Stop after this many seconds of total run time (remaining parts are skipped).
+    #[arg(long, default_value_t = 570.0)]
+    pub budget: f64,
+    /// Do not write result files (validation runs).
+    #[arg(long)]
+    pub dry: bool,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    rtp::now_ns();
+    suite::run(&args)
+}

@@ -1,0 +1,886 @@
+//! Just enough SIP over UDP to play many phones at once: REGISTER with digest,
+//! INVITE with 407 digest, ACK, BYE, and auto-answering callees.
+//!
+//! One thread drives everything: two UDP sockets (all callers share one, all
+//! registered callees share the other, as SIPp does), messages dispatched by Call-ID,
+//! requests retransmitted at T1 doubling until a response arrives.
+use crate::rtp::now_ns;
+use md5::{Digest, Md5};
+use mio::net::UdpSocket as MioUdp;
+use mio::{Events, Interest, Poll, Token};
+use std::collections::HashMap;
+use std::io::ErrorKind;
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+const CALLER: Token = Token(0);
+const CALLEE: Token = Token(1);
+const T1: Duration = Duration::from_millis(500);
+
+/// A parsed SIP message (only what the tool needs).
+pub struct Msg {
+    pub first: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+fn full_name(n: &str) -> String {
+    let n = n.trim().to_ascii_lowercase();
+    match n.as_str() {
+        "i" => "call-id".into(),
+        "v" => "via".into(),
+        "f" => "from".into(),
+        "t" => "to".into(),
+        "m" => "contact".into(),
+        "l" => "content-length".into(),
+        "c" => "content-type".into(),
+        _ => n,
+    }
+}
+
+impl Msg {
+    pub fn parse(data: &[u8]) -> Option<Msg> {
+        let text = std::str::from_utf8(data).ok()?;
+        let (head, body) = text.split_once("\r\n\r\n")?;
+        let mut lines = head.split("\r\n");
+        let first = lines.next()?.to_string();
+        let mut headers: Vec<(String, String)> = Vec::new();
+        for line in lines {
+            if line.starts_with(' ') || line.starts_with('\t') {
+                if let Some(last) = headers.last_mut() {
+                    last.1.push(' ');
+                    last.1.push_str(line.trim());
+                }
+                continue;
+            }
+            let (n, v) = line.split_once(':')?;
+            headers.push((full_name(n), v.trim().to_string()));
+        }
+        Some(Msg {
+            first,
+            headers,
+            body: body.to_string(),
+        })
+    }
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn status(&self) -> Option<u16> {
+        let rest = self.first.strip_prefix("SIP/2.0 ")?;
+        rest.get(..3)?.parse().ok()
+    }
+    pub fn method(&self) -> Option<&str> {
+        if self.first.starts_with("SIP/2.0") {
+            None
+        } else {
+            self.first.split(' ').next()
+        }
+    }
+    pub fn request_uri(&self) -> Option<&str> {
+        self.first.split(' ').nth(1)
+    }
+    pub fn cseq(&self) -> Option<(u32, String)> {
+        let v = self.get("cseq")?;
+        let mut it = v.split_whitespace();
+        Some((it.next()?.parse().ok()?, it.next()?.to_string()))
+    }
+    pub fn call_id(&self) -> Option<&str> {
+        self.get("call-id")
+    }
+}
+
+/// The `tag` parameter of a From/To value.
+pub fn tag_of(v: &str) -> Option<String> {
+    let after = v.rsplit_once('>').map_or(v, |(_, p)| p);
+    after
+        .split(';')
+        .filter_map(|p| p.trim().strip_prefix("tag="))
+        .map(|t| t.to_string())
+        .next()
+}
+
+/// The URI inside `<...>` (or the value itself).
+pub fn uri_of(v: &str) -> &str {
+    match (v.find('<'), v.find('>')) {
+        (Some(a), Some(b)) if b > a => &v[a + 1..b],
+        _ => v.split(';').next().unwrap_or(v).trim(),
+    }
+}
+
+/// The user part of a SIP URI.
+pub fn user_of(uri: &str) -> Option<&str> {
+    let rest = uri.strip_prefix("sip:")?;
+    rest.split_once('@').map(|(u, _)| u)
+}
+
+/// The audio address of an SDP body (session or media-level c=, m=audio port).
+pub fn sdp_audio(body: &str) -> Option<SocketAddr> {
+    let mut ip = None;
+    let mut port = None;
+    for line in body.lines() {
+        let line = line.trim();
+        if let Some(c) = line.strip_prefix("c=IN IP4 ") {
+            ip = c.split('/').next().and_then(|s| s.trim().parse().ok());
+        } else if let Some(m) = line.strip_prefix("m=audio ") {
+            port = m.split(' ').next().and_then(|s| s.parse::<u16>().ok());
+        }
+    }
+    Some(SocketAddr::new(ip?, port?))
+}
+
+pub fn sdp(port: u16, id: u64) -> String {
+    format!(
+        "v=0\r\no=spyload {id} 1 IN IP4 127.0.0.1\r\ns=spyload\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=ptime:20\r\na=sendrecv\r\n"
+    )
+}
+
+fn md5_hex(s: &str) -> String {
+    hex::encode(Md5::digest(s.as_bytes()))
+}
+
+/// Parameters of a `Digest ...` challenge.
+fn params(v: &str) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    let v = v.trim();
+    let v = v.strip_prefix("Digest").unwrap_or(v);
+    let mut rest = v.trim();
+    while !rest.is_empty() {
+        let Some((k, after)) = rest.split_once('=') else {
+            break;
+        };
+        let k = k.trim().trim_start_matches(',').trim().to_ascii_lowercase();
+        let after = after.trim_start();
+        let (val, next) = if let Some(q) = after.strip_prefix('"') {
+            match q.find('"') {
+                Some(e) => (q[..e].to_string(), &q[e + 1..]),
+                None => (q.to_string(), ""),
+            }
+        } else {
+            match after.find(',') {
+                Some(e) => (after[..e].trim().to_string(), &after[e..]),
+                None => (after.trim().to_string(), ""),
+            }
+        };
+        out.insert(k, val);
+        rest = next.trim_start().trim_start_matches(',').trim_start();
+    }
+    out
+}
+
+/// An Authorization value answering an MD5 challenge (qop=auth when offered).
+pub fn digest(chal: &str, method: &str, uri: &str, user: &str, pass: &str, cnonce: &str) -> String {
+    let p = params(chal);
+    let realm = p.get("realm").cloned().unwrap_or_default();
+    let nonce = p.get("nonce").cloned().unwrap_or_default();
+    let ha1 = md5_hex(&format!("{user}:{realm}:{pass}"));
+    let ha2 = md5_hex(&format!("{method}:{uri}"));
+    let qop_auth = p
+        .get("qop")
+        .is_some_and(|q| q.split(',').any(|x| x.trim() == "auth"));
+    let mut out = format!(
+        "Digest username=\"{user}\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", algorithm=MD5"
+    );
+    if qop_auth {
+        let nc = "00000001";
+        let resp = md5_hex(&format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"));
+        out += &format!(", response=\"{resp}\", qop=auth, nc={nc}, cnonce=\"{cnonce}\"");
+    } else {
+        let resp = md5_hex(&format!("{ha1}:{nonce}:{ha2}"));
+        out += &format!(", response=\"{resp}\"");
+    }
+    if let Some(o) = p.get("opaque") {
+        out += &format!(", opaque=\"{o}\"");
+    }
+    out
+}
+
+/// Allocates the tool's RTP sockets in its own port range (skipping busy ports).
+pub struct Ports {
+    lo: u16,
+    hi: u16,
+    next: u16,
+}
+
+impl Ports {
+    pub fn new(lo: u16, hi: u16) -> Ports {
+        Ports { lo, hi, next: lo }
+    }
+    pub fn bind(&mut self) -> std::io::Result<UdpSocket> {
+        let span = (self.hi - self.lo) as usize + 1;
+        for _ in 0..span {
+            let p = self.next;
+            self.next = if p >= self.hi { self.lo } else { p + 1 };
+            if let Ok(s) = UdpSocket::bind(("127.0.0.1", p)) {
+                return Ok(s);
+            }
+        }
+        Err(std::io::Error::other(
+            "no free port in the tool's RTP range",
+        ))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallState {
+    Calling,
+    Up,
+    Failed(u16),
+    Ending,
+    Ended,
+}
+
+/// A call this tool places (caller or supervisor side).
+pub struct OutCall {
+    pub user: String,
+    secret: String,
+    uri: String,
+    local_tag: String,
+    remote_tag: Option<String>,
+    to_hdr: String,
+    cseq: u32,
+    pub state: CallState,
+    pub started_ns: u64,
+    pub answered_ns: Option<u64>,
+    pub rtp: Option<UdpSocket>,
+    pub remote_rtp: Option<SocketAddr>,
+    authed: bool,
+}
+
+/// A call the PBX placed to one of the tool's callees.
+pub struct InCall {
+    pub ext: String,
+    pub rtp: Option<UdpSocket>,
+    pub remote_rtp: Option<SocketAddr>,
+    answer: Vec<u8>,
+}
+
+struct ClientTx {
+    bytes: Vec<u8>,
+    sock: Token,
+    next: Instant,
+    interval: Duration,
+    deadline: Instant,
+    call_id: String,
+}
+
+enum RegState {
+    Pending,
+    Ok,
+    Failed,
+}
+
+struct Reg {
+    ext: String,
+    secret: String,
+    cseq: u32,
+    state: RegState,
+}
+
+pub struct Engine {
+    pbx: SocketAddr,
+    poll: Poll,
+    caller: MioUdp,
+    callee: MioUdp,
+    caller_addr: SocketAddr,
+    callee_addr: SocketAddr,
+    pub ports: Ports,
+    seq: u64,
+    txs: HashMap<(String, u32), ClientTx>,
+    pub out: HashMap<String, OutCall>,
+    pub inc: HashMap<String, InCall>,
+    /// The latest incoming call per callee extension.
+    pub inc_by_ext: HashMap<String, String>,
+    regs: HashMap<String, Reg>,
+    /// Calls whose final answer arrived, in order (for the set-up rate test).
+    pub timeouts: u64,
+    pub stray: u64,
+}
+
+impl Engine {
+    pub fn new(pbx: SocketAddr, ports: Ports) -> std::io::Result<Engine> {
+        let poll = Poll::new()?;
+        let mut caller = MioUdp::bind("127.0.0.1:0".parse().unwrap())?;
+        let mut callee = MioUdp::bind("127.0.0.1:0".parse().unwrap())?;
+        poll.registry()
+            .register(&mut caller, CALLER, Interest::READABLE)?;
+        poll.registry()
+            .register(&mut callee, CALLEE, Interest::READABLE)?;
+        let caller_addr = caller.local_addr()?;
+        let callee_addr = callee.local_addr()?;
+        Ok(Engine {
+            pbx,
+            poll,
+            caller,
+            callee,
+            caller_addr,
+            callee_addr,
+            ports,
+            seq: 0,
+            txs: HashMap::new(),
+            out: HashMap::new(),
+            inc: HashMap::new(),
+            inc_by_ext: HashMap::new(),
+            regs: HashMap::new(),
+            timeouts: 0,
+            stray: 0,
+        })
+    }
+
+    fn id(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    fn branch(&mut self) -> String {
+        format!("z9hG4bK-sl{}-{}", std::process::id(), self.id())
+    }
+
+    fn send(&self, tok: Token, data: &[u8], to: SocketAddr) {
+        let s = if tok == CALLER {
+            &self.caller
+        } else {
+            &self.callee
+        };
+        let _ = s.send_to(data, to);
+    }
+
+    fn send_tx(&mut self, tok: Token, call_id: &str, cseq: u32, bytes: Vec<u8>, timeout: Duration) {
+        self.send(tok, &bytes, self.pbx);
+        let now = Instant::now();
+        self.txs.insert(
+            (call_id.to_string(), cseq),
+            ClientTx {
+                bytes,
+                sock: tok,
+                next: now + T1,
+                interval: T1,
+                deadline: now + timeout,
+                call_id: call_id.to_string(),
+            },
+        );
+    }
+
+    // ---- REGISTER -----------------------------------------------------------
+    fn register_req(&mut self, call_id: &str, auth: Option<String>) -> (u32, Vec<u8>) {
+        let branch = self.branch();
+        let (ext, cseq) = {
+            let r = self.regs.get_mut(call_id).expect("reg");
+            r.cseq += 1;
+            (r.ext.clone(), r.cseq)
+        };
+        let pbx = self.pbx;
+        let me = self.callee_addr;
+        let mut m = format!(
+            "REGISTER sip:{pbx} SIP/2.0\r\nVia: SIP/2.0/UDP {me};rport;branch={branch}\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:{ext}@{pbx}>;tag=r{call_id}\r\nTo: <sip:{ext}@{pbx}>\r\n\
+             Call-ID: {call_id}\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:{ext}@{me}>\r\n\
+             Expires: 3600\r\nUser-Agent: spyload\r\n"
+        );
+        if let Some(a) = auth {
+            m += &format!("Authorization: {a}\r\n");
+        }
+        m += "Content-Length: 0\r\n\r\n";
+        (cseq, m.into_bytes())
+    }
+
+    /// Register every extension (`parallel` REGISTERs in flight); returns how many
+    /// succeeded.
+    pub fn register_all(&mut self, exts: &[(String, String)], parallel: usize) -> usize {
+        let mut i = 0;
+        let mut ok = 0;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let pending = |e: &Engine| {
+            e.regs
+                .values()
+                .filter(|r| matches!(r.state, RegState::Pending))
+                .count()
+        };
+        loop {
+            let mut inflight = pending(self);
+            while i < exts.len() && inflight < parallel {
+                let call_id = format!("reg-{}-{}", exts[i].0, self.id());
+                self.regs.insert(
+                    call_id.clone(),
+                    Reg {
+                        ext: exts[i].0.clone(),
+                        secret: exts[i].1.clone(),
+                        cseq: 0,
+                        state: RegState::Pending,
+                    },
+                );
+                let (cseq, bytes) = self.register_req(&call_id, None);
+                self.send_tx(CALLEE, &call_id, cseq, bytes, Duration::from_secs(16));
+                i += 1;
+                inflight += 1;
+            }
+            if (i >= exts.len() && pending(self) == 0) || Instant::now() > deadline {
+                break;
+            }
+            self.pump(Duration::from_millis(5));
+        }
+        self.regs.retain(|_, r| {
+            if matches!(r.state, RegState::Ok) {
+                ok += 1;
+            }
+            false
+        });
+        ok
+    }
+
+    // ---- calls ----------------------------------------------------------------
+    fn invite(&mut self, call_id: &str, auth: Option<String>) -> Option<(u32, Vec<u8>)> {
+        let branch = self.branch();
+        let me = self.caller_addr;
+        let pbx = self.pbx;
+        let c = self.out.get_mut(call_id)?;
+        c.cseq += 1;
+        let port = c.rtp.as_ref()?.local_addr().ok()?.port();
+        let body = sdp(port, c.started_ns);
+        let mut m = format!(
+            "INVITE {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {me};rport;branch={branch}\r\nMax-Forwards: 70\r\n\
+             From: <sip:{user}@{pbx}>;tag={tag}\r\nTo: <{uri}>\r\nCall-ID: {call_id}\r\nCSeq: {cseq} INVITE\r\n\
+             Contact: <sip:{user}@{me}>\r\nUser-Agent: spyload\r\nContent-Type: application/sdp\r\n",
+            uri = c.uri,
+            user = c.user,
+            tag = c.local_tag,
+            cseq = c.cseq
+        );
+        if let Some(a) = auth {
+            m += &format!("Proxy-Authorization: {a}\r\n");
+        }
+        m += &format!("Content-Length: {}\r\n\r\n{body}", body.len());
+        Some((c.cseq, m.into_bytes()))
+    }
+
+    /// Place a call from `user` to `target` (a dialplan extension); returns its Call-ID.
+    pub fn call(&mut self, user: &str, secret: &str, target: &str) -> Option<String> {
+        let rtp = self.ports.bind().ok()?;
+        let n = self.id();
+        let call_id = format!("call-{}-{n}", std::process::id());
+        let uri = format!("sip:{target}@{}", self.pbx);
+        self.out.insert(
+            call_id.clone(),
+            OutCall {
+                user: user.to_string(),
+                secret: secret.to_string(),
+                to_hdr: format!("<{uri}>"),
+                uri,
+                local_tag: format!("t{n}"),
+                remote_tag: None,
+                cseq: 0,
+                state: CallState::Calling,
+                started_ns: now_ns(),
+                answered_ns: None,
+                rtp: Some(rtp),
+                remote_rtp: None,
+                authed: false,
+            },
+        );
+        let (cseq, bytes) = self.invite(&call_id, None)?;
+        self.send_tx(CALLER, &call_id, cseq, bytes, Duration::from_secs(32));
+        Some(call_id)
+    }
+
+    fn ack(&mut self, call_id: &str, cseq: u32, to_hdr: &str, branch: Option<String>, uri: &str) {
+        let me = self.caller_addr;
+        let pbx = self.pbx;
+        let branch = branch.unwrap_or_else(|| self.branch());
+        let Some(c) = self.out.get(call_id) else {
+            return;
+        };
+        let m = format!(
+            "ACK {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {me};rport;branch={branch}\r\nMax-Forwards: 70\r\n\
+             From: <sip:{user}@{pbx}>;tag={tag}\r\nTo: {to_hdr}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} ACK\r\n\
+             Content-Length: 0\r\n\r\n",
+            user = c.user,
+            tag = c.local_tag
+        );
+        self.send(CALLER, m.as_bytes(), self.pbx);
+    }
+
+    /// Hang up an established call (BYE); a call still ringing is left to time out.
+    pub fn hangup(&mut self, call_id: &str) {
+        let branch = self.branch();
+        let me = self.caller_addr;
+        let pbx = self.pbx;
+        let Some(c) = self.out.get_mut(call_id) else {
+            return;
+        };
+        if c.state != CallState::Up {
+            return;
+        }
+        c.cseq += 1;
+        c.state = CallState::Ending;
+        let m = format!(
+            "BYE {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {me};rport;branch={branch}\r\nMax-Forwards: 70\r\n\
+             From: <sip:{user}@{pbx}>;tag={tag}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} BYE\r\n\
+             Content-Length: 0\r\n\r\n",
+            uri = c.uri,
+            user = c.user,
+            tag = c.local_tag,
+            to = c.to_hdr,
+            cseq = c.cseq
+        );
+        let cseq = c.cseq;
+        self.send_tx(
+            CALLER,
+            call_id,
+            cseq,
+            m.into_bytes(),
+            Duration::from_secs(8),
+        );
+    }
+
+    /// Hang up every established call and wait (bounded) until they are gone.
+    pub fn hangup_all(&mut self, within: Duration) {
+        let ids: Vec<String> = self.out.keys().cloned().collect();
+        let mut sent = 0;
+        for id in ids {
+            self.hangup(&id);
+            sent += 1;
+            if sent % 50 == 0 {
+                self.pump(Duration::from_millis(2));
+            }
+        }
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline && self.out.values().any(|c| c.state == CallState::Ending) {
+            self.pump(Duration::from_millis(10));
+        }
+        self.pump(Duration::from_millis(200));
+        self.out.clear();
+        self.inc.clear();
+        self.inc_by_ext.clear();
+        self.txs.clear();
+    }
+
+    // ---- the event loop ----------------------------------------------------------
+    /// Handle input and retransmissions for `dur`.
+    pub fn pump(&mut self, dur: Duration) {
+        let end = Instant::now() + dur;
+        let mut events = Events::with_capacity(256);
+        let mut buf = vec![0u8; 65536];
+        loop {
+            self.timers();
+            let now = Instant::now();
+            if now >= end {
+                break;
+            }
+            let _ = self.poll.poll(&mut events, Some(end - now));
+            for ev in events.iter() {
+                let tok = ev.token();
+                loop {
+                    let r = if tok == CALLER {
+                        self.caller.recv_from(&mut buf)
+                    } else {
+                        self.callee.recv_from(&mut buf)
+                    };
+                    match r {
+                        Ok((n, from)) => {
+                            if let Some(m) = Msg::parse(&buf[..n]) {
+                                self.on_msg(tok, m, from);
+                            } else {
+                                self.stray += 1;
+                            }
+                        }
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                        Err(_) => break,
+                    }
+                }
+            }
+        }
+    }
+
+    fn timers(&mut self) {
+        let now = Instant::now();
+        let mut dead = Vec::new();
+        let mut resend = Vec::new();
+        for (k, tx) in self.txs.iter_mut() {
+            if now >= tx.deadline {
+                dead.push(k.clone());
+            } else if now >= tx.next {
+                resend.push(k.clone());
+                tx.interval = (tx.interval * 2).min(Duration::from_secs(4));
+                tx.next = now + tx.interval;
+            }
+        }
+        for k in resend {
+            let tx = &self.txs[&k];
+            self.send(tx.sock, &tx.bytes, self.pbx);
+        }
+        for k in dead {
+            let Some(tx) = self.txs.remove(&k) else {
+                continue;
+            };
+            self.timeouts += 1;
+            if let Some(c) = self.out.get_mut(&tx.call_id) {
+                c.state = match c.state {
+                    CallState::Calling => CallState::Failed(408),
+                    CallState::Ending => CallState::Ended,
+                    s => s,
+                };
+            }
+            if let Some(r) = self.regs.get_mut(&tx.call_id) {
+                r.state = RegState::Failed;
+            }
+        }
+    }
+
+    fn on_msg(&mut self, tok: Token, m: Msg, from: SocketAddr) {
+        if m.status().is_some() {
+            self.on_response(m);
+        } else if tok == CALLEE {
+            self.on_callee_request(m, from);
+        } else {
+            self.on_caller_request(m, from);
+        }
+    }
+
+    fn on_response(&mut self, m: Msg) {
+        let (Some(code), Some(call_id), Some((cseq, method))) = (m.status(), m.call_id(), m.cseq())
+        else {
+            return;
+        };
+        let call_id = call_id.to_string();
+        let key = (call_id.clone(), cseq);
+        if method == "REGISTER" {
+            if code < 200 {
+                return;
+            }
+            self.txs.remove(&key);
+            let Some(r) = self.regs.get_mut(&call_id) else {
+                return;
+            };
+            if r.cseq != cseq {
+                return;
+            }
+            if code == 401 && r.cseq == 1 {
+                let chal = m.get("www-authenticate").unwrap_or("").to_string();
+                let (ext, secret) = (r.ext.clone(), r.secret.clone());
+                let uri = format!("sip:{}", self.pbx);
+                let cn = format!("{:x}", self.id());
+                let auth = digest(&chal, "REGISTER", &uri, &ext, &secret, &cn);
+                let (cseq, bytes) = self.register_req(&call_id, Some(auth));
+                self.send_tx(CALLEE, &call_id, cseq, bytes, Duration::from_secs(16));
+            } else if (200..300).contains(&code) {
+                r.state = RegState::Ok;
+            } else {
+                r.state = RegState::Failed;
+            }
+            return;
+        }
+        if method == "BYE" {
+            if code >= 200 {
+                self.txs.remove(&key);
+                if let Some(c) = self.out.get_mut(&call_id) {
+                    c.state = CallState::Ended;
+                }
+                self.out.remove(&call_id);
+            }
+            return;
+        }
+        if method != "INVITE" {
+            return;
+        }
+        // INVITE: any response stops retransmission (a 1xx means the PBX has it).
+        if code < 200 {
+            if let Some(tx) = self.txs.get_mut(&key) {
+                tx.next = tx.deadline; // no more resends; the deadline still applies
+                tx.bytes.clear();
+            }
+            return;
+        }
+        self.txs.remove(&key);
+        let to_hdr = m.get("to").unwrap_or("").to_string();
+        let Some(c) = self.out.get_mut(&call_id) else {
+            return;
+        };
+        if (200..300).contains(&code) {
+            let contact = m.get("contact").map(|v| uri_of(v).to_string());
+            let ack_uri = contact.unwrap_or_else(|| c.uri.clone());
+            if c.state == CallState::Calling && c.cseq == cseq {
+                c.state = CallState::Up;
+                c.answered_ns = Some(now_ns());
+                c.remote_tag = tag_of(&to_hdr);
+                c.to_hdr = to_hdr.clone();
+                c.remote_rtp = sdp_audio(&m.body);
+                c.uri = ack_uri.clone();
+            }
+            self.ack(&call_id, cseq, &to_hdr, None, &ack_uri);
+            return;
+        }
+        // Non-2xx final: ACK it in the INVITE's transaction (same branch).
+        let branch = m.get("via").and_then(|v| {
+            v.split(';')
+                .find_map(|p| p.trim().strip_prefix("branch=").map(String::from))
+        });
+        let uri = c.uri.clone();
+        let first_407 = code == 407 && !c.authed && c.cseq == cseq;
+        if !first_407 && c.cseq == cseq && c.state == CallState::Calling {
+            c.state = CallState::Failed(code);
+        }
+        self.ack(&call_id, cseq, &to_hdr, branch, &uri);
+        if first_407 {
+            let chal = m.get("proxy-authenticate").unwrap_or("").to_string();
+            let c = self.out.get_mut(&call_id).expect("call");
+            c.authed = true;
+            let (user, secret) = (c.user.clone(), c.secret.clone());
+            let cn = format!("{:x}", self.id());
+            let auth = digest(&chal, "INVITE", &uri, &user, &secret, &cn);
+            if let Some((cseq, bytes)) = self.invite(&call_id, Some(auth)) {
+                self.send_tx(CALLER, &call_id, cseq, bytes, Duration::from_secs(32));
+            }
+        }
+    }
+
+    fn reply(
+        &self,
+        req: &Msg,
+        code: u16,
+        reason: &str,
+        to_tag: Option<&str>,
+        extra: &str,
+        body: &str,
+    ) -> Vec<u8> {
+        let mut m = format!("SIP/2.0 {code} {reason}\r\n");
+        for v in req.all("via") {
+            m += &format!("Via: {v}\r\n");
+        }
+        m += &format!("From: {}\r\n", req.get("from").unwrap_or(""));
+        let to = req.get("to").unwrap_or("");
+        match to_tag {
+            Some(t) if tag_of(to).is_none() => m += &format!("To: {to};tag={t}\r\n"),
+            _ => m += &format!("To: {to}\r\n"),
+        }
+        m += &format!(
+            "Call-ID: {}\r\nCSeq: {}\r\n",
+            req.call_id().unwrap_or(""),
+            req.get("cseq").unwrap_or("")
+        );
+        m += extra;
+        m += &format!("Content-Length: {}\r\n\r\n{body}", body.len());
+        m.into_bytes()
+    }
+
+    fn on_callee_request(&mut self, m: Msg, from: SocketAddr) {
+        let Some(method) = m.method().map(str::to_string) else {
+            return;
+        };
+        let call_id = m.call_id().unwrap_or("").to_string();
+        match method.as_str() {
+            "INVITE" => {
+                if let Some(c) = self.inc.get(&call_id) {
+                    let a = c.answer.clone();
+                    self.send(CALLEE, &a, from);
+                    return;
+                }
+                let ext = m.request_uri().and_then(user_of).unwrap_or("").to_string();
+                let Ok(rtp) = self.ports.bind() else {
+                    let r = self.reply(&m, 503, "No Ports", Some("x"), "", "");
+                    self.send(CALLEE, &r, from);
+                    return;
+                };
+                let port = rtp.local_addr().map(|a| a.port()).unwrap_or(0);
+                let n = self.id();
+                let body = sdp(port, n);
+                let extra = format!(
+                    "Contact: <sip:{ext}@{}>\r\nContent-Type: application/sdp\r\n",
+                    self.callee_addr
+                );
+                let answer = self.reply(&m, 200, "OK", Some(&format!("a{n}")), &extra, &body);
+                self.send(CALLEE, &answer, from);
+                self.inc_by_ext.insert(ext.clone(), call_id.clone());
+                self.inc.insert(
+                    call_id,
+                    InCall {
+                        ext,
+                        rtp: Some(rtp),
+                        remote_rtp: sdp_audio(&m.body),
+                        answer,
+                    },
+                );
+            }
+            "ACK" => {}
+            "BYE" | "CANCEL" => {
+                let r = self.reply(&m, 200, "OK", None, "", "");
+                self.send(CALLEE, &r, from);
+                if let Some(c) = self.inc.remove(&call_id) {
+                    if self.inc_by_ext.get(&c.ext) == Some(&call_id) {
+                        self.inc_by_ext.remove(&c.ext);
+                    }
+                }
+            }
+            _ => {
+                let r = self.reply(&m, 200, "OK", None, "", "");
+                self.send(CALLEE, &r, from);
+            }
+        }
+    }
+
+    fn on_caller_request(&mut self, m: Msg, from: SocketAddr) {
+        let Some(method) = m.method().map(str::to_string) else {
+            return;
+        };
+        if method == "ACK" {
+            return;
+        }
+        let call_id = m.call_id().unwrap_or("").to_string();
+        let r = self.reply(&m, 200, "OK", None, "", "");
+        self.send(CALLER, &r, from);
+        if method == "BYE" {
+            if let Some(c) = self.out.get_mut(&call_id) {
+                c.state = CallState::Ended;
+            }
+        }
+    }
+
+    /// Drop finished calls (ended or failed) from the caller table.
+    pub fn forget_finished(&mut self) {
+        self.out
+            .retain(|_, c| !matches!(c.state, CallState::Ended | CallState::Failed(_)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digest_matches_rfc2617_example() {
+        // RFC 2617 section 3.5 (qop=auth).
+        let chal = r#"Digest realm="testrealm@host.com", qop="auth,auth-int", nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", opaque="5ccc069c403ebaf9f0171e9517f40e41""#;
+        let a = digest(
+            chal,
+            "GET",
+            "/dir/index.html",
+            "Mufasa",
+            "Circle Of Life",
+            "0a4f113b",
+        );
+        assert!(
+            a.contains("response=\"6629fae49393a05397450978507c4ef1\""),
+            "{a}"
+        );
+        assert!(a.contains("opaque=\"5ccc069c403ebaf9f0171e9517f40e41\""));
+    }
+
+    #[test]
+    fn parses_messages_and_sdp() {
+        let raw = b"SIP/2.0 200 OK\r\nv: SIP/2.0/UDP 1.2.3.4\r\nTo: <sip:a@b>;tag=xyz\r\ni: abc\r\nCSeq: 2 INVITE\r\n\r\nv=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 4000 RTP/AVP 0\r\n";
+        let m = Msg::parse(raw).unwrap();
+        assert_eq!(m.status(), Some(200));
+        assert_eq!(m.call_id(), Some("abc"));
+        assert_eq!(m.cseq(), Some((2, "INVITE".into())));
+        assert_eq!(tag_of(m.get("to").unwrap()).as_deref(), Some("xyz"));
+        assert_eq!(sdp_audio(&m.body), Some("127.0.0.1:4000".parse().unwrap()));
+    }
+}
