@@ -238,6 +238,15 @@ fn make_db(a: &Args, path: &Path, callees: usize, supers: usize) -> Result<()> {
         }
         std::thread::sleep(Duration::from_millis(2));
     }
+    // The supervisors spy without per-supervisor grants: Asterisk's open policy,
+    // so the benchmark measures media, not permission lookups.
+    let st = Command::new(&a.spygroup)
+        .args(["monitoring", "open", "--db", &url])
+        .stdout(Stdio::null())
+        .status()?;
+    if !st.success() {
+        bail!("spygroup monitoring open failed ({st})");
+    }
     Ok(())
 }
 

@@ -161,3 +161,16 @@ def assert_not_hears(wav, freq, start=0.0, end=None, threshold=ABSENT_DBFS):
 def assert_no_gaps(wav, start=0.0, end=None, threshold=GAP_DBFS):
     g = gaps(wav, start, end, threshold=threshold)
     assert not g, f"{wav}: silent 100 ms windows at {g[:20]} s"
+
+
+def check_two_way(caller_wav, callee_wav, caller_sends=400, callee_sends=1000):
+    """A call's two recordings: each side hears the other's tone, never its own,
+    without a gap (from 0.5 s to 0.3 s before the end)."""
+    for wav in (caller_wav, callee_wav):
+        assert duration(wav) >= 3.0, f"{wav}: only {duration(wav):.2f}s recorded"
+    assert_hears(caller_wav, callee_sends, start=0.5)
+    assert_not_hears(caller_wav, caller_sends, start=0.5)
+    assert_hears(callee_wav, caller_sends, start=0.5)
+    assert_not_hears(callee_wav, callee_sends, start=0.5)
+    assert_no_gaps(caller_wav, start=0.5, end=duration(caller_wav) - 0.3)
+    assert_no_gaps(callee_wav, start=0.5, end=duration(callee_wav) - 0.3)

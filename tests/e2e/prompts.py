@@ -78,6 +78,37 @@ def duration(wav):
     return len(x) / rate
 
 
+def prompt_seconds(name):
+    """Length of prompt ``name`` (sounds/en/NAME.wav) in seconds."""
+    return duration(sound(name))
+
+
+def wait_prompt(ua, call, name, after=0.0, timeout=8.0):
+    """Pump until prompt ``name`` shows up in ``call``'s live recording after
+    ``after`` s; return where it starts (seconds into the recording)."""
+    found = {}
+
+    def seen():
+        if call.rec_path is None:
+            return False
+        t, score = find_prompt(call.rec_path, name, start=after)
+        found["last"] = (t, score)
+        return score >= MATCH
+
+    deadline = time.monotonic() + timeout
+    while True:
+        ua.poll(0.25)
+        try:
+            if seen():
+                return found["last"][0]
+        except (ValueError, AssertionError):
+            pass
+        if time.monotonic() >= deadline:
+            raise TimeoutError(
+                f"prompt {name!r} not heard within {timeout}s after {after:.2f}s (best {found.get('last')})"
+            )
+
+
 def wait_until(ua, predicate, timeout, what, step=0.25):
     """Pump pjsua events until ``predicate()`` (which may read live recordings)."""
     deadline = time.monotonic() + timeout

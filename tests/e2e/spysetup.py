@@ -1,12 +1,16 @@
 """Shared set-up for the monitoring tests: extensions, the carrier trunk, inbound
-calls, and waiting for the server to report a spy session."""
+calls, a baresip extension, waiting for the server to report a spy session, and
+checking who hears which tone."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 
-from conftest import REPO
+import audio
+import baresip
+from conftest import REPO, free_port, free_udp_range
 
 SHIPPED = REPO / "config" / "extensions.conf"
 SOUNDS_ARGS = ("--sounds", str(REPO / "sounds"))
@@ -23,9 +27,13 @@ def add_ext(pbx, num, context=None):
     pbx.cli(*args)
 
 
-def registered_phone(pbx, make_phone, num, tone=None, context=None, exists=False, **kw):
+def registered_phone(pbx, make_phone, num, tone=None, context=None, exists=False, supervisor=False, **kw):
+    """A registered pjsua2 extension; `supervisor` also grants it every spy group
+    and mode (monitoring is restricted to granted supervisors by default)."""
     if not exists:
         add_ext(pbx, num, context)
+    if supervisor:
+        pbx.cli("supervisor", "grant", str(num), "--groups", "all", "--modes", "listen,whisper,barge")
     ph = make_phone(str(num), secret=secret_of(num), server=pbx.sip_addr, tone=tone, **kw)
     code = ph.register()
     assert code == 200, f"{num} failed to register: {code}"
@@ -88,3 +96,45 @@ def at(call, t_mono):
 
 def strip_ansi(s):
     return re.sub(r"\x1b\[[0-9;]*m", "", s)
+
+
+def sha(pin):
+    """A PIN as the dialplan's Authenticate reads it from the database."""
+    return "sha256:" + hashlib.sha256(pin.encode()).hexdigest()
+
+
+def bye_from_pbx(trace):
+    """pjsua logs a received request as 'RX ... Request msg BYE/cseq=...'."""
+    return any("Request msg BYE" in ln and "RX" in ln for ln in trace.splitlines())
+
+
+def fmt(lv):
+    return ", ".join(f"{f} Hz {v:.1f} dBFS" for f, v in lv.items())
+
+
+def check(who, lv, hears, not_hears, phase):
+    """Assert ``who`` hears every tone of ``hears`` and none of ``not_hears``
+    (``lv``: tone levels from audio.tone_levels)."""
+    for f in hears:
+        assert lv[f] >= audio.PRESENT_DBFS, f"{phase}: {who} should hear {f} Hz: {fmt(lv)}"
+    for f in not_hears:
+        assert lv[f] <= audio.ABSENT_DBFS, f"{phase}: {who} should not hear {f} Hz: {fmt(lv)}"
+
+
+def baresip_ext(pbx, ua, workdir, num, tone, exists=False):
+    """A baresip instance registered as extension ``num`` (sending ``tone`` Hz,
+    auto-answering). Extra call legs beyond pjsua2's 4 per process (phone.MAX_CALLS).
+    The caller must ``stop()`` it."""
+    if not exists:
+        add_ext(pbx, num)
+    b = baresip.Baresip(
+        workdir, str(num), secret=secret_of(num), server=pbx.sip_addr,
+        sip_port=free_port(), rtp_range=free_udp_range(size=40, lo=50000, hi=59000), tone=tone,
+    )  # fmt: skip
+    try:
+        b.start()
+        b.wait_registered(10, pump=ua.poll)
+    except BaseException:
+        b.stop()
+        raise
+    return b

@@ -24,7 +24,9 @@ from spysetup import (
     SOUNDS_ARGS,
     at,
     carrier_trunk,
+    check,
     count_log,
+    fmt,
     inbound_call,
     registered_phone,
     wait_log,
@@ -36,7 +38,6 @@ pytestmark = [
     pytest.mark.pbx_dialplan(path=str(SHIPPED)),
 ]
 
-PRESENT, ABSENT = audio.PRESENT_DBFS, audio.ABSENT_DBFS
 FREQS = (400, 1000, 1500)
 
 # (feature code, what the agent hears from the supervisor, what the client hears)
@@ -51,23 +52,12 @@ def levels(wav, start, end):
     return audio.tone_levels(wav, FREQS, start, end)
 
 
-def check(who, lv, hears, not_hears, phase):
-    for f in hears:
-        assert lv[f] >= PRESENT, f"{phase}: {who} should hear {f} Hz: {fmt(lv)}"
-    for f in not_hears:
-        assert lv[f] <= ABSENT, f"{phase}: {who} should not hear {f} Hz: {fmt(lv)}"
-
-
-def fmt(lv):
-    return ", ".join(f"{f} Hz {v:.1f} dBFS" for f, v in lv.items())
-
-
 @pytest.mark.parametrize("mode", list(MODES))
 def test_chanspy_matrix(pbx, ua, make_phone, tones, mode):
     code, agent_hears_sup, client_hears_sup = MODES[mode]
     client = carrier_trunk(pbx, make_phone, tones[400])
     agent = registered_phone(pbx, make_phone, "110", tones[1000])
-    sup = registered_phone(pbx, make_phone, "201", tones[1500])
+    sup = registered_phone(pbx, make_phone, "201", tones[1500], supervisor=True)
 
     ccall, aleg = inbound_call(ua, pbx, client, agent, "110")
     t0 = max(ccall.rec_started, aleg.rec_started)

@@ -12,6 +12,7 @@ import pytest
 import audio
 from conftest import REPO, spygroup_bin
 from prompts import MATCH, find_prompt, speech_fraction, tone_track, wait_until
+from spysetup import bye_from_pbx
 
 pytestmark = [pytest.mark.needs_pbx, pytest.mark.pbx_args("--sounds", str(REPO / "sounds"))]
 
@@ -38,11 +39,6 @@ exten => 203,1,Answer()
 uses_apps_dialplan = pytest.mark.pbx_dialplan(text=APPS_DIALPLAN)
 
 
-def _bye_from_pbx(trace):
-    """pjsua logs a received request as 'RX ... Request msg BYE/cseq=...'."""
-    return any("Request msg BYE" in line and "RX" in line for line in trace.splitlines())
-
-
 @uses_apps_dialplan
 def test_playback_beep_then_speech_then_bye(pbx, ua, make_phone):
     a = make_phone("101", server=pbx.sip_addr)  # sends nothing: only the PBX is heard
@@ -52,7 +48,7 @@ def test_playback_beep_then_speech_then_bye(pbx, ua, make_phone):
     ua.wait_for(lambda: call.disconnected, 15, "the PBX to end the call after the prompts")
     assert 200 in call.codes, f"never answered: {call}"
     trace = ua.log_since(offset)
-    assert _bye_from_pbx(trace), "the call ended without a BYE from the PBX"
+    assert bye_from_pbx(trace), "the call ended without a BYE from the PBX"
     wav = call.stop_recording()
     dur = audio.duration(wav)
     assert dur >= 1.0, f"recording only {dur:.2f}s long (beep 0.25 s + activated 0.92 s)"
@@ -117,7 +113,7 @@ def test_unknown_application_fails_call_cleanly(pbx, ua, make_phone):
     c2 = a.call("203")
     ua.wait_for(lambda: c2.disconnected, 10, "a BYE after AGI failed")
     assert 200 in c2.codes, c2
-    assert _bye_from_pbx(ua.log_since(offset)), "no BYE from the PBX"
+    assert bye_from_pbx(ua.log_since(offset)), "no BYE from the PBX"
 
     # the server is fine and still runs dialplans
     assert pbx.healthy()
@@ -137,8 +133,3 @@ def test_dialplan_check_on_seed_warns_and_exits_0():
     lines = [ln for ln in out.splitlines() if ":60:" in ln]
     assert lines, f"no diagnostic for line 60 (the unclosed ${{DB(}}:\n{out}"
     assert any("warning" in ln.lower() for ln in lines), lines
-
-
-def test_dialplan_reload():
-    pytest.skip("dialplan reload is not wired to a command yet")
-

@@ -6,7 +6,6 @@ the inbound monitored range (trunk calls to 110-160 get SPYGROUP=spygrp).
 Prompts are recognised by cross-correlating the recording with sounds/en/*.wav.
 """
 
-import hashlib
 import time
 
 import pytest
@@ -14,18 +13,19 @@ import pytest
 import audio
 import baresip
 import phone as phone_mod
-from conftest import free_port, free_udp_range
-from prompts import MATCH, duration, find_prompt, sound, speech_fraction
+from prompts import MATCH, find_prompt, prompt_seconds, speech_fraction, wait_prompt
 from spysetup import (
     SHIPPED,
-    add_ext,
-    secret_of,
     SOUNDS_ARGS,
     at,
+    baresip_ext,
+    bye_from_pbx,
     carrier_trunk,
     count_log,
+    fmt,
     inbound_call,
     registered_phone,
+    sha,
     wait_log,
 )
 
@@ -35,48 +35,8 @@ shipped = pytest.mark.pbx_dialplan(path=str(SHIPPED))
 PRESENT, ABSENT = audio.PRESENT_DBFS, audio.ABSENT_DBFS
 
 
-def sha(pin):
-    return "sha256:" + hashlib.sha256(pin.encode()).hexdigest()
-
-
-def bye_from_pbx(trace):
-    return any("Request msg BYE" in ln and "RX" in ln for ln in trace.splitlines())
-
-
-def wait_prompt(ua, call, name, after=0.0, timeout=8.0):
-    """Pump until prompt ``name`` shows up in ``call``'s live recording after
-    ``after`` s; return where it starts (seconds into the recording)."""
-    found = {}
-
-    def seen():
-        if call.rec_path is None:
-            return False
-        t, score = find_prompt(call.rec_path, name, start=after)
-        found["last"] = (t, score)
-        return score >= MATCH
-
-    deadline = time.monotonic() + timeout
-    while True:
-        ua.poll(0.25)
-        try:
-            if seen():
-                return found["last"][0]
-        except (ValueError, AssertionError):
-            pass
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"prompt {name!r} not heard within {timeout}s after {after:.2f}s (best {found.get('last')})")
-
-
-def prompt_seconds(name):
-    return duration(sound(name))
-
-
 def spy_levels(wav, start, end, freqs):
     return audio.tone_levels(wav, freqs, start, end)
-
-
-def fmt(lv):
-    return ", ".join(f"{f} Hz {v:.1f}" for f, v in lv.items())
 
 
 # ---- 7791 / 7792 ----------------------------------------------------------
@@ -110,7 +70,7 @@ def test_779_pin_then_extension_spies_on_it(pbx, ua, make_phone, tones):
     pbx.cli("db", "put", "spygroup", "pin_779", sha("4567"))
     client = carrier_trunk(pbx, make_phone, tones[400])
     agent = registered_phone(pbx, make_phone, "110", tones[1000])
-    sup = registered_phone(pbx, make_phone, "201", tones[1500])
+    sup = registered_phone(pbx, make_phone, "201", tones[1500], supervisor=True)
     ccall, aleg = inbound_call(ua, pbx, client, agent, "110")
 
     started = count_log(pbx, "spy session started")
@@ -140,7 +100,7 @@ def test_779_pin_then_extension_spies_on_it(pbx, ua, make_phone, tones):
 @shipped
 def test_779_wrong_pin_three_times_hangs_up(pbx, ua, make_phone):
     pbx.cli("db", "put", "spygroup", "pin_779", sha("4567"))
-    sup = registered_phone(pbx, make_phone, "201")
+    sup = registered_phone(pbx, make_phone, "201", supervisor=True)
     offset = ua.log_offset()
     s = sup.call("779")
     ua.wait_for(lambda: s.confirmed and s.media_active, 10, "779 answered")
@@ -177,15 +137,9 @@ def test_778_pin_then_scan_with_star(pbx, ua, make_phone, tones, tmp_path):
     client = carrier_trunk(pbx, make_phone, tones[400])
     agent = registered_phone(pbx, make_phone, "110", tones[1000])
     a120 = registered_phone(pbx, make_phone, "120", t600)
-    sup = registered_phone(pbx, make_phone, "201", tones[1500])
-    add_ext(pbx, "121")
-    b121 = baresip.Baresip(
-        tmp_path / "baresip-121", "121", secret=secret_of("121"), server=pbx.sip_addr,
-        sip_port=free_port(), rtp_range=free_udp_range(size=40, lo=50000, hi=59000), tone=2000,
-    )  # fmt: skip
+    sup = registered_phone(pbx, make_phone, "201", tones[1500], supervisor=True)
+    b121 = baresip_ext(pbx, ua, tmp_path / "baresip-121", "121", 2000)
     try:
-        b121.start()
-        b121.wait_registered(10, pump=ua.poll)
         _scan_778(pbx, ua, client, agent, a120, sup)
     finally:
         b121.stop()
@@ -247,7 +201,7 @@ exten => 555,1,Answer()
 def test_inbound_to_110_is_monitorable_by_group(pbx, ua, make_phone, tones):
     client = carrier_trunk(pbx, make_phone, tones[400])
     agent = registered_phone(pbx, make_phone, "110", tones[1000])
-    sup = registered_phone(pbx, make_phone, "202", tones[1500], context="spytest")
+    sup = registered_phone(pbx, make_phone, "202", tones[1500], context="spytest", supervisor=True)
     inbound_call(ua, pbx, client, agent, "110")
     started = count_log(pbx, "spy session started")
     s = sup.call("555")
@@ -264,7 +218,7 @@ def test_inbound_to_170_is_not_in_the_group(pbx, ua, make_phone, tones, tmp_path
     client = carrier_trunk(pbx, make_phone, tones[400])
     agent170 = registered_phone(pbx, make_phone, "170", t2000)
     agent110 = registered_phone(pbx, make_phone, "110", tones[1000])
-    sup = registered_phone(pbx, make_phone, "202", tones[1500], context="spytest")
+    sup = registered_phone(pbx, make_phone, "202", tones[1500], context="spytest", supervisor=True)
     c170, l170 = inbound_call(ua, pbx, client, agent170, "170")
     started = count_log(pbx, "spy session started")
     s = sup.call("555")

@@ -1,13 +1,20 @@
-//! The HTTP side of spygroup: health today; REST, WebSocket events and the web
-//! console will hang off the same router.
+//! The HTTP side of spygroup: health, the REST API under `/api/v1` (OpenAPI document
+//! at `/openapi.json`), and live events over a WebSocket.
 //!
 //! Binding and serving are split ([`bind`] then [`Bound::serve`]) so a busy port
 //! fails the start with a clear message before anything else is launched.
 
+mod auth;
+mod calls;
+mod config;
 mod error;
+mod events;
+mod fail;
+mod live;
 mod routes;
 mod server;
 
 pub use error::ApiError;
-pub use routes::{router, router_with, ApiState, HealthFn, ReloadFn};
+pub use live::LiveView;
+pub use routes::{openapi, router, router_with, ApiState, HealthFn, ReloadFn};
 pub use server::{bind, serve, Bound};

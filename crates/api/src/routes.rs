@@ -1,16 +1,26 @@
-//! Routes and their handlers. Every answer, errors included, is JSON.
+//! The router, the small handlers (health, reload, OpenAPI document) and the state.
+//! Every answer, errors included, is JSON.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde_json::{json, Map, Value};
+use axum::{middleware, Extension, Json, Router};
+use serde_json::{Map, Value};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{
+    ContentBuilder, OpenApi as OpenApiDoc, Ref, RefOr, Response as DocResponse, ResponseBuilder,
+};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::fail::{ErrorBody, Failure};
+use crate::live::LiveView;
+use crate::{auth, calls, config, events};
 
 /// Supplies the live part of `/health` (e.g. registration and call counts).
 pub type HealthFn = Arc<dyn Fn() -> Value + Send + Sync>;
@@ -24,55 +34,225 @@ pub type ReloadFn =
 pub struct ApiState {
     pub health: HealthFn,
     pub reload: Option<ReloadFn>,
+    /// The database; without it every token is refused (`503`).
+    pub store: Option<store::Store>,
+    /// The running switch's live calls and events.
+    pub live: Option<Arc<dyn LiveView>>,
+}
+
+impl ApiState {
+    /// Health only: no reload, no database, no switch.
+    pub fn new(health: HealthFn) -> ApiState {
+        ApiState {
+            health,
+            reload: None,
+            store: None,
+            live: None,
+        }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "spygroup",
+        description = "The HTTP API of spygroup, a SIP PBX for supervised call centers.\n\n\
+            Every endpoint but `/health` and `/openapi.json` needs `Authorization: Bearer \
+            <token>` (tokens: `spygroup token create --scope read|supervise|admin`). A \
+            `read` token may use every GET; `supervise` adds the monitor endpoints, acting \
+            only as its own supervisor; `admin` may do everything. Missing or unknown \
+            tokens answer 401, a scope too low 403; errors are `{\"error\": ..., \
+            \"field\": ...}`.\n\n\
+            Click-to-spy and monitor control (`POST /api/v1/calls/{id}/monitor`, `PATCH` \
+            and `DELETE /api/v1/monitors/{id}`) are not implemented yet and answer 501."
+    ),
+    modifiers(&Bearer),
+    security(("bearer" = [])),
+    tags(
+        (name = "extensions"), (name = "trunks"), (name = "groups"), (name = "supervisors"),
+        (name = "rules"), (name = "db", description = "AstDB key/value families"),
+        (name = "calls"), (name = "monitors"), (name = "records"), (name = "events"),
+        (name = "system")
+    )
+)]
+struct ApiDoc;
+
+struct Bearer;
+
+impl Modify for Bearer {
+    fn modify(&self, doc: &mut OpenApiDoc) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
 }
 
 /// The whole API as a router, for embedding or for tests without a socket.
 pub fn router(health: HealthFn) -> Router {
-    router_with(ApiState {
-        health,
-        reload: None,
-    })
+    router_with(ApiState::new(health))
+}
+
+/// Every route with its OpenAPI description, before state and fallbacks.
+fn documented(state: &ApiState) -> OpenApiRouter<ApiState> {
+    let protected = OpenApiRouter::new()
+        .routes(routes!(config::list_extensions, config::add_extension))
+        .routes(routes!(
+            config::get_extension,
+            config::update_extension,
+            config::delete_extension
+        ))
+        .routes(routes!(config::groups_of_extension))
+        .routes(routes!(config::list_trunks, config::add_trunk))
+        .routes(routes!(config::get_trunk, config::delete_trunk))
+        .routes(routes!(config::list_groups, config::add_group))
+        .routes(routes!(config::get_group, config::delete_group))
+        .routes(routes!(config::list_members, config::add_member))
+        .routes(routes!(config::delete_member))
+        .routes(routes!(config::list_supervisors))
+        .routes(routes!(
+            config::get_supervisor,
+            config::grant_supervisor,
+            config::revoke_supervisor
+        ))
+        .routes(routes!(config::list_rules, config::add_rule))
+        .routes(routes!(config::get_rule, config::delete_rule))
+        .routes(routes!(config::list_kv))
+        .routes(routes!(config::get_kv, config::put_kv, config::delete_kv))
+        .routes(routes!(calls::list_calls))
+        .routes(routes!(calls::start_monitor))
+        .routes(routes!(calls::change_monitor, calls::stop_monitor))
+        .routes(routes!(calls::list_cdr))
+        .routes(routes!(calls::list_audit))
+        .routes(routes!(events::events))
+        .routes(routes!(reload_handler))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ));
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health_handler))
+        .routes(routes!(openapi_handler))
+        .merge(protected)
+}
+
+/// The OpenAPI document of the API.
+pub fn openapi() -> OpenApiDoc {
+    let state = ApiState::new(Arc::new(|| Value::Null));
+    let mut doc = documented(&state).split_for_parts().1;
+    finish(&mut doc);
+    doc
+}
+
+/// Adds what every operation shares: the 401/403 answers of the protected ones,
+/// and a description for each answer that lacks one (OpenAPI requires it).
+fn finish(doc: &mut OpenApiDoc) {
+    fn error_response(description: &str) -> RefOr<DocResponse> {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build(),
+        )
+    }
+    for item in doc.paths.paths.values_mut() {
+        let ops = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for op in ops.into_iter().flatten() {
+            let responses = &mut op.responses.responses;
+            if op.security.is_none() {
+                responses.entry("401".into()).or_insert_with(|| {
+                    error_response("missing, malformed, unknown or revoked token")
+                });
+                responses
+                    .entry("403".into())
+                    .or_insert_with(|| error_response("the token's scope is too low"));
+            }
+            for (status, response) in responses.iter_mut() {
+                if let RefOr::T(r) = response {
+                    if r.description.is_empty() {
+                        r.description = match status.as_str() {
+                            "200" => "OK",
+                            "201" => "created",
+                            "204" => "done",
+                            "400" => "bad input: `field` names what was wrong; nothing changed",
+                            "404" => "no such resource",
+                            "409" => "already exists",
+                            _ => "see the error body",
+                        }
+                        .into();
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The router with every hook the running server offers.
 pub fn router_with(state: ApiState) -> Router {
-    Router::new()
-        .route("/health", get(health_handler))
-        .route("/api/v1/dialplan/reload", post(reload_handler))
+    let (router, mut doc) = documented(&state).split_for_parts();
+    finish(&mut doc);
+    router
+        .layer(Extension(Arc::new(doc)))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
 }
 
-/// `POST /api/v1/dialplan/reload`: only from this machine until API tokens exist.
-async fn reload_handler(State(state): State<ApiState>, req: axum::extract::Request) -> Response {
-    let local = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .is_some_and(|ConnectInfo(a)| a.ip().is_loopback());
-    if !local {
-        return error(
-            StatusCode::FORBIDDEN,
-            "dialplan reload is allowed from the PBX's own host only".into(),
-        );
-    }
+#[utoipa::path(get, path = "/openapi.json", tag = "system", security(()),
+    responses((status = 200, description = "this document")))]
+async fn openapi_handler(Extension(doc): Extension<Arc<OpenApiDoc>>) -> Json<OpenApiDoc> {
+    Json((*doc).clone())
+}
+
+/// Result of a dialplan reload.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+struct Reloaded {
+    reloaded: bool,
+    /// How many warnings the new dialplan produced.
+    warnings: usize,
+}
+
+#[utoipa::path(post, path = "/api/v1/dialplan/reload", tag = "system",
+    description = "Reloads the dialplan. Allowed with an admin token, or without any \
+                   token from the PBX's own host.",
+    responses((status = 200, body = Reloaded),
+              (status = 422, description = "the new dialplan has errors; the old one stays", body = ErrorBody),
+              (status = 503, description = "no switch to reload", body = ErrorBody)))]
+async fn reload_handler(State(state): State<ApiState>) -> Response {
     let Some(reload) = state.reload else {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "no switch to reload".into(),
-        );
+        return Failure::new(StatusCode::SERVICE_UNAVAILABLE, "no switch to reload")
+            .into_response();
     };
     match reload().await {
-        Ok(warnings) => Json(json!({ "reloaded": true, "warnings": warnings })).into_response(),
-        Err(errors) => error(
+        Ok(warnings) => Json(Reloaded {
+            reloaded: true,
+            warnings,
+        })
+        .into_response(),
+        Err(errors) => Failure::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             format!("dialplan not reloaded, the running one stays: {errors}"),
-        ),
+        )
+        .into_response(),
     }
 }
 
 /// `{"status":"ok"}` merged with what the closure returns; its keys win, so the
 /// switch may report `"status":"degraded"`. A non-object lands under `detail`.
+#[utoipa::path(get, path = "/health", tag = "system", security(()),
+    responses((status = 200, description = "`status` plus the switch's counters")))]
 async fn health_handler(State(ApiState { health, .. }): State<ApiState>) -> Json<Value> {
     let mut body = Map::new();
     body.insert("status".into(), Value::from("ok"));
@@ -86,19 +266,12 @@ async fn health_handler(State(ApiState { health, .. }): State<ApiState>) -> Json
     Json(Value::Object(body))
 }
 
-fn error(status: StatusCode, message: String) -> Response {
-    (status, Json(json!({ "error": message }))).into_response()
+async fn not_found(uri: Uri) -> Failure {
+    Failure::not_found(format!("no such resource: {}", uri.path()))
 }
 
-async fn not_found(uri: Uri) -> Response {
-    error(
-        StatusCode::NOT_FOUND,
-        format!("no such resource: {}", uri.path()),
-    )
-}
-
-async fn method_not_allowed(uri: Uri) -> Response {
-    error(
+async fn method_not_allowed(uri: Uri) -> Failure {
+    Failure::new(
         StatusCode::METHOD_NOT_ALLOWED,
         format!("method not allowed on {}", uri.path()),
     )

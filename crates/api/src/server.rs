@@ -38,14 +38,7 @@ impl Bound {
         health: HealthFn,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ApiError> {
-        self.serve_with(
-            ApiState {
-                health,
-                reload: None,
-            },
-            shutdown,
-        )
-        .await
+        self.serve_with(ApiState::new(health), shutdown).await
     }
 
     /// Serves the router with every hook in `state`.

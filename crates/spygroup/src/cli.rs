@@ -54,6 +54,21 @@ pub enum Command {
     /// Check or show an extensions.conf dialplan.
     #[command(subcommand)]
     Dialplan(DialplanCommand),
+    /// Spy groups and their member extensions.
+    #[command(subcommand)]
+    Group(crate::admin::group::GroupCommand),
+    /// Supervisors: who may monitor which spy groups, in which modes.
+    #[command(subcommand)]
+    Supervisor(crate::admin::supervisor::SupervisorCommand),
+    /// API tokens for the HTTP API.
+    #[command(subcommand)]
+    Token(crate::admin::token::TokenCommand),
+    /// Inbound monitoring rules: calls to a range of extensions get spy groups.
+    #[command(subcommand)]
+    Rule(crate::admin::rule::RuleCommand),
+    /// Show or set who may monitor: `open` (Asterisk's behaviour: anyone who can
+    /// dial ChanSpy may spy) or `restricted` (only supervisors, within their grants).
+    Monitoring(crate::admin::monitoring::MonitoringArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -49,6 +49,10 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
     // The bound address, which differs from the configured one when port 0 was asked.
     let sip = handle.sip_addr();
     let reloader = handle.reloader();
+    let live: Arc<dyn api::LiveView> = Arc::new(LiveAdapter {
+        registry: handle.registry(),
+        events: handle.events(),
+    });
     let shared: SharedPbx = Arc::new(Mutex::new(Some(handle)));
 
     let (stop_api, api_stopped) = oneshot::channel::<()>();
@@ -59,6 +63,8 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
             let r = http_reloader.clone();
             Box::pin(async move { r.reload().await })
         })),
+        store: Some(store.clone()),
+        live: Some(live),
     };
     let mut api_task = tokio::spawn(bound.serve_with(state, async move {
         let _ = api_stopped.await;
@@ -96,6 +102,22 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
         .context("HTTP API stopped")?;
     tracing::info!("spygroup stopped");
     Ok(())
+}
+
+/// The switch as the HTTP API sees it: live channels and the event bus.
+struct LiveAdapter {
+    registry: pbx::registry::Registry,
+    events: pbx::EventBus,
+}
+
+impl api::LiveView for LiveAdapter {
+    fn channels(&self) -> serde_json::Value {
+        self.registry.to_json()
+    }
+
+    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<serde_json::Value>> {
+        self.events.subscribe()
+    }
 }
 
 /// `/health` body: the switch's live counters, or `stopping` once shutdown began.

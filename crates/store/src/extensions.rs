@@ -157,12 +157,25 @@ impl Store {
         Ok(())
     }
 
-    /// Removes an extension; `false` if there was none.
+    /// Removes an extension with its group memberships and, when it was a
+    /// supervisor, its grant and supervise API tokens; `false` if there was none.
     pub async fn delete_extension(&self, number: &str) -> Result<bool, StoreError> {
-        let result = sqlx::query("DELETE FROM extensions WHERE number = $1")
+        let mut tx = self.write_tx().await?;
+        for sql in [
+            "DELETE FROM group_members WHERE extension = $1",
+            "DELETE FROM api_tokens WHERE supervisor = $1",
+            "DELETE FROM supervisor_groups WHERE supervisor = $1",
+            "DELETE FROM supervisors WHERE extension = $1",
+        ] {
+            sqlx::query(sql).bind(number).execute(&mut *tx).await?;
+        }
+        let gone = sqlx::query("DELETE FROM extensions WHERE number = $1")
             .bind(number)
-            .execute(&self.pool)
-            .await?;
-        Ok(result.rows_affected() > 0)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            > 0;
+        tx.commit().await?;
+        Ok(gone)
     }
 }

@@ -24,5 +24,12 @@ pub(crate) fn migrator() -> Migrator {
             include_str!("../migrations/0002_monitoring.sql").into_sql_str(),
             false,
         ),
+        Migration::new(
+            3,
+            "spy_groups".into(),
+            MigrationType::Simple,
+            include_str!("../migrations/0003_spy_groups.sql").into_sql_str(),
+            false,
+        ),
     ])
 }

@@ -17,6 +17,8 @@ pub const DEFAULT_REALM: &str = "spygroup";
 pub struct Store {
     pub(crate) pool: AnyPool,
     realm: Arc<str>,
+    /// SQLite, where a write transaction must take the write lock up front.
+    sqlite: bool,
 }
 
 impl std::fmt::Debug for Store {
@@ -65,6 +67,20 @@ impl Store {
     /// and cached: it never changes, because every stored HA1 depends on it.
     pub fn realm(&self) -> &str {
         &self.realm
+    }
+
+    /// Begins a transaction that will write. On SQLite it takes the write lock at
+    /// once (`BEGIN IMMEDIATE`): a deferred transaction that reads first and writes
+    /// later fails with "database is locked" when another process wrote in between,
+    /// instead of waiting its turn.
+    pub(crate) async fn write_tx(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(if self.sqlite {
+            self.pool.begin_with("BEGIN IMMEDIATE").await?
+        } else {
+            self.pool.begin().await?
+        })
     }
 
     /// Waits for every connection to close; later calls on clones fail.
@@ -120,6 +136,7 @@ impl Store {
         Ok(Store {
             pool,
             realm: realm.into(),
+            sqlite: is_sqlite,
         })
     }
 }

@@ -103,13 +103,25 @@ impl Store {
         rows.iter().map(from_row).collect()
     }
 
-    /// Removes a trunk; `false` if there was none.
+    /// Removes a trunk with the inbound monitoring rules made for it; `false` if
+    /// there was none.
     pub async fn delete_trunk(&self, name: &str) -> Result<bool, StoreError> {
-        let result = sqlx::query("DELETE FROM trunks WHERE name = $1")
+        let mut tx = self.write_tx().await?;
+        for sql in [
+            "DELETE FROM monitor_rule_groups WHERE rule_id IN \
+             (SELECT id FROM monitor_rules WHERE trunk = $1)",
+            "DELETE FROM monitor_rules WHERE trunk = $1",
+        ] {
+            sqlx::query(sql).bind(name).execute(&mut *tx).await?;
+        }
+        let gone = sqlx::query("DELETE FROM trunks WHERE name = $1")
             .bind(name)
-            .execute(&self.pool)
-            .await?;
-        Ok(result.rows_affected() > 0)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            > 0;
+        tx.commit().await?;
+        Ok(gone)
     }
 
     /// The trunk a request from `ip:port` belongs to. A trunk with that exact port

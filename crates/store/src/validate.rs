@@ -119,6 +119,98 @@ pub fn db_name(field: &'static str, value: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Spy group names: see [`token`]. They travel in a channel's colon-separated
+/// `SPYGROUP` and in ChanSpy's `g(a:b)`, so `:` is never part of one.
+pub fn group_name(value: &str) -> Result<(), StoreError> {
+    token("group name", value)
+}
+
+/// Spy group descriptions: up to 255 characters, no control characters.
+pub fn group_description(value: &str) -> Result<(), StoreError> {
+    if value.chars().count() > 255 {
+        return Err(invalid(
+            "description",
+            &value.chars().take(80).collect::<String>(),
+            "must be at most 255 characters long",
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(invalid(
+            "description",
+            value,
+            "must not contain control characters",
+        ));
+    }
+    Ok(())
+}
+
+/// One end of an inbound monitoring range: 1 to 32 decimal digits.
+pub fn range_end(field: &'static str, value: &str) -> Result<(), StoreError> {
+    if value.is_empty() || value.len() > 32 || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid(field, value, "must be 1 to 32 digits"));
+    }
+    Ok(())
+}
+
+/// An inbound monitoring range `[low, high]`: both ends digits, `low <= high` as numbers.
+pub fn range(low: &str, high: &str) -> Result<(), StoreError> {
+    range_end("low", low)?;
+    range_end("high", high)?;
+    if cmp_digits(low, high) == std::cmp::Ordering::Greater {
+        return Err(invalid("high", high, "must not be below low"));
+    }
+    Ok(())
+}
+
+/// Compares two strings of decimal digits as numbers, whatever their length
+/// (`"0110" == "110"`, `"99" < "100"`).
+pub fn cmp_digits(a: &str, b: &str) -> std::cmp::Ordering {
+    let a = a.trim_start_matches('0');
+    let b = b.trim_start_matches('0');
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+/// Setting keys: `[0-9A-Za-z_.-]{1,128}`, e.g. `monitoring.open`.
+pub fn setting_key(value: &str) -> Result<(), StoreError> {
+    if value.is_empty() || value.len() > 128 {
+        return Err(invalid(
+            "setting key",
+            value,
+            "must be 1 to 128 characters long",
+        ));
+    }
+    if !value
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+    {
+        return Err(invalid(
+            "setting key",
+            value,
+            "may only contain letters, digits, '_', '.' and '-'",
+        ));
+    }
+    Ok(())
+}
+
+/// Setting values: up to 1024 characters, no control characters.
+pub fn setting_value(value: &str) -> Result<(), StoreError> {
+    if value.chars().count() > 1024 {
+        return Err(invalid(
+            "setting value",
+            &value.chars().take(80).collect::<String>(),
+            "must be at most 1024 characters long",
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(invalid(
+            "setting value",
+            value,
+            "must not contain control characters",
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,5 +241,46 @@ mod tests {
         assert!(context("from internal").is_err());
         assert!(display_name("Alice Smith").is_ok());
         assert!(display_name("a\nb").is_err());
+    }
+
+    #[test]
+    fn groups_ranges_settings() {
+        assert!(group_name("sales.eu-1_b").is_ok());
+        for bad in ["", "a:b", "a b", "a/b", &"g".repeat(33)] {
+            assert!(group_name(bad).is_err(), "{bad}");
+        }
+        assert!(group_description("Sales, Europe").is_ok());
+        assert!(group_description("a\nb").is_err());
+        assert!(group_description(&"d".repeat(256)).is_err());
+
+        assert!(range("110", "160").is_ok());
+        assert!(range("110", "110").is_ok());
+        assert!(range("99", "100").is_ok(), "numeric, not text order");
+        let err = range("160", "110").unwrap_err();
+        assert!(
+            matches!(err, StoreError::Invalid { field: "high", .. }),
+            "{err}"
+        );
+        let err = range("1x", "2").unwrap_err();
+        assert!(
+            matches!(err, StoreError::Invalid { field: "low", .. }),
+            "{err}"
+        );
+        assert!(range("1", "").is_err());
+        assert!(range("1", &"9".repeat(33)).is_err());
+
+        use std::cmp::Ordering::*;
+        assert_eq!(cmp_digits("0110", "110"), Equal);
+        assert_eq!(cmp_digits("99", "100"), Less);
+        assert_eq!(
+            cmp_digits(&"9".repeat(30), &format!("1{}", "0".repeat(30))),
+            Less
+        );
+        assert_eq!(cmp_digits("0", ""), Equal);
+
+        assert!(setting_key("monitoring.open").is_ok());
+        assert!(setting_key("a b").is_err());
+        assert!(setting_value("true").is_ok());
+        assert!(setting_value("a\u{1b}").is_err());
     }
 }

@@ -13,121 +13,127 @@ fn new_ext(number: &str, secret: &str) -> NewExtension {
 
 #[tokio::test]
 async fn add_get_list_update_delete() {
-    let db = common::temp_db();
-    let store = Store::open(&db.url).await.unwrap();
-    assert_eq!(store.realm(), "spygroup");
+    for db in common::backends().await {
+        eprintln!("backend: {}", db.name);
+        let store = Store::open(&db.url).await.unwrap();
+        assert_eq!(store.realm(), "spygroup");
 
-    store
-        .add_extension(&NewExtension {
-            name: Some("Alice".into()),
-            ..new_ext("110", "s3cret")
-        })
-        .await
-        .unwrap();
-    store.add_extension(&new_ext("111", "other")).await.unwrap();
+        store
+            .add_extension(&NewExtension {
+                name: Some("Alice".into()),
+                ..new_ext("110", "s3cret")
+            })
+            .await
+            .unwrap();
+        store.add_extension(&new_ext("111", "other")).await.unwrap();
 
-    let e = store.get_extension("110").await.unwrap().unwrap();
-    assert_eq!(e.name.as_deref(), Some("Alice"));
-    assert_eq!(e.context, "from-internal");
-    // Independently computed: md5/sha256 of "110:spygroup:s3cret".
-    assert_eq!(e.ha1_md5, "3ff41783d3504eacdd8bdf2c54f38d19");
-    assert_eq!(
-        e.ha1_sha256,
-        "be820041738a1cc311ca97b4530a4b324c7d273ab0d153aa23b26212057741ae"
-    );
+        let e = store.get_extension("110").await.unwrap().unwrap();
+        assert_eq!(e.name.as_deref(), Some("Alice"));
+        assert_eq!(e.context, "from-internal");
+        // Independently computed: md5/sha256 of "110:spygroup:s3cret".
+        assert_eq!(e.ha1_md5, "3ff41783d3504eacdd8bdf2c54f38d19");
+        assert_eq!(
+            e.ha1_sha256,
+            "be820041738a1cc311ca97b4530a4b324c7d273ab0d153aa23b26212057741ae"
+        );
 
-    let numbers: Vec<_> = store
-        .list_extensions()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.number)
-        .collect();
-    assert_eq!(numbers, ["110", "111"]);
+        let numbers: Vec<_> = store
+            .list_extensions()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.number)
+            .collect();
+        assert_eq!(numbers, ["110", "111"]);
 
-    store
-        .update_extension(
-            "110",
-            &ExtensionUpdate {
-                context: Some("agents".into()),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    let after = store.get_extension("110").await.unwrap().unwrap();
-    assert_eq!(after.context, "agents");
-    assert_eq!(after.name.as_deref(), Some("Alice"), "untouched field kept");
-    assert_eq!(after.ha1_md5, e.ha1_md5, "secret kept");
+        store
+            .update_extension(
+                "110",
+                &ExtensionUpdate {
+                    context: Some("agents".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let after = store.get_extension("110").await.unwrap().unwrap();
+        assert_eq!(after.context, "agents");
+        assert_eq!(after.name.as_deref(), Some("Alice"), "untouched field kept");
+        assert_eq!(after.ha1_md5, e.ha1_md5, "secret kept");
 
-    store
-        .update_extension(
-            "110",
-            &ExtensionUpdate {
-                secret: Some("new".into()),
-                name: Some(String::new()),
-                context: None,
-            },
-        )
-        .await
-        .unwrap();
-    let after = store.get_extension("110").await.unwrap().unwrap();
-    assert_eq!(after.name, None, "empty name clears it");
-    assert_eq!(
-        after.ha1_md5,
-        store::secrets::ha1_pair("110", "spygroup", "new").0
-    );
-    assert_ne!(after.ha1_sha256, e.ha1_sha256);
+        store
+            .update_extension(
+                "110",
+                &ExtensionUpdate {
+                    secret: Some("new".into()),
+                    name: Some(String::new()),
+                    context: None,
+                },
+            )
+            .await
+            .unwrap();
+        let after = store.get_extension("110").await.unwrap().unwrap();
+        assert_eq!(after.name, None, "empty name clears it");
+        assert_eq!(
+            after.ha1_md5,
+            store::secrets::ha1_pair("110", "spygroup", "new").0
+        );
+        assert_ne!(after.ha1_sha256, e.ha1_sha256);
 
-    assert!(store.delete_extension("110").await.unwrap());
-    assert!(!store.delete_extension("110").await.unwrap());
-    assert!(store.get_extension("110").await.unwrap().is_none());
+        assert!(store.delete_extension("110").await.unwrap());
+        assert!(!store.delete_extension("110").await.unwrap());
+        assert!(store.get_extension("110").await.unwrap().is_none());
+        db.cleanup().await;
+    }
 }
 
 #[tokio::test]
 async fn constraint_errors() {
-    let db = common::temp_db();
-    let store = Store::open(&db.url).await.unwrap();
-    store.add_extension(&new_ext("110", "a")).await.unwrap();
+    for db in common::backends().await {
+        eprintln!("backend: {}", db.name);
+        let store = Store::open(&db.url).await.unwrap();
+        store.add_extension(&new_ext("110", "a")).await.unwrap();
 
-    let dup = store.add_extension(&new_ext("110", "b")).await.unwrap_err();
-    assert!(matches!(dup, StoreError::Exists { .. }), "{dup}");
-    assert!(dup.to_string().contains("110"));
+        let dup = store.add_extension(&new_ext("110", "b")).await.unwrap_err();
+        assert!(matches!(dup, StoreError::Exists { .. }), "{dup}");
+        assert!(dup.to_string().contains("110"));
 
-    for bad in [
-        "",
-        "1 1",
-        "*222",
-        "a/b",
-        "12345678901234567890123456789012X",
-    ] {
-        let err = store.add_extension(&new_ext(bad, "x")).await.unwrap_err();
-        assert!(err.is_invalid_input(), "{bad}: {err}");
+        for bad in [
+            "",
+            "1 1",
+            "*222",
+            "a/b",
+            "12345678901234567890123456789012X",
+        ] {
+            let err = store.add_extension(&new_ext(bad, "x")).await.unwrap_err();
+            assert!(err.is_invalid_input(), "{bad}: {err}");
+        }
+        let err = store.add_extension(&new_ext("112", "")).await.unwrap_err();
+        assert!(err.is_invalid_input());
+        let err = store
+            .add_extension(&NewExtension {
+                context: Some("bad context".into()),
+                ..new_ext("112", "x")
+            })
+            .await
+            .unwrap_err();
+        assert!(err.is_invalid_input());
+
+        let missing = store
+            .update_extension(
+                "999",
+                &ExtensionUpdate {
+                    name: Some("x".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(missing, StoreError::NotFound { .. }), "{missing}");
+        // Nothing was lost along the way.
+        assert_eq!(store.list_extensions().await.unwrap().len(), 1);
+        db.cleanup().await;
     }
-    let err = store.add_extension(&new_ext("112", "")).await.unwrap_err();
-    assert!(err.is_invalid_input());
-    let err = store
-        .add_extension(&NewExtension {
-            context: Some("bad context".into()),
-            ..new_ext("112", "x")
-        })
-        .await
-        .unwrap_err();
-    assert!(err.is_invalid_input());
-
-    let missing = store
-        .update_extension(
-            "999",
-            &ExtensionUpdate {
-                name: Some("x".into()),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap_err();
-    assert!(matches!(missing, StoreError::NotFound { .. }), "{missing}");
-    // Nothing was lost along the way.
-    assert_eq!(store.list_extensions().await.unwrap().len(), 1);
 }
 
 #[tokio::test]

@@ -4,41 +4,47 @@ use store::{NewExtension, Store, StoreError};
 
 #[tokio::test]
 async fn reopen_is_idempotent_and_keeps_data() {
-    let db = common::temp_db();
-    let s = Store::open_with_realm(&db.url, "pbx.example")
-        .await
-        .unwrap();
-    s.db_put("fam", "k", "v").await.unwrap();
-    s.close().await;
-
-    for _ in 0..2 {
-        let s = Store::open(&db.url).await.unwrap();
-        assert_eq!(s.realm(), "pbx.example", "realm fixed at creation");
-        assert_eq!(s.db_get("fam", "k").await.unwrap().as_deref(), Some("v"));
+    for db in common::backends().await {
+        eprintln!("backend: {}", db.name);
+        let s = Store::open_with_realm(&db.url, "pbx.example")
+            .await
+            .unwrap();
+        s.db_put("fam", "k", "v").await.unwrap();
         s.close().await;
+
+        for _ in 0..2 {
+            let s = Store::open(&db.url).await.unwrap();
+            assert_eq!(s.realm(), "pbx.example", "realm fixed at creation");
+            assert_eq!(s.db_get("fam", "k").await.unwrap().as_deref(), Some("v"));
+            s.close().await;
+        }
+        // Asking for the same realm again is fine; another one is refused.
+        Store::open_with_realm(&db.url, "pbx.example")
+            .await
+            .unwrap();
+        let err = Store::open_with_realm(&db.url, "other").await.unwrap_err();
+        assert!(matches!(err, StoreError::RealmMismatch { .. }), "{err}");
+        db.cleanup().await;
     }
-    // Asking for the same realm again is fine; another one is refused.
-    Store::open_with_realm(&db.url, "pbx.example")
-        .await
-        .unwrap();
-    let err = Store::open_with_realm(&db.url, "other").await.unwrap_err();
-    assert!(matches!(err, StoreError::RealmMismatch { .. }), "{err}");
 }
 
 #[tokio::test]
 async fn realm_is_used_for_ha1() {
-    let db = common::temp_db();
-    let s = Store::open_with_realm(&db.url, "r1").await.unwrap();
-    s.add_extension(&NewExtension {
-        number: "110".into(),
-        secret: "x".into(),
-        name: None,
-        context: None,
-    })
-    .await
-    .unwrap();
-    let e = s.get_extension("110").await.unwrap().unwrap();
-    assert_eq!(e.ha1_md5, store::secrets::ha1_pair("110", "r1", "x").0);
+    for db in common::backends().await {
+        eprintln!("backend: {}", db.name);
+        let s = Store::open_with_realm(&db.url, "r1").await.unwrap();
+        s.add_extension(&NewExtension {
+            number: "110".into(),
+            secret: "x".into(),
+            name: None,
+            context: None,
+        })
+        .await
+        .unwrap();
+        let e = s.get_extension("110").await.unwrap().unwrap();
+        assert_eq!(e.ha1_md5, store::secrets::ha1_pair("110", "r1", "x").0);
+        db.cleanup().await;
+    }
 }
 
 #[tokio::test]
@@ -86,28 +92,31 @@ async fn relative_urls_resolve_against_the_working_directory() {
 
 #[tokio::test]
 async fn two_pools_write_concurrently() {
-    let db = common::temp_db();
-    let a = Store::open(&db.url).await.unwrap();
-    let b = Store::open(&db.url).await.unwrap();
-    let write = |s: Store, tag: &'static str| async move {
-        for i in 0..50 {
-            s.db_put(tag, &format!("k{i:02}"), "v").await.unwrap();
-            s.add_extension(&NewExtension {
-                number: format!("{tag}{i}"),
-                secret: "x".into(),
-                name: None,
-                context: None,
-            })
-            .await
-            .unwrap();
-        }
-    };
-    let (ra, rb) = tokio::join!(
-        tokio::spawn(write(a.clone(), "a")),
-        tokio::spawn(write(b.clone(), "b"))
-    );
-    ra.unwrap();
-    rb.unwrap();
-    assert_eq!(a.db_show(None).await.unwrap().len(), 100);
-    assert_eq!(b.list_extensions().await.unwrap().len(), 100);
+    for db in common::backends().await {
+        eprintln!("backend: {}", db.name);
+        let a = Store::open(&db.url).await.unwrap();
+        let b = Store::open(&db.url).await.unwrap();
+        let write = |s: Store, tag: &'static str| async move {
+            for i in 0..50 {
+                s.db_put(tag, &format!("k{i:02}"), "v").await.unwrap();
+                s.add_extension(&NewExtension {
+                    number: format!("{tag}{i}"),
+                    secret: "x".into(),
+                    name: None,
+                    context: None,
+                })
+                .await
+                .unwrap();
+            }
+        };
+        let (ra, rb) = tokio::join!(
+            tokio::spawn(write(a.clone(), "a")),
+            tokio::spawn(write(b.clone(), "b"))
+        );
+        ra.unwrap();
+        rb.unwrap();
+        assert_eq!(a.db_show(None).await.unwrap().len(), 100);
+        assert_eq!(b.list_extensions().await.unwrap().len(), 100);
+        db.cleanup().await;
+    }
 }

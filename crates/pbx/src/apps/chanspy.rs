@@ -24,6 +24,7 @@ use dialplan::{AppOutcome, ChannelVars};
 use media::mix::{SpyMode, VolumeStep};
 use media::{LinkSource, PlayEnd};
 
+use super::permit::{Denied, Policy};
 use super::play::{split_first, Played};
 use super::{Input, PbxHost};
 use crate::registry::ChannelEntry;
@@ -186,8 +187,26 @@ impl PbxHost {
         let mut mode = opts.mode.unwrap_or(SpyMode::Listen);
         let mut volume = VolumeStep::new(opts.volume.clamp(-4, 4)).unwrap_or(VolumeStep::UNITY);
         let mut last: Option<String> = None;
+        let supervisor = self.chan.caller.endpoint.clone();
+        let policy = Policy::load(&self.env.store, &supervisor).await;
         let outcome = loop {
-            let candidates = self.spy_candidates(&spec, &opts);
+            let seen = self.spy_candidates(&spec, &opts);
+            let mut candidates = Vec::new();
+            let mut refused = None;
+            for c in seen {
+                match policy.check(&self.env.store, &c, mode).await {
+                    Ok(()) => candidates.push(c),
+                    Err(d) => refused = refused.or(Some((c, d))),
+                }
+            }
+            // Naming a channel one may not monitor is refused out loud, and recorded;
+            // a scan just passes such channels by.
+            if candidates.is_empty() && !spec.trim().is_empty() {
+                if let Some((target, denied)) = refused {
+                    self.deny(&target, mode, &denied).await;
+                    break AppOutcome::Continue;
+                }
+            }
             let target = candidates
                 .iter()
                 .find(|c| last.as_ref().is_none_or(|l| c.name.as_str() > l.as_str()))
@@ -213,7 +232,7 @@ impl PbxHost {
             last = Some(target.name.clone());
             let context = vars.location.context.clone();
             match self
-                .spy_on(&target, &mut mode, &mut volume, &opts, &context)
+                .spy_on(&target, &mut mode, &mut volume, &opts, &context, &policy)
                 .await
             {
                 SpyEnd::Next => {}
@@ -262,6 +281,7 @@ impl PbxHost {
         volume: &mut VolumeStep,
         opts: &SpyOptions,
         context: &str,
+        policy: &Policy,
     ) -> SpyEnd {
         if !opts.quiet {
             // A beep, then who is being spied on, as Asterisk announces it.
@@ -304,6 +324,18 @@ impl PbxHost {
         if let Err(e) = self.env.store.monitor_started(&start).await {
             tracing::error!("cannot write the monitoring audit record: {e}");
         }
+        self.env.events.emit(
+            "monitor.start",
+            serde_json::json!({
+                "session": session,
+                "supervisor": start.supervisor,
+                "supervisor_channel": start.supervisor_channel,
+                "target": start.target_endpoint,
+                "target_channel": start.target_channel,
+                "peer_channel": start.peer_channel,
+                "mode": start.mode,
+            }),
+        );
         let talk = |mode: SpyMode| mode != SpyMode::Listen || opts.private_whisper;
         self.media
             .talk_to(self.side, talk(*mode).then(|| link.says.clone()));
@@ -345,12 +377,22 @@ impl PbxHost {
                         '5' => SpyMode::Whisper,
                         _ => SpyMode::Barge,
                     };
-                    if new != *mode {
+                    if new != *mode && !policy.mode_allowed(new) {
+                        tracing::warn!(supervisor = %self.chan.name, mode = mode_name(new), "spy mode refused: not granted");
+                        self.env.events.emit(
+                            "monitor.denied",
+                            serde_json::json!({ "session": session, "mode": mode_name(new), "reason": "mode not granted" }),
+                        );
+                    } else if new != *mode {
                         *mode = new;
                         t.bridge.set_spy_mode(link.id, new);
                         self.media
                             .talk_to(self.side, talk(new).then(|| link.says.clone()));
                         tracing::info!(supervisor = %self.chan.name, target = %t.name, mode = ?new, "spy mode changed");
+                        self.env.events.emit(
+                            "monitor.mode",
+                            serde_json::json!({ "session": session, "mode": mode_name(new) }),
+                        );
                         if let Err(e) = self
                             .env
                             .store
@@ -384,6 +426,10 @@ impl PbxHost {
         self.media.talk_to(self.side, None);
         self.media.stop_play(self.side);
         tracing::info!(supervisor = %self.chan.name, target = %t.name, reason, "spy session ended");
+        self.env.events.emit(
+            "monitor.stop",
+            serde_json::json!({ "session": session, "target_channel": t.name, "reason": reason }),
+        );
         if let Err(e) = self
             .env
             .store
@@ -400,6 +446,50 @@ impl PbxHost {
 }
 
 impl PbxHost {
+    /// A refused attempt: recorded, announced as an event, and the supervisor hears
+    /// a congestion tone.
+    async fn deny(&mut self, target: &ChannelEntry, mode: SpyMode, denied: &Denied) {
+        let supervisor = self.chan.caller.endpoint.clone();
+        let reason = denied.reason(&supervisor, target);
+        tracing::warn!(supervisor = %self.chan.name, target = %target.name, "monitoring refused: {reason}");
+        let attempt = store::MonitorStart {
+            id: format!(
+                "{}-{:08x}",
+                SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis()),
+                rand::random::<u32>()
+            ),
+            supervisor: supervisor.clone(),
+            supervisor_channel: self.chan.name.clone(),
+            target_endpoint: target.endpoint.clone(),
+            target_channel: target.name.clone(),
+            peer_channel: target.bridged_to.clone(),
+            mode: mode_name(mode).into(),
+            started_at: SystemTime::now(),
+        };
+        if let Err(e) = self.env.store.monitor_denied(&attempt, &reason).await {
+            tracing::error!("cannot write the monitoring audit record: {e}");
+        }
+        self.env.events.emit(
+            "monitor.denied",
+            serde_json::json!({
+                "supervisor": supervisor,
+                "target_channel": target.name,
+                "mode": mode_name(mode),
+                "reason": reason,
+            }),
+        );
+        let tone = media::tone::ToneSpec {
+            repeat: false,
+            cadence: vec![(250, 250); 3],
+            ..media::tone::ToneSpec::congestion()
+        };
+        let _ = self
+            .play_source(Box::new(media::tone::ToneGenerator::new(tone)), false)
+            .await;
+    }
+
     /// Wraps what the spy hears in a recorder; on a file error, logs and plays on.
     fn recording(
         &self,

@@ -9,6 +9,7 @@ mod auth;
 mod chanspy;
 mod dial;
 mod input;
+mod permit;
 mod play;
 
 use std::sync::Arc;

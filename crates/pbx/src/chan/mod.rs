@@ -75,6 +75,8 @@ pub struct CallerInfo {
     pub name: Option<String>,
     /// The context the endpoint's calls enter.
     pub context: String,
+    /// The call came in from this trunk (inbound monitoring rules apply).
+    pub trunk: Option<String>,
 }
 
 /// A channel task's handle on its channel.

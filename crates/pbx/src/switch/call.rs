@@ -123,6 +123,8 @@ pub struct Call {
     pub early_media: bool,
     /// Events for the channel task running A's dialplan.
     pub events: mpsc::UnboundedSender<ChanEvent>,
+    /// The trunk the call came in from, if any.
+    pub trunk: Option<String>,
     /// The SIP status A gets if its dialplan ends before answering (set by a failed
     /// Dial: 486 after BUSY, 408 after NOANSWER, ...).
     pub fail_status: u16,

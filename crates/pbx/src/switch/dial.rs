@@ -345,6 +345,24 @@ impl Switch {
             let endpoint = crate::channel::endpoint_of(&channel)
                 .unwrap_or_default()
                 .to_string();
+            // Inbound monitoring rules (trunk, dialled range -> groups) add to what
+            // the dialplan gave the agent's channel.
+            let mut spygroup = spygroup;
+            if let Some(trunk) = call.trunk.clone() {
+                match self.store.inbound_groups(&trunk, &endpoint).await {
+                    Ok(groups) => {
+                        for g in groups {
+                            if !spygroup.split(':').any(|have| have == g) {
+                                if !spygroup.is_empty() {
+                                    spygroup.push(':');
+                                }
+                                spygroup.push_str(&g);
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!("cannot read inbound monitoring rules: {e}"),
+                }
+            }
             self.registry.insert(crate::registry::ChannelEntry {
                 name: channel.clone(),
                 endpoint,

@@ -80,6 +80,7 @@ impl Switch {
             answered: None,
             early_media: false,
             events: events_tx,
+            trunk: caller.trunk.clone(),
             fail_status: 480,
             no_cdr: false,
             recorded: false,
@@ -157,6 +158,7 @@ impl Switch {
                         .unwrap_or_else(|| trunk.name.clone()),
                     name: from.and_then(|f| f.display),
                     context: trunk.context.clone(),
+                    trunk: Some(trunk.name.clone()),
                 });
             }
             Ok(None) => {}
@@ -172,6 +174,7 @@ impl Switch {
                 number: ext.number.clone(),
                 name: ext.name.clone().filter(|n| !n.is_empty()),
                 context: ext.context.clone(),
+                trunk: None,
             }),
             AuthOutcome::Reject(resp) => {
                 self.layer.respond(tx, resp, now);

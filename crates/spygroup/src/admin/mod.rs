@@ -6,7 +6,12 @@ mod cdr;
 mod db;
 pub mod dialplan;
 mod ext;
+pub mod group;
+pub mod monitoring;
+pub mod rule;
+pub mod supervisor;
 mod table;
+pub mod token;
 mod trunk;
 
 use anyhow::Context;
@@ -25,9 +30,56 @@ pub async fn run(command: Command, url: &str) -> anyhow::Result<()> {
         Command::Db(c) => db::run(&store, c).await,
         Command::Cdr(c) => cdr::run(&store, c).await,
         Command::Audit(c) => audit::run(&store, c).await,
+        Command::Group(c) => group::run(&store, c).await,
+        Command::Supervisor(c) => supervisor::run(&store, c).await,
+        Command::Token(c) => token::run(&store, c).await,
+        Command::Rule(c) => rule::run(&store, c).await,
+        Command::Monitoring(c) => monitoring::run(&store, c).await,
         Command::Serve(_) => Err(anyhow::anyhow!("serve is not an admin command")),
         Command::Dialplan(c) => dialplan::run(c, None, None),
     };
     store.close().await;
     result
+}
+
+/// Value parsers shared by the spy group commands: the store's own rules, so bad
+/// input exits 2 before the database is opened.
+fn store_rule(
+    rule: impl Fn(&str) -> Result<(), store::StoreError>,
+    s: &str,
+) -> Result<String, String> {
+    rule(s).map(|()| s.to_string()).map_err(|e| e.to_string())
+}
+
+fn parse_number(s: &str) -> Result<String, String> {
+    store_rule(store::validate::extension_number, s)
+}
+
+fn parse_group(s: &str) -> Result<String, String> {
+    store_rule(store::validate::group_name, s)
+}
+
+fn parse_trunk(s: &str) -> Result<String, String> {
+    store_rule(store::validate::trunk_name, s)
+}
+
+/// A checked comma-separated list of group names (a newtype: clap would read a bare
+/// Vec as repeated values).
+#[derive(Debug, Clone)]
+pub struct GroupList(pub Vec<String>);
+
+fn parse_group_list(s: &str) -> Result<GroupList, String> {
+    match s.parse::<store::GroupScope>() {
+        Ok(store::GroupScope::Groups(g)) => Ok(GroupList(g)),
+        Ok(store::GroupScope::All) => Err("name the spy groups; `all` is not allowed here".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Replaces control characters: other systems may write the database directly,
+/// and a listing must not let a stored value forge lines or drive the terminal.
+fn clean(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }

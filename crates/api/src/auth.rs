@@ -1,0 +1,134 @@
+//! Bearer-token authentication and scope checks for everything under `/api/v1`.
+//!
+//! - `read`: every `GET` (the event stream included);
+//! - `supervise`: read, plus the monitor endpoints, only as the token's own supervisor;
+//! - `admin`: everything.
+//!
+//! `POST /api/v1/dialplan/reload` also works without a token from the PBX's own host,
+//! as the CLI's `spygroup dialplan reload` does.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{header, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::fail::Failure;
+use crate::routes::ApiState;
+use store::{ApiToken, TokenScope};
+
+pub(crate) const RELOAD_PATH: &str = "/api/v1/dialplan/reload";
+pub(crate) const EVENTS_PATH: &str = "/api/v1/events";
+pub(crate) const CALL_MONITOR_PATH: &str = "/api/v1/calls/{id}/monitor";
+pub(crate) const MONITOR_PATH: &str = "/api/v1/monitors/{id}";
+
+/// The verified token of the request; absent only for the loopback reload.
+#[derive(Debug, Clone)]
+pub struct Caller(pub ApiToken);
+
+/// The least scope a request needs.
+pub(crate) fn required_scope(method: &Method, path: &str) -> TokenScope {
+    if method == Method::GET || method == Method::HEAD {
+        TokenScope::Read
+    } else if (path == CALL_MONITOR_PATH && method == Method::POST)
+        || (path == MONITOR_PATH && (method == Method::PATCH || method == Method::DELETE))
+    {
+        TokenScope::Supervise
+    } else {
+        TokenScope::Admin
+    }
+}
+
+/// The bearer secret from `Authorization`, or from `?token=` on the event stream
+/// (browsers cannot set headers on a WebSocket).
+fn presented_secret(req: &Request, path: &str) -> Result<Option<String>, Failure> {
+    if let Some(value) = req.headers().get(header::AUTHORIZATION) {
+        let text = value.to_str().unwrap_or("");
+        let (scheme, secret) = text.split_once(' ').unwrap_or((text, ""));
+        let secret = secret.trim();
+        if !scheme.eq_ignore_ascii_case("bearer") || secret.is_empty() {
+            return Err(Failure::unauthorized(
+                "the Authorization header must be `Bearer <token>`",
+            ));
+        }
+        return Ok(Some(secret.to_string()));
+    }
+    if path == EVENTS_PATH {
+        let query =
+            axum::extract::Query::<std::collections::HashMap<String, String>>::try_from_uri(
+                req.uri(),
+            )
+            .map(|q| q.0)
+            .unwrap_or_default();
+        return Ok(query.get("token").filter(|t| !t.is_empty()).cloned());
+    }
+    Ok(None)
+}
+
+fn from_loopback(req: &Request) -> bool {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .is_some_and(|ConnectInfo(a)| a.ip().is_loopback())
+}
+
+/// Route-layer middleware: 401 without a valid token, 403 when its scope is too low.
+pub(crate) async fn require_token(
+    State(state): State<ApiState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let path = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| req.uri().path().to_string());
+    if path == RELOAD_PATH
+        && !req.headers().contains_key(header::AUTHORIZATION)
+        && from_loopback(&req)
+    {
+        return next.run(req).await;
+    }
+    let presented = presented_secret(&req, &path);
+    let method = req.method().clone();
+    let shown = req.uri().path().to_string();
+    match check(&state, presented, &method, &path, &shown).await {
+        Ok(token) => {
+            req.extensions_mut().insert(Caller(token));
+            next.run(req).await
+        }
+        Err(f) => f.into_response(),
+    }
+}
+
+async fn check(
+    state: &ApiState,
+    presented: Result<Option<String>, Failure>,
+    method: &Method,
+    path: &str,
+    shown: &str,
+) -> Result<ApiToken, Failure> {
+    let Some(secret) = presented? else {
+        return Err(Failure::unauthorized(
+            "this endpoint needs `Authorization: Bearer <token>`; create a token with \
+             `spygroup token create --scope read|supervise|admin`",
+        ));
+    };
+    let Some(store) = &state.store else {
+        return Err(Failure::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "no database to check API tokens against",
+        ));
+    };
+    let Some(token) = store.token_verify(&secret).await? else {
+        return Err(Failure::unauthorized("unknown or revoked API token"));
+    };
+    let need = required_scope(method, path);
+    if !token.scope.includes(need) {
+        return Err(Failure::forbidden(format!(
+            "this token's scope is {}; {} {} needs a {} token",
+            token.scope, method, shown, need,
+        )));
+    }
+    Ok(token)
+}

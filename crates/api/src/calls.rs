@@ -1,0 +1,381 @@
+//! Live calls, monitor control (not yet wired to the switch), call records and the
+//! monitoring audit log.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::auth::Caller;
+use crate::config::{parse_mode, store};
+use crate::fail::{ApiResult, Body, ErrorBody, Failure, PathArg, QueryMap};
+use crate::routes::ApiState;
+use store::{CallRecord, MonitorRecord, TokenScope};
+
+/// Epoch milliseconds.
+pub(crate) fn ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+// ---------------------------------------------------------------- live calls
+
+/// A live call: one channel, or two bridged ones, and who is monitoring it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallOut {
+    /// The call's id: the name of its first channel (URL-encode the `/` as %2F
+    /// when it goes in a path).
+    pub id: String,
+    /// The call's channels, as the switch reports them (`name`, `endpoint`,
+    /// `spygroup`, `bridged_to`, `spying`, ...).
+    #[schema(value_type = Vec<Object>)]
+    pub channels: Vec<Value>,
+    /// Channels monitoring this call (their `spying` names one of its channels).
+    #[schema(value_type = Vec<Object>)]
+    pub monitored_by: Vec<Value>,
+}
+
+/// All live calls.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallsOut {
+    pub calls: Vec<CallOut>,
+}
+
+fn name_of(ch: &Value) -> Option<&str> {
+    ch.get("name").and_then(Value::as_str)
+}
+
+/// The channel a spying channel listens to: `spying` is a name or `{"channel": ...}`.
+fn spied(ch: &Value) -> Option<&str> {
+    match ch.get("spying")? {
+        Value::String(s) if !s.is_empty() => Some(s),
+        Value::Object(o) => o.get("channel").and_then(Value::as_str),
+        _ => None,
+    }
+}
+
+/// Groups channels into calls by their bridges, and attaches spying channels to the
+/// call they monitor. A spy whose target is not live is listed as a call of its own.
+pub(crate) fn group_calls(channels: Value) -> Vec<CallOut> {
+    let list: Vec<Value> = match channels {
+        Value::Array(a) => a,
+        Value::Null => Vec::new(),
+        Value::Object(mut o) => match o.remove("channels") {
+            Some(Value::Array(a)) => a,
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    };
+    let names: Vec<Option<String>> = list.iter().map(|c| name_of(c).map(String::from)).collect();
+    let index = |name: &str| names.iter().position(|n| n.as_deref() == Some(name));
+    let mut call_of: Vec<Option<usize>> = vec![None; list.len()];
+    let mut calls: Vec<(Vec<usize>, Vec<usize>)> = Vec::new();
+    // Spies first: they are attached to their target's call, not made calls.
+    let is_spy: Vec<bool> = list
+        .iter()
+        .map(|c| spied(c).and_then(index).is_some())
+        .collect();
+    for i in 0..list.len() {
+        if is_spy[i] || call_of[i].is_some() {
+            continue;
+        }
+        let mut members = vec![i];
+        call_of[i] = Some(calls.len());
+        let peer = list[i]
+            .get("bridged_to")
+            .and_then(Value::as_str)
+            .and_then(index);
+        if let Some(p) = peer {
+            if p != i && call_of[p].is_none() && !is_spy[p] {
+                call_of[p] = Some(calls.len());
+                members.push(p);
+            }
+        }
+        calls.push((members, Vec::new()));
+    }
+    for i in 0..list.len() {
+        if !is_spy[i] {
+            continue;
+        }
+        let target = spied(&list[i]).and_then(index);
+        match target.and_then(|t| call_of[t]) {
+            Some(c) => calls[c].1.push(i),
+            None => {
+                call_of[i] = Some(calls.len());
+                calls.push((vec![i], Vec::new()));
+            }
+        }
+    }
+    calls
+        .into_iter()
+        .map(|(members, spies)| CallOut {
+            id: names[members[0]].clone().unwrap_or_default(),
+            channels: members.iter().map(|&m| list[m].clone()).collect(),
+            monitored_by: spies.iter().map(|&m| list[m].clone()).collect(),
+        })
+        .collect()
+}
+
+#[utoipa::path(get, path = "/api/v1/calls", tag = "calls",
+    responses((status = 200, body = CallsOut),
+              (status = 503, description = "no switch running", body = ErrorBody)))]
+pub(crate) async fn list_calls(State(s): State<ApiState>) -> ApiResult<Json<CallsOut>> {
+    let live = s
+        .live
+        .as_ref()
+        .ok_or_else(|| Failure::new(StatusCode::SERVICE_UNAVAILABLE, "no switch is running"))?;
+    Ok(Json(CallsOut {
+        calls: group_calls(live.channels()),
+    }))
+}
+
+// ---------------------------------------------------------------- monitor control
+
+/// Click-to-spy request.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MonitorIn {
+    /// The supervisor's extension, whose phone rings.
+    pub supervisor: String,
+    /// `listen`, `whisper` or `barge`.
+    pub mode: String,
+}
+
+/// A mode switch.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModeIn {
+    /// `listen`, `whisper` or `barge`.
+    pub mode: String,
+}
+
+fn not_yet() -> Failure {
+    Failure::new(
+        StatusCode::NOT_IMPLEMENTED,
+        "monitor control over HTTP is not implemented yet; dial the ChanSpy feature code \
+         from the supervisor's phone meanwhile",
+    )
+}
+
+/// A supervise token acts only as its own supervisor; admin tokens as anyone.
+fn may_act_as(caller: &Caller, supervisor: Option<&str>) -> ApiResult<()> {
+    let token = &caller.0;
+    if token.scope == TokenScope::Admin {
+        return Ok(());
+    }
+    match (&token.supervisor, supervisor) {
+        (None, _) => Err(Failure::forbidden(
+            "this supervise token belongs to no supervisor, so it cannot monitor; \
+             create one with `spygroup token create --scope supervise --supervisor EXT`",
+        )),
+        (Some(own), Some(asked)) if own != asked => Err(Failure::forbidden(format!(
+            "this token may only monitor as supervisor {own:?}, not {asked:?}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/calls/{id}/monitor", tag = "monitors",
+    description = "Click-to-spy: rings the supervisor's phone and, on answer, starts \
+                   monitoring the call. **Not implemented yet: answers 501** after \
+                   checking the token and the request.",
+    params(("id" = String, Path, description = "a call id or channel name from GET /api/v1/calls")),
+    request_body = MonitorIn,
+    responses((status = 201, description = "monitoring starts when the supervisor answers"),
+              (status = 400, body = ErrorBody),
+              (status = 403, description = "a supervise token naming another supervisor", body = ErrorBody),
+              (status = 501, description = "not implemented yet", body = ErrorBody)))]
+pub(crate) async fn start_monitor(
+    Extension(caller): Extension<Caller>,
+    PathArg(_id): PathArg<String>,
+    Body(req): Body<MonitorIn>,
+) -> ApiResult<StatusCode> {
+    store::validate::extension_number(&req.supervisor).map_err(Failure::field("supervisor"))?;
+    parse_mode("mode", &req.mode)?;
+    may_act_as(&caller, Some(&req.supervisor))?;
+    Err(not_yet())
+}
+
+#[utoipa::path(patch, path = "/api/v1/monitors/{id}", tag = "monitors",
+    description = "Switches a running monitor's mode. **Not implemented yet: answers 501.**",
+    params(("id" = String, Path)), request_body = ModeIn,
+    responses((status = 200, description = "mode switched"), (status = 400, body = ErrorBody),
+              (status = 501, description = "not implemented yet", body = ErrorBody)))]
+pub(crate) async fn change_monitor(
+    Extension(caller): Extension<Caller>,
+    PathArg(_id): PathArg<String>,
+    Body(req): Body<ModeIn>,
+) -> ApiResult<StatusCode> {
+    parse_mode("mode", &req.mode)?;
+    may_act_as(&caller, None)?;
+    Err(not_yet())
+}
+
+#[utoipa::path(delete, path = "/api/v1/monitors/{id}", tag = "monitors",
+    description = "Ends a running monitor. **Not implemented yet: answers 501.**",
+    params(("id" = String, Path)),
+    responses((status = 204, description = "ended"),
+              (status = 501, description = "not implemented yet", body = ErrorBody)))]
+pub(crate) async fn stop_monitor(
+    Extension(caller): Extension<Caller>,
+    PathArg(_id): PathArg<String>,
+) -> ApiResult<StatusCode> {
+    may_act_as(&caller, None)?;
+    Err(not_yet())
+}
+
+// ---------------------------------------------------------------- cdr
+
+/// One finished call. Times are epoch milliseconds.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CdrOut {
+    pub id: String,
+    pub call_id: String,
+    pub caller: String,
+    pub callee: String,
+    pub caller_channel: String,
+    pub callee_channel: Option<String>,
+    pub start_at: u64,
+    pub answer_at: Option<u64>,
+    pub end_at: u64,
+    /// `ANSWERED`, `NO ANSWER`, `BUSY`, `FAILED`, `CANCELLED`, `CONGESTION`.
+    pub disposition: String,
+    /// `caller`, `callee` or `system`.
+    pub hangup_by: String,
+    pub duration_ms: u64,
+    pub billsec_ms: u64,
+}
+
+fn cdr_out(r: CallRecord) -> CdrOut {
+    CdrOut {
+        id: r.id,
+        call_id: r.call_id,
+        caller: r.caller,
+        callee: r.callee,
+        caller_channel: r.caller_channel,
+        callee_channel: r.callee_channel,
+        start_at: ms(r.start_at),
+        answer_at: r.answer_at.map(ms),
+        end_at: ms(r.end_at),
+        disposition: r.disposition.to_string(),
+        hangup_by: r.hangup_by,
+        duration_ms: r.duration_ms,
+        billsec_ms: r.billsec_ms,
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/cdr", tag = "records",
+    params(("limit" = Option<u32>, Query, description = "1 to 1000, default 100")),
+    responses((status = 200, description = "newest first", body = Vec<CdrOut>),
+              (status = 400, body = ErrorBody)))]
+pub(crate) async fn list_cdr(
+    State(s): State<ApiState>,
+    q: QueryMap,
+) -> ApiResult<Json<Vec<CdrOut>>> {
+    let limit = q.limit(100, 1000)?;
+    let list = store(&s)?.list_cdr(limit).await?;
+    Ok(Json(list.into_iter().map(cdr_out).collect()))
+}
+
+// ---------------------------------------------------------------- audit
+
+/// One step of a monitoring session.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEventOut {
+    pub at: u64,
+    /// `start`, `mode`, `end` or `denied`.
+    pub kind: String,
+    /// `start`: the mode; `mode`: the new mode; `end`/`denied`: the reason.
+    pub detail: String,
+}
+
+/// A monitoring session (allowed or denied). Times are epoch milliseconds.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditOut {
+    pub id: String,
+    pub supervisor: String,
+    pub supervisor_channel: String,
+    pub target_endpoint: String,
+    pub target_channel: String,
+    pub peer_channel: Option<String>,
+    pub mode: String,
+    /// `allowed` or `denied`.
+    pub outcome: String,
+    pub started_at: u64,
+    pub ended_at: Option<u64>,
+    pub end_reason: Option<String>,
+    pub events: Vec<AuditEventOut>,
+}
+
+fn audit_out(r: MonitorRecord) -> AuditOut {
+    AuditOut {
+        id: r.id,
+        supervisor: r.supervisor,
+        supervisor_channel: r.supervisor_channel,
+        target_endpoint: r.target_endpoint,
+        target_channel: r.target_channel,
+        peer_channel: r.peer_channel,
+        mode: r.mode,
+        outcome: r.outcome,
+        started_at: ms(r.started_at),
+        ended_at: r.ended_at.map(ms),
+        end_reason: r.end_reason,
+        events: r
+            .events
+            .into_iter()
+            .map(|e| AuditEventOut {
+                at: ms(e.at),
+                kind: e.kind,
+                detail: e.detail,
+            })
+            .collect(),
+    }
+}
+
+/// How many recent sessions a filtered audit query looks through.
+const AUDIT_SCAN: u32 = 10_000;
+
+#[utoipa::path(get, path = "/api/v1/audit", tag = "records",
+    description = "Monitoring sessions, newest first, filtered. Filters apply to the \
+                   10000 most recent sessions.",
+    params(
+        ("supervisor" = Option<String>, Query, description = "the supervisor's extension"),
+        ("target" = Option<String>, Query, description = "monitored endpoint or channel name"),
+        ("since" = Option<u64>, Query, description = "started at or after (epoch ms)"),
+        ("until" = Option<u64>, Query, description = "started before (epoch ms)"),
+        ("limit" = Option<u32>, Query, description = "1 to 1000, default 100")),
+    responses((status = 200, body = Vec<AuditOut>), (status = 400, body = ErrorBody)))]
+pub(crate) async fn list_audit(
+    State(s): State<ApiState>,
+    q: QueryMap,
+) -> ApiResult<Json<Vec<AuditOut>>> {
+    let limit = q.limit(100, 1000)? as usize;
+    let since: Option<u64> = q.number("since")?;
+    let until: Option<u64> = q.number("until")?;
+    if let (Some(a), Some(b)) = (since, until) {
+        if a > b {
+            return Err(Failure::bad(
+                "until",
+                format!("until={b} is before since={a}"),
+            ));
+        }
+    }
+    let supervisor = q.text("supervisor");
+    let target = q.text("target");
+    let list = store(&s)?.list_monitors(AUDIT_SCAN).await?;
+    let out = list
+        .into_iter()
+        .filter(|r| supervisor.is_none_or(|x| r.supervisor == x))
+        .filter(|r| target.is_none_or(|x| r.target_endpoint == x || r.target_channel == x))
+        .filter(|r| since.is_none_or(|x| ms(r.started_at) >= x))
+        .filter(|r| until.is_none_or(|x| ms(r.started_at) < x))
+        .take(limit)
+        .map(audit_out)
+        .collect();
+    Ok(Json(out))
+}

@@ -1,0 +1,66 @@
+//! `GET /api/v1/events`: the switch's live events over a WebSocket.
+
+use std::sync::Arc;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+use tokio::sync::broadcast::{error::RecvError, Receiver};
+
+use crate::fail::{ErrorBody, Failure};
+use crate::routes::ApiState;
+
+#[utoipa::path(get, path = "/api/v1/events", tag = "events",
+    description = "WebSocket stream of live events, one JSON object per text frame, each \
+                   with `seq` (+1 per event), `at` (epoch ms) and `type`. A client that \
+                   falls behind gets `{\"type\":\"lagged\",\"missed\":N}` in place of the \
+                   N events it lost. The token may be given as `?token=` since browsers \
+                   cannot set headers on a WebSocket.",
+    params(("token" = Option<String>, Query, description = "API token, if no Authorization header")),
+    responses((status = 101, description = "switching to the WebSocket protocol"),
+              (status = 400, description = "not a WebSocket upgrade request", body = ErrorBody),
+              (status = 503, description = "no switch running", body = ErrorBody)))]
+pub(crate) async fn events(
+    State(s): State<ApiState>,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Response {
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(e) => return Failure::new(e.status(), e.body_text()).into_response(),
+    };
+    let Some(live) = s.live.clone() else {
+        return Failure::new(StatusCode::SERVICE_UNAVAILABLE, "no switch is running")
+            .into_response();
+    };
+    // Subscribed before the upgrade completes, so nothing after this request is missed.
+    let rx = live.subscribe();
+    ws.on_upgrade(move |socket| pump(socket, rx))
+}
+
+/// Forwards events until the client goes away or the switch stops.
+async fn pump(mut socket: WebSocket, mut rx: Receiver<Arc<Value>>) {
+    loop {
+        tokio::select! {
+            ev = rx.recv() => {
+                let text = match ev {
+                    Ok(v) => v.to_string(),
+                    Err(RecvError::Lagged(n)) => json!({ "type": "lagged", "missed": n }).to_string(),
+                    Err(RecvError::Closed) => {
+                        let _ = socket.send(Message::Close(None)).await;
+                        break;
+                    }
+                };
+                if socket.send(Message::Text(text.into())).await.is_err() {
+                    break;
+                }
+            }
+            msg = socket.recv() => match msg {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
+                // Pings are answered by the WebSocket layer; anything else is ignored.
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+}

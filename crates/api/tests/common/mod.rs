@@ -1,0 +1,332 @@
+//! A running API on 127.0.0.1 over a fresh SQLite store and a fake switch, and a
+//! minimal HTTP/1.1 client.
+
+#![allow(dead_code)] // each test file uses a different subset
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use api::{ApiState, LiveView};
+use serde_json::{json, Value};
+use store::{Grant, GroupScope, MonitorMode, NewExtension, Store, TokenScope};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{broadcast, oneshot};
+
+/// The switch as a test scripts it.
+pub struct FakeLive {
+    pub channels: Mutex<Value>,
+    pub tx: broadcast::Sender<Arc<Value>>,
+    /// Events sent between `subscribe` and its return, to make a subscriber lag.
+    pub prelag: Mutex<Vec<Arc<Value>>>,
+}
+
+impl FakeLive {
+    pub fn new(capacity: usize) -> Arc<FakeLive> {
+        Arc::new(FakeLive {
+            channels: Mutex::new(json!([])),
+            tx: broadcast::channel(capacity).0,
+            prelag: Mutex::new(Vec::new()),
+        })
+    }
+}
+
+impl LiveView for FakeLive {
+    fn channels(&self) -> Value {
+        self.channels.lock().unwrap().clone()
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<Arc<Value>> {
+        let rx = self.tx.subscribe();
+        for ev in self.prelag.lock().unwrap().drain(..) {
+            let _ = self.tx.send(ev);
+        }
+        rx
+    }
+}
+
+/// An event as the switch numbers them.
+pub fn event(seq: u64, kind: &str) -> Arc<Value> {
+    Arc::new(json!({ "seq": seq, "at": 1_700_000_000_000u64 + seq, "type": kind }))
+}
+
+pub struct Server {
+    pub addr: SocketAddr,
+    pub store: Store,
+    pub live: Arc<FakeLive>,
+    pub reloads: Arc<AtomicUsize>,
+    /// Tokens: admin, read, and supervise for supervisor 201.
+    pub admin: String,
+    pub read: String,
+    pub sup201: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Result<(), api::ApiError>>>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Server {
+    pub async fn start() -> Server {
+        Server::start_with(FakeLive::new(64)).await
+    }
+
+    pub async fn start_with(live: Arc<FakeLive>) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/api.db", dir.path().display());
+        let mut s = Server::start_on(&url, live).await;
+        s._dir = Some(dir);
+        s
+    }
+
+    /// A server over the database at `url` (which must be empty).
+    pub async fn start_on(url: &str, live: Arc<FakeLive>) -> Server {
+        let store = Store::open(url)
+            .await
+            .unwrap_or_else(|e| panic!("open {url}: {e}"));
+        let admin = store.token_create(TokenScope::Admin, None).await.unwrap().1;
+        let read = store.token_create(TokenScope::Read, None).await.unwrap().1;
+        store
+            .add_extension(&NewExtension {
+                number: "201".into(),
+                secret: "s201".into(),
+                name: Some("Supervisor".into()),
+                context: None,
+            })
+            .await
+            .unwrap();
+        store
+            .supervisor_grant(&Grant {
+                extension: "201".into(),
+                groups: GroupScope::All,
+                modes: vec![MonitorMode::Listen],
+            })
+            .await
+            .unwrap();
+        let sup201 = store
+            .token_create(TokenScope::Supervise, Some("201"))
+            .await
+            .unwrap()
+            .1;
+
+        let reloads = Arc::new(AtomicUsize::new(0));
+        let counter = reloads.clone();
+        let mut state = ApiState::new(Arc::new(|| json!({ "calls": 0 })));
+        state.store = Some(store.clone());
+        state.live = Some(live.clone());
+        state.reload = Some(Arc::new(move || {
+            let c = counter.clone();
+            Box::pin(async move {
+                c.fetch_add(1, Ordering::SeqCst);
+                Ok(2)
+            })
+        }));
+        let bound = api::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let addr = bound.local_addr();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(bound.serve_with(state, async {
+            let _ = stopped.await;
+        }));
+        Server {
+            addr,
+            store,
+            live,
+            reloads,
+            admin,
+            read,
+            sup201,
+            stop: Some(stop),
+            task: Some(task),
+            _dir: None,
+        }
+    }
+
+    /// A request with an optional bearer token and JSON body text.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> Resp {
+        request(self.addr, method, path, token, body).await
+    }
+
+    pub async fn admin(&self, method: &str, path: &str, body: Option<Value>) -> Resp {
+        let body = body.map(|b| b.to_string());
+        self.call(method, path, Some(&self.admin), body.as_deref())
+            .await
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.call("GET", path, Some(&self.read), None).await
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.await.unwrap().unwrap();
+        }
+    }
+}
+
+/// An answer: status, lower-cased head, body as JSON (`Null` when empty).
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub head: String,
+    pub body: Value,
+}
+
+impl Resp {
+    /// Asserts the status, showing the body when it differs.
+    #[track_caller]
+    pub fn expect(&self, status: u16) -> &Value {
+        assert_eq!(self.status, status, "{}", self.body);
+        &self.body
+    }
+
+    /// Asserts a JSON error with this status naming `field`.
+    #[track_caller]
+    pub fn expect_field(&self, status: u16, field: &str) {
+        self.expect(status);
+        assert_eq!(self.body["field"], field, "{}", self.body);
+        assert!(self.body["error"].is_string(), "{}", self.body);
+    }
+}
+
+pub async fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> Resp {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
+    if let Some(t) = token {
+        req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    let body = body.unwrap_or("");
+    if !body.is_empty() || matches!(method, "POST" | "PUT" | "PATCH") {
+        req.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let text = String::from_utf8(buf).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let head = head.to_ascii_lowercase();
+    let body = if body.is_empty() {
+        Value::Null
+    } else {
+        assert!(
+            head.contains("content-type: application/json"),
+            "{head}\n{body}"
+        );
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+    };
+    Resp { status, head, body }
+}
+
+/// The PostgreSQL server to test against as well: `SPYGROUP_TEST_POSTGRES_URL`
+/// (`scripts/test.sh` starts one and sets it).
+fn postgres_url() -> Option<String> {
+    std::env::var("SPYGROUP_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// `url` with its database name replaced by `db`.
+fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{db}?{q}"),
+        None => format!("{base}/{db}"),
+    }
+}
+
+async fn pg_exec(server: &str, sql: &str) {
+    use sqlx::Connection;
+    let mut conn = sqlx::postgres::PgConnection::connect(server)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to SPYGROUP_TEST_POSTGRES_URL: {e}"));
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+        .execute(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    conn.close().await.ok();
+}
+
+fn unique() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
+    h.finish()
+}
+
+/// Runs `body` against a fresh server on SQLite and, when `SPYGROUP_TEST_POSTGRES_URL`
+/// is set, on a fresh PostgreSQL database too; a failure names the backend.
+pub async fn each_backend<F, Fut>(body: F)
+where
+    F: Fn(Server) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let mut targets = vec![(
+        "sqlite",
+        format!("sqlite://{}/api.db", dir.path().display()),
+        None,
+    )];
+    match postgres_url() {
+        Some(server) => {
+            let db = format!("spygroup_api_{}_{:016x}", std::process::id(), unique());
+            pg_exec(&server, &format!("CREATE DATABASE {db}")).await;
+            let url = with_database(&server, &db);
+            targets.push(("postgres", url, Some((server, db))));
+        }
+        None => eprintln!(
+            "note: SPYGROUP_TEST_POSTGRES_URL is not set, so this test ran on SQLite only"
+        ),
+    }
+    for (name, url, pg) in targets {
+        let server = Server::start_on(&url, FakeLive::new(64)).await;
+        let store = server.store.clone();
+        let result = tokio::spawn(body(server)).await;
+        store.close().await;
+        if let Some((server, db)) = pg {
+            pg_exec(
+                &server,
+                &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
+            )
+            .await;
+        }
+        if let Err(e) = result {
+            eprintln!("the test failed on {name}");
+            if e.is_panic() {
+                std::panic::resume_unwind(e.into_panic());
+            }
+            panic!("[{name}] {e}");
+        }
+    }
+}

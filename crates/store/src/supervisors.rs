@@ -1,0 +1,375 @@
+//! Supervisors: extensions allowed to monitor others, with their grants (which
+//! groups, which modes).
+
+use std::fmt;
+use std::str::FromStr;
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use crate::groups::{checked_groups, need_extension, need_groups};
+use crate::time::now_ms;
+use crate::{validate, Store, StoreError};
+
+/// How a supervisor takes part in a call: hear both sides, speak to the agent
+/// only, or speak to both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MonitorMode {
+    Listen,
+    Whisper,
+    Barge,
+}
+
+impl MonitorMode {
+    /// Every mode, in canonical order.
+    pub const ALL: [MonitorMode; 3] = [
+        MonitorMode::Listen,
+        MonitorMode::Whisper,
+        MonitorMode::Barge,
+    ];
+
+    /// `listen`, `whisper` or `barge`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MonitorMode::Listen => "listen",
+            MonitorMode::Whisper => "whisper",
+            MonitorMode::Barge => "barge",
+        }
+    }
+}
+
+impl fmt::Display for MonitorMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for MonitorMode {
+    type Err = StoreError;
+
+    /// `listen`, `whisper` or `barge`, in any case.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        MonitorMode::ALL
+            .into_iter()
+            .find(|m| m.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| StoreError::Invalid {
+                field: "modes",
+                value: s.chars().take(80).collect(),
+                reason: "must be listen, whisper or barge",
+            })
+    }
+}
+
+/// Which calls a supervisor may monitor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupScope {
+    /// Every call, whatever its spy groups (including calls in none).
+    All,
+    /// Calls in at least one of these groups (sorted, no duplicates when read back).
+    Groups(Vec<String>),
+}
+
+impl GroupScope {
+    /// True when a call whose `SPYGROUP` holds `call_groups` is in scope.
+    pub fn covers<S: AsRef<str>>(&self, call_groups: &[S]) -> bool {
+        match self {
+            GroupScope::All => true,
+            GroupScope::Groups(mine) => call_groups
+                .iter()
+                .any(|g| mine.iter().any(|m| m == g.as_ref())),
+        }
+    }
+}
+
+impl fmt::Display for GroupScope {
+    /// `all`, or the groups joined with `,` (the CLI's `--groups` syntax).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GroupScope::All => f.write_str("all"),
+            GroupScope::Groups(g) => f.write_str(&g.join(",")),
+        }
+    }
+}
+
+impl FromStr for GroupScope {
+    type Err = StoreError;
+
+    /// `all`, or comma-separated group names (`sales,vip`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.eq_ignore_ascii_case("all") {
+            return Ok(GroupScope::All);
+        }
+        let groups: Vec<String> = s
+            .split(',')
+            .map(str::trim)
+            .filter(|g| !g.is_empty())
+            .map(str::to_string)
+            .collect();
+        Ok(GroupScope::Groups(checked_groups("groups", &groups)?))
+    }
+}
+
+/// What a supervisor may do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// The supervisor's extension number.
+    pub extension: String,
+    pub groups: GroupScope,
+    /// Canonical order (listen, whisper, barge), no duplicates when read back.
+    pub modes: Vec<MonitorMode>,
+}
+
+impl Grant {
+    /// True when this grant lets the supervisor monitor a call whose `SPYGROUP`
+    /// holds `call_groups`, in `mode`.
+    pub fn allows<S: AsRef<str>>(&self, mode: MonitorMode, call_groups: &[S]) -> bool {
+        self.modes.contains(&mode) && self.groups.covers(call_groups)
+    }
+}
+
+/// Parses comma-separated modes (`listen,whisper`), sorted, without duplicates.
+pub fn parse_modes(s: &str) -> Result<Vec<MonitorMode>, StoreError> {
+    let modes = s
+        .split(',')
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .map(MonitorMode::from_str)
+        .collect::<Result<Vec<_>, _>>()?;
+    checked_modes(&modes)
+}
+
+fn checked_modes(modes: &[MonitorMode]) -> Result<Vec<MonitorMode>, StoreError> {
+    if modes.is_empty() {
+        return Err(StoreError::Invalid {
+            field: "modes",
+            value: String::new(),
+            reason: "must name at least one of listen, whisper and barge",
+        });
+    }
+    let mut out = modes.to_vec();
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+fn flag(row: &AnyRow, column: &str) -> Result<bool, StoreError> {
+    let v: i64 = row.try_get(column)?;
+    Ok(v != 0)
+}
+
+/// Reads the grants of `only` (one supervisor) or of everyone, ordered by extension.
+async fn read_grants(
+    conn: &mut AnyConnection,
+    only: Option<&str>,
+) -> Result<Vec<Grant>, StoreError> {
+    let rows = match only {
+        Some(ext) => {
+            sqlx::query(
+                "SELECT extension, all_groups, may_listen, may_whisper, may_barge \
+                 FROM supervisors WHERE extension = $1",
+            )
+            .bind(ext)
+            .fetch_all(&mut *conn)
+            .await?
+        }
+        None => {
+            sqlx::query(
+                "SELECT extension, all_groups, may_listen, may_whisper, may_barge \
+                 FROM supervisors ORDER BY extension",
+            )
+            .fetch_all(&mut *conn)
+            .await?
+        }
+    };
+    let links: Vec<(String, String)> = match only {
+        Some(ext) => {
+            sqlx::query_as(
+                "SELECT supervisor, group_name FROM supervisor_groups WHERE supervisor = $1 \
+                 ORDER BY supervisor, group_name",
+            )
+            .bind(ext)
+            .fetch_all(&mut *conn)
+            .await?
+        }
+        None => {
+            sqlx::query_as(
+                "SELECT supervisor, group_name FROM supervisor_groups \
+                 ORDER BY supervisor, group_name",
+            )
+            .fetch_all(&mut *conn)
+            .await?
+        }
+    };
+    let mut out = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let extension: String = row.try_get("extension")?;
+        let groups = if flag(row, "all_groups")? {
+            GroupScope::All
+        } else {
+            GroupScope::Groups(
+                links
+                    .iter()
+                    .filter(|(s, _)| *s == extension)
+                    .map(|(_, g)| g.clone())
+                    .collect(),
+            )
+        };
+        let mut modes = Vec::new();
+        for (column, mode) in [
+            ("may_listen", MonitorMode::Listen),
+            ("may_whisper", MonitorMode::Whisper),
+            ("may_barge", MonitorMode::Barge),
+        ] {
+            if flag(row, column)? {
+                modes.push(mode);
+            }
+        }
+        out.push(Grant {
+            extension,
+            groups,
+            modes,
+        });
+    }
+    Ok(out)
+}
+
+impl Store {
+    /// Makes `g.extension` a supervisor with exactly this grant, replacing any
+    /// previous one (its API tokens are kept). The extension and every group must
+    /// exist ([`StoreError::NotFound`]); modes and groups must not be empty.
+    pub async fn supervisor_grant(&self, g: &Grant) -> Result<(), StoreError> {
+        validate::extension_number(&g.extension)?;
+        let modes = checked_modes(&g.modes)?;
+        let groups = match &g.groups {
+            GroupScope::All => None,
+            GroupScope::Groups(list) => Some(checked_groups("groups", list)?),
+        };
+        let may = |m| i64::from(modes.contains(&m));
+        let now = now_ms();
+
+        let mut tx = self.write_tx().await?;
+        need_extension(&mut tx, &g.extension).await?;
+        if let Some(list) = &groups {
+            need_groups(&mut tx, list).await?;
+        }
+        // An upsert, not delete + insert: deleting would cascade to the tokens.
+        sqlx::query(
+            "INSERT INTO supervisors \
+               (extension, all_groups, may_listen, may_whisper, may_barge, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6) \
+             ON CONFLICT (extension) DO UPDATE SET \
+               all_groups = excluded.all_groups, may_listen = excluded.may_listen, \
+               may_whisper = excluded.may_whisper, may_barge = excluded.may_barge, \
+               updated_at = excluded.updated_at",
+        )
+        .bind(&g.extension)
+        .bind(i64::from(groups.is_none()))
+        .bind(may(MonitorMode::Listen))
+        .bind(may(MonitorMode::Whisper))
+        .bind(may(MonitorMode::Barge))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM supervisor_groups WHERE supervisor = $1")
+            .bind(&g.extension)
+            .execute(&mut *tx)
+            .await?;
+        for group in groups.iter().flatten() {
+            sqlx::query("INSERT INTO supervisor_groups (supervisor, group_name) VALUES ($1, $2)")
+                .bind(&g.extension)
+                .bind(group)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Takes away every monitoring right of `ext`, and deletes its supervise API
+    /// tokens; `false` if it was not a supervisor.
+    pub async fn supervisor_revoke(&self, ext: &str) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await?;
+        for sql in [
+            "DELETE FROM api_tokens WHERE supervisor = $1",
+            "DELETE FROM supervisor_groups WHERE supervisor = $1",
+        ] {
+            sqlx::query(sql).bind(ext).execute(&mut *tx).await?;
+        }
+        let gone = sqlx::query("DELETE FROM supervisors WHERE extension = $1")
+            .bind(ext)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            > 0;
+        tx.commit().await?;
+        Ok(gone)
+    }
+
+    /// The grant of `ext`, or `None` when it is not a supervisor.
+    pub async fn supervisor_get(&self, ext: &str) -> Result<Option<Grant>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let grants = read_grants(&mut tx, Some(ext)).await?;
+        tx.commit().await?;
+        Ok(grants.into_iter().next())
+    }
+
+    /// Every supervisor's grant, ordered by extension.
+    pub async fn supervisor_list(&self) -> Result<Vec<Grant>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let grants = read_grants(&mut tx, None).await?;
+        tx.commit().await?;
+        Ok(grants)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_parse_and_print() {
+        assert_eq!(
+            "Whisper".parse::<MonitorMode>().unwrap(),
+            MonitorMode::Whisper
+        );
+        assert!("spy".parse::<MonitorMode>().is_err());
+        assert_eq!(
+            parse_modes("barge, listen,barge").unwrap(),
+            [MonitorMode::Listen, MonitorMode::Barge]
+        );
+        assert!(parse_modes("").is_err());
+        assert!(parse_modes("listen,eavesdrop").is_err());
+        for m in MonitorMode::ALL {
+            assert_eq!(m.to_string().parse::<MonitorMode>().unwrap(), m);
+        }
+    }
+
+    #[test]
+    fn scopes() {
+        assert_eq!("ALL".parse::<GroupScope>().unwrap(), GroupScope::All);
+        assert_eq!(
+            "vip,sales,vip".parse::<GroupScope>().unwrap(),
+            GroupScope::Groups(vec!["sales".into(), "vip".into()])
+        );
+        assert!("".parse::<GroupScope>().is_err());
+        assert!("a:b".parse::<GroupScope>().is_err());
+        let s = GroupScope::Groups(vec!["sales".into()]);
+        assert!(s.covers(&["vip", "sales"]));
+        assert!(!s.covers(&["vip"]));
+        assert!(!s.covers::<&str>(&[]));
+        assert!(GroupScope::All.covers::<&str>(&[]));
+        assert_eq!(s.to_string(), "sales");
+    }
+
+    #[test]
+    fn grant_allows() {
+        let g = Grant {
+            extension: "200".into(),
+            groups: GroupScope::Groups(vec!["sales".into()]),
+            modes: vec![MonitorMode::Listen],
+        };
+        assert!(g.allows(MonitorMode::Listen, &["sales"]));
+        assert!(!g.allows(MonitorMode::Barge, &["sales"]));
+        assert!(!g.allows(MonitorMode::Listen, &["vip"]));
+    }
+}
