@@ -7,7 +7,7 @@
 #
 # Installs what the end-to-end tests need when missing: Debian's sip-tester (SIPp),
 # sox and baresip (as root, or through sudo), and a Python venv at tests/e2e/.venv
-# with pytest, numpy and pjsua2-python.
+# with pytest, numpy, pjsua2-python and websocket-client.
 #
 # PostgreSQL: the store tests run on SQLite and, when SPYGROUP_TEST_POSTGRES_URL is
 # set, on that PostgreSQL server too. Unless it is already set, this script installs
@@ -20,7 +20,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 VENV="$ROOT/tests/e2e/.venv"
-PY_DEPS=(pytest numpy "pjsua2-python==2.15.1.post1")
+PY_DEPS=(pytest numpy "pjsua2-python==2.15.1.post1" websocket-client)
 START=$(date +%s)
 
 declare -a STEP_NAMES=() STEP_RESULTS=() STEP_TIMES=()
@@ -102,7 +102,7 @@ pick_python() {
 
 install_python_deps() {
     if [ -x "$VENV/bin/python" ] &&
-        "$VENV/bin/python" -c 'import pytest, numpy, pjsua2' 2>/dev/null; then
+        "$VENV/bin/python" -c 'import pytest, numpy, pjsua2, websocket' 2>/dev/null; then
         echo "venv ready: $VENV"
         return 0
     fi

@@ -154,14 +154,6 @@ pub struct ModeIn {
     pub mode: String,
 }
 
-fn not_yet() -> Failure {
-    Failure::new(
-        StatusCode::NOT_IMPLEMENTED,
-        "monitor control over HTTP is not implemented yet; dial the ChanSpy feature code \
-         from the supervisor's phone meanwhile",
-    )
-}
-
 /// A supervise token acts only as its own supervisor; admin tokens as anyone.
 fn may_act_as(caller: &Caller, supervisor: Option<&str>) -> ApiResult<()> {
     let token = &caller.0;
@@ -180,53 +172,87 @@ fn may_act_as(caller: &Caller, supervisor: Option<&str>) -> ApiResult<()> {
     }
 }
 
+/// A started monitor.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MonitorOut {
+    /// Steers the monitor: `PATCH`/`DELETE /api/v1/monitors/{id}`.
+    pub id: String,
+}
+
+fn live(s: &ApiState) -> ApiResult<&std::sync::Arc<dyn crate::LiveView>> {
+    s.live
+        .as_ref()
+        .ok_or_else(|| Failure::new(StatusCode::SERVICE_UNAVAILABLE, "no switch is running"))
+}
+
 #[utoipa::path(post, path = "/api/v1/calls/{id}/monitor", tag = "monitors",
-    description = "Click-to-spy: rings the supervisor's phone and, on answer, starts \
-                   monitoring the call. **Not implemented yet: answers 501** after \
-                   checking the token and the request.",
-    params(("id" = String, Path, description = "a call id or channel name from GET /api/v1/calls")),
+    description = "Click-to-spy: rings the supervisor's phone and, when it answers, \
+                   monitors the call (the supervisor's grants apply, as for ChanSpy; a \
+                   refusal is heard as a congestion tone and recorded in the audit log).",
+    params(("id" = String, Path, description = "a channel name from GET /api/v1/calls (URL-encoded)")),
     request_body = MonitorIn,
-    responses((status = 201, description = "monitoring starts when the supervisor answers"),
+    responses((status = 201, description = "the supervisor's phone rings", body = MonitorOut),
               (status = 400, body = ErrorBody),
               (status = 403, description = "a supervise token naming another supervisor", body = ErrorBody),
-              (status = 501, description = "not implemented yet", body = ErrorBody)))]
+              (status = 404, description = "no such call, or the supervisor is not reachable", body = ErrorBody)))]
 pub(crate) async fn start_monitor(
+    State(s): State<ApiState>,
     Extension(caller): Extension<Caller>,
-    PathArg(_id): PathArg<String>,
+    PathArg(id): PathArg<String>,
     Body(req): Body<MonitorIn>,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<(StatusCode, Json<MonitorOut>)> {
     store::validate::extension_number(&req.supervisor).map_err(Failure::field("supervisor"))?;
     parse_mode("mode", &req.mode)?;
     may_act_as(&caller, Some(&req.supervisor))?;
-    Err(not_yet())
+    let id = live(&s)?
+        .monitor_start(&req.supervisor, &id, &req.mode)
+        .await
+        .map_err(|why| Failure::new(StatusCode::NOT_FOUND, why))?;
+    Ok((StatusCode::CREATED, Json(MonitorOut { id })))
 }
 
 #[utoipa::path(patch, path = "/api/v1/monitors/{id}", tag = "monitors",
-    description = "Switches a running monitor's mode. **Not implemented yet: answers 501.**",
+    description = "Switches a running monitor's mode without a gap.",
     params(("id" = String, Path)), request_body = ModeIn,
-    responses((status = 200, description = "mode switched"), (status = 400, body = ErrorBody),
-              (status = 501, description = "not implemented yet", body = ErrorBody)))]
+    responses((status = 204, description = "mode switched"), (status = 400, body = ErrorBody),
+              (status = 404, description = "no such monitor", body = ErrorBody)))]
 pub(crate) async fn change_monitor(
+    State(s): State<ApiState>,
     Extension(caller): Extension<Caller>,
-    PathArg(_id): PathArg<String>,
+    PathArg(id): PathArg<String>,
     Body(req): Body<ModeIn>,
 ) -> ApiResult<StatusCode> {
     parse_mode("mode", &req.mode)?;
     may_act_as(&caller, None)?;
-    Err(not_yet())
+    if live(&s)?.monitor_mode(&id, &req.mode) {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(Failure::new(
+            StatusCode::NOT_FOUND,
+            format!("no running monitor {id:?}"),
+        ))
+    }
 }
 
 #[utoipa::path(delete, path = "/api/v1/monitors/{id}", tag = "monitors",
-    description = "Ends a running monitor. **Not implemented yet: answers 501.**",
+    description = "Ends a running monitor.",
     params(("id" = String, Path)),
     responses((status = 204, description = "ended"),
-              (status = 501, description = "not implemented yet", body = ErrorBody)))]
+              (status = 404, description = "no such monitor", body = ErrorBody)))]
 pub(crate) async fn stop_monitor(
+    State(s): State<ApiState>,
     Extension(caller): Extension<Caller>,
-    PathArg(_id): PathArg<String>,
+    PathArg(id): PathArg<String>,
 ) -> ApiResult<StatusCode> {
     may_act_as(&caller, None)?;
-    Err(not_yet())
+    if live(&s)?.monitor_stop(&id) {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(Failure::new(
+            StatusCode::NOT_FOUND,
+            format!("no running monitor {id:?}"),
+        ))
+    }
 }
 
 // ---------------------------------------------------------------- cdr

@@ -15,6 +15,6 @@ mod routes;
 mod server;
 
 pub use error::ApiError;
-pub use live::LiveView;
+pub use live::{LiveView, MonitorStart};
 pub use routes::{openapi, router, router_with, ApiState, HealthFn, ReloadFn};
 pub use server::{bind, serve, Bound};

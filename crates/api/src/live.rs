@@ -15,4 +15,25 @@ pub trait LiveView: Send + Sync {
     /// Live events, each a JSON object with at least `seq` (u64, +1 per event),
     /// `at` (epoch ms) and `type`.
     fn subscribe(&self) -> broadcast::Receiver<Arc<Value>>;
+
+    /// Click-to-spy: ring `supervisor`, then monitor the call of channel `target` in
+    /// `mode` (`listen`, `whisper`, `barge`). Ok carries the monitor's id; Err says why
+    /// it cannot start (no such call, supervisor not registered, ...).
+    fn monitor_start(&self, _supervisor: &str, _target: &str, _mode: &str) -> MonitorStart {
+        Box::pin(async { Err("monitoring from the API is not available here".to_string()) })
+    }
+
+    /// Switches a running monitor's mode; false when no such monitor runs.
+    fn monitor_mode(&self, _id: &str, _mode: &str) -> bool {
+        false
+    }
+
+    /// Ends a running monitor; false when no such monitor runs.
+    fn monitor_stop(&self, _id: &str) -> bool {
+        false
+    }
 }
+
+/// The pending answer of [`LiveView::monitor_start`].
+pub type MonitorStart =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, String>> + Send>>;

@@ -4,7 +4,7 @@
 //! towards the callee), each its own SIP dialog with its own RTP port on the PBX; the
 //! media engine relays audio between them.
 
-mod apps;
+pub(crate) mod apps;
 pub mod chan;
 pub mod channel;
 pub mod events;
@@ -18,4 +18,4 @@ mod switch;
 
 pub use config::PbxConfig;
 pub use events::EventBus;
-pub use server::{start, PbxError, PbxHandle, Reloader, Status};
+pub use server::{start, Controller, PbxError, PbxHandle, Reloader, Status};

@@ -25,6 +25,8 @@ pub struct ChannelEntry {
     pub bridged_to: Option<String>,
     /// True while this channel runs ChanSpy/ExtenSpy: it is never spied on.
     pub spying: bool,
+    /// The channel it is listening to right now, if any.
+    pub spying_on: Option<String>,
 }
 
 impl ChannelEntry {
@@ -97,7 +99,8 @@ impl Registry {
                         "endpoint": e.endpoint,
                         "spygroup": e.spygroup,
                         "bridged_to": e.bridged_to,
-                        "spying": e.spying,
+                        "spying": e.spying_on,
+                        "in_chanspy": e.spying,
                     })
                 })
                 .collect(),

@@ -41,6 +41,7 @@ pub struct PbxHandle {
     task: tokio::task::JoinHandle<()>,
     registry: crate::registry::Registry,
     events: crate::events::EventBus,
+    monitors: crate::chan::Monitors,
 }
 
 impl PbxHandle {
@@ -67,6 +68,27 @@ impl PbxHandle {
         self.reloader().reload().await
     }
 
+    /// Click-to-spy: rings `supervisor`'s phone and, on answer, monitors the call of
+    /// channel `target` in `mode`. Returns the monitor's id.
+    pub async fn monitor_start(
+        &self,
+        supervisor: &str,
+        target: &str,
+        mode: media::mix::SpyMode,
+    ) -> Result<String, String> {
+        self.controller()
+            .monitor_start(supervisor, target, mode)
+            .await
+    }
+
+    /// A cloneable handle for the API: monitors and dialplan reload.
+    pub fn controller(&self) -> Controller {
+        Controller {
+            commands: self.commands.clone(),
+            monitors: self.monitors.clone(),
+        }
+    }
+
     /// Live events (registrations, calls, monitoring).
     pub fn events(&self) -> crate::events::EventBus {
         self.events.clone()
@@ -91,6 +113,44 @@ impl PbxHandle {
             let _ = wait.await;
         }
         let _ = self.task.await;
+    }
+}
+
+/// Steers the running switch from other tasks (the HTTP API).
+#[derive(Clone)]
+pub struct Controller {
+    commands: mpsc::Sender<Command>,
+    monitors: crate::chan::Monitors,
+}
+
+impl Controller {
+    pub async fn monitor_start(
+        &self,
+        supervisor: &str,
+        target: &str,
+        mode: media::mix::SpyMode,
+    ) -> Result<String, String> {
+        let (reply, wait) = oneshot::channel();
+        self.commands
+            .send(Command::Monitor {
+                supervisor: supervisor.to_string(),
+                target: target.to_string(),
+                mode,
+                reply,
+            })
+            .await
+            .map_err(|_| "the switch is not running".to_string())?;
+        wait.await.map_err(|_| "the switch stopped".to_string())?
+    }
+
+    /// Switches a running monitor's mode; false when there is no such monitor.
+    pub fn monitor_mode(&self, id: &str, mode: media::mix::SpyMode) -> bool {
+        self.monitors.send(id, crate::chan::MonitorCmd::Mode(mode))
+    }
+
+    /// Ends a running monitor; false when there is no such monitor.
+    pub fn monitor_stop(&self, id: &str) -> bool {
+        self.monitors.send(id, crate::chan::MonitorCmd::Stop)
     }
 }
 
@@ -137,12 +197,14 @@ pub async fn start(cfg: PbxConfig, store: store::Store) -> Result<PbxHandle, Pbx
     tracing::info!(sip = %transport.local_addr(), media_ip = %cfg.media_ip, %realm, "SIP listening on UDP and TCP");
     let registry = crate::registry::Registry::new();
     let events = crate::events::EventBus::new();
+    let monitors = crate::chan::Monitors::default();
     let parts = SwitchParts {
         realm,
         stats: stats.clone(),
         plan,
         registry: registry.clone(),
         events: events.clone(),
+        monitors: monitors.clone(),
     };
     let switch = Switch::new(cfg, store, transport.clone(), parts);
     let task = tokio::spawn(switch.run(inbound, command_rx));
@@ -153,5 +215,6 @@ pub async fn start(cfg: PbxConfig, store: store::Store) -> Result<PbxHandle, Pbx
         task,
         registry,
         events,
+        monitors,
     })
 }

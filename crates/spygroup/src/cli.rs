@@ -69,6 +69,11 @@ pub enum Command {
     /// Show or set who may monitor: `open` (Asterisk's behaviour: anyone who can
     /// dial ChanSpy may spy) or `restricted` (only supervisors, within their grants).
     Monitoring(crate::admin::monitoring::MonitoringArgs),
+    /// Live calls on the running server (needs an API token).
+    Calls(crate::admin::live::ApiArgs),
+    /// Click-to-spy on the running server: start, switch mode, stop (needs a token).
+    #[command(subcommand)]
+    Monitor(crate::admin::live::MonitorCommand),
 }
 
 #[derive(Debug, Subcommand)]

@@ -87,6 +87,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 file_cfg.and_then(|c| c.http),
             )
         }
+        // Talk to the running server's API, not to the database.
+        Command::Calls(api) => {
+            logging::init(cli.log_level.as_deref(), "warn");
+            admin::live::calls(api, file_cfg.and_then(|c| c.http))
+        }
+        Command::Monitor(cmd) => {
+            logging::init(cli.log_level.as_deref(), "warn");
+            admin::live::monitor(cmd, file_cfg.and_then(|c| c.http))
+        }
         other => {
             logging::init(cli.log_level.as_deref(), "warn");
             let url = settings::db_url(cli.db.as_deref(), file_cfg);

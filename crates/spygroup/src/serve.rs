@@ -52,6 +52,7 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
     let live: Arc<dyn api::LiveView> = Arc::new(LiveAdapter {
         registry: handle.registry(),
         events: handle.events(),
+        control: handle.controller(),
     });
     let shared: SharedPbx = Arc::new(Mutex::new(Some(handle)));
 
@@ -104,10 +105,11 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The switch as the HTTP API sees it: live channels and the event bus.
+/// The switch as the HTTP API sees it: live channels, the event bus, monitors.
 struct LiveAdapter {
     registry: pbx::registry::Registry,
     events: pbx::EventBus,
+    control: pbx::Controller,
 }
 
 impl api::LiveView for LiveAdapter {
@@ -117,6 +119,33 @@ impl api::LiveView for LiveAdapter {
 
     fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<serde_json::Value>> {
         self.events.subscribe()
+    }
+
+    fn monitor_start(&self, supervisor: &str, target: &str, mode: &str) -> api::MonitorStart {
+        let control = self.control.clone();
+        let (supervisor, target) = (supervisor.to_string(), target.to_string());
+        let mode = spy_mode(mode);
+        Box::pin(async move {
+            let mode = mode.ok_or_else(|| "mode must be listen, whisper or barge".to_string())?;
+            control.monitor_start(&supervisor, &target, mode).await
+        })
+    }
+
+    fn monitor_mode(&self, id: &str, mode: &str) -> bool {
+        spy_mode(mode).is_some_and(|m| self.control.monitor_mode(id, m))
+    }
+
+    fn monitor_stop(&self, id: &str) -> bool {
+        self.control.monitor_stop(id)
+    }
+}
+
+fn spy_mode(mode: &str) -> Option<media::mix::SpyMode> {
+    match mode {
+        "listen" => Some(media::mix::SpyMode::Listen),
+        "whisper" => Some(media::mix::SpyMode::Whisper),
+        "barge" => Some(media::mix::SpyMode::Barge),
+        _ => None,
     }
 }
 

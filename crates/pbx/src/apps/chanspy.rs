@@ -31,7 +31,7 @@ use crate::registry::ChannelEntry;
 
 /// Parsed ChanSpy options.
 #[derive(Debug, Default, Clone, PartialEq)]
-pub(super) struct SpyOptions {
+pub(crate) struct SpyOptions {
     pub bridged_only: bool,
     pub mode: Option<SpyMode>,
     pub private_whisper: bool,
@@ -131,7 +131,8 @@ pub(super) fn parse_options(s: &str) -> SpyOptions {
 /// technologies SIP and PJSIP are the same thing here.
 pub(super) fn spec_matches(spec: &str, channel: &str) -> bool {
     let spec = spec.trim();
-    if spec.is_empty() {
+    if spec.is_empty() || spec.eq_ignore_ascii_case(channel) {
+        // Empty: every channel; a whole channel name (the API's click-to-spy): that one.
         return true;
     }
     let norm = |s: &str| -> String {
@@ -173,12 +174,22 @@ impl PbxHost {
         if !opts.ignored.is_empty() {
             tracing::warn!(channel = %self.chan.name, options = ?opts.ignored, "ChanSpy: options not supported, ignored");
         }
-        let mut spec = if exten_spy {
+        let spec = if exten_spy {
             // ExtenSpy(110@ctx): channels of endpoint 110.
             format!("SIP/{}", spec.split('@').next().unwrap_or("").trim())
         } else {
             spec.to_string()
         };
+        self.spy_with(spec, &opts, vars).await
+    }
+
+    /// ChanSpy with parsed options (the API's click-to-spy builds them directly).
+    pub(crate) async fn spy_with(
+        &mut self,
+        mut spec: String,
+        opts: &SpyOptions,
+        vars: &mut ChannelVars,
+    ) -> AppOutcome {
         if !opts.no_answer && !self.ensure_answered().await {
             return AppOutcome::Hangup;
         }
@@ -190,7 +201,7 @@ impl PbxHost {
         let supervisor = self.chan.caller.endpoint.clone();
         let policy = Policy::load(&self.env.store, &supervisor).await;
         let outcome = loop {
-            let seen = self.spy_candidates(&spec, &opts);
+            let seen = self.spy_candidates(&spec, opts);
             let mut candidates = Vec::new();
             let mut refused = None;
             for c in seen {
@@ -232,7 +243,7 @@ impl PbxHost {
             last = Some(target.name.clone());
             let context = vars.location.context.clone();
             match self
-                .spy_on(&target, &mut mode, &mut volume, &opts, &context, &policy)
+                .spy_on(&target, &mut mode, &mut volume, opts, &context, &policy)
                 .await
             {
                 SpyEnd::Next => {}
@@ -311,6 +322,10 @@ impl PbxHost {
             rand::random::<u32>()
         );
         tracing::info!(supervisor = %self.chan.name, target = %t.name, ?mode, "spy session started");
+        let (me, target_name) = (self.chan.name.clone(), t.name.clone());
+        self.env
+            .registry
+            .update(&me, |e| e.spying_on = Some(target_name));
         let start = store::MonitorStart {
             id: session.clone(),
             supervisor: self.chan.caller.endpoint.clone(),
@@ -423,6 +438,8 @@ impl PbxHost {
             }
         };
         t.bridge.detach_spy(link.id);
+        let me = self.chan.name.clone();
+        self.env.registry.update(&me, |e| e.spying_on = None);
         self.media.talk_to(self.side, None);
         self.media.stop_play(self.side);
         tracing::info!(supervisor = %self.chan.name, target = %t.name, reason, "spy session ended");
@@ -538,6 +555,8 @@ mod tests {
         assert!(!spec_matches("SIP/11", "SIP/110-0000001a"));
         assert!(spec_matches("", "SIP/110-0000001a"));
         assert!(spec_matches("SIP", "SIP/carrier-00000003"));
+        assert!(spec_matches("SIP/110-0000001a", "SIP/110-0000001a"));
+        assert!(!spec_matches("SIP/110-0000001a", "SIP/110-0000001b"));
     }
 
     #[test]

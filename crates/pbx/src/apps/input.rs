@@ -20,6 +20,8 @@ pub enum Input {
 pub struct InputQueue {
     /// None once the bridge is gone (the call is ending; the switch says when).
     dtmf: Option<mpsc::UnboundedReceiver<char>>,
+    /// Keys pressed on the caller's behalf (the API steering a monitor).
+    remote: Option<mpsc::UnboundedReceiver<char>>,
     ahead: VecDeque<char>,
     hung_up: bool,
 }
@@ -28,9 +30,15 @@ impl InputQueue {
     pub fn new(dtmf: mpsc::UnboundedReceiver<char>) -> InputQueue {
         InputQueue {
             dtmf: Some(dtmf),
+            remote: None,
             ahead: VecDeque::new(),
             hung_up: false,
         }
+    }
+
+    /// Adds a source of keys pressed on the caller's behalf.
+    pub fn set_remote(&mut self, rx: mpsc::UnboundedReceiver<char>) {
+        self.remote = Some(rx);
     }
 
     pub fn push_back(&mut self, d: char) {
@@ -70,10 +78,20 @@ impl InputQueue {
                     None => std::future::pending().await,
                 }
             };
+            let remote = async {
+                match self.remote.as_mut() {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 d = dtmf => match d {
                     Some(d) => return Input::Digit(d),
                     None => self.dtmf = None,
+                },
+                d = remote => match d {
+                    Some(d) => return Input::Digit(d),
+                    None => self.remote = None,
                 },
                 ev = chan.next_event() => match ev {
                     ChanEvent::Hangup => {
@@ -81,6 +99,7 @@ impl InputQueue {
                         return Input::Hangup;
                     }
                     ChanEvent::Dtmf(d) => return Input::Digit(d),
+                    ChanEvent::Answered(_) => {}
                 },
                 _ = tokio::time::sleep_until(until) => return Input::Timeout,
             }

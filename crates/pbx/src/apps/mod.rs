@@ -6,7 +6,7 @@
 //! interpreter runs them itself.
 
 mod auth;
-mod chanspy;
+pub(crate) mod chanspy;
 mod dial;
 mod input;
 mod permit;
@@ -20,6 +20,7 @@ use media::{BridgeControl, Side};
 
 use crate::chan::Channel;
 use crate::registry::Registry;
+pub(crate) use chanspy::SpyOptions;
 pub use input::Input;
 
 /// What every channel task shares: the store, the dialplan, sounds, live channels.
@@ -48,12 +49,17 @@ pub struct PbxHost {
 
 impl PbxHost {
     pub fn new(chan: Channel, env: AppEnv, media: BridgeControl) -> PbxHost {
-        let dtmf = media.dtmf(Side::A);
+        PbxHost::on_side(chan, env, media, Side::A)
+    }
+
+    /// A host whose phone is on `side` of the bridge (B for a call the PBX placed).
+    pub fn on_side(chan: Channel, env: AppEnv, media: BridgeControl, side: Side) -> PbxHost {
+        let dtmf = media.dtmf(side);
         PbxHost {
             chan,
             env,
             media,
-            side: Side::A,
+            side,
             input: input::InputQueue::new(dtmf),
             answered: false,
             hung_up: false,

@@ -5,6 +5,7 @@
 //! This is the seam between call control (SIP, owned by the switch task) and
 //! applications (`Dial`, `Playback`, `ChanSpy`, ...): applications never touch SIP.
 
+mod originate;
 mod status;
 mod task;
 
@@ -12,6 +13,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
+pub use originate::{run_click_to_spy, MonitorCmd, Monitors};
 pub use status::{DialOutcome, DialStatus};
 pub use task::run_dialplan;
 
@@ -25,6 +27,9 @@ pub enum ChanEvent {
     Hangup,
     /// A DTMF digit from the caller's phone.
     Dtmf(char),
+    /// A call the PBX placed was answered (click-to-spy: the supervisor picked up);
+    /// the answering phone's channel.
+    Answered(String),
 }
 
 /// What a channel task asks of the switch.
@@ -155,6 +160,24 @@ impl Channel {
         wait.await.unwrap_or(DialOutcome {
             status: DialStatus::Cancel,
         })
+    }
+
+    /// Starts a Dial without waiting for its end; the receiver gets the outcome.
+    pub fn dial_start(
+        &mut self,
+        endpoints: Vec<String>,
+        timeout: Option<Duration>,
+    ) -> oneshot::Receiver<DialOutcome> {
+        let (reply, wait) = oneshot::channel();
+        let call = self.call;
+        self.send(ChanRequest::Dial {
+            call,
+            endpoints,
+            timeout,
+            vars: Vec::new(),
+            reply,
+        });
+        wait
     }
 
     /// Ends the channel.

@@ -125,6 +125,8 @@ pub struct Call {
     pub events: mpsc::UnboundedSender<ChanEvent>,
     /// The trunk the call came in from, if any.
     pub trunk: Option<String>,
+    /// A call the PBX placed itself (click-to-spy): leg A has no phone.
+    pub virtual_a: bool,
     /// The SIP status A gets if its dialplan ends before answering (set by a failed
     /// Dial: 486 after BUSY, 408 after NOANSWER, ...).
     pub fail_status: u16,

@@ -339,7 +339,12 @@ impl Switch {
             let spygroup = call
                 .dial
                 .as_ref()
-                .and_then(|d| d.vars.iter().find(|(k, _)| k == "SPYGROUP"))
+                // `__SPYGROUP` keeps its marks so it can travel further.
+                .and_then(|d| {
+                    d.vars
+                        .iter()
+                        .find(|(k, _)| k.trim_start_matches('_') == "SPYGROUP")
+                })
                 .map(|(_, v)| v.clone())
                 .unwrap_or_default();
             let endpoint = crate::channel::endpoint_of(&channel)
@@ -371,6 +376,7 @@ impl Switch {
                 spygroup,
                 bridged_to: None,
                 spying: false,
+                spying_on: None,
             });
             self.registry.bridge(&call.a.channel, &channel);
             self.events.emit(
@@ -392,6 +398,16 @@ impl Switch {
         );
         self.cancel_branches(id, Some(n), now);
         self.answer_caller(id, now);
+        if let Some(call) = self.calls.get(&id) {
+            if call.virtual_a {
+                let b = call
+                    .b
+                    .as_ref()
+                    .map(|b| b.channel.clone())
+                    .unwrap_or_default();
+                let _ = call.events.send(crate::chan::ChanEvent::Answered(b));
+            }
+        }
     }
 
     /// 200 OK to the caller with our A-side SDP, if it is still ringing.

@@ -102,6 +102,10 @@ impl Switch {
             if let Some(dial) = call.dial.as_mut() {
                 dial.finish(DialStatus::Answer);
             }
+            if call.virtual_a {
+                // The only phone of a call the PBX placed hung up.
+                let _ = call.events.send(ChanEvent::Hangup);
+            }
         }
     }
 
@@ -159,6 +163,9 @@ impl Switch {
     /// Sends a BYE on one established leg of a call.
     pub(super) fn bye_leg(&mut self, id: CallId, side: LegSide, now: Instant) {
         let via_host = self.via_host.clone();
+        if side == LegSide::A && self.calls.get(&id).is_some_and(|c| c.virtual_a) {
+            return;
+        }
         let Some(leg) = self.calls.get_mut(&id).and_then(|c| c.leg_mut(side)) else {
             return;
         };

@@ -10,6 +10,7 @@ mod dial;
 mod dialog;
 mod indialog;
 mod lifecycle;
+mod monitor;
 mod register;
 mod setup;
 
@@ -53,6 +54,7 @@ pub struct SwitchParts {
     pub plan: LoadedPlan,
     pub registry: Registry,
     pub events: crate::events::EventBus,
+    pub monitors: crate::chan::Monitors,
 }
 
 /// Requests from the outside world to the switch task.
@@ -60,6 +62,13 @@ pub enum Command {
     Shutdown(oneshot::Sender<()>),
     /// Re-read the dialplan file; the old one stays when the new one has errors.
     ReloadDialplan(oneshot::Sender<Result<usize, String>>),
+    /// Click-to-spy: ring `supervisor`, then monitor the call of channel `target`.
+    Monitor {
+        supervisor: String,
+        target: String,
+        mode: media::mix::SpyMode,
+        reply: oneshot::Sender<Result<String, String>>,
+    },
 }
 
 /// A loaded dialplan and its globals, replaced whole on reload; calls in progress
@@ -134,6 +143,8 @@ pub struct Switch {
     registry: Registry,
     prompts: Arc<media::wav::Prompts>,
     events: crate::events::EventBus,
+    /// Monitors started from the API, steerable by id.
+    monitors: crate::chan::Monitors,
     /// Channel tasks' requests come in here (each task holds a sender).
     chan_requests: mpsc::UnboundedSender<ChanRequest>,
     chan_requests_rx: Option<mpsc::UnboundedReceiver<ChanRequest>>,
@@ -152,6 +163,7 @@ impl Switch {
             plan,
             registry,
             events,
+            monitors,
         } = parts;
         let advertised = if transport.local_addr().ip().is_unspecified() {
             cfg.media_ip
@@ -192,6 +204,7 @@ impl Switch {
             plan,
             registry,
             events,
+            monitors,
             prompts: Arc::new(media::wav::Prompts::new(cfg.sounds.clone())),
             next_housekeeping: Instant::now() + HOUSEKEEPING,
             cfg,
@@ -220,6 +233,10 @@ impl Switch {
                 cmd = commands.recv() => match cmd {
                     Some(Command::ReloadDialplan(reply)) => {
                         let _ = reply.send(self.reload_dialplan());
+                    }
+                    Some(Command::Monitor { supervisor, target, mode, reply }) => {
+                        let r = self.start_monitor(supervisor, target, mode).await;
+                        let _ = reply.send(r);
                     }
                     Some(Command::Shutdown(done)) => {
                         self.shutdown().await;

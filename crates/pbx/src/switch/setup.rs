@@ -81,6 +81,7 @@ impl Switch {
             early_media: false,
             events: events_tx,
             trunk: caller.trunk.clone(),
+            virtual_a: false,
             fail_status: 480,
             no_cdr: false,
             recorded: false,
@@ -116,6 +117,7 @@ impl Switch {
             spygroup: String::new(),
             bridged_to: None,
             spying: false,
+            spying_on: None,
         });
         let chan = Channel::new(
             id,

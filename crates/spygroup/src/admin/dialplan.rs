@@ -35,29 +35,10 @@ pub fn run(
     }
 }
 
-/// POSTs to the running server's reload endpoint (plain HTTP/1.1 on loopback: the
-/// endpoint only answers local callers) and prints its answer.
+/// POSTs to the running server's reload endpoint (it answers local callers without a
+/// token) and prints its answer.
 fn reload(addr: std::net::SocketAddr) -> anyhow::Result<()> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(5))
-        .map_err(|e| anyhow::anyhow!("cannot reach the server at http://{addr} ({e}); is `spygroup serve` running there? (--http ADDR:PORT)"))?;
-    stream.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
-    write!(
-        stream,
-        "POST /api/v1/dialplan/reload HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer)?;
-    let (head, body) = answer
-        .split_once("\r\n\r\n")
-        .unwrap_or((answer.as_str(), ""));
-    let status: u16 = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body: serde_json::Value =
-        serde_json::from_str(body.trim()).unwrap_or(serde_json::Value::Null);
+    let (status, body) = super::http::request(addr, "POST", "/api/v1/dialplan/reload", None, None)?;
     if status == 200 {
         println!(
             "dialplan reloaded, {} warning(s) (see the server log)",

@@ -7,6 +7,8 @@ mod db;
 pub mod dialplan;
 mod ext;
 pub mod group;
+mod http;
+pub mod live;
 pub mod monitoring;
 pub mod rule;
 pub mod supervisor;
@@ -37,6 +39,8 @@ pub async fn run(command: Command, url: &str) -> anyhow::Result<()> {
         Command::Monitoring(c) => monitoring::run(&store, c).await,
         Command::Serve(_) => Err(anyhow::anyhow!("serve is not an admin command")),
         Command::Dialplan(c) => dialplan::run(c, None, None),
+        Command::Calls(api) => live::calls(api, None),
+        Command::Monitor(c) => live::monitor(c, None),
     };
     store.close().await;
     result

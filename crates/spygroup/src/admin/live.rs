@@ -1,0 +1,161 @@
+//! `spygroup calls` and `spygroup monitor start|mode|stop`: the running server's live
+//! calls and click-to-spy, through its HTTP API (a token is needed).
+
+use std::net::SocketAddr;
+
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use super::http::{fail, request, segment, token};
+
+/// Where the server is and who we are.
+#[derive(Debug, Args)]
+pub struct ApiArgs {
+    /// The server's HTTP address [default: the config's `http`, else 127.0.0.1:8088].
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub http: Option<SocketAddr>,
+    /// API token [default: $SPYGROUP_TOKEN].
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MonitorCommand {
+    /// Ring SUPERVISOR's phone and, on answer, monitor the call of CHANNEL.
+    Start {
+        /// A channel of the call, as `spygroup calls` shows it (SIP/110-0000001a).
+        channel: String,
+        #[arg(long)]
+        supervisor: String,
+        #[arg(long, default_value = "listen", value_parser = ["listen", "whisper", "barge"])]
+        mode: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Switch a running monitor to another mode.
+    Mode {
+        id: String,
+        #[arg(value_parser = ["listen", "whisper", "barge"])]
+        mode: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// End a running monitor.
+    Stop {
+        id: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+}
+
+fn addr(flag: Option<SocketAddr>, config: Option<SocketAddr>) -> SocketAddr {
+    flag.or(config)
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8088)))
+}
+
+/// `spygroup calls`: one line per live call, its channels and who monitors it.
+pub fn calls(api: ApiArgs, config_http: Option<SocketAddr>) -> anyhow::Result<()> {
+    let token = token(api.token)?;
+    let (status, body) = request(
+        addr(api.http, config_http),
+        "GET",
+        "/api/v1/calls",
+        Some(&token),
+        None,
+    )?;
+    if status != 200 {
+        return Err(fail(status, &body));
+    }
+    let calls = body["calls"].as_array().cloned().unwrap_or_default();
+    if calls.is_empty() {
+        println!("no live calls");
+    }
+    for call in calls {
+        let chans: Vec<String> = call["channels"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| {
+                let group = c["spygroup"].as_str().unwrap_or("");
+                let name = c["name"].as_str().unwrap_or("?");
+                if group.is_empty() {
+                    name.to_string()
+                } else {
+                    format!("{name} [{group}]")
+                }
+            })
+            .collect();
+        let spies: Vec<&str> = call["monitored_by"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m["name"].as_str())
+            .collect();
+        let spied = if spies.is_empty() {
+            String::new()
+        } else {
+            format!("  monitored by {}", spies.join(", "))
+        };
+        println!("{}{spied}", chans.join(" <-> "));
+    }
+    Ok(())
+}
+
+pub fn monitor(cmd: MonitorCommand, config_http: Option<SocketAddr>) -> anyhow::Result<()> {
+    match cmd {
+        MonitorCommand::Start {
+            channel,
+            supervisor,
+            mode,
+            api,
+        } => {
+            let token = token(api.token)?;
+            let path = format!("/api/v1/calls/{}/monitor", segment(&channel));
+            let body = json!({ "supervisor": supervisor, "mode": mode });
+            let (status, answer) = request(
+                addr(api.http, config_http),
+                "POST",
+                &path,
+                Some(&token),
+                Some(&body),
+            )?;
+            if status != 201 {
+                return Err(fail(status, &answer));
+            }
+            // The id alone on stdout, for scripts.
+            println!("{}", answer["id"].as_str().unwrap_or_default());
+            eprintln!("{supervisor}'s phone is ringing; monitoring starts when it answers");
+            Ok(())
+        }
+        MonitorCommand::Mode { id, mode, api } => {
+            let token = token(api.token)?;
+            let path = format!("/api/v1/monitors/{}", segment(&id));
+            let (status, answer) = request(
+                addr(api.http, config_http),
+                "PATCH",
+                &path,
+                Some(&token),
+                Some(&json!({ "mode": mode })),
+            )?;
+            if status != 204 {
+                return Err(fail(status, &answer));
+            }
+            Ok(())
+        }
+        MonitorCommand::Stop { id, api } => {
+            let token = token(api.token)?;
+            let path = format!("/api/v1/monitors/{}", segment(&id));
+            let (status, answer) = request(
+                addr(api.http, config_http),
+                "DELETE",
+                &path,
+                Some(&token),
+                None,
+            )?;
+            if status != 204 {
+                return Err(fail(status, &answer));
+            }
+            Ok(())
+        }
+    }
+}
