@@ -196,7 +196,7 @@ cargo_tests() {
     if command -v cargo-nextest >/dev/null 2>&1; then
         # --no-tests=pass: a workspace with no unit tests yet is not an error here;
         # the e2e suite below must run tests or the run fails.
-        cargo nextest run --workspace --no-tests=pass
+        cargo nextest run --workspace --no-tests=pass --no-fail-fast
     else
         cargo test --workspace
     fi

@@ -223,8 +223,9 @@ pub(crate) async fn change_monitor(
     Body(req): Body<ModeIn>,
 ) -> ApiResult<StatusCode> {
     parse_mode("mode", &req.mode)?;
-    may_act_as(&caller, None)?;
-    if live(&s)?.monitor_mode(&id, &req.mode) {
+    let live = live(&s)?;
+    may_act_as(&caller, live.monitor_owner(&id).as_deref())?;
+    if live.monitor_mode(&id, &req.mode) {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(Failure::new(
@@ -244,8 +245,9 @@ pub(crate) async fn stop_monitor(
     Extension(caller): Extension<Caller>,
     PathArg(id): PathArg<String>,
 ) -> ApiResult<StatusCode> {
-    may_act_as(&caller, None)?;
-    if live(&s)?.monitor_stop(&id) {
+    let live = live(&s)?;
+    may_act_as(&caller, live.monitor_owner(&id).as_deref())?;
+    if live.monitor_stop(&id) {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(Failure::new(

@@ -32,6 +32,11 @@ pub trait LiveView: Send + Sync {
     fn monitor_stop(&self, _id: &str) -> bool {
         false
     }
+
+    /// The supervisor a running monitor belongs to (None: no such monitor).
+    fn monitor_owner(&self, _id: &str) -> Option<String> {
+        None
+    }
 }
 
 /// The pending answer of [`LiveView::monitor_start`].

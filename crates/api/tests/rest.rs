@@ -677,21 +677,20 @@ async fn live_calls_are_grouped_by_bridge() {
 }
 
 #[tokio::test]
-async fn monitor_control_answers_501_after_checks() {
+async fn monitor_control_checks_then_asks_the_switch() {
+    // The fake live view has no switch behind it: every request that passes the
+    // checks reaches it and is told no such call / monitor (404).
     each_backend(|s| async move {
         let path = "/api/v1/calls/SIP%2F110-00000001/monitor";
         let body = json!({"supervisor": "201", "mode": "listen"}).to_string();
         let r = s.call("POST", path, Some(&s.sup201), Some(&body)).await;
-        r.expect(501);
-        assert!(r.body["error"]
-            .as_str()
-            .unwrap()
-            .contains("not implemented"));
-        // Admin may act as anyone; it is still not implemented.
+        r.expect(404);
+        assert!(r.body["error"].as_str().unwrap().contains("not available"));
+        // Admin may act as anyone.
         let other = json!({"supervisor": "202", "mode": "barge"}).to_string();
         s.call("POST", path, Some(&s.admin), Some(&other))
             .await
-            .expect(501);
+            .expect(404);
         // Supervise tokens only as their own supervisor; read tokens not at all.
         s.call("POST", path, Some(&s.sup201), Some(&other))
             .await
@@ -705,9 +704,14 @@ async fn monitor_control_answers_501_after_checks() {
             .expect_field(400, "mode");
 
         let mode = json!({"mode": "whisper"}).to_string();
-        s.call("PATCH", "/api/v1/monitors/m1", Some(&s.sup201), Some(&mode))
-            .await
-            .expect(501);
+        let r = s
+            .call("PATCH", "/api/v1/monitors/m1", Some(&s.sup201), Some(&mode))
+            .await;
+        r.expect(404);
+        assert!(r.body["error"]
+            .as_str()
+            .unwrap()
+            .contains("no running monitor"));
         s.call(
             "PATCH",
             "/api/v1/monitors/m1",
@@ -721,7 +725,7 @@ async fn monitor_control_answers_501_after_checks() {
             .expect(403);
         s.call("DELETE", "/api/v1/monitors/m1", Some(&s.sup201), None)
             .await
-            .expect(501);
+            .expect(404);
         s.call("DELETE", "/api/v1/monitors/m1", Some(&s.read), None)
             .await
             .expect(403);

@@ -19,8 +19,11 @@ pub struct ChannelEntry {
     /// channel's phone.
     pub bridge: BridgeControl,
     pub side: Side,
-    /// The channel's `SPYGROUP` (colon-separated groups).
+    /// The channel's `SPYGROUP` as the dialplan set it (colon-separated groups).
     pub spygroup: String,
+    /// Groups from the database: the extension's spy groups, and for a call from a
+    /// trunk, the groups inbound rules give it.
+    pub static_groups: Vec<String>,
     /// The channel it is bridged to, if any.
     pub bridged_to: Option<String>,
     /// True while this channel runs ChanSpy/ExtenSpy: it is never spied on.
@@ -30,12 +33,22 @@ pub struct ChannelEntry {
 }
 
 impl ChannelEntry {
-    /// The channel's groups, as ChanSpy's `g()` compares them.
+    /// Every group of the channel, sorted, colon-separated (as `SPYGROUP` reads).
+    pub fn all_groups(&self) -> String {
+        let mut all: Vec<&str> = self.groups().collect();
+        all.sort_unstable();
+        all.dedup();
+        all.join(":")
+    }
+
+    /// The channel's groups, as ChanSpy's `g()` and permissions compare them: its
+    /// extension's groups + rule-assigned groups + what the dialplan set.
     pub fn groups(&self) -> impl Iterator<Item = &str> {
         self.spygroup
             .split(':')
             .map(str::trim)
             .filter(|g| !g.is_empty())
+            .chain(self.static_groups.iter().map(String::as_str))
     }
 }
 
@@ -97,7 +110,7 @@ impl Registry {
                     serde_json::json!({
                         "name": e.name,
                         "endpoint": e.endpoint,
-                        "spygroup": e.spygroup,
+                        "spygroup": e.all_groups(),
                         "bridged_to": e.bridged_to,
                         "spying": e.spying_on,
                         "in_chanspy": e.spying,

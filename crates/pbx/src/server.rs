@@ -152,6 +152,11 @@ impl Controller {
     pub fn monitor_stop(&self, id: &str) -> bool {
         self.monitors.send(id, crate::chan::MonitorCmd::Stop)
     }
+
+    /// The supervisor a running monitor belongs to.
+    pub fn monitor_owner(&self, id: &str) -> Option<String> {
+        self.monitors.owner(id)
+    }
 }
 
 /// Reloads the running switch's dialplan.

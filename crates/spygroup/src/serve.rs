@@ -138,6 +138,10 @@ impl api::LiveView for LiveAdapter {
     fn monitor_stop(&self, id: &str) -> bool {
         self.control.monitor_stop(id)
     }
+
+    fn monitor_owner(&self, id: &str) -> Option<String> {
+        self.control.monitor_owner(id)
+    }
 }
 
 fn spy_mode(mode: &str) -> Option<media::mix::SpyMode> {

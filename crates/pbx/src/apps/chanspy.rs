@@ -205,7 +205,7 @@ impl PbxHost {
             let mut candidates = Vec::new();
             let mut refused = None;
             for c in seen {
-                match policy.check(&self.env.store, &c, mode).await {
+                match policy.check(&c, mode) {
                     Ok(()) => candidates.push(c),
                     Err(d) => refused = refused.or(Some((c, d))),
                 }

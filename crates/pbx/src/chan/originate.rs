@@ -23,24 +23,35 @@ pub enum MonitorCmd {
     Stop,
 }
 
+/// A running monitor: its supervisor, and the keys channel of its ChanSpy.
+type Running = (String, mpsc::UnboundedSender<char>);
+
 /// Live API monitors by id.
 #[derive(Clone, Default)]
 pub struct Monitors {
-    inner: Arc<Mutex<HashMap<String, mpsc::UnboundedSender<char>>>>,
+    inner: Arc<Mutex<HashMap<String, Running>>>,
 }
 
 /// The key a monitor's ChanSpy treats as "stop" (never sent by a phone).
 pub(crate) const STOP_KEY: char = '\u{1b}';
 
 impl Monitors {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, mpsc::UnboundedSender<char>>> {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, (String, mpsc::UnboundedSender<char>)>> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(crate) fn insert(&self, id: &str) -> mpsc::UnboundedReceiver<char> {
+    pub(crate) fn insert(&self, id: &str, supervisor: &str) -> mpsc::UnboundedReceiver<char> {
         let (tx, rx) = mpsc::unbounded_channel();
-        self.lock().insert(id.to_string(), tx);
+        self.lock()
+            .insert(id.to_string(), (supervisor.to_string(), tx));
         rx
+    }
+
+    /// The supervisor a running monitor belongs to.
+    pub fn owner(&self, id: &str) -> Option<String> {
+        self.lock().get(id).map(|(s, _)| s.clone())
     }
 
     pub(crate) fn remove(&self, id: &str) {
@@ -55,7 +66,9 @@ impl Monitors {
             MonitorCmd::Mode(SpyMode::Barge) => '6',
             MonitorCmd::Stop => STOP_KEY,
         };
-        self.lock().get(id).is_some_and(|tx| tx.send(key).is_ok())
+        self.lock()
+            .get(id)
+            .is_some_and(|(_, tx)| tx.send(key).is_ok())
     }
 
     pub fn contains(&self, id: &str) -> bool {
@@ -78,7 +91,7 @@ pub async fn run_click_to_spy(
     id: String,
     monitors: Monitors,
 ) {
-    let control = monitors.insert(&id);
+    let control = monitors.insert(&id, &supervisor);
     let mut dial = chan.dial_start(vec![supervisor.clone()], Some(RING));
     let answered = loop {
         tokio::select! {

@@ -350,21 +350,14 @@ impl Switch {
             let endpoint = crate::channel::endpoint_of(&channel)
                 .unwrap_or_default()
                 .to_string();
-            // Inbound monitoring rules (trunk, dialled range -> groups) add to what
-            // the dialplan gave the agent's channel.
-            let mut spygroup = spygroup;
-            if let Some(trunk) = call.trunk.clone() {
+            // The agent's extension groups, and for a call from a trunk the groups
+            // inbound rules (trunk, dialled range) give it, add to what the
+            // dialplan passed down.
+            let trunk = call.trunk.clone();
+            let mut static_groups = self.store.groups_of(&endpoint).await.unwrap_or_default();
+            if let Some(trunk) = trunk {
                 match self.store.inbound_groups(&trunk, &endpoint).await {
-                    Ok(groups) => {
-                        for g in groups {
-                            if !spygroup.split(':').any(|have| have == g) {
-                                if !spygroup.is_empty() {
-                                    spygroup.push(':');
-                                }
-                                spygroup.push_str(&g);
-                            }
-                        }
-                    }
+                    Ok(groups) => static_groups.extend(groups),
                     Err(e) => tracing::warn!("cannot read inbound monitoring rules: {e}"),
                 }
             }
@@ -374,6 +367,7 @@ impl Switch {
                 bridge: media,
                 side: Side::B,
                 spygroup,
+                static_groups,
                 bridged_to: None,
                 spying: false,
                 spying_on: None,

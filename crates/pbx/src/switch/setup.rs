@@ -109,12 +109,21 @@ impl Switch {
         let Some(media) = media else {
             return;
         };
+        let static_groups = match &caller.trunk {
+            Some(_) => Vec::new(),
+            None => self
+                .store
+                .groups_of(&caller.endpoint)
+                .await
+                .unwrap_or_default(),
+        };
         self.registry.insert(ChannelEntry {
             name: a_channel.clone(),
             endpoint: caller.endpoint.clone(),
             bridge: media.clone(),
             side: Side::A,
             spygroup: String::new(),
+            static_groups,
             bridged_to: None,
             spying: false,
             spying_on: None,
