@@ -296,9 +296,10 @@ impl Relay {
             return self.on_rtcp(from, pkt, src, sockets);
         }
         let c = &self.shared[from.index()];
-        if RtpHeader::parse(pkt).is_err() {
+        // Parsed once; everything below reads this header.
+        let Ok(header) = RtpHeader::parse(pkt) else {
             return bump(&c.dropped_bad, 1);
-        }
+        };
         let leg = &mut self.legs[from.index()];
         match leg.latched_rtp {
             None => {
@@ -317,7 +318,7 @@ impl Relay {
         let now = Instant::now();
         let is_event = {
             let p = &self.proc.sides[from.index()];
-            p.dtmf_pt.is_some() && pkt.get(1).map(|b| b & 0x7f) == p.dtmf_pt
+            p.dtmf_pt == Some(header.payload_type)
         };
         if is_event {
             let side = &mut self.proc.sides[from.index()];
@@ -337,7 +338,15 @@ impl Relay {
         // On the decode path the packet waits in the jitter buffer for the next tick.
         if self.proc.active() {
             if !is_event {
-                self.proc.sides[from.index()].jitter.push_rtp(pkt, now);
+                let end = (header.payload_offset + header.payload_len).min(pkt.len());
+                let rtp = crate::jitter::RtpIn {
+                    ssrc: header.ssrc,
+                    seq: header.sequence,
+                    timestamp: header.timestamp,
+                    payload_type: header.payload_type,
+                    payload: &pkt[header.payload_offset..end],
+                };
+                self.proc.sides[from.index()].jitter.push(rtp, now);
             }
             return;
         }
@@ -354,9 +363,10 @@ impl Relay {
         transcode_for(
             &self.proc.sides[from.index()],
             &self.proc.sides[to.index()],
+            &header,
             pkt,
         );
-        if out.out.rewrite(pkt, Instant::now()).is_err() {
+        if out.out.rewrite(pkt, now).is_err() {
             return bump(&c.dropped_bad, 1);
         }
         send(&sockets[to.index()].rtp, pkt, dest, oc, true);
@@ -424,11 +434,16 @@ impl Relay {
 /// The fast path's only payload work: when the two phones negotiated different
 /// G.711 laws (or telephone-event payload types), a packet is converted in place by
 /// table look-up, so neither phone needs to support the other's codec.
-fn transcode_for(from: &crate::hooked::SideProc, to: &crate::hooked::SideProc, pkt: &mut [u8]) {
-    if !from.negotiated || !to.negotiated || pkt.len() < 12 {
+fn transcode_for(
+    from: &crate::hooked::SideProc,
+    to: &crate::hooked::SideProc,
+    header: &RtpHeader,
+    pkt: &mut [u8],
+) {
+    if !from.negotiated || !to.negotiated {
         return;
     }
-    let pt = pkt[1] & 0x7f;
+    let pt = header.payload_type;
     if from.dtmf_pt == Some(pt) {
         if let Some(out) = to.dtmf_pt.filter(|&o| o != pt) {
             pkt[1] = (pkt[1] & 0x80) | out;
@@ -441,11 +456,9 @@ fn transcode_for(from: &crate::hooked::SideProc, to: &crate::hooked::SideProc, p
     if codec == to.codec {
         return;
     }
-    if let Ok(h) = RtpHeader::parse(pkt) {
-        let end = (h.payload_offset + h.payload_len).min(pkt.len());
-        crate::codec::transcode_in_place(codec, to.codec, &mut pkt[h.payload_offset..end]);
-        pkt[1] = (pkt[1] & 0x80) | to.codec.payload_type();
-    }
+    let end = (header.payload_offset + header.payload_len).min(pkt.len());
+    crate::codec::transcode_in_place(codec, to.codec, &mut pkt[header.payload_offset..end]);
+    pkt[1] = (pkt[1] & 0x80) | to.codec.payload_type();
 }
 
 /// Non-blocking send: a relay that waited for a full socket buffer would delay
