@@ -19,4 +19,4 @@ mod switch;
 
 pub use config::PbxConfig;
 pub use events::EventBus;
-pub use server::{start, Controller, PbxError, PbxHandle, Reloader, Status};
+pub use server::{start, Controller, PbxError, PbxHandle, Status};

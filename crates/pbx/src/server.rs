@@ -62,26 +62,8 @@ impl PbxHandle {
         self.transport.local_addr()
     }
 
-    /// Re-reads the dialplan file; on errors the running dialplan stays and the
-    /// errors (file:line) come back. Ok carries the number of warnings.
-    pub async fn reload_dialplan(&self) -> Result<usize, String> {
-        self.reloader().reload().await
-    }
-
-    /// Click-to-spy: rings `supervisor`'s phone and, on answer, monitors the call of
-    /// channel `target` in `mode`. Returns the monitor's id.
-    pub async fn monitor_start(
-        &self,
-        supervisor: &str,
-        target: &str,
-        mode: media::mix::SpyMode,
-    ) -> Result<String, String> {
-        self.controller()
-            .monitor_start(supervisor, target, mode)
-            .await
-    }
-
-    /// A cloneable handle for the API: monitors and dialplan reload.
+    /// A cloneable handle for other tasks (SIGHUP, the HTTP API): dialplan reload
+    /// and monitors.
     pub fn controller(&self) -> Controller {
         Controller {
             commands: self.commands.clone(),
@@ -97,13 +79,6 @@ impl PbxHandle {
     /// Live channels, for the API.
     pub fn registry(&self) -> crate::registry::Registry {
         self.registry.clone()
-    }
-
-    /// A cloneable way to reload the dialplan from other tasks (SIGHUP, HTTP).
-    pub fn reloader(&self) -> Reloader {
-        Reloader {
-            commands: self.commands.clone(),
-        }
     }
 
     /// Clean shutdown: BYE to every live call, call records written, sockets closed.
@@ -124,6 +99,17 @@ pub struct Controller {
 }
 
 impl Controller {
+    /// Re-reads the dialplan file; on errors the running dialplan stays and the
+    /// errors (file:line) come back. Ok carries the number of warnings.
+    pub async fn reload(&self) -> Result<usize, String> {
+        let (reply, wait) = oneshot::channel();
+        self.commands
+            .send(Command::ReloadDialplan(reply))
+            .await
+            .map_err(|_| "the switch is not running".to_string())?;
+        wait.await.map_err(|_| "the switch stopped".to_string())?
+    }
+
     pub async fn monitor_start(
         &self,
         supervisor: &str,
@@ -156,23 +142,6 @@ impl Controller {
     /// The supervisor a running monitor belongs to.
     pub fn monitor_owner(&self, id: &str) -> Option<String> {
         self.monitors.owner(id)
-    }
-}
-
-/// Reloads the running switch's dialplan.
-#[derive(Clone)]
-pub struct Reloader {
-    commands: mpsc::Sender<Command>,
-}
-
-impl Reloader {
-    pub async fn reload(&self) -> Result<usize, String> {
-        let (reply, wait) = oneshot::channel();
-        self.commands
-            .send(Command::ReloadDialplan(reply))
-            .await
-            .map_err(|_| "the switch is not running".to_string())?;
-        wait.await.map_err(|_| "the switch stopped".to_string())?
     }
 }
 

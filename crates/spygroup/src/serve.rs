@@ -48,20 +48,20 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
         .context("cannot start the switch")?;
     // The bound address, which differs from the configured one when port 0 was asked.
     let sip = handle.sip_addr();
-    let reloader = handle.reloader();
+    let control = handle.controller();
     let live: Arc<dyn api::LiveView> = Arc::new(LiveAdapter {
         registry: handle.registry(),
         events: handle.events(),
-        control: handle.controller(),
+        control: control.clone(),
     });
     let shared: SharedPbx = Arc::new(Mutex::new(Some(handle)));
 
     let (stop_api, api_stopped) = oneshot::channel::<()>();
-    let http_reloader = reloader.clone();
+    let http_control = control.clone();
     let state = api::ApiState {
         health: health_fn(shared.clone()),
         reload: Some(Arc::new(move || {
-            let r = http_reloader.clone();
+            let r = http_control.clone();
             Box::pin(async move { r.reload().await })
         })),
         store: Some(store.clone()),
@@ -83,7 +83,7 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
         tokio::select! {
             _ = sigterm.recv() => { tracing::info!("SIGTERM received, shutting down"); break None }
             _ = sigint.recv() => { tracing::info!("SIGINT received, shutting down"); break None }
-            _ = sighup.recv() => match reloader.reload().await {
+            _ = sighup.recv() => match control.reload().await {
                 Ok(warnings) => tracing::info!(warnings, "SIGHUP: dialplan reloaded"),
                 Err(e) => tracing::error!("SIGHUP: dialplan NOT reloaded, the running one stays:\n{e}"),
             },

@@ -296,6 +296,7 @@ impl Switch {
                     tracing::warn!("cannot forget expired location: {e}");
                 }
             }
+            self.count_registrations();
         }
     }
 
@@ -335,6 +336,11 @@ impl Switch {
             self.on_event(event).await;
         }
         self.stats.calls.store(self.calls.len(), Ordering::Relaxed);
+    }
+
+    /// Refreshes the health counter of bindings; called where bindings change (a
+    /// REGISTER, expiry, restore) rather than on every message.
+    fn count_registrations(&self) {
         self.stats
             .registrations
             .store(self.registrar.all().count(), Ordering::Relaxed);
@@ -472,6 +478,7 @@ impl Switch {
                 if n > 0 {
                     tracing::info!("restored {n} registrations from the database");
                 }
+                self.count_registrations();
             }
             Err(e) => tracing::warn!("cannot load registrations: {e}"),
         }

@@ -69,6 +69,7 @@ impl Switch {
                 now,
             )
         };
+        self.count_registrations();
         match bindings {
             Ok(bindings) => {
                 if !query_only {
