@@ -24,6 +24,8 @@ mod rules;
 pub mod secrets;
 mod settings;
 mod supervisors;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod time;
 mod tokens;
 mod trunks;

@@ -236,55 +236,6 @@ pub async fn request(
     Resp { status, head, body }
 }
 
-/// The PostgreSQL server to test against as well: `SPYGROUP_TEST_POSTGRES_URL`
-/// (`scripts/test.sh` starts one and sets it).
-fn postgres_url() -> Option<String> {
-    std::env::var("SPYGROUP_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-}
-
-/// `url` with its database name replaced by `db`.
-fn with_database(url: &str, db: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let base = match base[scheme_end..].find('/') {
-        Some(i) => &base[..scheme_end + i],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{base}/{db}?{q}"),
-        None => format!("{base}/{db}"),
-    }
-}
-
-async fn pg_exec(server: &str, sql: &str) {
-    use sqlx::Connection;
-    let mut conn = sqlx::postgres::PgConnection::connect(server)
-        .await
-        .unwrap_or_else(|e| panic!("cannot connect to SPYGROUP_TEST_POSTGRES_URL: {e}"));
-    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
-        .execute(&mut conn)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    conn.close().await.ok();
-}
-
-fn unique() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos(),
-    );
-    h.finish()
-}
-
 /// Runs `body` against a fresh server on SQLite and, when `SPYGROUP_TEST_POSTGRES_URL`
 /// is set, on a fresh PostgreSQL database too; a failure names the backend.
 pub async fn each_backend<F, Fut>(body: F)
@@ -298,13 +249,8 @@ where
         format!("sqlite://{}/api.db", dir.path().display()),
         None,
     )];
-    match postgres_url() {
-        Some(server) => {
-            let db = format!("spygroup_api_{}_{:016x}", std::process::id(), unique());
-            pg_exec(&server, &format!("CREATE DATABASE {db}")).await;
-            let url = with_database(&server, &db);
-            targets.push(("postgres", url, Some((server, db))));
-        }
+    match store::testing::scratch_postgres("spygroup_api").await {
+        Some(pg) => targets.push(("postgres", pg.url.clone(), Some(pg))),
         None => eprintln!(
             "note: SPYGROUP_TEST_POSTGRES_URL is not set, so this test ran on SQLite only"
         ),
@@ -314,12 +260,8 @@ where
         let store = server.store.clone();
         let result = tokio::spawn(body(server)).await;
         store.close().await;
-        if let Some((server, db)) = pg {
-            pg_exec(
-                &server,
-                &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
-            )
-            .await;
+        if let Some(pg) = pg {
+            pg.drop_db().await;
         }
         if let Err(e) = result {
             eprintln!("the test failed on {name}");

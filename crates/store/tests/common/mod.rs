@@ -25,45 +25,8 @@ pub struct Backend {
     pub url: String,
     /// Keeps the SQLite file's directory alive.
     _dir: Option<TempDir>,
-    /// PostgreSQL: the server's URL and the database made for this test, dropped after.
-    pg: Option<(String, String)>,
-}
-
-/// The PostgreSQL server to test against: `SPYGROUP_TEST_POSTGRES_URL`
-/// (`scripts/test.sh` starts one and sets it).
-pub fn postgres_url() -> Option<String> {
-    std::env::var("SPYGROUP_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-}
-
-/// `url` with its database name replaced by `db`.
-fn with_database(url: &str, db: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let base = match base[scheme_end..].find('/') {
-        Some(i) => &base[..scheme_end + i],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{base}/{db}?{q}"),
-        None => format!("{base}/{db}"),
-    }
-}
-
-async fn admin_exec(server: &str, sql: &str) {
-    use sqlx::Connection;
-    let mut conn = sqlx::postgres::PgConnection::connect(server)
-        .await
-        .unwrap_or_else(|e| panic!("cannot connect to SPYGROUP_TEST_POSTGRES_URL: {e}"));
-    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
-        .execute(&mut conn)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    conn.close().await.ok();
+    /// PostgreSQL: the database made for this test, dropped after.
+    pg: Option<store::testing::ScratchPostgres>,
 }
 
 /// SQLite always; PostgreSQL too when `SPYGROUP_TEST_POSTGRES_URL` is set (a note
@@ -76,17 +39,13 @@ pub async fn backends() -> Vec<Backend> {
         _dir: Some(dir),
         pg: None,
     }];
-    match postgres_url() {
-        Some(server) => {
-            let db = format!("spygroup_test_{}_{:08x}", std::process::id(), rand_u32());
-            admin_exec(&server, &format!("CREATE DATABASE {db}")).await;
-            out.push(Backend {
-                name: "postgres",
-                url: with_database(&server, &db),
-                _dir: None,
-                pg: Some((server, db)),
-            });
-        }
+    match store::testing::scratch_postgres("spygroup_test").await {
+        Some(pg) => out.push(Backend {
+            name: "postgres",
+            url: pg.url.clone(),
+            _dir: None,
+            pg: Some(pg),
+        }),
         None => eprintln!(
             "note: SPYGROUP_TEST_POSTGRES_URL is not set, so this test ran on SQLite only \
              (scripts/test.sh starts a PostgreSQL server and sets it)"
@@ -95,27 +54,11 @@ pub async fn backends() -> Vec<Backend> {
     out
 }
 
-fn rand_u32() -> u32 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos(),
-    );
-    h.finish() as u32
-}
-
 impl Backend {
     /// Drops the test's PostgreSQL database.
     pub async fn cleanup(self) {
-        if let Some((server, db)) = &self.pg {
-            admin_exec(
-                server,
-                &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
-            )
-            .await;
+        if let Some(pg) = self.pg {
+            pg.drop_db().await;
         }
     }
 }
