@@ -314,13 +314,7 @@ impl PbxHost {
         else {
             return SpyEnd::TargetGone;
         };
-        let session = format!(
-            "{}-{:08x}",
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis()),
-            rand::random::<u32>()
-        );
+        let session = session_id();
         tracing::info!(supervisor = %self.chan.name, target = %t.name, ?mode, "spy session started");
         let (me, target_name) = (self.chan.name.clone(), t.name.clone());
         self.env
@@ -470,13 +464,7 @@ impl PbxHost {
         let reason = denied.reason(&supervisor, target);
         tracing::warn!(supervisor = %self.chan.name, target = %target.name, "monitoring refused: {reason}");
         let attempt = store::MonitorStart {
-            id: format!(
-                "{}-{:08x}",
-                SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0, |d| d.as_millis()),
-                rand::random::<u32>()
-            ),
+            id: session_id(),
             supervisor: supervisor.clone(),
             supervisor_channel: self.chan.name.clone(),
             target_endpoint: target.endpoint.clone(),
@@ -532,6 +520,14 @@ impl PbxHost {
             }
         }
     }
+}
+
+/// A monitoring session's id in the audit log: start time, then random bits.
+fn session_id() -> String {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    format!("{ms}-{:08x}", rand::random::<u32>())
 }
 
 pub(super) fn mode_name(m: SpyMode) -> &'static str {
