@@ -1,17 +1,17 @@
-//! The handle the PBX holds for one call's media: two legs and their relay task.
+//! The handle the PBX holds for one call's media: two legs, relayed by a media thread.
 
 use crate::codec::AudioCodec;
 use crate::frame::Frame;
 use crate::hooked::{PlayEnd, SpyLink};
 use crate::mix::{SpyMode, SupervisorId, VolumeStep};
 use crate::ports::PortLease;
-use crate::relay::{self, Control, LegSockets};
+use crate::relay::{Control, LegSockets};
 use crate::tone::FrameSource;
+use crate::worker::{next_bridge_id, BridgeId, Msg, WorkerHandle};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
 
 /// A call leg: A faces the caller, B the callee.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -132,22 +132,36 @@ pub(crate) type Shared = [Counters; 2];
 #[derive(Debug)]
 pub struct MediaBridge {
     ports: [u16; 2],
-    control: mpsc::UnboundedSender<Control>,
+    control: BridgeControl,
     shared: Arc<Shared>,
-    task: Option<JoinHandle<()>>,
+    closed: bool,
 }
 
 impl MediaBridge {
-    pub(crate) fn start(legs: [LegSockets; 2], lease: PortLease) -> MediaBridge {
+    /// Hands the sockets to a media thread, which relays from then on.
+    pub(crate) fn start(
+        worker: WorkerHandle,
+        legs: [LegSockets; 2],
+        lease: PortLease,
+    ) -> MediaBridge {
         let ports = [legs[0].rtp_port(), legs[1].rtp_port()];
         let shared = Arc::new(Shared::default());
-        let (control, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(relay::run(legs, lease, shared.clone(), rx));
+        let closed = Arc::new(AtomicBool::new(false));
+        let id = next_bridge_id();
+        if !worker.send(Msg::Open {
+            id,
+            sockets: legs,
+            lease,
+            shared: shared.clone(),
+            closed: closed.clone(),
+        }) {
+            closed.store(true, Ordering::Release);
+        }
         MediaBridge {
             ports,
-            control,
+            control: BridgeControl { worker, id, closed },
             shared,
-            task: Some(task),
+            closed: false,
         }
     }
 
@@ -163,22 +177,19 @@ impl MediaBridge {
     /// the new destination. An address of 0.0.0.0 or port 0 (hold, disabled
     /// stream) means "send nothing until the phone sends to us".
     pub fn set_remote(&self, side: Side, rtp: SocketAddr, rtcp: Option<SocketAddr>) {
-        // The task only stops when the bridge is closed, and then nobody cares.
-        let _ = self.control.send(Control::SetRemote { side, rtp, rtcp });
+        self.control.send(Control::SetRemote { side, rtp, rtcp });
     }
 
     /// While a leg is held nothing is sent to its phone (whatever the other side
     /// sends is counted in `dropped_held`); what the held phone sends is still
     /// relayed. Music on hold will later be injected here.
     pub fn set_hold(&self, side: Side, held: bool) {
-        let _ = self.control.send(Control::SetHold { side, held });
+        self.control.send(Control::SetHold { side, held });
     }
 
     /// A handle on this bridge's controls for other tasks.
     pub fn control(&self) -> BridgeControl {
-        BridgeControl {
-            control: self.control.clone(),
-        }
+        self.control.clone()
     }
 
     pub fn stats(&self) -> BridgeStats {
@@ -191,9 +202,11 @@ impl MediaBridge {
     /// Stops the relay and returns once its sockets are closed and its ports are
     /// back in the pool.
     pub async fn close(mut self) {
-        let _ = self.control.send(Control::Close);
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
+        self.closed = true;
+        let (done, rx) = oneshot::channel();
+        let c = &self.control;
+        if c.worker.send(Msg::Close(c.id, Some(done))) {
+            let _ = rx.await;
         }
     }
 }
@@ -203,7 +216,9 @@ impl MediaBridge {
 /// Commands to a closed bridge are ignored.
 #[derive(Clone)]
 pub struct BridgeControl {
-    control: mpsc::UnboundedSender<Control>,
+    worker: WorkerHandle,
+    id: BridgeId,
+    closed: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for BridgeControl {
@@ -214,12 +229,14 @@ impl std::fmt::Debug for BridgeControl {
 
 impl BridgeControl {
     fn send(&self, c: Control) {
-        let _ = self.control.send(c);
+        if !self.is_closed() {
+            self.worker.send(Msg::Control(self.id, c));
+        }
     }
 
     /// True once the bridge is closed (its call ended).
     pub fn is_closed(&self) -> bool {
-        self.control.is_closed()
+        self.closed.load(Ordering::Acquire)
     }
 
     /// The codec this leg's phone uses (from the negotiated SDP) and its
@@ -313,7 +330,9 @@ impl BridgeControl {
 
 impl Drop for MediaBridge {
     fn drop(&mut self) {
-        // The task also stops when the channel closes; saying so is just quicker.
-        let _ = self.control.send(Control::Close);
+        if !self.closed {
+            let c = &self.control;
+            c.worker.send(Msg::Close(c.id, None));
+        }
     }
 }

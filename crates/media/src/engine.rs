@@ -3,11 +3,13 @@
 use crate::bridge::MediaBridge;
 use crate::ports::{lock, PortLease, PortPool, SharedPool};
 use crate::relay::LegSockets;
+use crate::worker::{Msg, WorkerHandle};
+use mio::net::UdpSocket;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use thiserror::Error;
-use tokio::net::UdpSocket;
 
 #[derive(Debug, Error)]
 pub enum MediaError {
@@ -21,9 +23,13 @@ pub enum MediaError {
         in_use: usize,
         unbindable: usize,
     },
+    #[error("cannot start a media thread: {0}")]
+    Thread(std::io::Error),
 }
 
-/// Hands out RTP port pairs and relays. Cheap to clone; clones share the pool.
+/// Hands out RTP port pairs and relays. Cheap to clone; clones share the pool and
+/// the media threads (one per core, started with the first bridge; each bridge
+/// lives on the thread with the fewest bridges).
 #[derive(Debug, Clone)]
 pub struct MediaEngine {
     inner: Arc<Inner>,
@@ -34,24 +40,68 @@ struct Inner {
     bind_ip: IpAddr,
     range: RangeInclusive<u16>,
     pool: SharedPool,
+    threads: usize,
+    workers: Mutex<Vec<WorkerHandle>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Each thread exits once its last bridge is closed.
+        for w in self
+            .workers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            w.send(Msg::Shutdown);
+        }
+    }
 }
 
 impl MediaEngine {
     /// `ports`: RTP uses the even ports of the range, RTCP the odd port above each.
     pub fn new(bind_ip: IpAddr, ports: RangeInclusive<u16>) -> MediaEngine {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        MediaEngine::with_threads(bind_ip, ports, cores)
+    }
+
+    /// As `new`, with `threads` media threads (at least one).
+    pub fn with_threads(
+        bind_ip: IpAddr,
+        ports: RangeInclusive<u16>,
+        threads: usize,
+    ) -> MediaEngine {
         let pool = Arc::new(Mutex::new(PortPool::new(&ports)));
         MediaEngine {
             inner: Arc::new(Inner {
                 bind_ip,
                 range: ports,
                 pool,
+                threads: threads.max(1),
+                workers: Mutex::new(Vec::new()),
             }),
         }
+    }
+
+    /// The least busy media thread, starting the threads on first use.
+    fn worker(&self) -> Result<WorkerHandle, MediaError> {
+        // Poisoning leaves a usable list: each update is one push.
+        let mut workers = self.inner.workers.lock().unwrap_or_else(|e| e.into_inner());
+        while workers.len() < self.inner.threads {
+            let name = format!("media-{}", workers.len());
+            workers.push(WorkerHandle::spawn(name).map_err(MediaError::Thread)?);
+        }
+        let least = workers
+            .iter()
+            .min_by_key(|w| w.bridges.load(Ordering::Relaxed))
+            .cloned();
+        least.ok_or_else(|| MediaError::Thread(std::io::Error::other("no media thread")))
     }
 
     /// Allocates and binds two port pairs (legs A and B) and starts their relay.
     /// Pairs some other program holds are skipped.
     pub async fn open_bridge(&self) -> Result<MediaBridge, MediaError> {
+        let worker = self.worker()?;
         let mut lease = PortLease::new(self.inner.pool.clone());
         // Pairs we could not bind stay reserved until we are done, so the search
         // moves on instead of trying them again; dropping this returns them.
@@ -59,7 +109,7 @@ impl MediaEngine {
         let a = self.bind_next(&mut lease, &mut unbindable).await?;
         let b = self.bind_next(&mut lease, &mut unbindable).await?;
         drop(unbindable);
-        Ok(MediaBridge::start([a, b], lease))
+        Ok(MediaBridge::start(worker, [a, b], lease))
     }
 
     async fn bind_next(
@@ -80,7 +130,7 @@ impl MediaEngine {
                     unbindable: unbindable.len(),
                 });
             };
-            match bind_pair(inner.bind_ip, base).await {
+            match bind_pair(inner.bind_ip, base) {
                 Ok(sockets) => {
                     lease.push(base);
                     return Ok(sockets);
@@ -99,8 +149,8 @@ impl MediaEngine {
     }
 }
 
-async fn bind_pair(ip: IpAddr, base: u16) -> std::io::Result<LegSockets> {
-    let rtp = UdpSocket::bind(SocketAddr::new(ip, base)).await?;
-    let rtcp = UdpSocket::bind(SocketAddr::new(ip, base + 1)).await?;
+fn bind_pair(ip: IpAddr, base: u16) -> std::io::Result<LegSockets> {
+    let rtp = UdpSocket::bind(SocketAddr::new(ip, base))?;
+    let rtcp = UdpSocket::bind(SocketAddr::new(ip, base + 1))?;
     Ok(LegSockets { rtp, rtcp })
 }

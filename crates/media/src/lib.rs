@@ -13,6 +13,7 @@ mod engine;
 mod hooked;
 mod ports;
 mod relay;
+mod worker;
 
 pub use bridge::{BridgeControl, BridgeStats, MediaBridge, Side, SideStats};
 pub use engine::{MediaEngine, MediaError};

@@ -70,7 +70,7 @@ pub(crate) fn lock(pool: &SharedPool) -> MutexGuard<'_, PortPool> {
 }
 
 /// Port pairs held by one bridge; returned to the pool when dropped, which the
-/// relay task does only after closing its sockets.
+/// media thread does only after closing its sockets.
 #[derive(Debug)]
 pub(crate) struct PortLease {
     pool: SharedPool,

@@ -1,7 +1,7 @@
-//! The relay task of one bridge: packet-by-packet forwarding between the two legs
-//! with symmetric RTP latching (comedia) and per-leg stream rewriting.
+//! The relay of one bridge: packet-by-packet forwarding between the two legs with
+//! symmetric RTP latching (comedia) and per-leg stream rewriting.
 //!
-//! Hot path per packet: one `recv_from` into a buffer owned by the task, a header
+//! Hot path per packet: the media thread's `recv_from` into its buffer, a header
 //! check, the in-place rewrite and one non-blocking `send_to`. Nothing allocates.
 
 use crate::bridge::{bump, store_addr, Counters, Shared, Side};
@@ -9,17 +9,14 @@ use crate::codec::AudioCodec;
 use crate::frame::Frame;
 use crate::hooked::{PlayEnd, Player, Processing, SpyLink};
 use crate::mix::{SpyMode, SupervisorId, VolumeStep};
-use crate::ports::PortLease;
 use crate::rtp::{looks_like_rtcp, rtcp, RtpHeader, StreamRewriter};
 use crate::tone::FrameSource;
+use mio::net::UdpSocket;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
-/// Large enough for any RTP packet that crosses an Ethernet path.
-const BUF_LEN: usize = 2048;
 /// RTP clock of G.711, the only codecs relayed so far.
 const CLOCK_RATE: u32 = 8000;
 
@@ -34,9 +31,6 @@ impl LegSockets {
         self.rtp.local_addr().map(|a| a.port()).unwrap_or(0)
     }
 }
-
-/// The decode path's clock.
-const TICK: std::time::Duration = std::time::Duration::from_millis(20);
 
 pub(crate) enum Control {
     SetRemote {
@@ -91,7 +85,6 @@ pub(crate) enum Control {
     DetachSpy {
         id: SupervisorId,
     },
-    Close,
 }
 
 /// What the relay knows about one leg's phone.
@@ -144,87 +137,40 @@ fn usable(a: SocketAddr) -> Option<SocketAddr> {
     (!a.ip().is_unspecified() && a.port() != 0).then_some(a)
 }
 
-struct Relay {
+/// One bridge's relay: the two legs' addresses and rewriters, and the decode path.
+/// Plain state fed datagrams, controls and ticks; `worker` owns the I/O.
+pub(crate) struct Relay {
     legs: [Leg; 2],
     shared: Arc<Shared>,
     /// The decode -> mix -> encode path; `active()` decides whether packets take it.
     proc: Processing,
 }
 
-/// Runs until the bridge is closed or dropped. The ports go back to the pool only
-/// after the sockets are closed, so a new bridge can bind them at once.
-pub(crate) async fn run(
-    sockets: [LegSockets; 2],
-    lease: PortLease,
-    shared: Arc<Shared>,
-    mut control: mpsc::UnboundedReceiver<Control>,
-) {
-    let mut relay = Relay {
-        legs: [Leg::new(), Leg::new()],
-        shared,
-        proc: Processing::new(),
-    };
-    let mut clock: Option<tokio::time::Interval> = None;
-    let mut buf_a_rtp = [0u8; BUF_LEN];
-    let mut buf_a_rtcp = [0u8; BUF_LEN];
-    let mut buf_b_rtp = [0u8; BUF_LEN];
-    let mut buf_b_rtcp = [0u8; BUF_LEN];
-    let [a, b] = &sockets;
-    loop {
-        // Control first, so a set_remote issued before a packet arrives is applied
-        // before that packet is handled.
-        tokio::select! {
-            biased;
-            c = control.recv() => match c {
-                Some(Control::Close) | None => break,
-                Some(c) => relay.apply(c),
-            },
-            _ = async { match clock.as_mut() { Some(c) => { c.tick().await; } None => std::future::pending().await } } => {
-                relay.on_tick(&sockets);
-            }
-            r = a.rtp.recv_from(&mut buf_a_rtp) => {
-                if let Ok((n, src)) = r {
-                    relay.on_rtp(Side::A, &mut buf_a_rtp[..n], src, &sockets);
-                }
-            }
-            r = b.rtp.recv_from(&mut buf_b_rtp) => {
-                if let Ok((n, src)) = r {
-                    relay.on_rtp(Side::B, &mut buf_b_rtp[..n], src, &sockets);
-                }
-            }
-            r = a.rtcp.recv_from(&mut buf_a_rtcp) => {
-                if let Ok((n, src)) = r {
-                    relay.on_rtcp(Side::A, &mut buf_a_rtcp[..n], src, &sockets);
-                }
-            }
-            r = b.rtcp.recv_from(&mut buf_b_rtcp) => {
-                if let Ok((n, src)) = r {
-                    relay.on_rtcp(Side::B, &mut buf_b_rtcp[..n], src, &sockets);
-                }
-            }
-        }
-        // Start or stop the 20 ms clock as the decode path becomes needed or not.
-        match (relay.proc.active(), clock.is_some()) {
-            (true, false) => {
-                let mut c = tokio::time::interval(TICK);
-                c.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                clock = Some(c);
-            }
-            (false, true) => clock = None,
-            _ => {}
-        }
-    }
-    for side in &mut relay.proc.sides {
-        if let Some(p) = side.player.take() {
-            p.end(PlayEnd::Stopped);
-        }
-    }
-    drop(sockets);
-    drop(lease);
-}
-
 impl Relay {
-    fn apply(&mut self, c: Control) {
+    pub(crate) fn new(shared: Arc<Shared>) -> Relay {
+        Relay {
+            legs: [Leg::new(), Leg::new()],
+            shared,
+            proc: Processing::new(),
+        }
+    }
+
+    /// True while the decode path needs its 20 ms clock; false lets the bridge
+    /// go back to forwarding packets untouched.
+    pub(crate) fn needs_clock(&self) -> bool {
+        self.proc.active()
+    }
+
+    /// The bridge is closing: whoever waits for a prompt to end hears that it stopped.
+    pub(crate) fn shutdown(&mut self) {
+        for side in &mut self.proc.sides {
+            if let Some(p) = side.player.take() {
+                p.end(PlayEnd::Stopped);
+            }
+        }
+    }
+
+    pub(crate) fn apply(&mut self, c: Control) {
         match c {
             Control::SetRemote { side, rtp, rtcp } => {
                 let leg = &mut self.legs[side.index()];
@@ -285,12 +231,17 @@ impl Relay {
                 let _ = self.proc.mixer.set_volume(id, volume);
             }
             Control::DetachSpy { id } => self.proc.detach(id),
-            Control::Close => {}
         }
     }
 
     /// A datagram on `from`'s RTP port.
-    fn on_rtp(&mut self, from: Side, pkt: &mut [u8], src: SocketAddr, sockets: &[LegSockets; 2]) {
+    pub(crate) fn on_rtp(
+        &mut self,
+        from: Side,
+        pkt: &mut [u8],
+        src: SocketAddr,
+        sockets: &[LegSockets; 2],
+    ) {
         if looks_like_rtcp(pkt) {
             // RFC 5761 multiplexing: a phone that muxes sends RTCP here.
             return self.on_rtcp(from, pkt, src, sockets);
@@ -373,8 +324,7 @@ impl Relay {
     }
 
     /// One 20 ms tick of the decode path: mix, encode, send to both phones.
-    fn on_tick(&mut self, sockets: &[LegSockets; 2]) {
-        let now = Instant::now();
+    pub(crate) fn on_tick(&mut self, sockets: &[LegSockets; 2], now: Instant) {
         let out = self.proc.tick(now);
         let mut buf = [0u8; 12 + crate::frame::SAMPLES_8K];
         for side in [Side::A, Side::B] {
@@ -399,7 +349,13 @@ impl Relay {
     }
 
     /// A datagram on `from`'s RTCP port (or RTCP muxed onto its RTP port).
-    fn on_rtcp(&mut self, from: Side, pkt: &mut [u8], src: SocketAddr, sockets: &[LegSockets; 2]) {
+    pub(crate) fn on_rtcp(
+        &mut self,
+        from: Side,
+        pkt: &mut [u8],
+        src: SocketAddr,
+        sockets: &[LegSockets; 2],
+    ) {
         let c = &self.shared[from.index()];
         if rtcp::validate(pkt).is_err() {
             return bump(&c.dropped_bad, 1);
@@ -464,7 +420,7 @@ fn transcode_for(
 /// Non-blocking send: a relay that waited for a full socket buffer would delay
 /// every other packet of the call, so such a packet is dropped and counted.
 fn send(socket: &UdpSocket, pkt: &[u8], dest: SocketAddr, c: &Counters, is_rtp: bool) {
-    match socket.try_send_to(pkt, dest) {
+    match socket.send_to(pkt, dest) {
         Ok(_) if is_rtp => {
             bump(&c.packets_out, 1);
             bump(&c.bytes_out, pkt.len());

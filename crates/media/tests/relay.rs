@@ -306,7 +306,9 @@ async fn close_frees_ports_and_exhaustion_is_reported() {
     assert_eq!(engine.ports_in_use(), 4);
 
     let err = engine.open_bridge().await.unwrap_err();
-    let MediaError::PortsExhausted { in_use, .. } = &err;
+    let MediaError::PortsExhausted { in_use, .. } = &err else {
+        panic!("expected exhaustion, got {err}");
+    };
     assert_eq!(*in_use, 4);
     assert!(
         err.to_string()
@@ -344,7 +346,9 @@ async fn pairs_held_by_other_programs_are_skipped() {
     assert_ne!(bridge.port(Side::B), start);
     assert_eq!(engine.ports_in_use(), 4);
     let err = engine.open_bridge().await.unwrap_err();
-    let MediaError::PortsExhausted { unbindable, .. } = err;
+    let MediaError::PortsExhausted { unbindable, .. } = err else {
+        panic!("expected exhaustion, got {err}");
+    };
     assert_eq!(unbindable, 1);
     drop(squatter);
     bridge.close().await;

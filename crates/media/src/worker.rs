@@ -1,0 +1,360 @@
+//! Media threads: each one owns many bridges and runs their relays from one event
+//! loop, as a minimal relay would.
+//!
+//! Why not a task per bridge: at 50 packets per second per leg the cost of a relay
+//! is the wake-ups, not the packet work. A tokio task per bridge paid for an epoll
+//! round, a task wake-up (often a futex to another worker thread) and a poll of
+//! every socket's future for every packet. Here one `epoll_wait` returns the ready
+//! sockets of all the thread's bridges, each socket is drained with plain
+//! non-blocking `recv_from`, and the packet is rewritten and sent on the spot.
+//!
+//! The relay state machine (`relay::Relay`) does the per-packet and per-tick work;
+//! this module is only I/O, control messages and the 20 ms clocks of the bridges
+//! on the decode path.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::io::ErrorKind;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use mio::{Events, Interest, Poll, Token, Waker};
+use tokio::sync::oneshot;
+
+use crate::bridge::{Shared, Side};
+use crate::ports::PortLease;
+use crate::relay::{Control, LegSockets, Relay};
+
+/// The decode path's clock.
+const TICK: Duration = Duration::from_millis(20);
+/// Sockets per bridge: RTP and RTCP of legs A and B.
+const SOCKETS: usize = 4;
+/// The token of the worker's own waker (control messages).
+const WAKER: Token = Token(usize::MAX);
+/// Datagrams read from one socket before the loop serves the others; a flooded
+/// port cannot starve the rest of the thread's calls.
+const DRAIN_BUDGET: usize = 64;
+const BUF_LEN: usize = 2048;
+
+/// A bridge's name on its worker, unique for the process's life: late controls for
+/// a closed bridge are dropped, never applied to a later bridge in the same slot.
+pub(crate) type BridgeId = u64;
+
+/// A new, unique bridge id.
+pub(crate) fn next_bridge_id() -> BridgeId {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+pub(crate) enum Msg {
+    Open {
+        id: BridgeId,
+        sockets: [LegSockets; 2],
+        lease: PortLease,
+        shared: Arc<Shared>,
+        closed: Arc<AtomicBool>,
+    },
+    Control(BridgeId, Control),
+    /// Stop the bridge; `done` fires once its sockets are closed.
+    Close(BridgeId, Option<oneshot::Sender<()>>),
+    /// The engine is gone: exit once the last bridge is closed.
+    Shutdown,
+}
+
+/// A cloneable way to reach one media thread.
+#[derive(Debug, Clone)]
+pub(crate) struct WorkerHandle {
+    tx: mpsc::Sender<Msg>,
+    waker: Arc<Waker>,
+    /// Bridges on this thread, for placing new ones on the least busy thread.
+    pub bridges: Arc<AtomicUsize>,
+}
+
+impl WorkerHandle {
+    /// Starts a media thread.
+    pub fn spawn(name: String) -> std::io::Result<WorkerHandle> {
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let (tx, rx) = mpsc::channel();
+        let bridges = Arc::new(AtomicUsize::new(0));
+        let mut worker = Worker {
+            poll,
+            rx,
+            slots: Vec::new(),
+            free: Vec::new(),
+            ids: HashMap::new(),
+            ticks: BinaryHeap::new(),
+            backlog: VecDeque::new(),
+            shutting_down: false,
+            bridges: bridges.clone(),
+        };
+        std::thread::Builder::new()
+            .name(name)
+            .spawn(move || worker.run())?;
+        Ok(WorkerHandle { tx, waker, bridges })
+    }
+
+    /// Sends a message; false if the thread is gone.
+    pub fn send(&self, msg: Msg) -> bool {
+        if self.tx.send(msg).is_err() {
+            return false;
+        }
+        // A failed wake means the poll is gone too; the message is moot.
+        self.waker.wake().is_ok()
+    }
+}
+
+/// One bridge on a worker.
+struct Entry {
+    id: BridgeId,
+    relay: Relay,
+    sockets: [LegSockets; 2],
+    lease: PortLease,
+    closed: Arc<AtomicBool>,
+    /// When the decode path's next tick is due (None while off the decode path).
+    next_tick: Option<Instant>,
+}
+
+struct Worker {
+    poll: Poll,
+    rx: mpsc::Receiver<Msg>,
+    slots: Vec<Option<Entry>>,
+    free: Vec<usize>,
+    /// Where each bridge sits in `slots`.
+    ids: HashMap<BridgeId, usize>,
+    /// Due ticks, earliest first. Entries whose bridge left the decode path (or
+    /// closed) are stale and skipped when popped.
+    ticks: BinaryHeap<Reverse<(Instant, usize, BridgeId)>>,
+    /// Sockets that hit `DRAIN_BUDGET` and still have datagrams queued.
+    backlog: VecDeque<Token>,
+    shutting_down: bool,
+    bridges: Arc<AtomicUsize>,
+}
+
+fn token(slot: usize, socket: usize) -> Token {
+    Token(slot * SOCKETS + socket)
+}
+
+impl Worker {
+    fn run(&mut self) {
+        let mut events = Events::with_capacity(1024);
+        let mut buf = [0u8; BUF_LEN];
+        loop {
+            let timeout = if self.backlog.is_empty() {
+                self.ticks
+                    .peek()
+                    .map(|Reverse((at, _, _))| at.saturating_duration_since(Instant::now()))
+            } else {
+                Some(Duration::ZERO)
+            };
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() != ErrorKind::Interrupted {
+                    tracing::error!("media thread stops: poll failed: {e}");
+                    return;
+                }
+            }
+            // Control first, so a set_remote issued before a packet arrives is
+            // applied before that packet is handled.
+            if !self.drain_messages() {
+                return;
+            }
+            for ev in events.iter() {
+                if ev.token() != WAKER {
+                    self.read(ev.token(), &mut buf);
+                }
+            }
+            for _ in 0..self.backlog.len() {
+                if let Some(t) = self.backlog.pop_front() {
+                    self.read(t, &mut buf);
+                }
+            }
+            self.run_ticks();
+        }
+    }
+
+    /// Applies queued messages; false when the thread should exit.
+    fn drain_messages(&mut self) -> bool {
+        loop {
+            match self.rx.try_recv() {
+                Ok(Msg::Open {
+                    id,
+                    sockets,
+                    lease,
+                    shared,
+                    closed,
+                }) => self.open(id, sockets, lease, shared, closed),
+                Ok(Msg::Control(id, c)) => {
+                    if let Some(&slot) = self.ids.get(&id) {
+                        if let Some(Some(e)) = self.slots.get_mut(slot) {
+                            e.relay.apply(c);
+                        }
+                        self.schedule(slot, Instant::now());
+                    }
+                }
+                Ok(Msg::Close(id, done)) => {
+                    if let Some(slot) = self.ids.remove(&id) {
+                        self.close(slot);
+                    }
+                    if let Some(d) = done {
+                        let _ = d.send(());
+                    }
+                }
+                Ok(Msg::Shutdown) => self.shutting_down = true,
+                Err(mpsc::TryRecvError::Empty) => break,
+                // Every handle is gone: nobody can close the bridges any more.
+                Err(mpsc::TryRecvError::Disconnected) => {
+                    self.close_all();
+                    return false;
+                }
+            }
+        }
+        if self.shutting_down && self.bridges.load(Ordering::Relaxed) == 0 {
+            return false;
+        }
+        true
+    }
+
+    fn open(
+        &mut self,
+        id: BridgeId,
+        mut sockets: [LegSockets; 2],
+        lease: PortLease,
+        shared: Arc<Shared>,
+        closed: Arc<AtomicBool>,
+    ) {
+        let slot = self.free.pop().unwrap_or_else(|| {
+            self.slots.push(None);
+            self.slots.len() - 1
+        });
+        let registry = self.poll.registry();
+        for (i, s) in sockets
+            .iter_mut()
+            .flat_map(|l| [&mut l.rtp, &mut l.rtcp])
+            .enumerate()
+        {
+            if let Err(e) = registry.register(s, token(slot, i), Interest::READABLE) {
+                tracing::error!("cannot watch an RTP socket: {e}");
+                closed.store(true, Ordering::Release);
+                self.free.push(slot);
+                return;
+            }
+        }
+        self.ids.insert(id, slot);
+        self.slots[slot] = Some(Entry {
+            id,
+            relay: Relay::new(shared),
+            sockets,
+            lease,
+            closed,
+            next_tick: None,
+        });
+        self.bridges.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Closes the sockets first, then frees the ports, so a new bridge can bind
+    /// them at once.
+    fn close(&mut self, slot: usize) {
+        let Some(mut e) = self.slots.get_mut(slot).and_then(Option::take) else {
+            return;
+        };
+        for s in e.sockets.iter_mut().flat_map(|l| [&mut l.rtp, &mut l.rtcp]) {
+            let _ = self.poll.registry().deregister(s);
+        }
+        e.relay.shutdown();
+        e.closed.store(true, Ordering::Release);
+        drop(e.sockets);
+        drop(e.lease);
+        self.free.push(slot);
+        self.bridges.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    fn close_all(&mut self) {
+        self.ids.clear();
+        for slot in 0..self.slots.len() {
+            self.close(slot);
+        }
+    }
+
+    /// Reads what one socket has queued, up to the budget.
+    fn read(&mut self, t: Token, buf: &mut [u8; BUF_LEN]) {
+        let (slot, socket) = (t.0 / SOCKETS, t.0 % SOCKETS);
+        let side = if socket < 2 { Side::A } else { Side::B };
+        let is_rtp = socket % 2 == 0;
+        let Some(Some(e)) = self.slots.get_mut(slot) else {
+            return;
+        };
+        let mut budget = DRAIN_BUDGET;
+        loop {
+            let leg = &e.sockets[side.index()];
+            let sock = if is_rtp { &leg.rtp } else { &leg.rtcp };
+            match sock.recv_from(buf) {
+                Ok((n, src)) => {
+                    let pkt = &mut buf[..n];
+                    if is_rtp {
+                        e.relay.on_rtp(side, pkt, src, &e.sockets);
+                    } else {
+                        e.relay.on_rtcp(side, pkt, src, &e.sockets);
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                // ICMP errors reported on the socket and the like: nothing to read.
+                Err(_) => break,
+            }
+            budget -= 1;
+            if budget == 0 {
+                self.backlog.push_back(t);
+                break;
+            }
+        }
+        let now = Instant::now();
+        self.schedule(slot, now);
+    }
+
+    /// Starts or stops a bridge's clock as its decode path becomes needed or not.
+    fn schedule(&mut self, slot: usize, now: Instant) {
+        let Some(Some(e)) = self.slots.get_mut(slot) else {
+            return;
+        };
+        match (e.relay.needs_clock(), e.next_tick) {
+            (true, None) => {
+                let at = now + TICK;
+                e.next_tick = Some(at);
+                self.ticks.push(Reverse((at, slot, e.id)));
+            }
+            (false, Some(_)) => e.next_tick = None,
+            _ => {}
+        }
+    }
+
+    /// Runs every tick that is due.
+    fn run_ticks(&mut self) {
+        let now = Instant::now();
+        while let Some(&Reverse((at, slot, id))) = self.ticks.peek() {
+            if at > now {
+                break;
+            }
+            self.ticks.pop();
+            let Some(Some(e)) = self.slots.get_mut(slot) else {
+                continue;
+            };
+            if e.id != id || e.next_tick != Some(at) {
+                continue;
+            }
+            e.relay.on_tick(&e.sockets, now);
+            if !e.relay.needs_clock() {
+                e.next_tick = None;
+                continue;
+            }
+            // Stay on the 20 ms grid; after a stall of more than a tick, start a
+            // new grid instead of sending a burst.
+            let mut next = at + TICK;
+            if next + TICK < now {
+                next = now + TICK;
+            }
+            e.next_tick = Some(next);
+            self.ticks.push(Reverse((next, slot, id)));
+        }
+    }
+}
