@@ -813,6 +813,7 @@ pub fn run(a: &Args) -> Result<()> {
     let mut setup_cps: Option<f64> = None;
     let mut setup_unqueued: Option<f64> = None;
     let mut mix_latency: (Option<f64>, Option<f64>) = (None, None);
+    let mut listen_latency: (Option<f64>, Option<f64>) = (None, None);
 
     if want(a, "relay") || want(a, "setup") {
         let db = work.join("relay.db");
@@ -850,8 +851,14 @@ pub fn run(a: &Args) -> Result<()> {
             eprintln!("registered {ok}/{} callees", callees.len());
             let s = pbx_capacity(a, &set, &mut e, pbx.pid(), true, t_end);
             if let Some(first) = s.steps.first() {
-                let l = &first.stats.kinds[Kind::Listen as usize];
-                mix_latency = (l.latency.quantile_ms(0.5), l.latency.quantile_ms(0.99));
+                // Whispered-to calls take decode -> mix -> encode; listened-to calls
+                // are still forwarded packet by packet (only the spy gets a mix).
+                let q = |k: Kind| {
+                    let l = &first.stats.kinds[k as usize].latency;
+                    (l.quantile_ms(0.5), l.quantile_ms(0.99))
+                };
+                mix_latency = q(Kind::Whisper);
+                listen_latency = q(Kind::Listen);
             }
             monitored = Some(s);
             Ok(())
@@ -875,6 +882,7 @@ pub fn run(a: &Args) -> Result<()> {
     // capacity if the plain run measured it, else the largest count both measured.
     let mut cpu_ratio_at = None;
     let mut monitor_cpu_ratio = None;
+    let mut ratio_by_calls = serde_json::Map::new();
     if let (Some(r), Some(m)) = (&relay, &monitored) {
         let common: Vec<usize> = m
             .steps
@@ -882,6 +890,13 @@ pub fn run(a: &Args) -> Result<()> {
             .filter(|s| s.pass && r.cpu_at(s.calls).is_some())
             .map(|s| s.calls)
             .collect();
+        for &n in &common {
+            if let (Some(cm), Some(cr)) = (m.cpu_at(n), r.cpu_at(n)) {
+                if cr > 0.0 {
+                    ratio_by_calls.insert(n.to_string(), json!(round(Some(cm / cr), 3)));
+                }
+            }
+        }
         if let Some(&n) = common.last() {
             if let (Some(cm), Some(cr)) = (m.cpu_at(n), r.cpu_at(n)) {
                 if cr > 0.0 {
@@ -907,12 +922,15 @@ pub fn run(a: &Args) -> Result<()> {
         "monitored_capacity_calls": mon_cap,
         "monitor_cpu_ratio": round(monitor_cpu_ratio, 3),
         "monitor_cpu_ratio_at_calls": cpu_ratio_at,
+        "monitor_cpu_ratio_by_calls": ratio_by_calls,
         "setup_cps": setup_cps,
         "setup_cps_p99_under_100ms": setup_unqueued,
         "relay_latency_p50_ms": round(relay_p50, 3),
         "relay_latency_p99_ms": round(relay_p99, 3),
         "mix_latency_p50_ms": round(mix_latency.0, 3),
         "mix_latency_p99_ms": round(mix_latency.1, 3),
+        "listen_latency_p50_ms": round(listen_latency.0, 3),
+        "listen_latency_p99_ms": round(listen_latency.1, 3),
         "rss_per_call_kib": round(rss_per_call, 1),
     });
     let stamp = utc_stamp(started);

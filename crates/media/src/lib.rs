@@ -1,9 +1,10 @@
 //! Media for spygroup: SDP offer/answer for audio, RTP/RTCP header handling and the
 //! per-call RTP relay that anchors every call's media on the PBX.
 //!
-//! The relay is deliberately a packet-by-packet fast path (no decoding). Audiohooks
-//! (spy taps, whisper/barge injection) will later divert a bridge's packets to a
-//! decode -> mix -> encode path; the place where that happens is marked in `relay.rs`.
+//! The relay is a packet-by-packet fast path (no decoding), run by a few media threads
+//! (`worker`). Audiohooks (spy taps, whisper/barge injection), prompts and DTMF
+//! detection add a decode -> mix -> encode path on a 20 ms clock (`hooked`); only the
+//! streams the PBX changes are generated, the rest stay forwarded.
 
 pub mod rtp;
 pub mod sdp;
@@ -13,6 +14,7 @@ mod engine;
 mod hooked;
 mod ports;
 mod relay;
+mod udp_batch;
 mod worker;
 
 pub use bridge::{BridgeControl, BridgeStats, MediaBridge, Side, SideStats};

@@ -278,15 +278,17 @@ impl Relay {
                 Some(pt) => side.on_telephone_event(pkt, pt, now),
                 None => Vec::new(),
             };
-            // While the call is mixed the other phone's stream is ours: replay the
-            // digit there (an IVR behind a monitored call still gets it).
-            if self.proc.active() && !local {
+            // While the other phone's stream is ours, replay the digit there (an
+            // IVR behind a whispered-to call still gets it).
+            if self.proc.active() && self.proc.generates(from.other()) && !local {
                 for (digit, ms) in ended {
                     self.proc.sides[from.other().index()].queue_dtmf(digit, ms);
                 }
             }
         }
-        // On the decode path the packet waits in the jitter buffer for the next tick.
+        // On the decode path the packet waits in the jitter buffer for the next
+        // tick; it is also forwarded unless the PBX makes the other phone's stream.
+        let to = from.other();
         if self.proc.active() {
             if !is_event {
                 let end = (header.payload_offset + header.payload_len).min(pkt.len());
@@ -299,10 +301,11 @@ impl Relay {
                 };
                 self.proc.sides[from.index()].jitter.push(rtp, now);
             }
-            return;
+            if self.proc.generates(to) {
+                return;
+            }
         }
 
-        let to = from.other();
         let out = &mut self.legs[to.index()];
         let oc = &self.shared[to.index()];
         if out.held {
@@ -328,6 +331,9 @@ impl Relay {
         let out = self.proc.tick(now);
         let mut buf = [0u8; 12 + crate::frame::SAMPLES_8K];
         for side in [Side::A, Side::B] {
+            if !self.proc.generates(side) {
+                continue; // this phone's packets are forwarded as they arrive
+            }
             let i = side.index();
             let leg = &mut self.legs[i];
             let c = &self.shared[i];

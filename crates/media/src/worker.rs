@@ -5,8 +5,8 @@
 //! is the wake-ups, not the packet work. A tokio task per bridge paid for an epoll
 //! round, a task wake-up (often a futex to another worker thread) and a poll of
 //! every socket's future for every packet. Here one `epoll_wait` returns the ready
-//! sockets of all the thread's bridges, each socket is drained with plain
-//! non-blocking `recv_from`, and the packet is rewritten and sent on the spot.
+//! sockets of all the thread's bridges, each socket is drained with `recvmmsg`
+//! (`udp_batch`), and each packet is rewritten and sent on the spot.
 //!
 //! The relay state machine (`relay::Relay`) does the per-packet and per-tick work;
 //! this module is only I/O, control messages and the 20 ms clocks of the bridges
@@ -25,6 +25,7 @@ use tokio::sync::oneshot;
 use crate::bridge::{Shared, Side};
 use crate::ports::PortLease;
 use crate::relay::{Control, LegSockets, Relay};
+use crate::udp_batch::{RecvBatch, BATCH};
 
 /// The decode path's clock.
 const TICK: Duration = Duration::from_millis(20);
@@ -35,7 +36,6 @@ const WAKER: Token = Token(usize::MAX);
 /// Datagrams read from one socket before the loop serves the others; a flooded
 /// port cannot starve the rest of the thread's calls.
 const DRAIN_BUDGET: usize = 64;
-const BUF_LEN: usize = 2048;
 
 /// A bridge's name on its worker, unique for the process's life: late controls for
 /// a closed bridge are dropped, never applied to a later bridge in the same slot.
@@ -132,6 +132,19 @@ struct Worker {
     bridges: Arc<AtomicUsize>,
 }
 
+/// The first point of the process's 20 ms grid after `now`. Every bridge on the
+/// decode path ticks on this one grid, so a media thread wakes once per 20 ms for
+/// all of its mixed calls instead of once per call, and a spied call's frames reach
+/// its supervisors' bridges at a steady phase.
+fn next_grid_point(now: Instant) -> Instant {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let epoch = *EPOCH.get_or_init(Instant::now);
+    let tick = TICK.as_nanos();
+    let since = now.saturating_duration_since(epoch).as_nanos();
+    let k = since / tick + 1;
+    epoch + Duration::from_nanos(u64::try_from(k * tick).unwrap_or(u64::MAX))
+}
+
 fn token(slot: usize, socket: usize) -> Token {
     Token(slot * SOCKETS + socket)
 }
@@ -139,7 +152,7 @@ fn token(slot: usize, socket: usize) -> Token {
 impl Worker {
     fn run(&mut self) {
         let mut events = Events::with_capacity(1024);
-        let mut buf = [0u8; BUF_LEN];
+        let mut batch = RecvBatch::new();
         loop {
             let timeout = if self.backlog.is_empty() {
                 self.ticks
@@ -161,12 +174,12 @@ impl Worker {
             }
             for ev in events.iter() {
                 if ev.token() != WAKER {
-                    self.read(ev.token(), &mut buf);
+                    self.read(ev.token(), &mut batch);
                 }
             }
             for _ in 0..self.backlog.len() {
                 if let Some(t) = self.backlog.pop_front() {
-                    self.read(t, &mut buf);
+                    self.read(t, &mut batch);
                 }
             }
             self.run_ticks();
@@ -277,7 +290,7 @@ impl Worker {
     }
 
     /// Reads what one socket has queued, up to the budget.
-    fn read(&mut self, t: Token, buf: &mut [u8; BUF_LEN]) {
+    fn read(&mut self, t: Token, batch: &mut RecvBatch) {
         let (slot, socket) = (t.0 / SOCKETS, t.0 % SOCKETS);
         let side = if socket < 2 { Side::A } else { Side::B };
         let is_rtp = socket % 2 == 0;
@@ -288,21 +301,27 @@ impl Worker {
         loop {
             let leg = &e.sockets[side.index()];
             let sock = if is_rtp { &leg.rtp } else { &leg.rtcp };
-            match sock.recv_from(buf) {
-                Ok((n, src)) => {
-                    let pkt = &mut buf[..n];
-                    if is_rtp {
-                        e.relay.on_rtp(side, pkt, src, &e.sockets);
-                    } else {
-                        e.relay.on_rtcp(side, pkt, src, &e.sockets);
-                    }
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            let n = match batch.recv(sock) {
+                Ok(n) => n,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                // ICMP errors reported on the socket and the like: nothing to read.
+                // WouldBlock: empty. Anything else (an ICMP error reported on the
+                // socket): nothing to read either.
                 Err(_) => break,
+            };
+            for i in 0..n {
+                let (pkt, src) = batch.get(i);
+                let Some(src) = src else { continue };
+                if is_rtp {
+                    e.relay.on_rtp(side, pkt, src, &e.sockets);
+                } else {
+                    e.relay.on_rtcp(side, pkt, src, &e.sockets);
+                }
             }
-            budget -= 1;
+            // A short batch emptied the socket; a later datagram is a new event.
+            if n < BATCH {
+                break;
+            }
+            budget = budget.saturating_sub(n);
             if budget == 0 {
                 self.backlog.push_back(t);
                 break;
@@ -319,7 +338,7 @@ impl Worker {
         };
         match (e.relay.needs_clock(), e.next_tick) {
             (true, None) => {
-                let at = now + TICK;
+                let at = next_grid_point(now);
                 e.next_tick = Some(at);
                 self.ticks.push(Reverse((at, slot, e.id)));
             }
@@ -347,11 +366,11 @@ impl Worker {
                 e.next_tick = None;
                 continue;
             }
-            // Stay on the 20 ms grid; after a stall of more than a tick, start a
-            // new grid instead of sending a burst.
+            // Stay on the grid; after a stall of more than a tick, skip the missed
+            // ticks instead of sending a burst.
             let mut next = at + TICK;
             if next + TICK < now {
-                next = now + TICK;
+                next = next_grid_point(now);
             }
             e.next_tick = Some(next);
             self.ticks.push(Reverse((next, slot, id)));

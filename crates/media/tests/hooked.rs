@@ -348,3 +348,58 @@ async fn dtmf_crosses_a_mixed_call() {
         "the event must end: {events:?}"
     );
 }
+
+/// A phone that is only listened to gets the other phone's packets forwarded as they
+/// arrive, not a stream re-made on the 20 ms clock: a burst of five packets arrives as
+/// a burst, in order, with its payloads untouched. On the generated path the jitter
+/// buffer would space them 20 ms apart (80 ms from first to last) after its delay.
+#[tokio::test]
+async fn a_listened_call_is_still_forwarded_packet_by_packet() {
+    let mut call = Call::new().await;
+    let ctl = call.bridge.control();
+    call.talk(200).await;
+    let link = ctl
+        .attach_spy(Side::B, SpyMode::Listen, VolumeStep::UNITY)
+        .await
+        .unwrap();
+    let mut spy_rx = link.hears;
+    call.talk(200).await;
+
+    let to_b = SocketAddr::new(LOCALHOST, call.bridge.port(Side::B));
+    for k in 0..5u8 {
+        let mut pkt = vec![0x80, 0];
+        pkt.extend_from_slice(&(call.b.seq.wrapping_add(u16::from(k))).to_be_bytes());
+        pkt.extend_from_slice(&(call.b.ts.wrapping_add(160 * u32::from(k))).to_be_bytes());
+        pkt.extend_from_slice(&0xBu32.to_be_bytes());
+        pkt.extend_from_slice(&[0x20 + k; SAMPLES_8K]);
+        call.b.sock.send_to(&pkt, to_b).await.unwrap();
+    }
+    let mut arrivals = Vec::new();
+    let mut buf = [0u8; 2048];
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while arrivals.len() < 5 && Instant::now() < deadline {
+        let Ok(Ok((n, _))) =
+            tokio::time::timeout(Duration::from_millis(200), call.a.sock.recv_from(&mut buf)).await
+        else {
+            continue;
+        };
+        let h = media::rtp::RtpHeader::parse(&buf[..n]).unwrap();
+        let payload = &buf[h.payload_offset..h.payload_offset + h.payload_len];
+        if let Some(k) = (0..5u8).find(|&k| payload.iter().all(|&x| x == 0x20 + k)) {
+            arrivals.push((k, Instant::now()));
+        }
+    }
+    let order: Vec<u8> = arrivals.iter().map(|(k, _)| *k).collect();
+    assert_eq!(order, vec![0, 1, 2, 3, 4], "untouched payloads, in order");
+    let spread = arrivals[4].1 - arrivals[0].1;
+    assert!(
+        spread < Duration::from_millis(60),
+        "forwarded as a burst, not re-clocked: {spread:?}"
+    );
+    // Meanwhile the supervisor hears the call through the hook.
+    let f = tokio::time::timeout(Duration::from_secs(1), spy_rx.recv())
+        .await
+        .expect("the spy hears frames")
+        .expect("the hook is attached");
+    assert_eq!(f.samples().len(), SAMPLES_8K);
+}

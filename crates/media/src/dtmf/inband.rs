@@ -32,8 +32,8 @@ const MIN_ENERGY_SHARE: f32 = 0.5;
 
 #[derive(Debug, Clone)]
 pub struct InbandDetector {
-    low: [Goertzel; 4],
-    high: [Goertzel; 4],
+    /// The four row tones, then the four column tones.
+    bank: [Goertzel; 8],
     /// The second half of the previous frame, for the overlapping window.
     prev_half: [i16; WINDOW / 2],
     candidate: Option<char>,
@@ -52,8 +52,10 @@ impl Default for InbandDetector {
 impl InbandDetector {
     pub fn new() -> InbandDetector {
         InbandDetector {
-            low: LOW.map(|f| Goertzel::new(f, 8000)),
-            high: HIGH.map(|f| Goertzel::new(f, 8000)),
+            bank: std::array::from_fn(|k| {
+                let f = if k < 4 { LOW[k] } else { HIGH[k - 4] };
+                Goertzel::new(f, 8000)
+            }),
             prev_half: [0; WINDOW / 2],
             candidate: None,
             agree: 0,
@@ -117,10 +119,17 @@ impl InbandDetector {
 
     /// The digit one window holds, if any (see the module docs).
     fn classify(&self, w: &[i16]) -> Option<char> {
+        let mean =
+            w.iter().map(|&x| i64::from(x) * i64::from(x)).sum::<i64>() as f32 / w.len() as f32;
+        // A tone's power can't exceed twice the window's mean power (Cauchy-Schwarz),
+        // so quiet windows (most of a call) need no filtering at all.
+        if 2.0 * mean < MIN_TONE_POWER {
+            return None;
+        }
         let n2 = (w.len() * w.len()) as f32;
-        let power = |g: &Goertzel| 2.0 * g.power(w) / n2;
-        let lows = self.low.map(|g| power(&g));
-        let highs = self.high.map(|g| power(&g));
+        let p = Goertzel::powers(&self.bank, w).map(|p| 2.0 * p / n2);
+        let lows = [p[0], p[1], p[2], p[3]];
+        let highs = [p[4], p[5], p[6], p[7]];
         let (r, &row) = argmax(&lows)?;
         let (c, &col) = argmax(&highs)?;
         if row < MIN_TONE_POWER || col < MIN_TONE_POWER {
@@ -137,8 +146,6 @@ impl InbandDetector {
         if !others_ok(&lows, r, row) || !others_ok(&highs, c, col) {
             return None;
         }
-        let mean: f32 =
-            w.iter().map(|&x| f32::from(x) * f32::from(x)).sum::<f32>() / w.len() as f32;
         if row + col < MIN_ENERGY_SHARE * mean {
             return None;
         }

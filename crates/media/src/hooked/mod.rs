@@ -58,6 +58,14 @@ impl Processing {
             || self.sides.iter().any(SideProc::needs_processing)
     }
 
+    /// True when the PBX makes the stream `side`'s phone receives (prompts, a
+    /// whisper, its own answered leg). Otherwise that phone gets the other phone's
+    /// packets forwarded as on the fast path even while the call is tapped, so a
+    /// listened-to call sounds exactly as before, with no jitter-buffer delay.
+    pub fn generates(&self, side: Side) -> bool {
+        self.sides[side.index()].generates() || self.mixer.alters(side)
+    }
+
     pub fn attach(
         &mut self,
         target: Side,

@@ -84,6 +84,12 @@ impl SideProc {
         self.local || self.player.is_some() || self.talk.is_some()
     }
 
+    /// This leg's phone hears a stream the PBX makes (a digit being replayed
+    /// finishes before forwarding resumes).
+    pub fn generates(&self) -> bool {
+        self.local || self.player.is_some() || !self.dtmf_out.is_empty()
+    }
+
     /// An RFC 4733 packet from this leg's phone.
     /// Returns the digits that ended, so the relay can replay them to the other
     /// phone while it generates that phone's stream.

@@ -131,6 +131,14 @@ impl Audiohooks {
         self.hooks.len()
     }
 
+    /// True when a hook changes what this channel hears (a whisper). Spy hooks
+    /// only copy: a channel with nothing but spies hears its peer unchanged.
+    pub fn alters_output(&self) -> bool {
+        self.hooks
+            .iter()
+            .any(|h| matches!(h.kind, Kind::Whisper { .. }))
+    }
+
     fn attach(&mut self, volume: VolumeStep, kind: Kind) -> HookId {
         let id = HookId(self.next_id);
         self.next_id = self.next_id.wrapping_add(1);

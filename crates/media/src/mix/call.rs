@@ -88,6 +88,12 @@ impl CallMixer {
         self.hooks.iter().any(|h| !h.is_empty())
     }
 
+    /// True when `side` hears something other than its peer's audio (a supervisor
+    /// whispers to it or barges in). While only listened to, it does not.
+    pub fn alters(&self, side: Side) -> bool {
+        self.hooks[side.index()].alters_output()
+    }
+
     /// The hooks of one channel, for other kinds of hooks (recorders).
     pub fn hooks_mut(&mut self, side: Side) -> &mut Audiohooks {
         &mut self.hooks[side.index()]
