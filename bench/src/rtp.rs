@@ -37,13 +37,23 @@ pub enum Kind {
     Plain = 0,
     /// A call under listen (ChanSpy q).
     Listen = 1,
-    /// A call under whisper (ChanSpy qw).
+    /// The caller's leg of a call under whisper (ChanSpy qw): what the caller hears
+    /// is not changed by the whisper.
     Whisper = 2,
     /// A supervisor's own leg: sends silence without stamps, counts what it hears.
     Spy = 3,
+    /// The agent's leg of a call under whisper: hears the caller mixed with the
+    /// supervisor (decode, jitter buffer, mix, encode).
+    WhisperAgent = 4,
 }
 
-pub const KINDS: [Kind; 4] = [Kind::Plain, Kind::Listen, Kind::Whisper, Kind::Spy];
+pub const KINDS: [Kind; 5] = [
+    Kind::Plain,
+    Kind::Listen,
+    Kind::Whisper,
+    Kind::Spy,
+    Kind::WhisperAgent,
+];
 
 impl Kind {
     pub fn name(self) -> &'static str {
@@ -52,6 +62,7 @@ impl Kind {
             Kind::Listen => "listen",
             Kind::Whisper => "whisper",
             Kind::Spy => "spy",
+            Kind::WhisperAgent => "whisper_agent",
         }
     }
 }
@@ -164,7 +175,7 @@ impl KindStats {
 
 #[derive(Clone, Default)]
 pub struct Stats {
-    pub kinds: [KindStats; 4],
+    pub kinds: [KindStats; 5],
     /// Sends that failed (socket buffer full and the like).
     pub send_errors: u64,
     /// How far behind its timer wheel a worker ever fell, in ms.
@@ -182,7 +193,7 @@ impl Stats {
     /// All stamped kinds together (the calls' own streams, not the supervisors').
     pub fn calls(&self) -> KindStats {
         let mut t = KindStats::default();
-        for k in [Kind::Plain, Kind::Listen, Kind::Whisper] {
+        for k in [Kind::Plain, Kind::Listen, Kind::Whisper, Kind::WhisperAgent] {
             t.merge(&self.kinds[k as usize]);
         }
         t

@@ -502,7 +502,13 @@ fn pbx_capacity(
                 continue;
             };
             legs.push(Leg::new(s1, r1, kind, (idx * 2) as u32));
-            legs.push(Leg::new(s2, r2, kind, (idx * 2 + 1) as u32));
+            // The agent (callee) is the one whispered to.
+            let agent_kind = if kind == Kind::Whisper {
+                Kind::WhisperAgent
+            } else {
+                kind
+            };
+            legs.push(Leg::new(s2, r2, agent_kind, (idx * 2 + 1) as u32));
             if kind == Kind::Listen || kind == Kind::Whisper {
                 let code = if kind == Kind::Listen { "5" } else { "6" };
                 spy_calls.push((
@@ -851,13 +857,13 @@ pub fn run(a: &Args) -> Result<()> {
             eprintln!("registered {ok}/{} callees", callees.len());
             let s = pbx_capacity(a, &set, &mut e, pbx.pid(), true, t_end);
             if let Some(first) = s.steps.first() {
-                // Whispered-to calls take decode -> mix -> encode; listened-to calls
-                // are still forwarded packet by packet (only the spy gets a mix).
+                // The whispered-to agent hears decode -> mix -> encode; listened-to
+                // calls are still forwarded packet by packet (only the spy gets a mix).
                 let q = |k: Kind| {
                     let l = &first.stats.kinds[k as usize].latency;
                     (l.quantile_ms(0.5), l.quantile_ms(0.99))
                 };
-                mix_latency = q(Kind::Whisper);
+                mix_latency = q(Kind::WhisperAgent);
                 listen_latency = q(Kind::Listen);
             }
             monitored = Some(s);

@@ -199,9 +199,7 @@ impl Worker {
                 }) => self.open(id, sockets, lease, shared, closed),
                 Ok(Msg::Control(id, c)) => {
                     if let Some(&slot) = self.ids.get(&id) {
-                        if let Some(Some(e)) = self.slots.get_mut(slot) {
-                            e.relay.apply(c);
-                        }
+                        self.guarded(slot, |e| e.relay.apply(c));
                         self.schedule(slot, Instant::now());
                     }
                 }
@@ -289,46 +287,63 @@ impl Worker {
         }
     }
 
+    /// Runs `f` on a bridge. A panic in one bridge's relay (a bug, never bad
+    /// input, which is counted and dropped) closes that bridge and spares the
+    /// other calls on this thread.
+    fn guarded<R>(&mut self, slot: usize, f: impl FnOnce(&mut Entry) -> R) -> Option<R> {
+        let e = self.slots.get_mut(slot)?.as_mut()?;
+        let id = e.id;
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(e))) {
+            Ok(r) => Some(r),
+            Err(_) => {
+                tracing::error!(bridge = id, "media relay failed; closing this call's media");
+                self.ids.remove(&id);
+                self.close(slot);
+                None
+            }
+        }
+    }
+
     /// Reads what one socket has queued, up to the budget.
     fn read(&mut self, t: Token, batch: &mut RecvBatch) {
         let (slot, socket) = (t.0 / SOCKETS, t.0 % SOCKETS);
         let side = if socket < 2 { Side::A } else { Side::B };
         let is_rtp = socket % 2 == 0;
-        let Some(Some(e)) = self.slots.get_mut(slot) else {
-            return;
-        };
-        let mut budget = DRAIN_BUDGET;
-        loop {
-            let leg = &e.sockets[side.index()];
-            let sock = if is_rtp { &leg.rtp } else { &leg.rtcp };
-            let n = match batch.recv(sock) {
-                Ok(n) => n,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                // WouldBlock: empty. Anything else (an ICMP error reported on the
-                // socket): nothing to read either.
-                Err(_) => break,
-            };
-            for i in 0..n {
-                let (pkt, src) = batch.get(i);
-                let Some(src) = src else { continue };
-                if is_rtp {
-                    e.relay.on_rtp(side, pkt, src, &e.sockets);
-                } else {
-                    e.relay.on_rtcp(side, pkt, src, &e.sockets);
+        let more = self.guarded(slot, |e| {
+            let mut budget = DRAIN_BUDGET;
+            loop {
+                let leg = &e.sockets[side.index()];
+                let sock = if is_rtp { &leg.rtp } else { &leg.rtcp };
+                let n = match batch.recv(sock) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                    // WouldBlock: empty. Anything else (an ICMP error reported on
+                    // the socket): nothing to read either.
+                    Err(_) => return false,
+                };
+                for i in 0..n {
+                    let (pkt, src) = batch.get(i);
+                    let Some(src) = src else { continue };
+                    if is_rtp {
+                        e.relay.on_rtp(side, pkt, src, &e.sockets);
+                    } else {
+                        e.relay.on_rtcp(side, pkt, src, &e.sockets);
+                    }
+                }
+                // A short batch emptied the socket; a later datagram is a new event.
+                if n < BATCH {
+                    return false;
+                }
+                budget = budget.saturating_sub(n);
+                if budget == 0 {
+                    return true;
                 }
             }
-            // A short batch emptied the socket; a later datagram is a new event.
-            if n < BATCH {
-                break;
-            }
-            budget = budget.saturating_sub(n);
-            if budget == 0 {
-                self.backlog.push_back(t);
-                break;
-            }
+        });
+        if more == Some(true) {
+            self.backlog.push_back(t);
         }
-        let now = Instant::now();
-        self.schedule(slot, now);
+        self.schedule(slot, Instant::now());
     }
 
     /// Starts or stops a bridge's clock as its decode path becomes needed or not.
@@ -355,14 +370,20 @@ impl Worker {
                 break;
             }
             self.ticks.pop();
-            let Some(Some(e)) = self.slots.get_mut(slot) else {
+            let Some(Some(e)) = self.slots.get(slot) else {
                 continue;
             };
             if e.id != id || e.next_tick != Some(at) {
                 continue;
             }
-            e.relay.on_tick(&e.sockets, now);
-            if !e.relay.needs_clock() {
+            let ticking = self.guarded(slot, |e| {
+                e.relay.on_tick(&e.sockets, now);
+                e.relay.needs_clock()
+            });
+            let Some(Some(e)) = self.slots.get_mut(slot) else {
+                continue;
+            };
+            if ticking != Some(true) {
                 e.next_tick = None;
                 continue;
             }
