@@ -67,6 +67,9 @@ pub(crate) enum Msg {
 pub(crate) struct WorkerHandle {
     tx: mpsc::Sender<Msg>,
     waker: Arc<Waker>,
+    /// Set by the first message after the thread last looked at its queue: a
+    /// burst of controls (a call being set up sends several) costs one wake-up.
+    wake_pending: Arc<AtomicBool>,
     /// Bridges on this thread, for placing new ones on the least busy thread.
     pub bridges: Arc<AtomicUsize>,
 }
@@ -78,9 +81,11 @@ impl WorkerHandle {
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let (tx, rx) = mpsc::channel();
         let bridges = Arc::new(AtomicUsize::new(0));
+        let wake_pending = Arc::new(AtomicBool::new(false));
         let mut worker = Worker {
             poll,
             rx,
+            wake_pending: wake_pending.clone(),
             slots: Vec::new(),
             free: Vec::new(),
             ids: HashMap::new(),
@@ -92,13 +97,21 @@ impl WorkerHandle {
         std::thread::Builder::new()
             .name(name)
             .spawn(move || worker.run())?;
-        Ok(WorkerHandle { tx, waker, bridges })
+        Ok(WorkerHandle {
+            tx,
+            waker,
+            wake_pending,
+            bridges,
+        })
     }
 
     /// Sends a message; false if the thread is gone.
     pub fn send(&self, msg: Msg) -> bool {
         if self.tx.send(msg).is_err() {
             return false;
+        }
+        if self.wake_pending.swap(true, Ordering::AcqRel) {
+            return true; // the thread has yet to read the queue, and will see this
         }
         // A failed wake means the poll is gone too; the message is moot.
         self.waker.wake().is_ok()
@@ -119,6 +132,7 @@ struct Entry {
 struct Worker {
     poll: Poll,
     rx: mpsc::Receiver<Msg>,
+    wake_pending: Arc<AtomicBool>,
     slots: Vec<Option<Entry>>,
     free: Vec<usize>,
     /// Where each bridge sits in `slots`.
@@ -188,6 +202,9 @@ impl Worker {
 
     /// Applies queued messages; false when the thread should exit.
     fn drain_messages(&mut self) -> bool {
+        // Cleared before reading, so a message sent after the last read wakes us.
+        // A swap (acquire) so every message whose sender saw the flag set is visible.
+        self.wake_pending.swap(false, Ordering::AcqRel);
         loop {
             match self.rx.try_recv() {
                 Ok(Msg::Open {

@@ -75,6 +75,8 @@ impl Switch {
             return;
         }
         let timeout = timeout.unwrap_or(self.cfg.no_answer_timeout);
+        self.dial_deadlines
+            .push(std::cmp::Reverse((now + timeout, id)));
         let mut dial = DialState {
             branches: Vec::new(),
             deadline: Some(now + timeout),

@@ -14,7 +14,8 @@ mod monitor;
 mod register;
 mod setup;
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -137,6 +138,9 @@ pub struct Switch {
     via_host: String,
     advertised: std::net::SocketAddr,
     next_housekeeping: Instant,
+    /// No-answer deadlines of Dials, earliest first; an entry whose call has since
+    /// been answered or ended is skipped when it comes due.
+    dial_deadlines: BinaryHeap<Reverse<(Instant, CallId)>>,
     /// The dialplan new calls run.
     plan: LoadedPlan,
     /// Live channels (ChanSpy's view).
@@ -207,6 +211,7 @@ impl Switch {
             monitors,
             prompts: Arc::new(media::wav::Prompts::new(cfg.sounds.clone())),
             next_housekeeping: Instant::now() + HOUSEKEEPING,
+            dial_deadlines: BinaryHeap::new(),
             cfg,
         }
     }
@@ -259,29 +264,28 @@ impl Switch {
         if let Some(t) = self.layer.poll_timeout() {
             wake = wake.min(t);
         }
-        for call in self.calls.values() {
-            if let Some(d) = call.dial.as_ref().and_then(|d| d.deadline) {
-                wake = wake.min(d);
-            }
+        if let Some(Reverse((d, _))) = self.dial_deadlines.peek() {
+            wake = wake.min(*d);
         }
         wake
     }
 
     async fn on_tick(&mut self, now: Instant) {
         self.layer.handle_timeout(now);
-        let expired: Vec<CallId> = self
-            .calls
-            .values()
-            .filter(|c| {
-                c.dial
-                    .as_ref()
-                    .and_then(|d| d.deadline)
-                    .is_some_and(|d| d <= now)
-            })
-            .map(|c| c.id)
-            .collect();
-        for id in expired {
-            self.dial_timeout(id, now);
+        while let Some(&Reverse((due, id))) = self.dial_deadlines.peek() {
+            if due > now {
+                break;
+            }
+            self.dial_deadlines.pop();
+            let still_ringing = self
+                .calls
+                .get(&id)
+                .and_then(|c| c.dial.as_ref())
+                .and_then(|d| d.deadline)
+                .is_some_and(|d| d <= now);
+            if still_ringing {
+                self.dial_timeout(id, now);
+            }
         }
         if now >= self.next_housekeeping {
             self.next_housekeeping = now + HOUSEKEEPING;

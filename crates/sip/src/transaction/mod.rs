@@ -17,7 +17,8 @@ mod server;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use crate::ids::new_branch;
@@ -119,6 +120,12 @@ pub struct TransactionLayer {
     client_index: HashMap<ClientKey, ClientTxId>,
     out: Output,
     stray_responses: u64,
+    /// Every deadline a transaction has had, earliest first, as (when, id, is
+    /// server). Entries whose transaction is gone or has moved on are stale and
+    /// skipped when they come due: looking for the next timer is then a peek, not a
+    /// scan of every transaction (thousands at a few hundred calls per second,
+    /// since finished UDP transactions linger for Timers J/K).
+    timers: BinaryHeap<Reverse<(Instant, u64, bool)>>,
 }
 
 impl TransactionLayer {
@@ -133,6 +140,7 @@ impl TransactionLayer {
             client_index: HashMap::new(),
             out: Output::default(),
             stray_responses: 0,
+            timers: BinaryHeap::new(),
         }
     }
 
@@ -152,6 +160,7 @@ impl TransactionLayer {
             Message::Request(req) => self.on_request(peer, req, now),
             Message::Response(resp) => self.on_response(peer, resp, now),
         }
+        self.prune_timers();
     }
 
     fn on_request(&mut self, peer: Peer, req: Request, now: Instant) {
@@ -177,6 +186,7 @@ impl TransactionLayer {
         self.server_index.insert(key.clone(), id);
         self.servers
             .insert(id, ServerTx::new(id, key, invite, peer, ack_key));
+        self.arm_server(id);
         self.out.event(Event::Request {
             tx: Some(id),
             request: req,
@@ -191,6 +201,8 @@ impl TransactionLayer {
                 let (fate, first_2xx_ack) = tx.on_ack(now, &self.cfg);
                 if fate == Fate::Terminated {
                     self.remove_server(id);
+                } else {
+                    self.arm_server(id);
                 }
                 if first_2xx_ack {
                     self.out.event(Event::Ack { request: req, peer });
@@ -205,7 +217,9 @@ impl TransactionLayer {
         };
         if let Some(&id) = ack_key.as_ref().and_then(|k| self.ack_index.get(k)) {
             if let Some(tx) = self.servers.get_mut(&id) {
-                if tx.ack_2xx() {
+                let first = tx.ack_2xx();
+                self.arm_server(id);
+                if first {
                     self.out.event(Event::Ack { request: req, peer });
                 }
                 return;
@@ -227,6 +241,8 @@ impl TransactionLayer {
         };
         if tx.on_response(resp, peer, now, &self.cfg, &mut self.out) == Fate::Terminated {
             self.remove_client(id);
+        } else {
+            self.arm_client(id);
         }
     }
 
@@ -253,17 +269,18 @@ impl TransactionLayer {
                 branch: key.branch.clone(),
                 method: Method::Invite,
             };
-            if let Some(invite) = self
-                .client_index
-                .get(&invite_key)
-                .and_then(|i| self.clients.get_mut(i))
-            {
-                invite.on_cancel_sent(now, &self.cfg);
+            if let Some(&invite_id) = self.client_index.get(&invite_key) {
+                if let Some(invite) = self.clients.get_mut(&invite_id) {
+                    invite.on_cancel_sent(now, &self.cfg);
+                }
+                self.arm_client(invite_id);
             }
         }
         self.client_index.insert(key.clone(), id);
         self.clients
             .insert(id, ClientTx::new(id, key, req, bytes, peer, now, &self.cfg));
+        self.arm_client(id);
+        self.prune_timers();
         id
     }
 
@@ -285,6 +302,7 @@ impl TransactionLayer {
         let fate = stx.respond(status, resp.to_bytes(), now, &self.cfg, &mut self.out);
         if fate == Fate::Terminated {
             self.remove_server(tx);
+            self.prune_timers();
             return;
         }
         if stx.invite && (200..300).contains(&status) {
@@ -292,6 +310,8 @@ impl TransactionLayer {
                 self.ack_index.insert(k, tx);
             }
         }
+        self.arm_server(tx);
+        self.prune_timers();
     }
 
     /// The INVITE server transaction a CANCEL refers to (same branch and sent-by),
@@ -312,44 +332,64 @@ impl TransactionLayer {
 
     /// Earliest instant at which `handle_timeout` has work to do.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let servers = self.servers.values().filter_map(ServerTx::deadline);
-        let clients = self.clients.values().filter_map(ClientTx::deadline);
-        servers.chain(clients).min()
+        self.timers.peek().map(|Reverse((at, _, _))| *at)
     }
 
     /// Fire every timer due at `now`, in deadline order.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let mut due: Vec<(Instant, u64, bool)> = self
-            .servers
-            .values()
-            .filter_map(|tx| {
-                tx.deadline()
-                    .filter(|d| *d <= now)
-                    .map(|d| (d, tx.id.0, true))
-            })
-            .chain(self.clients.values().filter_map(|tx| {
-                tx.deadline()
-                    .filter(|d| *d <= now)
-                    .map(|d| (d, tx.id.0, false))
-            }))
-            .collect();
-        due.sort();
-        for (_, raw, server) in due {
+        while let Some(&Reverse((at, raw, server))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
             if server {
                 let id = ServerTxId(raw);
-                if let Some(tx) = self.servers.get_mut(&id) {
-                    if tx.on_timeout(now, &self.cfg, &mut self.out) == Fate::Terminated {
-                        self.remove_server(id);
-                    }
+                let Some(tx) = self.servers.get_mut(&id) else {
+                    continue;
+                };
+                if tx.deadline() != Some(at) {
+                    continue; // stale: re-armed or stopped since
+                }
+                if tx.on_timeout(now, &self.cfg, &mut self.out) == Fate::Terminated {
+                    self.remove_server(id);
+                } else {
+                    self.arm_server(id);
                 }
             } else {
                 let id = ClientTxId(raw);
-                if let Some(tx) = self.clients.get_mut(&id) {
-                    if tx.on_timeout(now, &self.cfg, &mut self.out) == Fate::Terminated {
-                        self.remove_client(id);
-                    }
+                let Some(tx) = self.clients.get_mut(&id) else {
+                    continue;
+                };
+                if tx.deadline() != Some(at) {
+                    continue;
+                }
+                if tx.on_timeout(now, &self.cfg, &mut self.out) == Fate::Terminated {
+                    self.remove_client(id);
+                } else {
+                    self.arm_client(id);
                 }
             }
+        }
+        self.prune_timers();
+    }
+
+    /// Drops stale entries from the top of the timer heap, so `poll_timeout` is a
+    /// peek that names a real deadline.
+    fn prune_timers(&mut self) {
+        while let Some(&Reverse((at, raw, server))) = self.timers.peek() {
+            let live = if server {
+                self.servers
+                    .get(&ServerTxId(raw))
+                    .and_then(ServerTx::deadline)
+            } else {
+                self.clients
+                    .get(&ClientTxId(raw))
+                    .and_then(ClientTx::deadline)
+            };
+            if live == Some(at) {
+                break;
+            }
+            self.timers.pop();
         }
     }
 
@@ -366,6 +406,20 @@ impl TransactionLayer {
     /// after Timer M, misrouted traffic).
     pub fn stray_responses(&self) -> u64 {
         self.stray_responses
+    }
+
+    /// Queues a server transaction's current deadline.
+    fn arm_server(&mut self, id: ServerTxId) {
+        if let Some(d) = self.servers.get(&id).and_then(ServerTx::deadline) {
+            self.timers.push(Reverse((d, id.0, true)));
+        }
+    }
+
+    /// Queues a client transaction's current deadline.
+    fn arm_client(&mut self, id: ClientTxId) {
+        if let Some(d) = self.clients.get(&id).and_then(ClientTx::deadline) {
+            self.timers.push(Reverse((d, id.0, false)));
+        }
     }
 
     fn remove_server(&mut self, id: ServerTxId) {
