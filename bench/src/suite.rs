@@ -889,6 +889,7 @@ pub fn run(a: &Args) -> Result<()> {
     let mut cpu_ratio_at = None;
     let mut monitor_cpu_ratio = None;
     let mut ratio_by_calls = serde_json::Map::new();
+    let mut ratio_median = None;
     if let (Some(r), Some(m)) = (&relay, &monitored) {
         let common: Vec<usize> = m
             .steps
@@ -896,12 +897,25 @@ pub fn run(a: &Args) -> Result<()> {
             .filter(|s| s.pass && r.cpu_at(s.calls).is_some())
             .map(|s| s.calls)
             .collect();
+        let mut ratios = Vec::new();
         for &n in &common {
             if let (Some(cm), Some(cr)) = (m.cpu_at(n), r.cpu_at(n)) {
                 if cr > 0.0 {
                     ratio_by_calls.insert(n.to_string(), json!(round(Some(cm / cr), 3)));
+                    ratios.push(cm / cr);
                 }
             }
+        }
+        // The ratio should not depend on the load; one noisy step can swing it, so
+        // the median over every step both scenarios passed is reported too.
+        ratios.sort_by(f64::total_cmp);
+        if !ratios.is_empty() {
+            let mid = ratios.len() / 2;
+            ratio_median = Some(if ratios.len() % 2 == 1 {
+                ratios[mid]
+            } else {
+                (ratios[mid - 1] + ratios[mid]) / 2.0
+            });
         }
         if let Some(&n) = common.last() {
             if let (Some(cm), Some(cr)) = (m.cpu_at(n), r.cpu_at(n)) {
@@ -929,6 +943,7 @@ pub fn run(a: &Args) -> Result<()> {
         "monitor_cpu_ratio": round(monitor_cpu_ratio, 3),
         "monitor_cpu_ratio_at_calls": cpu_ratio_at,
         "monitor_cpu_ratio_by_calls": ratio_by_calls,
+        "monitor_cpu_ratio_median": round(ratio_median, 3),
         "setup_cps": setup_cps,
         "setup_cps_p99_under_100ms": setup_unqueued,
         "relay_latency_p50_ms": round(relay_p50, 3),
