@@ -98,6 +98,15 @@ impl Processing {
     pub fn tick(&mut self, now: Instant) -> TickOutput {
         let read_a = self.sides[0].read(now);
         let read_b = self.sides[1].read(now);
+        // Nothing hooked (a prompt, or a supervisor's own leg): each phone hears the
+        // other as read, with no mixing and no copies.
+        if !self.mixer.is_hooked() && self.supervisors.is_empty() {
+            let hears_a = self.sides[0].output(read_b);
+            let hears_b = self.sides[1].output(read_a);
+            return TickOutput {
+                hears: [hears_a, hears_b],
+            };
+        }
         // A supervisor whose bridge went away leaves: their queue is closed.
         let mut gone = Vec::new();
         for s in &mut self.supervisors {
