@@ -75,7 +75,7 @@ impl BridgeStats {
     }
 }
 
-/// Live counters shared between the relay task and the handle. Counters are
+/// Live counters shared between the media thread and the handle. Counters are
 /// relaxed atomics (cheap on the hot path); latched addresses change rarely and sit
 /// behind a mutex.
 #[derive(Debug, Default)]
