@@ -148,7 +148,7 @@ impl MediaBridge {
         let shared = Arc::new(Shared::default());
         let closed = Arc::new(AtomicBool::new(false));
         let id = next_bridge_id();
-        if !worker.send(Msg::Open {
+        if !worker.open(Msg::Open {
             id,
             sockets: legs,
             lease,

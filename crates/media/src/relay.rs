@@ -1,8 +1,9 @@
 //! The relay of one bridge: packet-by-packet forwarding between the two legs with
 //! symmetric RTP latching (comedia) and per-leg stream rewriting.
 //!
-//! Hot path per packet: the media thread's `recv_from` into its buffer, a header
-//! check, the in-place rewrite and one non-blocking `send_to`. Nothing allocates.
+//! Hot path per packet: the media thread reads it (`recvmmsg`) into its buffer, then a
+//! header check, the in-place rewrite and one non-blocking `send_to`. Nothing
+//! allocates.
 
 use crate::bridge::{bump, store_addr, Counters, Shared, Side};
 use crate::codec::AudioCodec;
@@ -142,7 +143,9 @@ fn usable(a: SocketAddr) -> Option<SocketAddr> {
 pub(crate) struct Relay {
     legs: [Leg; 2],
     shared: Arc<Shared>,
-    /// The decode -> mix -> encode path; `active()` decides whether packets take it.
+    /// The decode -> mix -> encode path: `active()` says whether it runs (and takes
+    /// a copy of every packet), `generates()` which phones get its output instead
+    /// of the other phone's packets.
     proc: Processing,
 }
 

@@ -70,7 +70,8 @@ pub(crate) struct WorkerHandle {
     /// Set by the first message after the thread last looked at its queue: a
     /// burst of controls (a call being set up sends several) costs one wake-up.
     wake_pending: Arc<AtomicBool>,
-    /// Bridges on this thread, for placing new ones on the least busy thread.
+    /// Bridges placed on this thread (counted when sent, so a burst of new calls
+    /// spreads out before the thread has opened them), for picking the least busy.
     pub bridges: Arc<AtomicUsize>,
 }
 
@@ -103,6 +104,12 @@ impl WorkerHandle {
             wake_pending,
             bridges,
         })
+    }
+
+    /// Places a new bridge on this thread.
+    pub fn open(&self, msg: Msg) -> bool {
+        self.bridges.fetch_add(1, Ordering::Relaxed);
+        self.send(msg)
     }
 
     /// Sends a message; false if the thread is gone.
@@ -265,6 +272,7 @@ impl Worker {
                 tracing::error!("cannot watch an RTP socket: {e}");
                 closed.store(true, Ordering::Release);
                 self.free.push(slot);
+                self.bridges.fetch_sub(1, Ordering::Relaxed);
                 return;
             }
         }
@@ -277,7 +285,6 @@ impl Worker {
             closed,
             next_tick: None,
         });
-        self.bridges.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Closes the sockets first, then frees the ports, so a new bridge can bind
