@@ -1,5 +1,6 @@
 //! The benchmark suite: starts the PBX (or the minimal relay), steps the load up,
 //! measures, and writes bench/results/.
+use crate::paired;
 use crate::proc::{machine, rss_kib, CpuMeter};
 use crate::rtp::{self, Kind, Leg, Plan, Stats, KINDS};
 use crate::sip::{CallState, Engine, Ports};
@@ -375,7 +376,7 @@ fn judge(
 
 /// Place calls at `cps` (at most `inflight` ringing at once); returns the Call-IDs
 /// that were answered and how many failed, after at most `timeout` per call.
-fn place(
+pub(crate) fn place(
     e: &mut Engine,
     calls: &[(String, String, Kind)],
     cps: f64,
@@ -420,6 +421,8 @@ struct Scenario {
     name: &'static str,
     steps: Vec<StepOut>,
     capacity: usize,
+    /// Monitoring's cost measured with supervisors on and off in turn (monitored only).
+    paired: Option<paired::Paired>,
 }
 
 impl Scenario {
@@ -429,6 +432,7 @@ impl Scenario {
             // every step passed: the capacity is only a lower bound
             "capped_by_step_list": self.steps.iter().all(|s| s.pass),
             "steps": self.steps.iter().map(|s| s.json.clone()).collect::<Vec<_>>(),
+            "paired": self.paired.as_ref().map(|p| p.json.clone()),
         })
     }
     fn cpu_at(&self, n: usize) -> Option<f64> {
@@ -462,6 +466,14 @@ fn pbx_capacity(
     let mut n_calls = 0usize;
     let mut n_spies = 0usize;
     let mut steps = Vec::new();
+    let mut spies = paired::Spies {
+        specs: Vec::new(),
+        ids: Vec::new(),
+    };
+    // The paired on/off measurement runs at the largest step up to 400 calls: busy
+    // enough to matter, short of saturating the two cores it shares with the tool.
+    let paired_at = set.steps.iter().copied().filter(|&n| n <= 400).max();
+    let mut paired = None;
     for &target in &set.steps {
         if Instant::now() > t_end {
             eprintln!("  (time budget reached)");
@@ -520,16 +532,14 @@ fn pbx_capacity(
         }
         n_calls = target;
         if !spy_calls.is_empty() {
-            let (sok, sfail) = place(e, &spy_calls, set.ramp_cps, 100, Duration::from_secs(8));
-            failed += sfail;
             n_spies += spy_calls.len();
-            for (_, id) in sok {
-                if let Some(c) = e.out.get_mut(&id) {
-                    if let (Some(s), Some(r)) = (c.rtp.take(), c.remote_rtp) {
-                        legs.push(Leg::new(s, r, Kind::Spy, 1_000_000 + legs.len() as u32));
-                    }
-                }
-            }
+            let mut fresh = paired::Spies {
+                specs: spy_calls,
+                ids: Vec::new(),
+            };
+            failed += paired::place_spies(e, &mut fresh, &mut legs, set.ramp_cps);
+            spies.specs.extend(fresh.specs);
+            spies.ids.extend(fresh.ids);
         }
         let (l, stats, cpu, rss, tool_cpu) = measure_step(legs, a.workers, set.plan, pid, Some(e));
         legs = l;
@@ -542,6 +552,24 @@ fn pbx_capacity(
         if !pass {
             break;
         }
+        if monitored && Some(target) == paired_at {
+            let plan = set.plan;
+            let workers = a.workers;
+            paired = Some(paired::run(
+                e,
+                &mut spies,
+                &mut legs,
+                target,
+                set.ramp_cps,
+                (cpu, tool_cpu),
+                |e, legs| {
+                    let (l, _, cpu, _, tool) =
+                        measure_step(std::mem::take(legs), workers, plan, pid, Some(e));
+                    *legs = l;
+                    (cpu, tool)
+                },
+            ));
+        }
     }
     eprintln!("  hanging up");
     e.hangup_all(Duration::from_secs(20));
@@ -551,6 +579,7 @@ fn pbx_capacity(
         name,
         steps,
         capacity,
+        paired,
     }
 }
 
@@ -627,6 +656,7 @@ fn minimal_capacity(a: &Args, set: &Settings, t_end: Instant) -> Result<Scenario
         name: "minimal_relay",
         steps,
         capacity,
+        paired: None,
     })
 }
 
@@ -944,6 +974,8 @@ pub fn run(a: &Args) -> Result<()> {
         "monitor_cpu_ratio_at_calls": cpu_ratio_at,
         "monitor_cpu_ratio_by_calls": ratio_by_calls,
         "monitor_cpu_ratio_median": round(ratio_median, 3),
+        "monitor_cpu_ratio_paired": round(monitored.as_ref().and_then(|m| m.paired.as_ref()).and_then(|p| p.ratio), 3),
+        "monitor_cpu_ratio_paired_at_calls": monitored.as_ref().and_then(|m| m.paired.as_ref()).map(|p| p.calls),
         "setup_cps": setup_cps,
         "setup_cps_p99_under_100ms": setup_unqueued,
         "relay_latency_p50_ms": round(relay_p50, 3),
