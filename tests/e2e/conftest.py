@@ -207,6 +207,21 @@ class Pbx:
         ]  # fmt: skip
 
     def start(self, timeout=20.0, append=False):
+        # The ports were free when chosen, but another program (a phone of a
+        # neighbouring test, an ephemeral socket) may take one before we bind it.
+        # On a first start that is not the PBX's fault: choose again, twice at most.
+        # A restart keeps its ports (tests rely on them), so it does not retry.
+        for attempt in range(3):
+            try:
+                return self._start_once(timeout, append)
+            except ServerExited as e:
+                if append or attempt == 2 or "Address already in use" not in e.log:
+                    raise
+                self.sip_port = free_port()
+                self.http_port = free_port()
+                self.rtp_lo, self.rtp_hi = free_udp_range()
+
+    def _start_once(self, timeout, append):
         self._log = open(self.log_path, "ab" if append else "wb")
         env = dict(os.environ)
         env.setdefault("RUST_LOG", "debug")

@@ -1,7 +1,7 @@
 //! The relay over real sockets on 127.0.0.1, with ports picked at run time.
 
 use media::rtp::RtpHeader;
-use media::{MediaBridge, MediaEngine, MediaError, Side};
+use media::{BridgeStats, MediaBridge, MediaEngine, MediaError, Side};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::ops::RangeInclusive;
 use std::time::Duration;
@@ -102,6 +102,20 @@ async fn expect_silence(sock: &UdpSocket) {
     assert!(r.is_err(), "no packet expected, got {:?}", r);
 }
 
+/// The bridge's counters once `done` holds (at most 2 s). The media thread counts a
+/// packet just after sending it, so a test that has just received that packet may
+/// read the counters a moment too early.
+async fn stats_when(bridge: &MediaBridge, done: impl Fn(&BridgeStats) -> bool) -> BridgeStats {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    loop {
+        let s = bridge.stats();
+        if done(&s) || tokio::time::Instant::now() >= deadline {
+            return s;
+        }
+        sleep(Duration::from_millis(5)).await;
+    }
+}
+
 async fn engine_and_bridge(pairs: u16) -> (MediaEngine, MediaBridge) {
     let engine = MediaEngine::new(LOCALHOST, free_range(pairs));
     let bridge = engine.open_bridge().await.unwrap();
@@ -155,7 +169,10 @@ async fn two_phones_talk_both_ways() {
         first.unwrap().0
     );
 
-    let stats = bridge.stats();
+    let stats = stats_when(&bridge, |s| {
+        s.b.rtcp_out == 1 && s.a.packets_out == 5 && s.b.packets_out == 5
+    })
+    .await;
     assert_eq!(stats.a.packets_in, 5);
     assert_eq!(stats.a.bytes_in, 5 * 172);
     assert_eq!(stats.a.packets_out, 5);
@@ -374,7 +391,7 @@ async fn rtcp_muxed_on_the_rtp_port_is_relayed_as_rtcp() {
         .unwrap();
     assert_eq!(&buf[..2], &[0x80, 201]);
     assert_eq!(n, 8);
-    let stats = bridge.stats();
+    let stats = stats_when(&bridge, |s| s.b.rtcp_out == 1).await;
     assert_eq!(
         (stats.a.rtcp_in, stats.a.packets_in, stats.b.rtcp_out),
         (1, 0, 1)
