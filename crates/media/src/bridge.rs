@@ -134,7 +134,8 @@ pub struct MediaBridge {
     ports: [u16; 2],
     control: BridgeControl,
     shared: Arc<Shared>,
-    closed: bool,
+    /// `close` already told the media thread; dropping need not say it again.
+    close_sent: bool,
 }
 
 impl MediaBridge {
@@ -161,7 +162,7 @@ impl MediaBridge {
             ports,
             control: BridgeControl { worker, id, closed },
             shared,
-            closed: false,
+            close_sent: false,
         }
     }
 
@@ -202,7 +203,7 @@ impl MediaBridge {
     /// Stops the relay and returns once its sockets are closed and its ports are
     /// back in the pool.
     pub async fn close(mut self) {
-        self.closed = true;
+        self.close_sent = true;
         let (done, rx) = oneshot::channel();
         let c = &self.control;
         if c.worker.send(Msg::Close(c.id, Some(done))) {
@@ -330,7 +331,7 @@ impl BridgeControl {
 
 impl Drop for MediaBridge {
     fn drop(&mut self) {
-        if !self.closed {
+        if !self.close_sent {
             let c = &self.control;
             c.worker.send(Msg::Close(c.id, None));
         }

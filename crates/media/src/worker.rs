@@ -224,7 +224,7 @@ impl Worker {
                 Ok(Msg::Control(id, c)) => {
                     if let Some(&slot) = self.ids.get(&id) {
                         self.guarded(slot, |e| e.relay.apply(c));
-                        self.schedule(slot, Instant::now());
+                        self.schedule(slot);
                     }
                 }
                 Ok(Msg::Close(id, done)) => {
@@ -367,17 +367,18 @@ impl Worker {
         if more == Some(true) {
             self.backlog.push_back(t);
         }
-        self.schedule(slot, Instant::now());
+        self.schedule(slot);
     }
 
     /// Starts or stops a bridge's clock as its decode path becomes needed or not.
-    fn schedule(&mut self, slot: usize, now: Instant) {
+    /// Called after every readiness event: the clock is read only when one starts.
+    fn schedule(&mut self, slot: usize) {
         let Some(Some(e)) = self.slots.get_mut(slot) else {
             return;
         };
         match (e.relay.needs_clock(), e.next_tick) {
             (true, None) => {
-                let at = next_grid_point(now);
+                let at = next_grid_point(Instant::now());
                 e.next_tick = Some(at);
                 self.ticks.push(Reverse((at, slot, e.id)));
             }
