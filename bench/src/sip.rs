@@ -140,7 +140,7 @@ pub fn sdp_audio(body: &str) -> Option<SocketAddr> {
 pub fn sdp(port: u16, id: u64) -> String {
     format!(
         "v=0\r\no=spyload {id} 1 IN IP4 127.0.0.1\r\ns=spyload\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
-         m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=ptime:20\r\na=sendrecv\r\n"
+         m=audio {port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\na=sendrecv\r\n"
     )
 }
 

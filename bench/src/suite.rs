@@ -466,10 +466,8 @@ fn pbx_capacity(
     let mut n_calls = 0usize;
     let mut n_spies = 0usize;
     let mut steps = Vec::new();
-    let mut spies = paired::Spies {
-        specs: Vec::new(),
-        ids: Vec::new(),
-    };
+    let mut listeners = paired::Spies::new(1_000_000);
+    let mut whisperers = paired::Spies::new(2_000_000);
     // The paired on/off measurement runs at the largest step up to 400 calls: busy
     // enough to matter, short of saturating the two cores it shares with the tool.
     let paired_at = set.steps.iter().copied().filter(|&n| n <= 400).max();
@@ -490,7 +488,7 @@ fn pbx_capacity(
             })
             .collect();
         let (ok, mut failed) = place(e, &new, set.ramp_cps, 200, Duration::from_secs(8));
-        let mut spy_calls = Vec::new();
+        let (mut new_listeners, mut new_whisperers) = (Vec::new(), Vec::new());
         for (i, id) in &ok {
             let idx = n_calls + i;
             let kind = new[*i].2;
@@ -521,26 +519,21 @@ fn pbx_capacity(
                 kind
             };
             legs.push(Leg::new(s2, r2, agent_kind, (idx * 2 + 1) as u32));
-            if kind == Kind::Listen || kind == Kind::Whisper {
-                let code = if kind == Kind::Listen { "5" } else { "6" };
-                spy_calls.push((
-                    super_ext(n_spies + spy_calls.len()),
-                    format!("{code}{}", callee_ext(idx)),
-                    Kind::Spy,
-                ));
-            }
+            let (group, code) = match kind {
+                Kind::Listen => (&mut new_listeners, "5"),
+                Kind::Whisper => (&mut new_whisperers, "6"),
+                _ => continue,
+            };
+            group.push((
+                super_ext(n_spies),
+                format!("{code}{}", callee_ext(idx)),
+                Kind::Spy,
+            ));
+            n_spies += 1;
         }
         n_calls = target;
-        if !spy_calls.is_empty() {
-            n_spies += spy_calls.len();
-            let mut fresh = paired::Spies {
-                specs: spy_calls,
-                ids: Vec::new(),
-            };
-            failed += paired::place_spies(e, &mut fresh, &mut legs, set.ramp_cps);
-            spies.specs.extend(fresh.specs);
-            spies.ids.extend(fresh.ids);
-        }
+        failed += listeners.add(e, new_listeners, &mut legs, set.ramp_cps);
+        failed += whisperers.add(e, new_whisperers, &mut legs, set.ramp_cps);
         let (l, stats, cpu, rss, tool_cpu) = measure_step(legs, a.workers, set.plan, pid, Some(e));
         legs = l;
         let mut out = judge(target, failed, &stats, cpu, rss, tool_cpu);
@@ -557,7 +550,8 @@ fn pbx_capacity(
             let workers = a.workers;
             paired = Some(paired::run(
                 e,
-                &mut spies,
+                &mut listeners,
+                &mut whisperers,
                 &mut legs,
                 target,
                 set.ramp_cps,
@@ -976,6 +970,7 @@ pub fn run(a: &Args) -> Result<()> {
         "monitor_cpu_ratio_median": round(ratio_median, 3),
         "monitor_cpu_ratio_paired": round(monitored.as_ref().and_then(|m| m.paired.as_ref()).and_then(|p| p.ratio), 3),
         "monitor_cpu_ratio_paired_at_calls": monitored.as_ref().and_then(|m| m.paired.as_ref()).map(|p| p.calls),
+        "monitor_cpu_ratio_paired_listen_25": round(monitored.as_ref().and_then(|m| m.paired.as_ref()).and_then(|p| p.listen_ratio), 3),
         "setup_cps": setup_cps,
         "setup_cps_p99_under_100ms": setup_unqueued,
         "relay_latency_p50_ms": round(relay_p50, 3),

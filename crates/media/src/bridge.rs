@@ -1,7 +1,6 @@
 //! The handle the PBX holds for one call's media: two legs, relayed by a media thread.
 
 use crate::codec::AudioCodec;
-use crate::frame::Frame;
 use crate::hooked::{PlayEnd, SpyLink};
 use crate::mix::{SpyMode, SupervisorId, VolumeStep};
 use crate::ports::PortLease;
@@ -281,7 +280,7 @@ impl BridgeControl {
 
     /// Sends this leg's decoded audio to `tx` every 20 ms (a supervisor's voice to
     /// the spied call); None stops.
-    pub fn talk_to(&self, side: Side, tx: Option<mpsc::Sender<Frame>>) {
+    pub fn talk_to(&self, side: Side, tx: Option<crate::hooked::FrameSender>) {
         self.send(Control::TalkTo { side, tx });
     }
 

@@ -19,7 +19,10 @@ mod worker;
 
 pub use bridge::{BridgeControl, BridgeStats, MediaBridge, Side, SideStats};
 pub use engine::{MediaEngine, MediaError};
-pub use hooked::{LinkSource, PlayEnd, RecordingSource, SpyLink};
+pub use hooked::{
+    frame_pipe, FrameReceiver, FrameSender, LinkSource, PipeClosed, PlayEnd, RecordingSource, Recv,
+    SpyLink,
+};
 
 pub mod codec;
 pub mod dtmf;

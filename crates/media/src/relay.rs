@@ -7,7 +7,6 @@
 
 use crate::bridge::{bump, store_addr, Counters, Shared, Side};
 use crate::codec::AudioCodec;
-use crate::frame::Frame;
 use crate::hooked::{PlayEnd, Player, Processing, SpyLink};
 use crate::mix::{SpyMode, SupervisorId, VolumeStep};
 use crate::rtp::{looks_like_rtcp, rtcp, RtpHeader, StreamRewriter};
@@ -66,7 +65,7 @@ pub(crate) enum Control {
     },
     TalkTo {
         side: Side,
-        tx: Option<mpsc::Sender<Frame>>,
+        tx: Option<crate::hooked::FrameSender>,
     },
     AttachSpy {
         target: Side,
@@ -333,11 +332,9 @@ impl Relay {
     pub(crate) fn on_tick(&mut self, sockets: &[LegSockets; 2], now: Instant) {
         let out = self.proc.tick(now);
         let mut buf = [0u8; 12 + crate::frame::SAMPLES_8K];
-        for side in [Side::A, Side::B] {
-            if !self.proc.generates(side) {
-                continue; // this phone's packets are forwarded as they arrive
-            }
-            let i = side.index();
+        for (i, hears) in out.hears.iter().enumerate() {
+            // None: this phone's packets are forwarded as they arrive.
+            let Some(hears) = hears else { continue };
             let leg = &mut self.legs[i];
             let c = &self.shared[i];
             if leg.held {
@@ -348,7 +345,7 @@ impl Relay {
             };
             let n = match self.proc.sides[i].packetize_dtmf(&mut buf) {
                 Some(n) => n,
-                None => self.proc.sides[i].packetize(&out.hears[i], &mut buf),
+                None => self.proc.sides[i].packetize(hears, &mut buf),
             };
             if n == 0 || leg.out.rewrite(&mut buf[..n], now).is_err() {
                 continue;

@@ -12,8 +12,7 @@
 //! this module is only I/O, control messages and the 20 ms clocks of the bridges
 //! on the decode path.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::io::ErrorKind;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
@@ -90,7 +89,8 @@ impl WorkerHandle {
             slots: Vec::new(),
             free: Vec::new(),
             ids: HashMap::new(),
-            ticks: BinaryHeap::new(),
+            ticking: Vec::new(),
+            next_tick: None,
             backlog: VecDeque::new(),
             shutting_down: false,
             bridges: bridges.clone(),
@@ -132,8 +132,8 @@ struct Entry {
     sockets: [LegSockets; 2],
     lease: PortLease,
     closed: Arc<AtomicBool>,
-    /// When the decode path's next tick is due (None while off the decode path).
-    next_tick: Option<Instant>,
+    /// Listed in the worker's `ticking` (on the decode path, or just left it).
+    ticking: bool,
 }
 
 struct Worker {
@@ -144,9 +144,11 @@ struct Worker {
     free: Vec<usize>,
     /// Where each bridge sits in `slots`.
     ids: HashMap<BridgeId, usize>,
-    /// Due ticks, earliest first. Entries whose bridge left the decode path (or
-    /// closed) are stale and skipped when popped.
-    ticks: BinaryHeap<Reverse<(Instant, usize, BridgeId)>>,
+    /// Bridges on the decode path, all ticked together at each grid point. One that
+    /// left the decode path (or closed) is dropped from the list at its next tick.
+    ticking: Vec<(usize, BridgeId)>,
+    /// The grid point of the next tick, while any bridge is ticking.
+    next_tick: Option<Instant>,
     /// Sockets that hit `DRAIN_BUDGET` and still have datagrams queued.
     backlog: VecDeque<Token>,
     shutting_down: bool,
@@ -176,9 +178,8 @@ impl Worker {
         let mut batch = RecvBatch::new();
         loop {
             let timeout = if self.backlog.is_empty() {
-                self.ticks
-                    .peek()
-                    .map(|Reverse((at, _, _))| at.saturating_duration_since(Instant::now()))
+                self.next_tick
+                    .map(|at| at.saturating_duration_since(Instant::now()))
             } else {
                 Some(Duration::ZERO)
             };
@@ -283,7 +284,7 @@ impl Worker {
             sockets,
             lease,
             closed,
-            next_tick: None,
+            ticking: false,
         });
     }
 
@@ -370,56 +371,65 @@ impl Worker {
         self.schedule(slot);
     }
 
-    /// Starts or stops a bridge's clock as its decode path becomes needed or not.
-    /// Called after every readiness event: the clock is read only when one starts.
+    /// Starts a bridge's clock when its decode path becomes needed (it stops at the
+    /// first tick that finds it no longer needed). Called after every readiness
+    /// event: the clock is read only when one starts.
     fn schedule(&mut self, slot: usize) {
         let Some(Some(e)) = self.slots.get_mut(slot) else {
             return;
         };
-        match (e.relay.needs_clock(), e.next_tick) {
-            (true, None) => {
-                let at = next_grid_point(Instant::now());
-                e.next_tick = Some(at);
-                self.ticks.push(Reverse((at, slot, e.id)));
-            }
-            (false, Some(_)) => e.next_tick = None,
-            _ => {}
+        if e.ticking || !e.relay.needs_clock() {
+            return;
+        }
+        e.ticking = true;
+        self.ticking.push((slot, e.id));
+        if self.next_tick.is_none() {
+            self.next_tick = Some(next_grid_point(Instant::now()));
         }
     }
 
-    /// Runs every tick that is due.
+    /// Ticks every bridge on the decode path once the grid point is due.
     fn run_ticks(&mut self) {
+        let Some(at) = self.next_tick else {
+            return;
+        };
         let now = Instant::now();
-        while let Some(&Reverse((at, slot, id))) = self.ticks.peek() {
-            if at > now {
-                break;
-            }
-            self.ticks.pop();
-            let Some(Some(e)) = self.slots.get(slot) else {
-                continue;
-            };
-            if e.id != id || e.next_tick != Some(at) {
-                continue;
+        if at > now {
+            return;
+        }
+        let mut list = std::mem::take(&mut self.ticking);
+        list.retain(|&(slot, id)| {
+            match self.slots.get_mut(slot) {
+                Some(Some(e)) if e.id == id && e.relay.needs_clock() => {}
+                Some(Some(e)) if e.id == id => {
+                    e.ticking = false;
+                    return false;
+                }
+                _ => return false, // closed (the slot may hold a newer bridge)
             }
             let ticking = self.guarded(slot, |e| {
                 e.relay.on_tick(&e.sockets, now);
                 e.relay.needs_clock()
-            });
-            let Some(Some(e)) = self.slots.get_mut(slot) else {
-                continue;
-            };
-            if ticking != Some(true) {
-                e.next_tick = None;
-                continue;
+            }) == Some(true);
+            match self.slots.get_mut(slot) {
+                Some(Some(e)) if e.id == id => {
+                    e.ticking = ticking;
+                    ticking
+                }
+                _ => false,
             }
+        });
+        list.append(&mut self.ticking);
+        self.ticking = list;
+        self.next_tick = (!self.ticking.is_empty()).then(|| {
             // Stay on the grid; after a stall of more than a tick, skip the missed
             // ticks instead of sending a burst.
-            let mut next = at + TICK;
+            let next = at + TICK;
             if next + TICK < now {
-                next = next_grid_point(now);
+                next_grid_point(now)
+            } else {
+                next
             }
-            e.next_tick = Some(next);
-            self.ticks.push(Reverse((next, slot, id)));
-        }
+        });
     }
 }

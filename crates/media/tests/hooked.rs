@@ -122,6 +122,18 @@ impl Call {
     }
 }
 
+/// The next frame a supervisor's pipe delivers, polled as a supervisor's bridge
+/// would; `None` once the spied bridge closed it.
+async fn next_frame(rx: &media::FrameReceiver) -> Option<Frame> {
+    loop {
+        match rx.try_recv() {
+            Ok(f) => return Some(f),
+            Err(media::Recv::Closed) => return None,
+            Err(_) => sleep(Duration::from_millis(5)).await,
+        }
+    }
+}
+
 /// Level of `freq` over the recording from `from` (skipping the first 200 ms of it).
 fn level(samples: &[i16], from: usize, freq: f64) -> f64 {
     let s = &samples[(from + 1600).min(samples.len())..];
@@ -145,11 +157,11 @@ async fn listen_then_whisper_then_detach() {
         .unwrap();
     // The supervisor's side drains its queue every tick, as its own bridge would.
     // (Closing this queue would tell the bridge the supervisor left.)
-    let mut spy_rx = link.hears;
+    let spy_rx = link.hears;
     let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = got.clone();
     let collector = tokio::spawn(async move {
-        while let Some(f) = spy_rx.recv().await {
+        while let Some(f) = next_frame(&spy_rx).await {
             sink.lock().unwrap().extend_from_slice(f.samples());
         }
     });
@@ -175,7 +187,7 @@ async fn listen_then_whisper_then_detach() {
         for _ in 0..60 {
             let mut f = Frame::silence();
             g.next_frame(&mut f);
-            if says.send(f).await.is_err() {
+            if says.send(&f).is_err() {
                 break;
             }
             sleep(Duration::from_millis(20)).await;
@@ -264,6 +276,35 @@ async fn play_to_a_local_leg_and_dtmf() {
         *extra.entry(d).or_insert(0) += 1;
     }
     assert!(extra.is_empty(), "the digit is reported once: {extra:?}");
+}
+
+#[tokio::test]
+async fn inband_digits_are_heard_only_from_phones_without_telephone_events() {
+    // A phone that offered RFC 4733 sends its digits as events: tones in its audio
+    // are speech or music, and taking them for digits would switch a supervisor's
+    // mode behind their back. One that did not offer it gets in-band detection.
+    let dtmf_five = ToneSpec {
+        freqs: vec![770.0, 1336.0],
+        level_dbfs: -10.0,
+        cadence: Vec::new(),
+        repeat: true,
+    };
+    for (dtmf_pt, expected) in [(None, Some('5')), (Some(101), None)] {
+        let mut call = Call::new().await;
+        let ctl = call.bridge.control();
+        ctl.set_codec(Side::A, AudioCodec::Pcmu, dtmf_pt);
+        ctl.set_local(Side::A, true);
+        let mut digits = ctl.dtmf(Side::A);
+        call.a.tone = ToneGenerator::new(dtmf_five.clone());
+        call.talk(500).await;
+        sleep(Duration::from_millis(100)).await;
+        assert_eq!(
+            digits.try_recv().ok(),
+            expected,
+            "telephone-event payload type {dtmf_pt:?}"
+        );
+        assert!(digits.try_recv().is_err(), "one digit at most");
+    }
 }
 
 #[tokio::test]
@@ -362,7 +403,7 @@ async fn a_listened_call_is_still_forwarded_packet_by_packet() {
         .attach_spy(Side::B, SpyMode::Listen, VolumeStep::UNITY)
         .await
         .unwrap();
-    let mut spy_rx = link.hears;
+    let spy_rx = link.hears;
     call.talk(200).await;
 
     let to_b = SocketAddr::new(LOCALHOST, call.bridge.port(Side::B));
@@ -397,7 +438,7 @@ async fn a_listened_call_is_still_forwarded_packet_by_packet() {
         "forwarded as a burst, not re-clocked: {spread:?}"
     );
     // Meanwhile the supervisor hears the call through the hook.
-    let f = tokio::time::timeout(Duration::from_secs(1), spy_rx.recv())
+    let f = tokio::time::timeout(Duration::from_secs(1), next_frame(&spy_rx))
         .await
         .expect("the spy hears frames")
         .expect("the hook is attached");

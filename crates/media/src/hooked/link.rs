@@ -1,9 +1,8 @@
-//! The two queues between a spied call's bridge and its supervisor's bridge. Each
-//! bridge runs its own 20 ms clock; bounded queues absorb the difference and keep
+//! The two pipes between a spied call's bridge and its supervisor's bridge. Each
+//! bridge runs its own 20 ms clock; bounded pipes absorb the difference and keep
 //! the delay short by dropping the oldest frames when a reader falls behind.
 
-use tokio::sync::mpsc;
-
+use super::pipe::{FrameReceiver, FrameSender, Recv};
 use crate::frame::Frame;
 use crate::mix::SupervisorId;
 use crate::tone::FrameSource;
@@ -18,38 +17,33 @@ const KEEP_FRAMES: usize = 2;
 pub struct SpyLink {
     pub id: SupervisorId,
     /// What the supervisor hears (the spied call, mixed).
-    pub hears: mpsc::Receiver<Frame>,
+    pub hears: FrameReceiver,
     /// What the supervisor says (heard by the call in whisper and barge).
-    pub says: mpsc::Sender<Frame>,
+    pub says: FrameSender,
 }
 
-/// Plays frames that arrive on a queue, silence while none is there; ends when the
+/// Plays frames that arrive on a pipe, silence while none is there; ends when the
 /// sending side closes (the spied call ended or the hook was detached).
 pub struct LinkSource {
-    rx: mpsc::Receiver<Frame>,
+    rx: FrameReceiver,
 }
 
 impl LinkSource {
-    pub fn new(rx: mpsc::Receiver<Frame>) -> LinkSource {
+    pub fn new(rx: FrameReceiver) -> LinkSource {
         LinkSource { rx }
     }
 }
 
 impl FrameSource for LinkSource {
     fn next_frame(&mut self, out: &mut Frame) -> bool {
-        while self.rx.len() > KEEP_FRAMES {
-            let _ = self.rx.try_recv();
-        }
-        match self.rx.try_recv() {
-            Ok(f) => {
-                *out = f;
-                true
-            }
-            Err(mpsc::error::TryRecvError::Empty) => {
+        self.rx.keep_newest(KEEP_FRAMES);
+        match self.rx.recv_into(out) {
+            Recv::Frame => true,
+            Recv::Empty => {
                 *out = Frame::silence();
                 true
             }
-            Err(mpsc::error::TryRecvError::Disconnected) => {
+            Recv::Closed => {
                 *out = Frame::silence();
                 false
             }

@@ -8,15 +8,15 @@
 //! only wires them to the bridge's legs; the relay owns the sockets.
 
 mod link;
+mod pipe;
 mod side;
 
 pub use link::{LinkSource, RecordingSource, SpyLink};
+pub use pipe::{frame_pipe, Closed as PipeClosed, FrameReceiver, FrameSender, Recv};
 pub use side::PlayEnd;
 pub(crate) use side::{Player, SideProc};
 
 use std::time::Instant;
-
-use tokio::sync::mpsc;
 
 use crate::bridge::Side;
 use crate::frame::Frame;
@@ -25,8 +25,8 @@ use crate::mix::{CallMixer, SpyMode, SupervisorId, VolumeStep};
 /// A supervisor attached to this bridge: frames out to their bridge, frames in from it.
 pub(crate) struct Supervisor {
     pub id: SupervisorId,
-    pub hears: mpsc::Sender<Frame>,
-    pub says: mpsc::Receiver<Frame>,
+    pub hears: FrameSender,
+    pub says: FrameReceiver,
 }
 
 /// The processing state of one bridge.
@@ -34,11 +34,14 @@ pub(crate) struct Processing {
     pub sides: [SideProc; 2],
     pub mixer: CallMixer,
     pub supervisors: Vec<Supervisor>,
+    /// Where a supervisor's voice is copied on its way to the mixer.
+    scratch: Frame,
 }
 
-/// Per-leg output of one tick, ready to encode and send.
+/// Per-leg output of one tick, ready to encode and send: `None` for a phone whose
+/// stream the PBX does not generate (it gets the other phone's packets forwarded).
 pub(crate) struct TickOutput {
-    pub hears: [Frame; 2],
+    pub hears: [Option<Frame>; 2],
 }
 
 impl Processing {
@@ -47,6 +50,7 @@ impl Processing {
             sides: [SideProc::new(), SideProc::new()],
             mixer: CallMixer::new(),
             supervisors: Vec::new(),
+            scratch: Frame::silence(),
         }
     }
 
@@ -74,8 +78,8 @@ impl Processing {
         one_way: bool,
     ) -> SpyLink {
         let id = self.mixer.attach_tap(target, mode, volume, one_way);
-        let (hears_tx, hears_rx) = mpsc::channel(link::QUEUE_FRAMES);
-        let (says_tx, says_rx) = mpsc::channel(link::QUEUE_FRAMES);
+        let (hears_tx, hears_rx) = frame_pipe(link::QUEUE_FRAMES);
+        let (says_tx, says_rx) = frame_pipe(link::QUEUE_FRAMES);
         self.supervisors.push(Supervisor {
             id,
             hears: hears_tx,
@@ -96,52 +100,68 @@ impl Processing {
     /// One tick: what each phone sent comes out of its jitter buffer; supervisors'
     /// voices go in; each phone gets the other (plus whispers), or its player.
     pub fn tick(&mut self, now: Instant) -> TickOutput {
-        let read_a = self.sides[0].read(now);
-        let read_b = self.sides[1].read(now);
-        // Nothing hooked (a prompt, or a supervisor's own leg): each phone hears the
-        // other as read, with no mixing and no copies.
-        if !self.mixer.is_hooked() && self.supervisors.is_empty() {
-            let hears_a = self.sides[0].output(read_b);
-            let hears_b = self.sides[1].output(read_a);
+        let tapped = self.mixer.is_hooked() || !self.supervisors.is_empty();
+        // A phone's audio is decoded only when it is used: tapped for a spy, or
+        // heard by the other phone in a stream the PBX makes. A supervisor's own
+        // leg while they only listen decodes nothing.
+        let wanted = [Side::B, Side::A].map(|other| tapped || self.generates(other));
+        let read_a = self.sides[0].read(now, wanted[0]);
+        let read_b = self.sides[1].read(now, wanted[1]);
+        if !tapped {
+            // Nothing hooked (a prompt, or a supervisor's own leg): each phone hears
+            // the other as read, with no mixing and no copies.
             return TickOutput {
-                hears: [hears_a, hears_b],
+                hears: [self.output(Side::A, read_b), self.output(Side::B, read_a)],
             };
         }
+        let read_a = read_a.unwrap_or_else(Frame::silence);
+        let read_b = read_b.unwrap_or_else(Frame::silence);
         // A supervisor whose bridge went away leaves: their queue is closed.
         let mut gone = Vec::new();
         for s in &mut self.supervisors {
             loop {
-                match s.says.try_recv() {
-                    Ok(f) => {
-                        let _ = self.mixer.supervisor_says(s.id, &f);
+                match s.says.recv_into(&mut self.scratch) {
+                    Recv::Frame => {
+                        let _ = self.mixer.supervisor_says(s.id, &self.scratch);
                     }
-                    Err(mpsc::error::TryRecvError::Empty) => break,
-                    Err(mpsc::error::TryRecvError::Disconnected) => {
+                    Recv::Empty => break,
+                    Recv::Closed => {
                         gone.push(s.id);
                         break;
                     }
                 }
             }
         }
-        let tick = self.mixer.tick(&read_a, &read_b);
+        let [a_mix, b_mix] = self.mixer.tick_changes(&read_a, &read_b);
         for s in &mut self.supervisors {
             while let Ok(Some(f)) = self.mixer.supervisor_hears(s.id) {
-                if s.hears.is_closed() {
+                // A supervisor's bridge that falls behind loses its oldest frames,
+                // never memory: the pipe is bounded.
+                if s.hears.send(&f).is_err() {
                     gone.push(s.id);
                     break;
                 }
-                // A supervisor's bridge that falls behind loses frames, never
-                // memory: the queue is bounded.
-                let _ = s.hears.try_send(f);
             }
         }
         for id in gone {
             self.detach(id);
         }
-        let hears_a = self.sides[0].output(tick.a_hears);
-        let hears_b = self.sides[1].output(tick.b_hears);
         TickOutput {
-            hears: [hears_a, hears_b],
+            hears: [
+                self.output(Side::A, Some(a_mix.unwrap_or(read_b))),
+                self.output(Side::B, Some(b_mix.unwrap_or(read_a))),
+            ],
         }
+    }
+
+    /// What `side`'s phone hears, when the PBX generates its stream: its player,
+    /// else `heard` (silence when that was not decoded).
+    fn output(&mut self, side: Side, heard: Option<Frame>) -> Option<Frame> {
+        if !self.generates(side) {
+            return None;
+        }
+        let frame = self.sides[side.index()].output(heard.unwrap_or_else(Frame::silence));
+        // A prompt that just ended hands the phone back to forwarding at once.
+        self.generates(side).then_some(frame)
     }
 }

@@ -5,6 +5,8 @@ use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::pipe::FrameSender;
+
 use crate::codec::AudioCodec;
 use crate::dtmf::{DtmfEvent, DtmfSender, InbandDetector, Rfc4733Receiver};
 use crate::frame::Frame;
@@ -48,7 +50,7 @@ pub(crate) struct SideProc {
     /// Digits for whoever runs this leg's dialplan.
     pub dtmf: Option<mpsc::UnboundedSender<char>>,
     /// This leg's decoded audio for another bridge (a supervisor's voice).
-    pub talk: Option<mpsc::Sender<Frame>>,
+    pub talk: Option<FrameSender>,
     /// Our own RTP stream when we generate audio for this leg; the leg's
     /// `StreamRewriter` splices it into what the phone already receives.
     pub gen_ssrc: u32,
@@ -162,21 +164,36 @@ impl SideProc {
         }
     }
 
+    /// In-band DTMF is listened for only on a leg the PBX answered whose phone did
+    /// not offer RFC 4733 telephone-events, as Asterisk's `dtmf_mode=auto` does: a
+    /// phone that sends digits as events would only risk speech being taken for
+    /// digits ("talk-off", a supervisor's voice switching their mode).
+    fn detects_inband(&self) -> bool {
+        self.local && self.dtmf_pt.is_none()
+    }
+
     /// This tick's frame from the phone (after the jitter buffer), also fed to the
-    /// in-band DTMF detector and to whoever listens to this leg.
-    pub fn read(&mut self, now: Instant) -> Frame {
+    /// in-band DTMF detector and to whoever listens to this leg. `wanted` says the
+    /// bridge uses it (a spy hook, or the other phone hears a mix); when nothing
+    /// does, the packets are played out without being decoded and this is `None`.
+    pub fn read(&mut self, now: Instant, wanted: bool) -> Option<Frame> {
         if let Some(e) = self.rfc4733.poll(now) {
             self.report(vec![e]);
         }
+        let inband = self.detects_inband();
+        if !wanted && !inband && self.talk.is_none() {
+            self.jitter.skip(now);
+            return None;
+        }
         let frame = self.jitter.pop(now).into_frame();
-        if self.local {
+        if inband {
             let events = self.inband.process(&frame);
             self.report(events);
         }
         if let Some(talk) = &self.talk {
-            let _ = talk.try_send(frame.clone());
+            let _ = talk.send(&frame);
         }
-        frame
+        Some(frame)
     }
 
     /// What this leg's phone hears: the player's audio while one plays, else the mix.

@@ -279,12 +279,24 @@ impl JitterBuffer {
 
     /// One 20 ms tick at `now`: the frame to play.
     pub fn pop(&mut self, now: Instant) -> JitterOutput {
+        self.advance(now, true)
+    }
+
+    /// One 20 ms tick at `now` whose audio nobody needs (a supervisor's phone while
+    /// they only listen): the same timeline, drift handling and counters as `pop`,
+    /// without decoding. A frame lost right after skipped ones is concealed as
+    /// silence, since there is no decoded audio to fade from.
+    pub fn skip(&mut self, now: Instant) {
+        let _ = self.advance(now, false);
+    }
+
+    fn advance(&mut self, now: Instant, decode: bool) -> JitterOutput {
         match self.state {
-            State::Idle => return self.conceal(),
+            State::Idle => return self.conceal(decode),
             State::Buffering { since } => {
                 // Start on the tick nearest to `target` after the first packet.
                 if now + TICK / 2 < since + self.cfg.target {
-                    return self.conceal();
+                    return self.conceal(decode);
                 }
                 self.state = State::Playing;
             }
@@ -295,32 +307,40 @@ impl JitterBuffer {
             Adjust::Grow => {
                 self.stats.drift_repeated += 1;
                 self.end_tick();
-                return JitterOutput::Audio(self.last.clone());
+                return if decode {
+                    JitterOutput::Audio(self.last.clone())
+                } else {
+                    JitterOutput::Silence
+                };
             }
             Adjust::Shrink => {
                 self.stats.drift_dropped += 1;
-                let mut scratch = Frame::silence();
-                self.take_frame(&mut scratch);
+                self.take_frame(None);
                 self.play_ts = self.play_ts.wrapping_add(FRAME);
             }
             Adjust::None => {}
         }
         // Samples no packet covers keep the concealment; the usual packet covers
         // the whole frame, and then there is nothing to fade.
-        let mut frame = if self.one_packet_covers_frame() {
-            Frame::silence()
-        } else {
-            self.concealment(self.conceal_run + 1)
+        let mut frame = match decode {
+            false => None,
+            true if self.one_packet_covers_frame() => Some(Frame::silence()),
+            true => Some(self.concealment(self.conceal_run + 1)),
         };
-        let covered = self.take_frame(&mut frame);
+        let covered = self.take_frame(frame.as_mut());
         self.play_ts = self.play_ts.wrapping_add(FRAME);
         self.end_tick();
         if covered == 0 {
-            return self.conceal();
+            return self.conceal(decode);
         }
+        self.stats.played += 1;
+        let Some(frame) = frame else {
+            // Nothing decoded to conceal from later.
+            self.conceal_run = FADE_FRAMES;
+            return JitterOutput::Silence;
+        };
         self.conceal_run = 0;
         self.last = frame.clone();
-        self.stats.played += 1;
         JitterOutput::Audio(frame)
     }
 
@@ -356,10 +376,10 @@ impl JitterBuffer {
             .any(|s| s.ts == self.play_ts && s.len >= SAMPLES_8K)
     }
 
-    /// Decodes every queued sample in [play_ts, play_ts + 160) into `out` and
-    /// frees the packets that are fully played. Returns how many samples were
-    /// covered.
-    fn take_frame(&mut self, out: &mut Frame) -> usize {
+    /// Decodes every queued sample in [play_ts, play_ts + 160) into `out` (when
+    /// given) and frees the packets that are fully played. Returns how many
+    /// samples were covered.
+    fn take_frame(&mut self, mut out: Option<&mut Frame>) -> usize {
         let start = self.play_ts;
         let mut covered = 0;
         for (slot, data) in self.slots.iter_mut().zip(self.payloads.iter()) {
@@ -378,10 +398,13 @@ impl JitterBuffer {
             let from_pkt = (-off).max(0) as usize;
             let to_out = off.max(0) as usize;
             let n = (s.len - from_pkt).min(SAMPLES_8K - to_out);
-            covered += s.codec.decode_into(
-                &data[from_pkt..from_pkt + n],
-                &mut out.samples_mut()[to_out..to_out + n],
-            );
+            covered += match out.as_deref_mut() {
+                Some(out) => s.codec.decode_into(
+                    &data[from_pkt..from_pkt + n],
+                    &mut out.samples_mut()[to_out..to_out + n],
+                ),
+                None => n,
+            };
             if end <= FRAME as i32 {
                 self.played.mark(s.seq);
                 *slot = None;
@@ -407,14 +430,17 @@ impl JitterBuffer {
         f
     }
 
-    /// Output when nothing arrived for this tick.
-    fn conceal(&mut self) -> JitterOutput {
+    /// Output when nothing arrived for this tick (built only when `decode`).
+    fn conceal(&mut self, decode: bool) -> JitterOutput {
         self.conceal_run = self.conceal_run.saturating_add(1);
         if self.conceal_run > FADE_FRAMES {
             self.stats.silent += 1;
             return JitterOutput::Silence;
         }
         self.stats.concealed += 1;
+        if !decode {
+            return JitterOutput::Silence;
+        }
         JitterOutput::Concealed(self.concealment(self.conceal_run))
     }
 }

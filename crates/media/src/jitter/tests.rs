@@ -36,6 +36,17 @@ fn code(k: usize) -> u8 {
 /// Runs the buffer for `ticks` pops at 0, 20, 40 ... ms, pushing every packet
 /// whose arrival time has come before each pop.
 fn run(jb: &mut JitterBuffer, pkts: &[Pkt], ticks: usize) -> Vec<JitterOutput> {
+    run_skipping(jb, pkts, ticks, |_| false)
+}
+
+/// As `run`, but the ticks for which `skipped(tick)` holds call `skip` instead of
+/// `pop` (and read as `None`).
+fn run_skipping(
+    jb: &mut JitterBuffer,
+    pkts: &[Pkt],
+    ticks: usize,
+    skipped: impl Fn(usize) -> bool,
+) -> Vec<JitterOutput> {
     let t0 = Instant::now();
     let at = |us: i64| t0 + Duration::from_micros(us.max(0) as u64);
     let mut order: Vec<Pkt> = pkts.to_vec();
@@ -59,7 +70,12 @@ fn run(jb: &mut JitterBuffer, pkts: &[Pkt], ticks: usize) -> Vec<JitterOutput> {
             );
             next += 1;
         }
-        out.push(jb.pop(at(now_us)));
+        if skipped(t) {
+            jb.skip(at(now_us));
+            out.push(JitterOutput::Silence);
+        } else {
+            out.push(jb.pop(at(now_us)));
+        }
     }
     out
 }
@@ -413,4 +429,50 @@ fn ten_ms_packets_fill_a_frame_together() {
     }
     assert_eq!(audio_indices(&played), (0..40).collect::<Vec<_>>());
     assert_eq!(concealed_inside(&played), 0);
+}
+
+#[test]
+fn skipped_ticks_keep_the_timeline_without_decoding() {
+    // A supervisor's phone whose audio is needed only from tick 30 on (they start
+    // whispering): the frames played from then on are the ones a buffer that
+    // decoded all along plays, and the counters agree.
+    let pkts = stream(60, 20_000, 3_000);
+    let mut all = JitterBuffer::default();
+    let mut skipping = JitterBuffer::default();
+    let decoded = run(&mut all, &pkts, 60);
+    let partly = run_skipping(&mut skipping, &pkts, 60, |t| t < 30);
+    let played: Vec<_> = decoded[30..].iter().map(which).collect();
+    assert!(played.iter().all(Option::is_some), "{played:?}");
+    assert_eq!(partly[30..].iter().map(which).collect::<Vec<_>>(), played);
+    assert!(partly[..30]
+        .iter()
+        .all(|o| matches!(o, JitterOutput::Silence)));
+    assert_eq!(skipping.stats(), all.stats());
+}
+
+#[test]
+fn a_loss_right_after_skipped_ticks_is_silence_not_stale_audio() {
+    // Packet 20 is lost, and the ticks up to the one that played packet 19 were
+    // skipped: there is no decoded audio to fade from, so the gap is silent, where
+    // a buffer that decoded all along conceals it from packet 19.
+    let pkts: Vec<Pkt> = stream(40, 20_000, 3_000)
+        .into_iter()
+        .filter(|p| p.seq != 1020)
+        .collect();
+    let decoded = run(&mut JitterBuffer::default(), &pkts, 40);
+    let t19 = decoded
+        .iter()
+        .position(|o| which(o) == Some(19))
+        .expect("packet 19 is played");
+    assert!(matches!(decoded[t19 + 1], JitterOutput::Concealed(_)));
+    // Decode the first ten ticks, so there is old audio a stale fade could use.
+    let skipped = run_skipping(&mut JitterBuffer::default(), &pkts, 40, |t| {
+        (10..=t19).contains(&t)
+    });
+    assert!(
+        matches!(skipped[t19 + 1], JitterOutput::Silence),
+        "got {:?}",
+        skipped[t19 + 1]
+    );
+    assert_eq!(which(&skipped[t19 + 2]), Some(21));
 }

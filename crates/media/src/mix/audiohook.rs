@@ -58,12 +58,16 @@ pub enum SpyFrame {
 impl SpyFrame {
     /// The two directions summed, whatever the tap.
     pub fn mixed(&self) -> Frame {
+        self.clone().into_mixed()
+    }
+
+    /// As `mixed`, consuming the frame (no copy for a mixed tap).
+    pub fn into_mixed(self) -> Frame {
         match self {
-            SpyFrame::Mixed(f) => f.clone(),
-            SpyFrame::Split { read, write } => {
-                let mut out = read.clone();
-                mix_into(&mut out, write, VolumeStep::UNITY);
-                out
+            SpyFrame::Mixed(f) => f,
+            SpyFrame::Split { mut read, write } => {
+                mix_into(&mut read, &write, VolumeStep::UNITY);
+                read
             }
         }
     }
@@ -189,6 +193,13 @@ impl Audiohooks {
     /// The channel's clock tick: taps `read` and `write` for every spy, then adds
     /// every whisper's next frame into `write`.
     pub fn process(&mut self, read: &Frame, write: &mut Frame) {
+        self.tap(read, write);
+        self.inject(write);
+    }
+
+    /// The first half of a tick: every spy copies `read` and `write` (before any
+    /// whisper is added, so a supervisor never hears their own voice back).
+    pub fn tap(&mut self, read: &Frame, write: &Frame) {
         for h in &mut self.hooks {
             if let Kind::Spy { tap, queue } = &mut h.kind {
                 let frame = match tap {
@@ -208,6 +219,11 @@ impl Audiohooks {
                 push_bounded(queue, SPY_QUEUE_FRAMES, frame, &mut h.stats);
             }
         }
+    }
+
+    /// The second half of a tick: every whisper's next frame is added to `write`.
+    /// Only needed when `alters_output`.
+    pub fn inject(&mut self, write: &mut Frame) {
         for h in &mut self.hooks {
             if let Kind::Whisper { queue } = &mut h.kind {
                 match queue.pop_front() {

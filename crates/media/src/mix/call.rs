@@ -226,19 +226,33 @@ impl CallMixer {
         let (t, spy, one_way) = (s.target.index(), s.spy, s.one_way);
         Ok(self.hooks[t].pop_spy(spy)?.map(|f| match f {
             SpyFrame::Split { read, .. } if one_way => read,
-            f => f.mixed(),
+            f => f.into_mixed(),
         }))
     }
 
     /// One 20 ms tick: `a_read` and `b_read` are what the phones sent (after the
     /// jitter buffer). Each phone hears the other plus any whisper aimed at it.
     pub fn tick(&mut self, a_read: &Frame, b_read: &Frame) -> CallTick {
-        let mut a_hears = b_read.clone();
-        let mut b_hears = a_read.clone();
+        let [a, b] = self.tick_changes(a_read, b_read);
+        CallTick {
+            a_hears: a.unwrap_or_else(|| b_read.clone()),
+            b_hears: b.unwrap_or_else(|| a_read.clone()),
+        }
+    }
+
+    /// As `tick`, for the media path: `None` for a phone that hears the other
+    /// phone unchanged (nothing whispers to it), so a listened-to call copies no
+    /// frames but the spies' own.
+    pub fn tick_changes(&mut self, a_read: &Frame, b_read: &Frame) -> [Option<Frame>; 2] {
         let [ha, hb] = &mut self.hooks;
-        ha.process(a_read, &mut a_hears);
-        hb.process(b_read, &mut b_hears);
-        CallTick { a_hears, b_hears }
+        [(ha, a_read, b_read), (hb, b_read, a_read)].map(|(hooks, read, peer)| {
+            hooks.tap(read, peer);
+            hooks.alters_output().then(|| {
+                let mut write = peer.clone();
+                hooks.inject(&mut write);
+                write
+            })
+        })
     }
 
     /// A whole tick in one call: injects each supervisor's frame, mixes, and

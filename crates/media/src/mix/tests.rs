@@ -274,3 +274,26 @@ fn a_reader_that_never_reads_costs_a_bounded_queue() {
     assert!(hooks.detach(spy) && hooks.detach(wh));
     assert!(hooks.is_empty());
 }
+
+#[test]
+fn tick_changes_names_only_the_phones_that_hear_something_new() {
+    let a = Frame::from_samples(&[100; 160]).unwrap();
+    let b = Frame::from_samples(&[-200; 160]).unwrap();
+    let mut mixer = CallMixer::new();
+    let id = mixer.attach(AGENT_SIDE, SpyMode::Listen, VolumeStep::UNITY);
+    // Listened to: both phones hear each other as sent, and the spy gets both.
+    assert_eq!(mixer.tick_changes(&a, &b), [None, None]);
+    let heard = mixer.supervisor_hears(id).unwrap().expect("a tapped frame");
+    assert_eq!(heard.samples()[0], -100);
+
+    // Whispered to: the agent's channel now hears the client plus the whisper.
+    mixer.set_mode(id, SpyMode::Whisper).unwrap();
+    let says = Frame::from_samples(&[7; 160]).unwrap();
+    mixer.supervisor_says(id, &says).unwrap();
+    let [agent, client] = mixer.tick_changes(&a, &b);
+    assert_eq!(agent.expect("the agent hears a mix").samples()[0], -193);
+    assert_eq!(client, None);
+    // The supervisor hears the call without their own voice.
+    let heard = mixer.supervisor_hears(id).unwrap().expect("a tapped frame");
+    assert_eq!(heard.samples()[0], -100);
+}

@@ -277,7 +277,7 @@ impl PbxHost {
         if !self.ensure_answered().await {
             return AppOutcome::Hangup;
         }
-        let (tx, rx) = tokio::sync::mpsc::channel(10);
+        let (tx, rx) = media::frame_pipe(10);
         self.media.talk_to(self.side, Some(tx));
         drop(
             self.media
