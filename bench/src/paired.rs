@@ -184,7 +184,11 @@ pub fn run(
             .map(|(pbx, tool)| json!({ "cpu_pct": round1(*pbx), "tool_cpu_pct": round1(*tool) }))
             .collect::<Vec<_>>()
     };
-    let cpus = |x: &[Window]| x.iter().map(|x| round1(x.0)).collect::<Vec<_>>();
+    let cpus = |x: &[Window]| {
+        x.iter()
+            .map(|x| format!("{:.1} (tool {:.0})", x.0, x.1))
+            .collect::<Vec<_>>()
+    };
     let fmt = |r: Option<f64>| r.map_or("n/a".into(), |r| format!("{r:.3}"));
     eprintln!(
         "    all {:?} listen {:?} off {:?} -> ratio all {} listen {}",
