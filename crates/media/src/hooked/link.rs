@@ -36,8 +36,7 @@ impl LinkSource {
 
 impl FrameSource for LinkSource {
     fn next_frame(&mut self, out: &mut Frame) -> bool {
-        self.rx.keep_newest(KEEP_FRAMES);
-        match self.rx.recv_into(out) {
+        match self.rx.recv_newest_into(out, KEEP_FRAMES) {
             Recv::Frame => true,
             Recv::Empty => {
                 *out = Frame::silence();

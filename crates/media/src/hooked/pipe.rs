@@ -126,7 +126,21 @@ pub struct FrameReceiver(Arc<Shared>);
 impl FrameReceiver {
     /// Copies the oldest queued frame into `out` and removes it from the pipe.
     pub fn recv_into(&self, out: &mut Frame) -> Recv {
+        Self::take(&mut self.0.lock(), out)
+    }
+
+    /// As `recv_into`, after dropping the oldest frames until at most `keep` are
+    /// queued (one lock for both): a reader that fell behind catches up instead of
+    /// staying late.
+    pub fn recv_newest_into(&self, out: &mut Frame, keep: usize) -> Recv {
         let mut ring = self.0.lock();
+        while ring.len > keep {
+            ring.drop_oldest();
+        }
+        Self::take(&mut ring, out)
+    }
+
+    fn take(ring: &mut Ring, out: &mut Frame) -> Recv {
         if ring.len == 0 {
             return if ring.senders == 0 {
                 Recv::Closed
@@ -146,15 +160,6 @@ impl FrameReceiver {
         match self.recv_into(&mut f) {
             Recv::Frame => Ok(f),
             other => Err(other),
-        }
-    }
-
-    /// Drops the oldest frames until at most `keep` are queued: a reader that fell
-    /// behind catches up instead of staying late.
-    pub fn keep_newest(&self, keep: usize) {
-        let mut ring = self.0.lock();
-        while ring.len > keep {
-            ring.drop_oldest();
         }
     }
 
@@ -207,8 +212,11 @@ mod tests {
         assert_eq!(rx.dropped(), 2);
         assert_eq!(first(&rx), Some(3));
         tx.send(&frame(6)).unwrap();
-        rx.keep_newest(1);
-        assert_eq!(first(&rx), Some(6));
+        tx.send(&frame(7)).unwrap();
+        let mut out = Frame::silence();
+        assert_eq!(rx.recv_newest_into(&mut out, 2), Recv::Frame);
+        assert_eq!(out.samples()[0], 6);
+        assert_eq!(first(&rx), Some(7));
         assert_eq!(rx.try_recv().err(), Some(Recv::Empty));
     }
 
