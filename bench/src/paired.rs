@@ -15,7 +15,8 @@
 //! - `off`: no supervisor at all (plain relay of the same calls).
 //!
 //! The order is all (the step's own window), off, listen, off, listen, all, off, so
-//! each state's windows sit around the middle of the sequence.
+//! each state's windows sit around the middle of the sequence; a quick run stops
+//! after the first four.
 
 use crate::rtp::{Kind, Leg};
 use crate::sip::{CallState, Engine};
@@ -128,21 +129,36 @@ struct Windows {
     off: Vec<Window>,
 }
 
+/// The supervisors of the monitored scenario, by mode.
+pub struct Supervisors {
+    pub listeners: Spies,
+    pub whisperers: Spies,
+}
+
 /// Runs the paired windows after the step that just measured `all_first` with every
 /// supervisor on, and leaves every supervisor on again for the next step.
-/// `measure` measures one window.
+/// `measure` measures one window; `short` stops after four windows (quick runs).
 #[allow(clippy::too_many_arguments)]
 pub fn run(
     e: &mut Engine,
-    listeners: &mut Spies,
-    whisperers: &mut Spies,
+    sups: &mut Supervisors,
     legs: &mut Vec<Leg>,
     calls: usize,
     cps: f64,
     all_first: Window,
+    short: bool,
     mut measure: impl FnMut(&mut Engine, &mut Vec<Leg>) -> Window,
 ) -> Paired {
-    eprintln!("  paired windows at {calls} calls: all supervisors, off, listen only, off, listen only, all, off");
+    let Supervisors {
+        listeners,
+        whisperers,
+    } = sups;
+    let order = if short {
+        "all supervisors, off, listen only, off"
+    } else {
+        "all supervisors, off, listen only, off, listen only, all, off"
+    };
+    eprintln!("  paired windows at {calls} calls: {order}");
     let mut w = Windows {
         all: vec![all_first],
         ..Windows::default()
@@ -161,16 +177,18 @@ pub fn run(
     listeners.hang_up(e, legs);
     settle(e);
     w.off.push(measure(e, legs));
-    failed += listeners.place_all(e, legs, cps);
-    settle(e);
-    w.listen.push(measure(e, legs));
-    failed += whisperers.place_all(e, legs, cps);
-    settle(e);
-    w.all.push(measure(e, legs));
-    whisperers.hang_up(e, legs);
-    listeners.hang_up(e, legs);
-    settle(e);
-    w.off.push(measure(e, legs));
+    if !short {
+        failed += listeners.place_all(e, legs, cps);
+        settle(e);
+        w.listen.push(measure(e, legs));
+        failed += whisperers.place_all(e, legs, cps);
+        settle(e);
+        w.all.push(measure(e, legs));
+        whisperers.hang_up(e, legs);
+        listeners.hang_up(e, legs);
+        settle(e);
+        w.off.push(measure(e, legs));
+    }
     // Back on, so the stepping goes on where it was.
     failed += listeners.place_all(e, legs, cps);
     failed += whisperers.place_all(e, legs, cps);

@@ -466,8 +466,10 @@ fn pbx_capacity(
     let mut n_calls = 0usize;
     let mut n_spies = 0usize;
     let mut steps = Vec::new();
-    let mut listeners = paired::Spies::new(1_000_000);
-    let mut whisperers = paired::Spies::new(2_000_000);
+    let mut sups = paired::Supervisors {
+        listeners: paired::Spies::new(1_000_000),
+        whisperers: paired::Spies::new(2_000_000),
+    };
     // The paired on/off measurement runs at the largest step up to 400 calls: busy
     // enough to matter, short of saturating the two cores it shares with the tool.
     let paired_at = set.steps.iter().copied().filter(|&n| n <= 400).max();
@@ -532,8 +534,12 @@ fn pbx_capacity(
             n_spies += 1;
         }
         n_calls = target;
-        failed += listeners.add(e, new_listeners, &mut legs, set.ramp_cps);
-        failed += whisperers.add(e, new_whisperers, &mut legs, set.ramp_cps);
+        failed += sups
+            .listeners
+            .add(e, new_listeners, &mut legs, set.ramp_cps);
+        failed += sups
+            .whisperers
+            .add(e, new_whisperers, &mut legs, set.ramp_cps);
         let (l, stats, cpu, rss, tool_cpu) = measure_step(legs, a.workers, set.plan, pid, Some(e));
         legs = l;
         let mut out = judge(target, failed, &stats, cpu, rss, tool_cpu);
@@ -550,12 +556,12 @@ fn pbx_capacity(
             let workers = a.workers;
             paired = Some(paired::run(
                 e,
-                &mut listeners,
-                &mut whisperers,
+                &mut sups,
                 &mut legs,
                 target,
                 set.ramp_cps,
                 (cpu, tool_cpu),
+                a.quick,
                 |e, legs| {
                     let (l, _, cpu, _, tool) =
                         measure_step(std::mem::take(legs), workers, plan, pid, Some(e));
@@ -798,6 +804,51 @@ fn rss_slope(steps: &[StepOut]) -> Option<f64> {
     }
 }
 
+/// Monitoring's cost from the two separate scenarios: CPU of the monitored run /
+/// CPU of the plain run at the same number of calls.
+struct SeparateRatios {
+    /// At the largest call count both passed.
+    ratio: Option<f64>,
+    at: Option<usize>,
+    by_calls: serde_json::Map<String, Value>,
+    /// Over every call count both passed (one noisy step sways it less).
+    median: Option<f64>,
+}
+
+fn separate_ratios(relay: Option<&Scenario>, monitored: Option<&Scenario>) -> SeparateRatios {
+    let mut out = SeparateRatios {
+        ratio: None,
+        at: None,
+        by_calls: serde_json::Map::new(),
+        median: None,
+    };
+    let (Some(r), Some(m)) = (relay, monitored) else {
+        return out;
+    };
+    let mut ratios = Vec::new();
+    for s in m.steps.iter().filter(|s| s.pass) {
+        if let (Some(cm), Some(cr)) = (m.cpu_at(s.calls), r.cpu_at(s.calls)) {
+            if cr > 0.0 {
+                out.by_calls
+                    .insert(s.calls.to_string(), json!(round(Some(cm / cr), 3)));
+                ratios.push(cm / cr);
+                out.ratio = Some(cm / cr);
+                out.at = Some(s.calls);
+            }
+        }
+    }
+    ratios.sort_by(f64::total_cmp);
+    if !ratios.is_empty() {
+        let mid = ratios.len() / 2;
+        out.median = Some(if ratios.len() % 2 == 1 {
+            ratios[mid]
+        } else {
+            (ratios[mid - 1] + ratios[mid]) / 2.0
+        });
+    }
+    out
+}
+
 fn want(a: &Args, part: &str) -> bool {
     a.only.is_empty() || a.only.iter().any(|p| p == part)
 }
@@ -908,48 +959,15 @@ pub fn run(a: &Args) -> Result<()> {
         (Some(r), Some(m)) if m > 0 => Some(r as f64 / m as f64),
         _ => None,
     };
-    // CPU with monitoring / CPU without, at the same number of calls: the monitored
-    // capacity if the plain run measured it, else the largest count both measured.
-    let mut cpu_ratio_at = None;
-    let mut monitor_cpu_ratio = None;
-    let mut ratio_by_calls = serde_json::Map::new();
-    let mut ratio_median = None;
-    if let (Some(r), Some(m)) = (&relay, &monitored) {
-        let common: Vec<usize> = m
-            .steps
-            .iter()
-            .filter(|s| s.pass && r.cpu_at(s.calls).is_some())
-            .map(|s| s.calls)
-            .collect();
-        let mut ratios = Vec::new();
-        for &n in &common {
-            if let (Some(cm), Some(cr)) = (m.cpu_at(n), r.cpu_at(n)) {
-                if cr > 0.0 {
-                    ratio_by_calls.insert(n.to_string(), json!(round(Some(cm / cr), 3)));
-                    ratios.push(cm / cr);
-                }
-            }
-        }
-        // The ratio should not depend on the load; one noisy step can swing it, so
-        // the median over every step both scenarios passed is reported too.
-        ratios.sort_by(f64::total_cmp);
-        if !ratios.is_empty() {
-            let mid = ratios.len() / 2;
-            ratio_median = Some(if ratios.len() % 2 == 1 {
-                ratios[mid]
-            } else {
-                (ratios[mid - 1] + ratios[mid]) / 2.0
-            });
-        }
-        if let Some(&n) = common.last() {
-            if let (Some(cm), Some(cr)) = (m.cpu_at(n), r.cpu_at(n)) {
-                if cr > 0.0 {
-                    monitor_cpu_ratio = Some(cm / cr);
-                    cpu_ratio_at = Some(n);
-                }
-            }
-        }
-    }
+    let separate = separate_ratios(relay.as_ref(), monitored.as_ref());
+    let paired = monitored.as_ref().and_then(|m| m.paired.as_ref());
+    // The headline is the paired measurement (same calls, same process, adjacent
+    // windows); the separate-scenario ratio when it could not run.
+    let (monitor_cpu_ratio, cpu_ratio_at) = match paired.and_then(|p| p.ratio.map(|r| (r, p.calls)))
+    {
+        Some((r, n)) => (Some(r), Some(n)),
+        None => (separate.ratio, separate.at),
+    };
     let (relay_p50, relay_p99) = relay
         .as_ref()
         .and_then(|s| s.steps.first())
@@ -966,11 +984,11 @@ pub fn run(a: &Args) -> Result<()> {
         "monitored_capacity_calls": mon_cap,
         "monitor_cpu_ratio": round(monitor_cpu_ratio, 3),
         "monitor_cpu_ratio_at_calls": cpu_ratio_at,
-        "monitor_cpu_ratio_by_calls": ratio_by_calls,
-        "monitor_cpu_ratio_median": round(ratio_median, 3),
-        "monitor_cpu_ratio_paired": round(monitored.as_ref().and_then(|m| m.paired.as_ref()).and_then(|p| p.ratio), 3),
-        "monitor_cpu_ratio_paired_at_calls": monitored.as_ref().and_then(|m| m.paired.as_ref()).map(|p| p.calls),
-        "monitor_cpu_ratio_paired_listen_25": round(monitored.as_ref().and_then(|m| m.paired.as_ref()).and_then(|p| p.listen_ratio), 3),
+        "monitor_cpu_ratio_listen_25": round(paired.and_then(|p| p.listen_ratio), 3),
+        "monitor_cpu_ratio_separate": round(separate.ratio, 3),
+        "monitor_cpu_ratio_separate_at_calls": separate.at,
+        "monitor_cpu_ratio_separate_by_calls": separate.by_calls,
+        "monitor_cpu_ratio_separate_median": round(separate.median, 3),
         "setup_cps": setup_cps,
         "setup_cps_p99_under_100ms": setup_unqueued,
         "relay_latency_p50_ms": round(relay_p50, 3),
