@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The project's test command (CI runs it through .ci/run as root with CI=true).
 #
-#   scripts/test.sh            everything: fmt, clippy, unit tests, release build, e2e
+#   scripts/test.sh            everything: fmt, clippy, unit tests, release build, e2e,
+#                              and a half-minute smoke run of the benchmarks
 #   E2E_ARGS="-k register" scripts/test.sh    extra arguments for pytest
-#   SKIP_E2E=1 scripts/test.sh                Rust checks only
+#   SKIP_E2E=1 scripts/test.sh                no e2e tests
+#   SKIP_BENCH=1 scripts/test.sh              no benchmark smoke run
 #
 # Installs what the end-to-end tests need when missing: Debian's sip-tester (SIPp),
 # sox and baresip (as root, or through sudo), and a Python venv at tests/e2e/.venv
@@ -219,6 +221,33 @@ run_e2e() {
     return "$rc"
 }
 
+# Half a minute of the benchmark suite (bench/run.sh) on 50 calls: the load tool,
+# both PBX scenarios with the paired monitoring windows, and the result files work.
+# Not a performance check (a shared CI machine's figures mean nothing): it fails
+# only when a scenario cannot carry 50 calls or a key of latest.json is missing.
+bench_smoke() {
+    local out rc
+    out=$(mktemp -d "${TMPDIR:-/tmp}/spygroup-bench.XXXXXX") || return 1
+    (cd "$ROOT" && timeout --signal=TERM 180 target/release/spyload --quick \
+        --only relay,monitor --max-calls 50 --window 1 --budget 120 --out "$out")
+    rc=$?
+    if [ "$rc" -eq 0 ]; then
+        python3 - "$out/latest.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+for key in ("relay_capacity_calls", "monitored_capacity_calls"):
+    assert d[key] == 50, f"{key} = {d[key]}, expected the 50 calls to pass"
+for key in ("monitor_cpu_ratio", "monitor_cpu_ratio_listen_25", "relay_latency_p99_ms",
+            "mix_latency_p99_ms", "listen_latency_p99_ms"):
+    assert isinstance(d[key], (int, float)) and d[key] > 0, f"{key} = {d[key]}"
+print("bench smoke:", {k: d[k] for k in sorted(d) if not isinstance(d[k], dict)})
+PY
+        rc=$?
+    fi
+    rm -rf "$out"
+    return "$rc"
+}
+
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 echo "spygroup tests: CI=${CI:-false}, $(nproc) cores, $(cargo --version 2>/dev/null)"
 
@@ -231,11 +260,14 @@ fi
 step "cargo fmt --check" cargo fmt --all -- --check
 step "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
 step "cargo tests" cargo_tests
-if step "release build" cargo build --release -p spygroup; then
+if step "release build" cargo build --release -p spygroup -p bench; then
     export SPYGROUP_BIN=${SPYGROUP_BIN:-$ROOT/target/release/spygroup}
 fi
 if [ "${SKIP_E2E:-0}" != "1" ]; then
     step "e2e (pytest tests/e2e)" run_e2e
+fi
+if [ "${SKIP_BENCH:-0}" != "1" ]; then
+    step "bench smoke (50 calls)" bench_smoke
 fi
 
 summary

@@ -873,7 +873,9 @@ pub fn run(a: &Args) -> Result<()> {
     let work = std::env::temp_dir().join(format!("spyload-{}-{started}", std::process::id()));
     std::fs::create_dir_all(&work)?;
     let max_calls = *set.steps.last().unwrap_or(&100);
-    let supers = max_calls * 7 / 20 + 1;
+    let supers = (0..max_calls)
+        .filter(|&i| matches!(monitored_kind(i), Kind::Listen | Kind::Whisper))
+        .count();
     let template = work.join("template.db");
     let need_pbx = want(a, "relay") || want(a, "setup") || want(a, "monitor");
     if need_pbx {
