@@ -14,9 +14,9 @@
 //!   of the target);
 //! - `off`: no supervisor at all (plain relay of the same calls).
 //!
-//! The order is all (the step's own window), off, listen, off, listen, all, off, so
-//! each state's windows sit around the middle of the sequence; a quick run stops
-//! after the first four.
+//! The order is all (the step's own window), then `ORDER`: off, listen, off,
+//! listen, all, off, so each state's windows sit around the middle of the
+//! sequence; a quick run stops after the first four.
 
 use crate::rtp::{Kind, Leg};
 use crate::sip::{CallState, Engine};
@@ -122,6 +122,26 @@ impl Spies {
 /// One measured window: the PBX's CPU% and the tool's own.
 pub type Window = (f64, f64);
 
+/// Which supervisors are up during a window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    All,
+    Listen,
+    Off,
+}
+
+/// The windows after the step's own (which has every supervisor up).
+const ORDER: [State; 6] = [
+    State::Off,
+    State::Listen,
+    State::Off,
+    State::Listen,
+    State::All,
+    State::Off,
+];
+/// Windows a quick run measures from `ORDER`.
+const SHORT: usize = 3;
+
 #[derive(Default)]
 struct Windows {
     all: Vec<Window>,
@@ -129,10 +149,49 @@ struct Windows {
     off: Vec<Window>,
 }
 
+impl Windows {
+    fn of(&mut self, state: State) -> &mut Vec<Window> {
+        match state {
+            State::All => &mut self.all,
+            State::Listen => &mut self.listen,
+            State::Off => &mut self.off,
+        }
+    }
+}
+
 /// The supervisors of the monitored scenario, by mode.
 pub struct Supervisors {
     pub listeners: Spies,
     pub whisperers: Spies,
+}
+
+impl Supervisors {
+    /// Hangs up or places calls to go from `from` to `to`; returns how many failed.
+    fn switch(
+        &mut self,
+        e: &mut Engine,
+        legs: &mut Vec<Leg>,
+        cps: f64,
+        from: State,
+        to: State,
+    ) -> usize {
+        let up = |s: State| (s != State::Off, s == State::All);
+        let ((listen_was, whisper_was), (listen, whisper)) = (up(from), up(to));
+        let mut failed = 0;
+        if whisper_was && !whisper {
+            self.whisperers.hang_up(e, legs);
+        }
+        if listen_was && !listen {
+            self.listeners.hang_up(e, legs);
+        }
+        if listen && !listen_was {
+            failed += self.listeners.place_all(e, legs, cps);
+        }
+        if whisper && !whisper_was {
+            failed += self.whisperers.place_all(e, legs, cps);
+        }
+        failed
+    }
 }
 
 /// Runs the paired windows after the step that just measured `all_first` with every
@@ -149,49 +208,23 @@ pub fn run(
     short: bool,
     mut measure: impl FnMut(&mut Engine, &mut Vec<Leg>) -> Window,
 ) -> Paired {
-    let Supervisors {
-        listeners,
-        whisperers,
-    } = sups;
-    let order = if short {
-        "all supervisors, off, listen only, off"
-    } else {
-        "all supervisors, off, listen only, off, listen only, all, off"
-    };
-    eprintln!("  paired windows at {calls} calls: {order}");
+    let order = &ORDER[..if short { SHORT } else { ORDER.len() }];
+    eprintln!("  paired windows at {calls} calls: all supervisors, then {order:?}");
     let mut w = Windows {
         all: vec![all_first],
         ..Windows::default()
     };
     let mut failed = 0;
-    // Let the PBX finish tearing sessions down (or setting them up) before a window.
-    let settle = |e: &mut Engine| e.pump(Duration::from_millis(500));
-
-    whisperers.hang_up(e, legs);
-    listeners.hang_up(e, legs);
-    settle(e);
-    w.off.push(measure(e, legs));
-    failed += listeners.place_all(e, legs, cps);
-    settle(e);
-    w.listen.push(measure(e, legs));
-    listeners.hang_up(e, legs);
-    settle(e);
-    w.off.push(measure(e, legs));
-    if !short {
-        failed += listeners.place_all(e, legs, cps);
-        settle(e);
-        w.listen.push(measure(e, legs));
-        failed += whisperers.place_all(e, legs, cps);
-        settle(e);
-        w.all.push(measure(e, legs));
-        whisperers.hang_up(e, legs);
-        listeners.hang_up(e, legs);
-        settle(e);
-        w.off.push(measure(e, legs));
+    let mut state = State::All;
+    for &next in order {
+        failed += sups.switch(e, legs, cps, state, next);
+        // Let the PBX finish tearing sessions down (or setting them up).
+        e.pump(Duration::from_millis(500));
+        w.of(next).push(measure(e, legs));
+        state = next;
     }
     // Back on, so the stepping goes on where it was.
-    failed += listeners.place_all(e, legs, cps);
-    failed += whisperers.place_all(e, legs, cps);
+    failed += sups.switch(e, legs, cps, state, State::All);
 
     let mean = |x: &[Window]| x.iter().map(|x| x.0).sum::<f64>() / x.len().max(1) as f64;
     let off = mean(&w.off);

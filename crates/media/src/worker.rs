@@ -312,6 +312,11 @@ impl Worker {
         }
     }
 
+    /// The bridge `id`, if it still sits in `slot`.
+    fn entry(&mut self, slot: usize, id: BridgeId) -> Option<&mut Entry> {
+        self.slots.get_mut(slot)?.as_mut().filter(|e| e.id == id)
+    }
+
     /// Runs `f` on a bridge. A panic in one bridge's relay (a bug, never bad
     /// input, which is counted and dropped) closes that bridge and spares the
     /// other calls on this thread.
@@ -397,29 +402,26 @@ impl Worker {
         if at > now {
             return;
         }
+        // Nothing schedules while the list is out: ticks send, they do not read.
         let mut list = std::mem::take(&mut self.ticking);
         list.retain(|&(slot, id)| {
-            match self.slots.get_mut(slot) {
-                Some(Some(e)) if e.id == id && e.relay.needs_clock() => {}
-                Some(Some(e)) if e.id == id => {
-                    e.ticking = false;
-                    return false;
-                }
-                _ => return false, // closed (the slot may hold a newer bridge)
+            // Gone: closed (the slot may hold a newer bridge, listed on its own).
+            let Some(e) = self.entry(slot, id) else {
+                return false;
+            };
+            if !e.relay.needs_clock() {
+                e.ticking = false;
+                return false;
             }
             let ticking = self.guarded(slot, |e| {
                 e.relay.on_tick(&e.sockets, now);
                 e.relay.needs_clock()
             }) == Some(true);
-            match self.slots.get_mut(slot) {
-                Some(Some(e)) if e.id == id => {
-                    e.ticking = ticking;
-                    ticking
-                }
-                _ => false,
+            if let Some(e) = self.entry(slot, id) {
+                e.ticking = ticking;
             }
+            ticking
         });
-        list.append(&mut self.ticking);
         self.ticking = list;
         self.next_tick = (!self.ticking.is_empty()).then(|| {
             // Stay on the grid; after a stall of more than a tick, skip the missed

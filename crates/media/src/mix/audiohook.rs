@@ -56,12 +56,7 @@ pub enum SpyFrame {
 }
 
 impl SpyFrame {
-    /// The two directions summed, whatever the tap.
-    pub fn mixed(&self) -> Frame {
-        self.clone().into_mixed()
-    }
-
-    /// As `mixed`, consuming the frame (no copy for a mixed tap).
+    /// The two directions summed, whatever the tap (no copy for a mixed tap).
     pub fn into_mixed(self) -> Frame {
         match self {
             SpyFrame::Mixed(f) => f,

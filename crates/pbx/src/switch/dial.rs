@@ -74,12 +74,11 @@ impl Switch {
             });
             return;
         }
-        let timeout = timeout.unwrap_or(self.cfg.no_answer_timeout);
-        self.dial_deadlines
-            .push(std::cmp::Reverse((now + timeout, id)));
+        let deadline = now + timeout.unwrap_or(self.cfg.no_answer_timeout);
+        self.dial_deadlines.push(std::cmp::Reverse((deadline, id)));
         let mut dial = DialState {
             branches: Vec::new(),
-            deadline: Some(now + timeout),
+            deadline: Some(deadline),
             reply: Some(reply),
             callee,
             answered_at: None,

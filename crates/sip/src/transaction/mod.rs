@@ -65,6 +65,13 @@ pub struct ServerTxId(u64);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ClientTxId(u64);
 
+/// The transaction an entry of the timer heap belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum TimerOwner {
+    Server(ServerTxId),
+    Client(ClientTxId),
+}
+
 /// What the transaction user must act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
@@ -120,12 +127,12 @@ pub struct TransactionLayer {
     client_index: HashMap<ClientKey, ClientTxId>,
     out: Output,
     stray_responses: u64,
-    /// Every deadline a transaction has had, earliest first, as (when, id, is
-    /// server). Entries whose transaction is gone or has moved on are stale and
-    /// skipped when they come due: looking for the next timer is then a peek, not a
-    /// scan of every transaction (thousands at a few hundred calls per second,
-    /// since finished UDP transactions linger for Timers J/K).
-    timers: BinaryHeap<Reverse<(Instant, u64, bool)>>,
+    /// Every deadline a transaction has had, earliest first. Entries whose
+    /// transaction is gone or has moved on are stale and skipped when they come
+    /// due: looking for the next timer is then a peek, not a scan of every
+    /// transaction (thousands at a few hundred calls per second, since finished
+    /// UDP transactions linger for Timers J/K).
+    timers: BinaryHeap<Reverse<(Instant, TimerOwner)>>,
 }
 
 impl TransactionLayer {
@@ -186,7 +193,7 @@ impl TransactionLayer {
         self.server_index.insert(key.clone(), id);
         self.servers
             .insert(id, ServerTx::new(id, key, invite, peer, ack_key));
-        self.arm_server(id);
+        self.arm(TimerOwner::Server(id));
         self.out.event(Event::Request {
             tx: Some(id),
             request: req,
@@ -202,7 +209,7 @@ impl TransactionLayer {
                 if fate == Fate::Terminated {
                     self.remove_server(id);
                 } else {
-                    self.arm_server(id);
+                    self.arm(TimerOwner::Server(id));
                 }
                 if first_2xx_ack {
                     self.out.event(Event::Ack { request: req, peer });
@@ -218,7 +225,7 @@ impl TransactionLayer {
         if let Some(&id) = ack_key.as_ref().and_then(|k| self.ack_index.get(k)) {
             if let Some(tx) = self.servers.get_mut(&id) {
                 let first = tx.ack_2xx();
-                self.arm_server(id);
+                self.arm(TimerOwner::Server(id));
                 if first {
                     self.out.event(Event::Ack { request: req, peer });
                 }
@@ -242,7 +249,7 @@ impl TransactionLayer {
         if tx.on_response(resp, peer, now, &self.cfg, &mut self.out) == Fate::Terminated {
             self.remove_client(id);
         } else {
-            self.arm_client(id);
+            self.arm(TimerOwner::Client(id));
         }
     }
 
@@ -273,13 +280,13 @@ impl TransactionLayer {
                 if let Some(invite) = self.clients.get_mut(&invite_id) {
                     invite.on_cancel_sent(now, &self.cfg);
                 }
-                self.arm_client(invite_id);
+                self.arm(TimerOwner::Client(invite_id));
             }
         }
         self.client_index.insert(key.clone(), id);
         self.clients
             .insert(id, ClientTx::new(id, key, req, bytes, peer, now, &self.cfg));
-        self.arm_client(id);
+        self.arm(TimerOwner::Client(id));
         self.prune_timers();
         id
     }
@@ -310,7 +317,7 @@ impl TransactionLayer {
                 self.ack_index.insert(k, tx);
             }
         }
-        self.arm_server(tx);
+        self.arm(TimerOwner::Server(tx));
         self.prune_timers();
     }
 
@@ -332,42 +339,34 @@ impl TransactionLayer {
 
     /// Earliest instant at which `handle_timeout` has work to do.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.peek().map(|Reverse((at, _, _))| *at)
+        self.timers.peek().map(|Reverse((at, _))| *at)
     }
 
     /// Fire every timer due at `now`, in deadline order.
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some(&Reverse((at, raw, server))) = self.timers.peek() {
+        while let Some(&Reverse((at, owner))) = self.timers.peek() {
             if at > now {
                 break;
             }
             self.timers.pop();
-            if server {
-                let id = ServerTxId(raw);
-                let Some(tx) = self.servers.get_mut(&id) else {
-                    continue;
-                };
-                if tx.deadline() != Some(at) {
-                    continue; // stale: re-armed or stopped since
-                }
-                if tx.on_timeout(now, &self.cfg, &mut self.out) == Fate::Terminated {
-                    self.remove_server(id);
-                } else {
-                    self.arm_server(id);
-                }
-            } else {
-                let id = ClientTxId(raw);
-                let Some(tx) = self.clients.get_mut(&id) else {
-                    continue;
-                };
-                if tx.deadline() != Some(at) {
-                    continue;
-                }
-                if tx.on_timeout(now, &self.cfg, &mut self.out) == Fate::Terminated {
-                    self.remove_client(id);
-                } else {
-                    self.arm_client(id);
-                }
+            if self.deadline_of(owner) != Some(at) {
+                continue; // stale: re-armed, stopped or gone since
+            }
+            let (cfg, out) = (&self.cfg, &mut self.out);
+            let fate = match owner {
+                TimerOwner::Server(id) => self
+                    .servers
+                    .get_mut(&id)
+                    .map(|tx| tx.on_timeout(now, cfg, out)),
+                TimerOwner::Client(id) => self
+                    .clients
+                    .get_mut(&id)
+                    .map(|tx| tx.on_timeout(now, cfg, out)),
+            };
+            match (fate, owner) {
+                (Some(Fate::Terminated), TimerOwner::Server(id)) => self.remove_server(id),
+                (Some(Fate::Terminated), TimerOwner::Client(id)) => self.remove_client(id),
+                _ => self.arm(owner),
             }
         }
         self.prune_timers();
@@ -376,17 +375,8 @@ impl TransactionLayer {
     /// Drops stale entries from the top of the timer heap, so `poll_timeout` is a
     /// peek that names a real deadline.
     fn prune_timers(&mut self) {
-        while let Some(&Reverse((at, raw, server))) = self.timers.peek() {
-            let live = if server {
-                self.servers
-                    .get(&ServerTxId(raw))
-                    .and_then(ServerTx::deadline)
-            } else {
-                self.clients
-                    .get(&ClientTxId(raw))
-                    .and_then(ClientTx::deadline)
-            };
-            if live == Some(at) {
+        while let Some(&Reverse((at, owner))) = self.timers.peek() {
+            if self.deadline_of(owner) == Some(at) {
                 break;
             }
             self.timers.pop();
@@ -408,17 +398,18 @@ impl TransactionLayer {
         self.stray_responses
     }
 
-    /// Queues a server transaction's current deadline.
-    fn arm_server(&mut self, id: ServerTxId) {
-        if let Some(d) = self.servers.get(&id).and_then(ServerTx::deadline) {
-            self.timers.push(Reverse((d, id.0, true)));
+    /// The current deadline of a live transaction.
+    fn deadline_of(&self, owner: TimerOwner) -> Option<Instant> {
+        match owner {
+            TimerOwner::Server(id) => self.servers.get(&id).and_then(ServerTx::deadline),
+            TimerOwner::Client(id) => self.clients.get(&id).and_then(ClientTx::deadline),
         }
     }
 
-    /// Queues a client transaction's current deadline.
-    fn arm_client(&mut self, id: ClientTxId) {
-        if let Some(d) = self.clients.get(&id).and_then(ClientTx::deadline) {
-            self.timers.push(Reverse((d, id.0, false)));
+    /// Queues a transaction's current deadline.
+    fn arm(&mut self, owner: TimerOwner) {
+        if let Some(d) = self.deadline_of(owner) {
+            self.timers.push(Reverse((d, owner)));
         }
     }
 
