@@ -1,5 +1,6 @@
 //! spyload: SIP/RTP load for spygroup (or any SIP PBX with digest auth), and the
 //! benchmark suite that `bench/run.sh` runs. See bench/README.md.
+mod calls;
 mod paired;
 mod proc;
 mod rtp;

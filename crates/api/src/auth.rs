@@ -15,7 +15,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::fail::Failure;
-use crate::routes::ApiState;
+use crate::state::ApiState;
 use store::{ApiToken, TokenScope};
 
 pub(crate) const RELOAD_PATH: &str = "/api/v1/dialplan/reload";

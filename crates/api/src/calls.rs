@@ -1,5 +1,5 @@
-//! Live calls, monitor control (not yet wired to the switch), call records and the
-//! monitoring audit log.
+//! Live calls, monitor control (click-to-spy), call records and the monitoring
+//! audit log.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -7,13 +7,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::auth::Caller;
 use crate::config::{parse_mode, store};
 use crate::fail::{ApiResult, Body, ErrorBody, Failure, PathArg, QueryMap};
-use crate::routes::ApiState;
+use crate::live::{LiveChannel, MonitorFailure, Role};
+use crate::state::ApiState;
 use store::{CallRecord, MonitorRecord, TokenScope};
 
 /// Epoch milliseconds.
@@ -25,19 +25,16 @@ pub(crate) fn ms(t: SystemTime) -> u64 {
 
 // ---------------------------------------------------------------- live calls
 
-/// A live call: one channel, or two bridged ones, and who is monitoring it.
+/// A live call: its parties' channels, and the channels monitoring it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CallOut {
-    /// The call's id: the name of its first channel (URL-encode the `/` as %2F
-    /// when it goes in a path).
+    /// The call's id, safe in a URL path as it is: `POST /api/v1/calls/{id}/monitor`.
+    /// The same id names the call's record in `GET /api/v1/cdr` once it ends.
     pub id: String,
-    /// The call's channels, as the switch reports them (`name`, `endpoint`,
-    /// `spygroup`, `bridged_to`, `spying`, ...).
-    #[schema(value_type = Vec<Object>)]
-    pub channels: Vec<Value>,
-    /// Channels monitoring this call (their `spying` names one of its channels).
-    #[schema(value_type = Vec<Object>)]
-    pub monitored_by: Vec<Value>,
+    /// The parties, the caller's channel first.
+    pub channels: Vec<LiveChannel>,
+    /// Supervisors' channels monitoring one of its parties.
+    pub monitored_by: Vec<LiveChannel>,
 }
 
 /// All live calls.
@@ -46,91 +43,60 @@ pub struct CallsOut {
     pub calls: Vec<CallOut>,
 }
 
-fn name_of(ch: &Value) -> Option<&str> {
-    ch.get("name").and_then(Value::as_str)
-}
-
-/// The channel a spying channel listens to: `spying` is a name or `{"channel": ...}`.
-fn spied(ch: &Value) -> Option<&str> {
-    match ch.get("spying")? {
-        Value::String(s) if !s.is_empty() => Some(s),
-        Value::Object(o) => o.get("channel").and_then(Value::as_str),
-        _ => None,
-    }
-}
-
-/// Groups channels into calls by their bridges, and attaches spying channels to the
-/// call they monitor. A spy whose target is not live is listed as a call of its own.
-pub(crate) fn group_calls(channels: Value) -> Vec<CallOut> {
-    let list: Vec<Value> = match channels {
-        Value::Array(a) => a,
-        Value::Null => Vec::new(),
-        Value::Object(mut o) => match o.remove("channels") {
-            Some(Value::Array(a)) => a,
-            _ => Vec::new(),
-        },
-        _ => Vec::new(),
-    };
-    let names: Vec<Option<String>> = list.iter().map(|c| name_of(c).map(String::from)).collect();
-    let index = |name: &str| names.iter().position(|n| n.as_deref() == Some(name));
-    let mut call_of: Vec<Option<usize>> = vec![None; list.len()];
-    let mut calls: Vec<(Vec<usize>, Vec<usize>)> = Vec::new();
-    // Spies first: they are attached to their target's call, not made calls.
-    let is_spy: Vec<bool> = list
+/// Groups channels into their calls, and attaches each monitoring channel to the
+/// call it monitors (not to its own). A spy whose target is gone, or a ChanSpy still
+/// looking for a channel, is listed as a call of its own. Calls come in the order
+/// of their first channel's name.
+pub(crate) fn group_calls(channels: Vec<LiveChannel>) -> Vec<CallOut> {
+    let call_of_channel: std::collections::HashMap<String, String> = channels
         .iter()
-        .map(|c| spied(c).and_then(index).is_some())
+        .map(|c| (c.name.clone(), c.call.clone()))
         .collect();
-    for i in 0..list.len() {
-        if is_spy[i] || call_of[i].is_some() {
+    let mut calls: Vec<CallOut> = Vec::new();
+    let mut spies = Vec::new();
+    for ch in channels {
+        let target_call = ch
+            .spying
+            .as_ref()
+            .and_then(|s| call_of_channel.get(&s.channel))
+            .filter(|c| **c != ch.call)
+            .cloned();
+        if let Some(target) = target_call {
+            spies.push((target, ch));
             continue;
         }
-        let mut members = vec![i];
-        call_of[i] = Some(calls.len());
-        let peer = list[i]
-            .get("bridged_to")
-            .and_then(Value::as_str)
-            .and_then(index);
-        if let Some(p) = peer {
-            if p != i && call_of[p].is_none() && !is_spy[p] {
-                call_of[p] = Some(calls.len());
-                members.push(p);
-            }
+        match calls.iter_mut().find(|c| c.id == ch.call) {
+            Some(call) => call.channels.push(ch),
+            None => calls.push(CallOut {
+                id: ch.call.clone(),
+                channels: vec![ch],
+                monitored_by: Vec::new(),
+            }),
         }
-        calls.push((members, Vec::new()));
     }
-    for i in 0..list.len() {
-        if !is_spy[i] {
-            continue;
+    for (target, spy) in spies {
+        match calls.iter_mut().find(|c| c.id == target) {
+            Some(call) => call.monitored_by.push(spy),
+            // Its target's call holds only spies: list the spy with its own call.
+            None => calls.push(CallOut {
+                id: spy.call.clone(),
+                channels: vec![spy],
+                monitored_by: Vec::new(),
+            }),
         }
-        let target = spied(&list[i]).and_then(index);
-        match target.and_then(|t| call_of[t]) {
-            Some(c) => calls[c].1.push(i),
-            None => {
-                call_of[i] = Some(calls.len());
-                calls.push((vec![i], Vec::new()));
-            }
-        }
+    }
+    for call in &mut calls {
+        call.channels.sort_by_key(|c| c.role != Role::Caller);
     }
     calls
-        .into_iter()
-        .map(|(members, spies)| CallOut {
-            id: names[members[0]].clone().unwrap_or_default(),
-            channels: members.iter().map(|&m| list[m].clone()).collect(),
-            monitored_by: spies.iter().map(|&m| list[m].clone()).collect(),
-        })
-        .collect()
 }
 
 #[utoipa::path(get, path = "/api/v1/calls", tag = "calls",
     responses((status = 200, body = CallsOut),
               (status = 503, description = "no switch running", body = ErrorBody)))]
 pub(crate) async fn list_calls(State(s): State<ApiState>) -> ApiResult<Json<CallsOut>> {
-    let live = s
-        .live
-        .as_ref()
-        .ok_or_else(|| Failure::new(StatusCode::SERVICE_UNAVAILABLE, "no switch is running"))?;
     Ok(Json(CallsOut {
-        calls: group_calls(live.channels()),
+        calls: group_calls(live(&s)?.channels()),
     }))
 }
 
@@ -185,16 +151,33 @@ fn live(s: &ApiState) -> ApiResult<&std::sync::Arc<dyn crate::LiveView>> {
         .ok_or_else(|| Failure::new(StatusCode::SERVICE_UNAVAILABLE, "no switch is running"))
 }
 
+/// A typed refusal from the switch, as its HTTP status.
+fn refused(f: MonitorFailure) -> Failure {
+    match f {
+        MonitorFailure::NotFound(why) => Failure::new(StatusCode::NOT_FOUND, why),
+        MonitorFailure::Forbidden(why) => Failure::forbidden(why),
+        MonitorFailure::Conflict(why) => Failure::new(StatusCode::CONFLICT, why),
+        MonitorFailure::Unavailable(why) => Failure::new(StatusCode::SERVICE_UNAVAILABLE, why),
+    }
+}
+
 #[utoipa::path(post, path = "/api/v1/calls/{id}/monitor", tag = "monitors",
     description = "Click-to-spy: rings the supervisor's phone and, when it answers, \
-                   monitors the call (the supervisor's grants apply, as for ChanSpy; a \
-                   refusal is heard as a congestion tone and recorded in the audit log).",
-    params(("id" = String, Path, description = "a channel name from GET /api/v1/calls (URL-encoded)")),
+                   monitors the call (the supervisor's grants apply, as for ChanSpy). \
+                   Everything that can be decided before the phone rings is: a mode or a \
+                   call the grant does not cover is refused with 403 (and recorded in the \
+                   audit log), the supervisor's phone never rings.",
+    params(("id" = String, Path, description = "a call id from GET /api/v1/calls (or, URL-encoded, \
+                                                  one of its channel names)")),
     request_body = MonitorIn,
     responses((status = 201, description = "the supervisor's phone rings", body = MonitorOut),
               (status = 400, body = ErrorBody),
-              (status = 403, description = "a supervise token naming another supervisor", body = ErrorBody),
-              (status = 404, description = "no such call, or the supervisor is not reachable", body = ErrorBody)))]
+              (status = 403, description = "the grant does not allow this mode or call, or a \
+                                            supervise token naming another supervisor", body = ErrorBody),
+              (status = 404, description = "no such call, no such supervisor, or its phone \
+                                            is not registered", body = ErrorBody),
+              (status = 409, description = "the supervisor is already on a call", body = ErrorBody),
+              (status = 503, description = "out of RTP ports, or no switch running", body = ErrorBody)))]
 pub(crate) async fn start_monitor(
     State(s): State<ApiState>,
     Extension(caller): Extension<Caller>,
@@ -202,19 +185,21 @@ pub(crate) async fn start_monitor(
     Body(req): Body<MonitorIn>,
 ) -> ApiResult<(StatusCode, Json<MonitorOut>)> {
     store::validate::extension_number(&req.supervisor).map_err(Failure::field("supervisor"))?;
-    parse_mode("mode", &req.mode)?;
+    let mode = parse_mode("mode", &req.mode)?;
     may_act_as(&caller, Some(&req.supervisor))?;
     let id = live(&s)?
-        .monitor_start(&req.supervisor, &id, &req.mode)
+        .monitor_start(&req.supervisor, &id, mode)
         .await
-        .map_err(|why| Failure::new(StatusCode::NOT_FOUND, why))?;
+        .map_err(refused)?;
     Ok((StatusCode::CREATED, Json(MonitorOut { id })))
 }
 
 #[utoipa::path(patch, path = "/api/v1/monitors/{id}", tag = "monitors",
-    description = "Switches a running monitor's mode without a gap.",
+    description = "Switches a running monitor's mode without a gap; a mode the \
+                   supervisor's grant lacks is refused at once (403).",
     params(("id" = String, Path)), request_body = ModeIn,
     responses((status = 204, description = "mode switched"), (status = 400, body = ErrorBody),
+              (status = 403, description = "the grant does not allow this mode", body = ErrorBody),
               (status = 404, description = "no such monitor", body = ErrorBody)))]
 pub(crate) async fn change_monitor(
     State(s): State<ApiState>,
@@ -222,17 +207,11 @@ pub(crate) async fn change_monitor(
     PathArg(id): PathArg<String>,
     Body(req): Body<ModeIn>,
 ) -> ApiResult<StatusCode> {
-    parse_mode("mode", &req.mode)?;
+    let mode = parse_mode("mode", &req.mode)?;
     let live = live(&s)?;
     may_act_as(&caller, live.monitor_owner(&id).as_deref())?;
-    if live.monitor_mode(&id, &req.mode) {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(Failure::new(
-            StatusCode::NOT_FOUND,
-            format!("no running monitor {id:?}"),
-        ))
-    }
+    live.monitor_mode(&id, mode).await.map_err(refused)?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(delete, path = "/api/v1/monitors/{id}", tag = "monitors",
@@ -247,14 +226,8 @@ pub(crate) async fn stop_monitor(
 ) -> ApiResult<StatusCode> {
     let live = live(&s)?;
     may_act_as(&caller, live.monitor_owner(&id).as_deref())?;
-    if live.monitor_stop(&id) {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(Failure::new(
-            StatusCode::NOT_FOUND,
-            format!("no running monitor {id:?}"),
-        ))
-    }
+    live.monitor_stop(&id).map_err(refused)?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 // ---------------------------------------------------------------- cdr

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use tokio::sync::broadcast::{error::RecvError, Receiver};
 
 use crate::fail::{ErrorBody, Failure};
-use crate::routes::ApiState;
+use crate::state::ApiState;
 
 #[utoipa::path(get, path = "/api/v1/events", tag = "events",
     description = "WebSocket stream of live events, one JSON object per text frame, each \

@@ -13,8 +13,10 @@ mod fail;
 mod live;
 mod routes;
 mod server;
+mod state;
 
 pub use error::ApiError;
-pub use live::{LiveView, MonitorStart};
-pub use routes::{openapi, router, router_with, ApiState, HealthFn, ReloadFn};
+pub use live::{LiveChannel, LiveView, MonitorFailure, MonitorStart, Pending, Role, Spying};
+pub use routes::{openapi, router, router_with};
 pub use server::{bind, serve, Bound};
+pub use state::{ApiState, HealthFn, ReloadFn};

@@ -1,36 +1,96 @@
-//! What the API needs from the running switch, without depending on it.
+//! What the API needs from the running switch, without depending on it: typed live
+//! channels, the event stream, and click-to-spy with typed refusals. The binary
+//! adapts the PBX to [`LiveView`].
 
 use std::sync::Arc;
 
+use model::SpyMode;
+use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::broadcast;
+use utoipa::ToSchema;
 
-/// The switch's live state as the API sees it. The binary adapts the PBX to this.
+/// A live channel (one party's leg of a call).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct LiveChannel {
+    /// `SIP/110-0000001a`.
+    pub name: String,
+    /// The id of the call it belongs to (as `GET /api/v1/calls` lists it).
+    #[serde(skip)]
+    pub call: String,
+    /// Extension number or trunk name.
+    pub endpoint: String,
+    /// Every spy group of the channel, sorted, colon-separated.
+    pub spygroup: String,
+    /// The channel it talks to, if bridged.
+    pub bridged_to: Option<String>,
+    /// The channel it monitors, and how, while it runs a spy session.
+    pub spying: Option<Spying>,
+    /// True while it runs ChanSpy (it is never monitored itself).
+    pub in_chanspy: bool,
+    /// `caller` (placed the call) or `callee`.
+    pub role: Role,
+    /// A trunk's channel: the outside party.
+    pub trunk: bool,
+    /// When the channel appeared, epoch milliseconds.
+    pub started_at: u64,
+}
+
+/// Whom a monitoring channel listens to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Spying {
+    pub channel: String,
+    pub mode: SpyMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Caller,
+    Callee,
+}
+
+/// Why a monitor cannot start or change; each is one HTTP status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MonitorFailure {
+    /// 404: no such call, channel, monitor or supervisor; the supervisor's phone
+    /// is not registered.
+    NotFound(String),
+    /// 403: the supervisor's grant does not allow it (decided before any phone rings).
+    Forbidden(String),
+    /// 409: the supervisor is already on a call.
+    Conflict(String),
+    /// 503: out of RTP ports, or no switch.
+    Unavailable(String),
+}
+
+/// The switch's live state as the API sees it.
 pub trait LiveView: Send + Sync {
-    /// Live channels as a JSON array of objects with `name` (`SIP/110-0000001a`),
-    /// `endpoint`, `spygroup`, `bridged_to` (the peer channel's name or null) and
-    /// `spying` (null, the spied channel's name, or an object with a `channel` and a
-    /// `mode`). Other members are passed through.
-    fn channels(&self) -> Value;
+    /// Every live channel, ordered by name.
+    fn channels(&self) -> Vec<LiveChannel>;
     /// Live events, each a JSON object with at least `seq` (u64, +1 per event),
     /// `at` (epoch ms) and `type`.
     fn subscribe(&self) -> broadcast::Receiver<Arc<Value>>;
 
-    /// Click-to-spy: ring `supervisor`, then monitor the call of channel `target` in
-    /// `mode` (`listen`, `whisper`, `barge`). Ok carries the monitor's id; Err says why
-    /// it cannot start (no such call, supervisor not registered, ...).
-    fn monitor_start(&self, _supervisor: &str, _target: &str, _mode: &str) -> MonitorStart {
-        Box::pin(async { Err("monitoring from the API is not available here".to_string()) })
+    /// Click-to-spy: ring `supervisor`, then monitor `target` (a call id, or a
+    /// channel name) in `mode`. Ok carries the monitor's id. A view without
+    /// click-to-spy knows no call to monitor.
+    fn monitor_start(&self, _supervisor: &str, target: &str, _mode: SpyMode) -> MonitorStart {
+        let why = format!("no call {target:?}: monitoring from the API is not available here");
+        Box::pin(async { Err(MonitorFailure::NotFound(why)) })
     }
 
-    /// Switches a running monitor's mode; false when no such monitor runs.
-    fn monitor_mode(&self, _id: &str, _mode: &str) -> bool {
-        false
+    /// Switches a running monitor's mode.
+    fn monitor_mode(&self, id: &str, _mode: SpyMode) -> Pending<()> {
+        let why = format!("no running monitor {id:?}");
+        Box::pin(async { Err(MonitorFailure::NotFound(why)) })
     }
 
-    /// Ends a running monitor; false when no such monitor runs.
-    fn monitor_stop(&self, _id: &str) -> bool {
-        false
+    /// Ends a running monitor.
+    fn monitor_stop(&self, id: &str) -> Result<(), MonitorFailure> {
+        Err(MonitorFailure::NotFound(format!(
+            "no running monitor {id:?}"
+        )))
     }
 
     /// The supervisor a running monitor belongs to (None: no such monitor).
@@ -39,6 +99,9 @@ pub trait LiveView: Send + Sync {
     }
 }
 
-/// The pending answer of [`LiveView::monitor_start`].
-pub type MonitorStart =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, String>> + Send>>;
+/// The pending answer of a monitor request.
+pub type Pending<T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, MonitorFailure>> + Send>>;
+
+/// The pending answer of [`LiveView::monitor_start`]: the monitor's id.
+pub type MonitorStart = Pending<String>;

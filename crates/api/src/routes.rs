@@ -1,8 +1,6 @@
-//! The router, the small handlers (health, reload, OpenAPI document) and the state.
-//! Every answer, errors included, is JSON.
+//! The router, the OpenAPI document and the small handlers (health, reload, the
+//! document itself). Every answer, errors included, is JSON.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -18,39 +16,10 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::config::{db, extensions, groups, rules, supervisors, trunks};
 use crate::fail::{ErrorBody, Failure};
-use crate::live::LiveView;
-use crate::{auth, calls, config, events};
-
-/// Supplies the live part of `/health` (e.g. registration and call counts).
-pub type HealthFn = Arc<dyn Fn() -> Value + Send + Sync>;
-
-/// Reloads the dialplan: Ok(warnings) or the errors that kept the old one.
-pub type ReloadFn =
-    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<usize, String>> + Send>> + Send + Sync>;
-
-/// What the handlers reach.
-#[derive(Clone)]
-pub struct ApiState {
-    pub health: HealthFn,
-    pub reload: Option<ReloadFn>,
-    /// The database; without it every token is refused (`503`).
-    pub store: Option<store::Store>,
-    /// The running switch's live calls and events.
-    pub live: Option<Arc<dyn LiveView>>,
-}
-
-impl ApiState {
-    /// Health only: no reload, no database, no switch.
-    pub fn new(health: HealthFn) -> ApiState {
-        ApiState {
-            health,
-            reload: None,
-            store: None,
-            live: None,
-        }
-    }
-}
+use crate::state::{ApiState, HealthFn};
+use crate::{auth, calls, events};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -97,29 +66,32 @@ pub fn router(health: HealthFn) -> Router {
 /// Every route with its OpenAPI description, before state and fallbacks.
 fn documented(state: &ApiState) -> OpenApiRouter<ApiState> {
     let protected = OpenApiRouter::new()
-        .routes(routes!(config::list_extensions, config::add_extension))
         .routes(routes!(
-            config::get_extension,
-            config::update_extension,
-            config::delete_extension
+            extensions::list_extensions,
+            extensions::add_extension
         ))
-        .routes(routes!(config::groups_of_extension))
-        .routes(routes!(config::list_trunks, config::add_trunk))
-        .routes(routes!(config::get_trunk, config::delete_trunk))
-        .routes(routes!(config::list_groups, config::add_group))
-        .routes(routes!(config::get_group, config::delete_group))
-        .routes(routes!(config::list_members, config::add_member))
-        .routes(routes!(config::delete_member))
-        .routes(routes!(config::list_supervisors))
         .routes(routes!(
-            config::get_supervisor,
-            config::grant_supervisor,
-            config::revoke_supervisor
+            extensions::get_extension,
+            extensions::update_extension,
+            extensions::delete_extension
         ))
-        .routes(routes!(config::list_rules, config::add_rule))
-        .routes(routes!(config::get_rule, config::delete_rule))
-        .routes(routes!(config::list_kv))
-        .routes(routes!(config::get_kv, config::put_kv, config::delete_kv))
+        .routes(routes!(extensions::groups_of_extension))
+        .routes(routes!(trunks::list_trunks, trunks::add_trunk))
+        .routes(routes!(trunks::get_trunk, trunks::delete_trunk))
+        .routes(routes!(groups::list_groups, groups::add_group))
+        .routes(routes!(groups::get_group, groups::delete_group))
+        .routes(routes!(groups::list_members, groups::add_member))
+        .routes(routes!(groups::delete_member))
+        .routes(routes!(supervisors::list_supervisors))
+        .routes(routes!(
+            supervisors::get_supervisor,
+            supervisors::grant_supervisor,
+            supervisors::revoke_supervisor
+        ))
+        .routes(routes!(rules::list_rules, rules::add_rule))
+        .routes(routes!(rules::get_rule, rules::delete_rule))
+        .routes(routes!(db::list_kv))
+        .routes(routes!(db::get_kv, db::put_kv, db::delete_kv))
         .routes(routes!(calls::list_calls))
         .routes(routes!(calls::start_monitor))
         .routes(routes!(calls::change_monitor, calls::stop_monitor))

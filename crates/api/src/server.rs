@@ -5,7 +5,9 @@ use std::net::SocketAddr;
 
 use tokio::net::TcpListener;
 
-use crate::{router_with, ApiError, ApiState, HealthFn};
+use crate::error::ApiError;
+use crate::routes::router_with;
+use crate::state::{ApiState, HealthFn};
 
 /// A bound, not yet serving, HTTP listener.
 #[derive(Debug)]

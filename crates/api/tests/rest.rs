@@ -5,7 +5,9 @@ mod common;
 
 use std::time::{Duration, UNIX_EPOCH};
 
+use api::{LiveChannel, Role, Spying};
 use common::each_backend;
+use model::SpyMode;
 use serde_json::json;
 use store::{CallRecord, Disposition, MonitorStart};
 
@@ -644,32 +646,63 @@ async fn cdr_and_audit_with_filters() {
     .await;
 }
 
+fn channel(name: &str, call: &str, endpoint: &str, role: Role) -> LiveChannel {
+    LiveChannel {
+        name: name.into(),
+        call: call.into(),
+        endpoint: endpoint.into(),
+        spygroup: String::new(),
+        bridged_to: None,
+        spying: None,
+        in_chanspy: false,
+        role,
+        trunk: false,
+        started_at: 1_764_000_000_000,
+    }
+}
+
 #[tokio::test]
-async fn live_calls_are_grouped_by_bridge() {
+async fn live_calls_are_grouped_by_call_with_their_monitors() {
     each_backend(|s| async move {
-        *s.live.channels.lock().unwrap() = json!([
-            {"name": "SIP/110-00000001", "endpoint": "110", "spygroup": "sales",
-             "bridged_to": "SIP/carrier-00000002", "spying": false},
-            {"name": "SIP/130-00000004", "endpoint": "130", "spygroup": "",
-             "bridged_to": null, "spying": false},
-            {"name": "SIP/carrier-00000002", "endpoint": "carrier", "spygroup": "sales",
-             "bridged_to": "SIP/110-00000001", "spying": false},
-            {"name": "SIP/201-00000003", "endpoint": "201", "spygroup": "",
-             "bridged_to": null, "spying": {"channel": "SIP/110-00000001", "mode": "listen"}},
-        ]);
+        let mut agent = channel("SIP/110-00000001", "1764000000000-1", "110", Role::Callee);
+        agent.spygroup = "sales".into();
+        agent.bridged_to = Some("SIP/carrier-00000002".into());
+        let mut carrier = channel(
+            "SIP/carrier-00000002",
+            "1764000000000-1",
+            "carrier",
+            Role::Caller,
+        );
+        carrier.trunk = true;
+        carrier.spygroup = "sales".into();
+        carrier.bridged_to = Some("SIP/110-00000001".into());
+        let lone = channel("SIP/130-00000004", "1764000000000-3", "130", Role::Caller);
+        let mut spy = channel("SIP/201-00000003", "1764000000000-2", "201", Role::Caller);
+        spy.in_chanspy = true;
+        spy.spying = Some(Spying {
+            channel: "SIP/110-00000001".into(),
+            mode: SpyMode::Listen,
+        });
+        *s.live.channels.lock().unwrap() = vec![agent, lone, carrier, spy];
         let r = s.get("/api/v1/calls").await;
         let calls = r.expect(200)["calls"].as_array().unwrap().clone();
         assert_eq!(calls.len(), 2, "{calls:?}");
-        assert_eq!(calls[0]["id"], "SIP/110-00000001");
+        assert_eq!(calls[0]["id"], "1764000000000-1");
         let names: Vec<&str> = calls[0]["channels"]
             .as_array()
             .unwrap()
             .iter()
             .map(|c| c["name"].as_str().unwrap())
             .collect();
-        assert_eq!(names, ["SIP/110-00000001", "SIP/carrier-00000002"]);
+        assert_eq!(
+            names,
+            ["SIP/carrier-00000002", "SIP/110-00000001"],
+            "the caller first"
+        );
+        assert_eq!(calls[0]["channels"][0]["role"], "caller");
         assert_eq!(calls[0]["monitored_by"][0]["name"], "SIP/201-00000003");
-        assert_eq!(calls[1]["id"], "SIP/130-00000004");
+        assert_eq!(calls[0]["monitored_by"][0]["spying"]["mode"], "listen");
+        assert_eq!(calls[1]["id"], "1764000000000-3");
         assert_eq!(calls[1]["monitored_by"], json!([]));
         s.stop().await;
     })

@@ -20,7 +20,9 @@ pub const INTERPRETER_APPS: &[&str] = &[
     "ExecIf",
 ];
 
-/// Everything spygroup implements, interpreter and PBX together.
+/// Everything spygroup implements, interpreter and PBX together: what a load
+/// without a host list checks against. The PBX tells its loads its own list
+/// (`pbx::apps::App`), and a test there keeps this one equal to it.
 pub const DEFAULT_APPS: &[&str] = &[
     "Answer",
     "Hangup",
@@ -52,6 +54,7 @@ pub const DEFAULT_APPS: &[&str] = &[
     "Busy",
     "Congestion",
     "Playtones",
+    "StopPlaytones",
     "Echo",
     "SetMusicOnHold",
     "ChanSpy",

@@ -5,7 +5,7 @@ use crate::apps::{self, DEFAULT_APPS};
 use crate::args::{self, Target};
 use crate::diag::Diagnostic;
 use crate::model::{Context, Dialplan, Extension, Priority};
-use crate::parse::LoadOptions;
+use crate::options::LoadOptions;
 
 /// FreePBX macros spygroup provides itself when the dialplan lacks them.
 pub const BUILTIN_MACROS: &[&str] = &["user-callerid"];

@@ -2,8 +2,9 @@
 //! write where Asterisk allows it. Names are case-insensitive.
 
 use crate::args;
+use crate::env::{lookup, Env};
 use crate::host::Host;
-use crate::subst::{self, Env};
+use crate::numbers::{atoi, truthy};
 use crate::vars::CallerId;
 
 /// Reads `name(args)`. Unknown functions yield an empty string and a note, as
@@ -123,21 +124,6 @@ fn bool_str(b: bool) -> String {
     if b { "1" } else { "0" }.to_string()
 }
 
-/// Asterisk's `pbx_checkcondition`: empty is false, an integer is its value
-/// (`0` false), anything else is true.
-pub fn truthy(s: &str) -> bool {
-    let s = s.trim();
-    if s.is_empty() {
-        return false;
-    }
-    let body = s.strip_prefix(['-', '+']).unwrap_or(s);
-    if body.starts_with(|c: char| c.is_ascii_digit()) {
-        subst::atoi(s) != 0
-    } else {
-        true
-    }
-}
-
 /// `CUT(varname,delimiter,fields)`: fields like `2`, `1-3`, `2-`, `-2`, joined by `&`.
 fn cut<H: Host>(env: &mut Env<'_, H>, args: &str) -> String {
     let parts = args::separate(args, ',');
@@ -148,7 +134,7 @@ fn cut<H: Host>(env: &mut Env<'_, H>, args: &str) -> String {
     }
     let delim = parts.get(1).and_then(|d| d.chars().next()).unwrap_or('-');
     let spec = parts.get(2).map(|s| s.trim()).unwrap_or("1");
-    let value = subst::lookup(env.chan, env.globals, env.loc, var).unwrap_or_default();
+    let value = lookup(env.chan, env.globals, env.loc, var).unwrap_or_default();
     let fields: Vec<&str> = value.split(delim).collect();
     let n = fields.len();
     let mut out: Vec<&str> = Vec::new();
@@ -159,16 +145,16 @@ fn cut<H: Host>(env: &mut Env<'_, H>, args: &str) -> String {
                 if a.is_empty() {
                     1
                 } else {
-                    subst::atoi(a).max(1) as usize
+                    atoi(a).max(1) as usize
                 },
                 if b.is_empty() {
                     n
                 } else {
-                    subst::atoi(b).max(0) as usize
+                    atoi(b).max(0) as usize
                 },
             ),
             None => {
-                let i = subst::atoi(piece).max(1) as usize;
+                let i = atoi(piece).max(1) as usize;
                 (i, i)
             }
         };

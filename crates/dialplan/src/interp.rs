@@ -6,10 +6,12 @@ use std::sync::Arc;
 
 use crate::args::{self, Target};
 use crate::diag::{Diagnostic, Origin};
+use crate::env::Env;
 use crate::funcs;
 use crate::host::{AppOutcome, Host};
 use crate::model::{Dialplan, Priority};
-use crate::subst::{self, Env};
+use crate::numbers::truthy;
+use crate::subst;
 use crate::vars::{ChannelVars, Globals, Location};
 
 /// Asterisk's default `maxmacrorecursion`-like guard: nested Macro calls.
@@ -284,7 +286,7 @@ impl Interpreter {
             let flow = match app.to_ascii_lowercase().as_str() {
                 "execif" => {
                     let (cond, t, f) = args::split_condition(&args);
-                    let chosen = if funcs::truthy(cond) { t } else { f };
+                    let chosen = if truthy(cond) { t } else { f };
                     if chosen.trim().is_empty() {
                         return (Flow::Next, false);
                     }
@@ -337,7 +339,7 @@ impl Interpreter {
                 "goto" => self.app_goto(&args),
                 "gotoif" => {
                     let (cond, t, f) = args::split_condition(&args);
-                    let branch = if funcs::truthy(cond) { t } else { f };
+                    let branch = if truthy(cond) { t } else { f };
                     if branch.trim().is_empty() {
                         Flow::Next
                     } else {
@@ -347,7 +349,7 @@ impl Interpreter {
                 "gosub" => self.app_gosub(&args),
                 "gosubif" => {
                     let (cond, t, f) = args::split_condition(&args);
-                    let branch = if funcs::truthy(cond) { t } else { f };
+                    let branch = if truthy(cond) { t } else { f };
                     if branch.trim().is_empty() {
                         Flow::Next
                     } else {

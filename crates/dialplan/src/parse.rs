@@ -7,17 +7,10 @@ use std::path::{Path, PathBuf};
 use crate::check;
 use crate::diag::{Diagnostic, LoadError, Origin, Severity};
 use crate::model::{Context, Dialplan, Include, Priority};
+use crate::options::LoadOptions;
 
 /// How deep `#include` may nest before we assume something is wrong.
 const MAX_FILE_DEPTH: usize = 32;
-
-/// What the host can run, for the unknown-application warning.
-#[derive(Debug, Clone, Default)]
-pub struct LoadOptions {
-    /// Applications the host implements besides the interpreter's own; `None`
-    /// means spygroup's default list ([`crate::apps::DEFAULT_APPS`]).
-    pub known_apps: Option<Vec<String>>,
-}
 
 enum Section {
     None,

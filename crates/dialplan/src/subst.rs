@@ -6,23 +6,14 @@
 //! explicit stack, so the future stays simple and `Send` and deep nesting
 //! cannot overflow anything. Values are never substituted again.
 
+use crate::env::{lookup, Env};
 use crate::expr;
 use crate::funcs;
 use crate::host::Host;
-use crate::vars::{ChannelVars, Globals, Location};
+use crate::numbers::atoi;
 
 /// Constructs nested deeper than this are kept as plain text.
 const MAX_NESTING: usize = 32;
-
-/// Everything a substitution can read or change.
-pub struct Env<'a, H: Host> {
-    pub host: &'a mut H,
-    pub chan: &'a mut ChannelVars,
-    pub globals: &'a Globals,
-    pub loc: &'a Location,
-    /// Warnings met while substituting (unknown function, expression error...).
-    pub notes: &'a mut Vec<String>,
-}
 
 #[derive(Debug)]
 enum Node {
@@ -170,28 +161,6 @@ pub(crate) fn split_function(s: &str) -> Option<(&str, &str)> {
     Some((s[..open].trim(), inner))
 }
 
-/// A variable's value: built-ins, then the channel's variables, then globals.
-pub fn lookup(chan: &ChannelVars, globals: &Globals, loc: &Location, name: &str) -> Option<String> {
-    match name {
-        "EXTEN" => return Some(loc.exten.clone()),
-        "CONTEXT" => return Some(loc.context.clone()),
-        "PRIORITY" => return Some(loc.priority.to_string()),
-        "CHANNEL" => return Some(chan.channel.clone()),
-        "UNIQUEID" => return Some(chan.uniqueid.clone()),
-        "EPOCH" => {
-            let secs = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
-            return Some(secs.to_string());
-        }
-        _ => {}
-    }
-    chan.get(name)
-        .map(str::to_string)
-        .or_else(|| globals.get(name))
-}
-
 /// Splits `NAME:off[:len]` at the first `:` outside parentheses.
 fn split_range(name: &str) -> (&str, Option<(i64, i64)>) {
     let mut depth = 0usize;
@@ -213,25 +182,6 @@ fn split_range(name: &str) -> (&str, Option<(i64, i64)>) {
         }
     }
     (name, None)
-}
-
-/// C's `atoi`: leading blanks, a sign, digits; anything else ends it (0 if none).
-pub(crate) fn atoi(s: &str) -> i64 {
-    let s = s.trim_start();
-    let (neg, digits) = match s.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
-    };
-    let mut n: i64 = 0;
-    for c in digits.chars() {
-        let Some(d) = c.to_digit(10) else { break };
-        n = n.saturating_mul(10).saturating_add(i64::from(d));
-    }
-    if neg {
-        -n
-    } else {
-        n
-    }
 }
 
 /// Asterisk's `${VAR:offset:length}`: a negative offset counts from the end, a

@@ -1,133 +1,34 @@
 //! The handle the PBX holds for one call's media: two legs, relayed by a media thread.
+//!
+//! The top of the crate with `engine`: a handle only turns calls into `Control`
+//! messages for the bridge's media thread and reads the counters that thread keeps.
 
-use crate::codec::AudioCodec;
-use crate::hooked::{PlayEnd, SpyLink};
-use crate::mix::{SpyMode, SupervisorId, VolumeStep};
-use crate::ports::PortLease;
-use crate::relay::{Control, LegSockets};
-use crate::tone::FrameSource;
-use crate::worker::{next_bridge_id, BridgeId, Msg, WorkerHandle};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use tokio::sync::{mpsc, oneshot};
 
-/// A call leg: A faces the caller, B the callee.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Side {
-    A,
-    B,
-}
+use crate::codec::AudioCodec;
+use crate::control::{next_bridge_id, BridgeId, Control};
+use crate::hooked::{FrameSender, PlayEnd, SpyLink};
+use crate::mix::{SpyMode, SupervisorId, VolumeStep};
+use crate::ports::PortLease;
+use crate::side::Side;
+use crate::stats::{snapshot, BridgeStats, Shared};
+use crate::tone::FrameSource;
+use crate::worker::{LegSockets, Msg, WorkerHandle};
 
-impl Side {
-    pub fn other(self) -> Side {
-        match self {
-            Side::A => Side::B,
-            Side::B => Side::A,
-        }
-    }
-
-    pub(crate) fn index(self) -> usize {
-        match self {
-            Side::A => 0,
-            Side::B => 1,
-        }
-    }
-}
-
-/// Counters for one leg. "in" is what that leg's phone sent us, "out" what we
-/// sent to it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SideStats {
-    pub packets_in: u64,
-    pub bytes_in: u64,
-    pub packets_out: u64,
-    pub bytes_out: u64,
-    pub rtcp_in: u64,
-    pub rtcp_out: u64,
-    /// Received datagrams that were not valid RTP/RTCP (or late beyond repair).
-    pub dropped_bad: u64,
-    /// Valid packets from an address other than the latched one (RTP bleed).
-    pub dropped_foreign: u64,
-    /// Packets for this leg that had nowhere to go (no SDP, nothing latched).
-    pub dropped_no_destination: u64,
-    /// Packets for this leg withheld because it is on hold (`set_hold`).
-    pub dropped_held: u64,
-    /// Sends that the OS refused (e.g. socket buffer full).
-    pub send_errors: u64,
-    pub latched_rtp: Option<SocketAddr>,
-    pub latched_rtcp: Option<SocketAddr>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BridgeStats {
-    pub a: SideStats,
-    pub b: SideStats,
-}
-
-impl BridgeStats {
-    pub fn side(&self, side: Side) -> &SideStats {
-        match side {
-            Side::A => &self.a,
-            Side::B => &self.b,
-        }
-    }
-}
-
-/// Live counters shared between the media thread and the handle. Counters are
-/// relaxed atomics (cheap on the hot path); latched addresses change rarely and sit
-/// behind a mutex.
-#[derive(Debug, Default)]
-pub(crate) struct Counters {
-    pub packets_in: AtomicU64,
-    pub bytes_in: AtomicU64,
-    pub packets_out: AtomicU64,
-    pub bytes_out: AtomicU64,
-    pub rtcp_in: AtomicU64,
-    pub rtcp_out: AtomicU64,
-    pub dropped_bad: AtomicU64,
-    pub dropped_foreign: AtomicU64,
-    pub dropped_no_destination: AtomicU64,
-    pub dropped_held: AtomicU64,
-    pub send_errors: AtomicU64,
-    pub latched_rtp: Mutex<Option<SocketAddr>>,
-    pub latched_rtcp: Mutex<Option<SocketAddr>>,
-}
-
-pub(crate) fn bump(counter: &AtomicU64, by: usize) {
-    counter.fetch_add(by as u64, Ordering::Relaxed);
-}
-
-pub(crate) fn store_addr(slot: &Mutex<Option<SocketAddr>>, addr: Option<SocketAddr>) {
-    *slot.lock().unwrap_or_else(|e| e.into_inner()) = addr;
-}
-
-impl Counters {
-    fn snapshot(&self) -> SideStats {
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let addr = |m: &Mutex<Option<SocketAddr>>| *m.lock().unwrap_or_else(|e| e.into_inner());
-        SideStats {
-            packets_in: get(&self.packets_in),
-            bytes_in: get(&self.bytes_in),
-            packets_out: get(&self.packets_out),
-            bytes_out: get(&self.bytes_out),
-            rtcp_in: get(&self.rtcp_in),
-            rtcp_out: get(&self.rtcp_out),
-            dropped_bad: get(&self.dropped_bad),
-            dropped_foreign: get(&self.dropped_foreign),
-            dropped_no_destination: get(&self.dropped_no_destination),
-            dropped_held: get(&self.dropped_held),
-            send_errors: get(&self.send_errors),
-            latched_rtp: addr(&self.latched_rtp),
-            latched_rtcp: addr(&self.latched_rtcp),
-        }
-    }
-}
-
-pub(crate) type Shared = [Counters; 2];
-
-/// One call's media anchor. Dropping it (or `close`) stops the relay and frees
-/// the ports; `close` also waits until they are free.
+/// One call's media anchor.
+///
+/// Dropping it is a complete, synchronous close: the drop marks the bridge closed
+/// (its `BridgeControl`s ignore further commands from then on) and queues the close
+/// to its media thread, which wakes at once, closes the four sockets and returns the
+/// ports to the pool, all within that thread's next loop turn (microseconds; it never
+/// waits for a tick or a timeout). A prompt playing on it ends as `Stopped`. So code
+/// that cannot await (a synchronous state machine) simply drops the bridge.
+/// `close().await` does the same and also waits until the ports are free, for a
+/// caller that must reuse them at once (tests, an orderly shutdown).
 #[derive(Debug)]
 pub struct MediaBridge {
     ports: [u16; 2],
@@ -193,10 +94,7 @@ impl MediaBridge {
     }
 
     pub fn stats(&self) -> BridgeStats {
-        BridgeStats {
-            a: self.shared[0].snapshot(),
-            b: self.shared[1].snapshot(),
-        }
+        snapshot(&self.shared)
     }
 
     /// Stops the relay and returns once its sockets are closed and its ports are
@@ -205,6 +103,7 @@ impl MediaBridge {
         self.close_sent = true;
         let (done, rx) = oneshot::channel();
         let c = &self.control;
+        c.closed.store(true, Ordering::Release);
         if c.worker.send(Msg::Close(c.id, Some(done))) {
             let _ = rx.await;
         }
@@ -280,7 +179,7 @@ impl BridgeControl {
 
     /// Sends this leg's decoded audio to `tx` every 20 ms (a supervisor's voice to
     /// the spied call); None stops.
-    pub fn talk_to(&self, side: Side, tx: Option<crate::hooked::FrameSender>) {
+    pub fn talk_to(&self, side: Side, tx: Option<FrameSender>) {
         self.send(Control::TalkTo { side, tx });
     }
 
@@ -329,9 +228,11 @@ impl BridgeControl {
 }
 
 impl Drop for MediaBridge {
+    /// See the type's docs: the media thread frees the ports on its next turn.
     fn drop(&mut self) {
         if !self.close_sent {
             let c = &self.control;
+            c.closed.store(true, Ordering::Release);
             c.worker.send(Msg::Close(c.id, None));
         }
     }

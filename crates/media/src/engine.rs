@@ -1,9 +1,9 @@
-//! The media engine: owns the port range and opens bridges.
+//! The media engine: owns the port range and the media threads, and opens bridges.
+//! The top of the crate with `bridge`.
 
 use crate::bridge::MediaBridge;
 use crate::ports::{lock, PortLease, PortPool, SharedPool};
-use crate::relay::LegSockets;
-use crate::worker::{Msg, WorkerHandle};
+use crate::worker::{LegSockets, Msg, WorkerHandle};
 use mio::net::UdpSocket;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
@@ -100,19 +100,30 @@ impl MediaEngine {
 
     /// Allocates and binds two port pairs (legs A and B) and starts their relay.
     /// Pairs some other program holds are skipped.
-    pub async fn open_bridge(&self) -> Result<MediaBridge, MediaError> {
+    ///
+    /// Synchronous, and quick enough to call from an async task or a state machine:
+    /// four non-blocking `bind`s, a short lock on the port pool and a message to a
+    /// media thread (the first call also starts the threads). It never waits for the
+    /// media thread, which picks the bridge up on its next loop turn; commands sent
+    /// before then queue behind it.
+    pub fn open(&self) -> Result<MediaBridge, MediaError> {
         let worker = self.worker()?;
         let mut lease = PortLease::new(self.inner.pool.clone());
         // Pairs we could not bind stay reserved until we are done, so the search
         // moves on instead of trying them again; dropping this returns them.
         let mut unbindable = PortLease::new(self.inner.pool.clone());
-        let a = self.bind_next(&mut lease, &mut unbindable).await?;
-        let b = self.bind_next(&mut lease, &mut unbindable).await?;
+        let a = self.bind_next(&mut lease, &mut unbindable)?;
+        let b = self.bind_next(&mut lease, &mut unbindable)?;
         drop(unbindable);
         Ok(MediaBridge::start(worker, [a, b], lease))
     }
 
-    async fn bind_next(
+    /// `open` for async callers; it does not yield.
+    pub async fn open_bridge(&self) -> Result<MediaBridge, MediaError> {
+        self.open()
+    }
+
+    fn bind_next(
         &self,
         lease: &mut PortLease,
         unbindable: &mut PortLease,
@@ -153,4 +164,57 @@ fn bind_pair(ip: IpAddr, base: u16) -> std::io::Result<LegSockets> {
     let rtp = UdpSocket::bind(SocketAddr::new(ip, base))?;
     let rtcp = UdpSocket::bind(SocketAddr::new(ip, base + 1))?;
     Ok(LegSockets { rtp, rtcp })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+    use std::time::{Duration, Instant};
+
+    const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+    /// Two consecutive free port pairs (checked by binding them).
+    fn two_free_pairs() -> RangeInclusive<u16> {
+        for _ in 0..200 {
+            let probe = std::net::UdpSocket::bind((LOCALHOST, 0)).unwrap();
+            let start = probe.local_addr().unwrap().port() & !1;
+            drop(probe);
+            let Some(end) = start.checked_add(3) else {
+                continue;
+            };
+            let held: Result<Vec<_>, _> = (start..=end)
+                .map(|p| std::net::UdpSocket::bind((LOCALHOST, p)))
+                .collect();
+            if held.is_ok() {
+                return start..=end;
+            }
+        }
+        panic!("no free port range found");
+    }
+
+    #[test]
+    fn open_needs_no_runtime_and_a_dropped_bridge_frees_its_ports_at_once() {
+        // Exactly one bridge's worth of ports: reopening proves they came back and
+        // that their sockets were closed before (else they would not bind).
+        let engine = MediaEngine::with_threads(LOCALHOST, two_free_pairs(), 1);
+        for _ in 0..3 {
+            let bridge = engine
+                .open()
+                .expect("the ports of the last bridge are free");
+            assert_eq!(engine.ports_in_use(), 4);
+            let control = bridge.control();
+            drop(bridge);
+            assert!(control.is_closed(), "commands after the drop are ignored");
+            let dropped = Instant::now();
+            while engine.ports_in_use() != 0 {
+                assert!(
+                    dropped.elapsed() < Duration::from_secs(2),
+                    "ports not freed"
+                );
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            eprintln!("ports freed {:?} after the drop", dropped.elapsed());
+        }
+    }
 }

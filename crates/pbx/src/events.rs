@@ -1,16 +1,105 @@
 //! Live events for integrators (the API's WebSocket): registrations, calls,
-//! monitoring sessions. Each event is a JSON object with a sequence number, so a
-//! client can tell when it missed some, and a time and a type.
+//! monitoring sessions. One typed [`Event`] per kind of thing that happened,
+//! serialised in one place ([`EventBus::emit`]): a JSON object with a sequence
+//! number (so a client can tell when it missed some), a time and a type.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 use tokio::sync::broadcast;
 
 /// How many events a slow subscriber may fall behind before it is told it lagged.
 const BACKLOG: usize = 1024;
+
+/// Something that happened on the switch. The `type` on the wire is the serde tag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type")]
+pub enum Event {
+    #[serde(rename = "registration")]
+    Registration {
+        aor: String,
+        source: String,
+        contacts: Vec<String>,
+    },
+    #[serde(rename = "registration.expired")]
+    RegistrationExpired { aor: String, contact: String },
+    /// A call began: a phone or trunk called, or the PBX placed a call (click-to-spy).
+    #[serde(rename = "call.start")]
+    CallStart {
+        /// The call's id, as `GET /api/v1/calls` shows it.
+        call: String,
+        channel: String,
+        caller: String,
+        dialled: String,
+    },
+    #[serde(rename = "call.answer")]
+    CallAnswer {
+        call: String,
+        channel: String,
+        peer: String,
+    },
+    #[serde(rename = "call.end")]
+    CallEnd {
+        call: String,
+        channel: String,
+        peer: Option<String>,
+        disposition: String,
+        hangup_by: String,
+    },
+    #[serde(rename = "monitor.start")]
+    MonitorStart {
+        session: String,
+        supervisor: String,
+        supervisor_channel: String,
+        target: String,
+        target_channel: String,
+        peer_channel: Option<String>,
+        mode: String,
+        /// The click-to-spy monitor this session belongs to, if any.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        monitor: Option<String>,
+    },
+    #[serde(rename = "monitor.mode")]
+    MonitorMode { session: String, mode: String },
+    #[serde(rename = "monitor.stop")]
+    MonitorStop {
+        session: String,
+        target_channel: String,
+        reason: String,
+    },
+    /// A refused attempt (no grant for the mode or the group, not a supervisor).
+    #[serde(rename = "monitor.denied")]
+    MonitorDenied {
+        supervisor: String,
+        /// Empty when the refusal came before any channel was looked at.
+        target_channel: String,
+        mode: String,
+        reason: String,
+        /// Set when a running session's mode change was refused.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        session: Option<String>,
+    },
+}
+
+impl Event {
+    /// The event's `type` on the wire.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::Registration { .. } => "registration",
+            Event::RegistrationExpired { .. } => "registration.expired",
+            Event::CallStart { .. } => "call.start",
+            Event::CallAnswer { .. } => "call.answer",
+            Event::CallEnd { .. } => "call.end",
+            Event::MonitorStart { .. } => "monitor.start",
+            Event::MonitorMode { .. } => "monitor.mode",
+            Event::MonitorStop { .. } => "monitor.stop",
+            Event::MonitorDenied { .. } => "monitor.denied",
+        }
+    }
+}
 
 /// Fan-out of live events; cheap to clone.
 #[derive(Clone)]
@@ -36,16 +125,18 @@ impl EventBus {
 
     /// Publishes `{"seq", "at", "type", ...fields}`. Without subscribers it is
     /// dropped (but still numbered, so numbering is global).
-    pub fn emit(&self, kind: &str, fields: Value) {
+    pub fn emit(&self, event: Event) {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
         let at = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
-        let mut event = json!({ "seq": seq, "at": at, "type": kind });
-        if let (Some(obj), Value::Object(extra)) = (event.as_object_mut(), fields) {
-            obj.extend(extra);
+        let mut out = serde_json::Map::new();
+        out.insert("seq".into(), seq.into());
+        out.insert("at".into(), at.into());
+        if let Ok(Value::Object(fields)) = serde_json::to_value(&event) {
+            out.extend(fields);
         }
-        let _ = self.tx.send(Arc::new(event));
+        let _ = self.tx.send(Arc::new(Value::Object(out)));
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Value>> {
@@ -61,14 +152,41 @@ mod tests {
     async fn events_are_numbered_in_order() {
         let bus = EventBus::new();
         let mut rx = bus.subscribe();
-        bus.emit("call.start", json!({ "channel": "SIP/101-00000001" }));
-        bus.emit("call.end", json!({ "channel": "SIP/101-00000001" }));
+        let start = Event::CallStart {
+            call: "1-1".into(),
+            channel: "SIP/101-00000001".into(),
+            caller: "101".into(),
+            dialled: "102".into(),
+        };
+        bus.emit(start.clone());
+        bus.emit(Event::CallEnd {
+            call: "1-1".into(),
+            channel: "SIP/101-00000001".into(),
+            peer: None,
+            disposition: "CANCELLED".into(),
+            hangup_by: "caller".into(),
+        });
         let a = rx.recv().await.unwrap();
         let b = rx.recv().await.unwrap();
         assert_eq!(a["seq"], 1);
         assert_eq!(b["seq"], 2);
         assert_eq!(a["type"], "call.start");
+        assert_eq!(a["type"], start.kind());
         assert_eq!(a["channel"], "SIP/101-00000001");
         assert!(b["at"].as_u64().unwrap() >= a["at"].as_u64().unwrap());
+    }
+
+    #[test]
+    fn optional_fields_are_left_out() {
+        let e = Event::MonitorDenied {
+            supervisor: "201".into(),
+            target_channel: "SIP/110-00000001".into(),
+            mode: "barge".into(),
+            reason: "201 may not barge".into(),
+            session: None,
+        };
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(v["type"], "monitor.denied");
+        assert!(v.get("session").is_none());
     }
 }

@@ -3,20 +3,27 @@
 //!
 //! A call is two channels (`SIP/101-00000001` towards the caller, `SIP/102-00000002`
 //! towards the callee), each its own SIP dialog with its own RTP port on the PBX; the
-//! media engine relays audio between them. The switch task owns SIP; each caller's
-//! channel task runs its dialplan and asks the switch to answer, dial or hang up.
+//! media engine relays audio between them. The switch (`switch`) is an I/O-free
+//! state machine; its shell (`shell`) does the I/O; each caller's channel task runs
+//! its dialplan and asks the switch to answer, dial or hang up.
 
-pub(crate) mod apps;
+pub mod apps;
 pub mod chan;
 pub mod channel;
 pub mod events;
+pub mod monitor;
+pub mod permit;
 pub mod registrar;
 pub mod registry;
+pub mod switch;
 
 mod config;
+mod plan;
 mod server;
-mod switch;
+mod shell;
 
 pub use config::PbxConfig;
-pub use events::EventBus;
-pub use server::{start, Controller, PbxError, PbxHandle, Status};
+pub use events::{Event, EventBus};
+pub use monitor::{MonitorCmd, MonitorError, MonitorId, Monitors};
+pub use plan::LoadedPlan;
+pub use server::{start, Controller, PbxError, PbxHandle, SharedStats, Status};

@@ -1,13 +1,22 @@
-//! Starting and stopping the switch: binds the transports, spawns the SIP core task,
-//! and hands back a handle for health checks and clean shutdown.
+//! Starting and stopping the switch: binds the transports, builds the I/O-free switch
+//! and its shell, spawns the shell, and hands back a handle for health checks, the
+//! HTTP API and a clean shutdown.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::{Instant, SystemTime};
 
+use media::mix::SpyMode;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::switch::{Command, SharedStats, Switch, SwitchParts};
-use crate::PbxConfig;
+use crate::monitor::{MonitorCmd, MonitorError, MonitorId, Monitors};
+use crate::permit::{mode_name, Policy};
+use crate::shell::{Command, EngineMedia, Shell, ShellParts};
+use crate::switch::{Switch, SwitchInit};
+use crate::{EventBus, LoadedPlan, PbxConfig};
+
+/// How long a refusal waits for a fresh configuration snapshot before it stands.
+const REFRESH_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Why the switch could not start.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +32,13 @@ pub enum PbxError {
     Dialplan(String),
 }
 
+/// Counters shared with the health endpoint.
+#[derive(Debug, Default)]
+pub struct SharedStats {
+    pub registrations: AtomicUsize,
+    pub calls: AtomicUsize,
+}
+
 /// What `/health` reports.
 #[derive(Debug, Clone, Default)]
 pub struct Status {
@@ -31,6 +47,8 @@ pub struct Status {
     /// SIP datagrams or streams that did not parse and were dropped.
     pub unparsable: u64,
     pub sip_addr: Option<std::net::SocketAddr>,
+    /// The database as the switch sees it: reachable, and what waits to be written.
+    pub store: store::StoreHealth,
 }
 
 /// A running switch.
@@ -40,21 +58,23 @@ pub struct PbxHandle {
     transport: sip::transport::TransportHandle,
     task: tokio::task::JoinHandle<()>,
     registry: crate::registry::Registry,
-    events: crate::events::EventBus,
-    monitors: crate::chan::Monitors,
+    events: EventBus,
+    monitors: Monitors,
+    config: store::LiveConfig,
 }
 
 impl PbxHandle {
     /// Live counters for health checks.
     pub fn status(&self) -> Status {
-        status_of(&self.stats, &self.transport)
+        status_of(&self.stats, &self.transport, &self.config)
     }
 
     /// A cheap, cloneable way to read the status from another task (the HTTP server).
     pub fn status_source(&self) -> impl Fn() -> Status + Send + Sync + 'static {
         let stats = self.stats.clone();
         let transport = self.transport.clone();
-        move || status_of(&stats, &transport)
+        let config = self.config.clone();
+        move || status_of(&stats, &transport, &config)
     }
 
     /// The SIP address actually bound (useful when port 0 was asked for).
@@ -68,11 +88,12 @@ impl PbxHandle {
         Controller {
             commands: self.commands.clone(),
             monitors: self.monitors.clone(),
+            config: self.config.clone(),
         }
     }
 
     /// Live events (registrations, calls, monitoring).
-    pub fn events(&self) -> crate::events::EventBus {
+    pub fn events(&self) -> EventBus {
         self.events.clone()
     }
 
@@ -95,12 +116,13 @@ impl PbxHandle {
 #[derive(Clone)]
 pub struct Controller {
     commands: mpsc::Sender<Command>,
-    monitors: crate::chan::Monitors,
+    monitors: Monitors,
+    config: store::LiveConfig,
 }
 
 impl Controller {
     /// Re-reads the dialplan file; on errors the running dialplan stays and the
-    /// errors (file:line) come back. Ok carries the number of warnings.
+    /// errors (file:line) come back, and are logged. Ok carries the number of warnings.
     pub async fn reload(&self) -> Result<usize, String> {
         let (reply, wait) = oneshot::channel();
         self.commands
@@ -110,12 +132,16 @@ impl Controller {
         wait.await.map_err(|_| "the switch stopped".to_string())?
     }
 
+    /// Click-to-spy: rings the supervisor and monitors `target` (a call id from the
+    /// API, or a channel name) once answered. Refused before anything rings when it
+    /// cannot work.
     pub async fn monitor_start(
         &self,
         supervisor: &str,
         target: &str,
-        mode: media::mix::SpyMode,
-    ) -> Result<String, String> {
+        mode: SpyMode,
+    ) -> Result<MonitorId, MonitorError> {
+        let gone = || MonitorError::Unavailable("the switch is not running".into());
         let (reply, wait) = oneshot::channel();
         self.commands
             .send(Command::Monitor {
@@ -125,18 +151,33 @@ impl Controller {
                 reply,
             })
             .await
-            .map_err(|_| "the switch is not running".to_string())?;
-        wait.await.map_err(|_| "the switch stopped".to_string())?
+            .map_err(|_| gone())?;
+        wait.await.map_err(|_| gone())?
     }
 
-    /// Switches a running monitor's mode; false when there is no such monitor.
-    pub fn monitor_mode(&self, id: &str, mode: media::mix::SpyMode) -> bool {
-        self.monitors.send(id, crate::chan::MonitorCmd::Mode(mode))
+    /// Switches a running monitor's mode; refused at once (403) when the
+    /// supervisor's grant lacks the mode (checked again against a fresh snapshot
+    /// first, so a grant made a moment ago counts).
+    pub async fn monitor_mode(&self, id: &str, mode: SpyMode) -> Result<(), MonitorError> {
+        let Some(supervisor) = self.monitors.owner(id) else {
+            return Err(MonitorError::NoSuchMonitor(id.to_string()));
+        };
+        let allowed = || Policy::of(&self.config.snapshot(), &supervisor).mode_allowed(mode);
+        if !allowed() {
+            let _ = tokio::time::timeout(REFRESH_WAIT, self.config.refresh_now()).await;
+            if !allowed() {
+                return Err(MonitorError::Forbidden(format!(
+                    "{supervisor} may not {}",
+                    mode_name(mode)
+                )));
+            }
+        }
+        self.monitors.send(id, MonitorCmd::Mode(mode))
     }
 
-    /// Ends a running monitor; false when there is no such monitor.
-    pub fn monitor_stop(&self, id: &str) -> bool {
-        self.monitors.send(id, crate::chan::MonitorCmd::Stop)
+    /// Ends a running monitor.
+    pub fn monitor_stop(&self, id: &str) -> Result<(), MonitorError> {
+        self.monitors.send(id, MonitorCmd::Stop)
     }
 
     /// The supervisor a running monitor belongs to.
@@ -145,20 +186,31 @@ impl Controller {
     }
 }
 
-fn status_of(stats: &SharedStats, transport: &sip::transport::TransportHandle) -> Status {
+fn status_of(
+    stats: &SharedStats,
+    transport: &sip::transport::TransportHandle,
+    config: &store::LiveConfig,
+) -> Status {
     Status {
         registrations: stats.registrations.load(Ordering::Relaxed),
         calls: stats.calls.load(Ordering::Relaxed),
         unparsable: transport.stats().unparsable.load(Ordering::Relaxed),
         sip_addr: Some(transport.local_addr()),
+        store: config.health(),
     }
 }
 
-/// Binds SIP (UDP and TCP on one address) and starts serving.
-pub async fn start(cfg: PbxConfig, store: store::Store) -> Result<PbxHandle, PbxError> {
-    let realm = store.realm().to_string();
-    let (plan, _warnings) =
-        crate::switch::LoadedPlan::load(&cfg.dialplan).map_err(PbxError::Dialplan)?;
+/// Binds SIP (UDP and TCP on one address) and starts serving. `config` serves the
+/// switch's lookups from memory and takes its writes; the registrations kept in the
+/// database are put back first.
+pub async fn start(cfg: PbxConfig, config: store::LiveConfig) -> Result<PbxHandle, PbxError> {
+    let realm = config.store().realm().to_string();
+    let (plan, _warnings) = LoadedPlan::load(&cfg.dialplan).map_err(PbxError::Dialplan)?;
+    let locations = config
+        .store()
+        .load_locations()
+        .await
+        .map_err(|e| PbxError::Store(e.to_string()))?;
     let (transport, inbound) =
         sip::transport::bind(cfg.sip_addr)
             .await
@@ -169,19 +221,43 @@ pub async fn start(cfg: PbxConfig, store: store::Store) -> Result<PbxHandle, Pbx
     let stats = Arc::new(SharedStats::default());
     let (commands, command_rx) = mpsc::channel(8);
     tracing::info!(sip = %transport.local_addr(), media_ip = %cfg.media_ip, %realm, "SIP listening on UDP and TCP");
-    let registry = crate::registry::Registry::new();
-    let events = crate::events::EventBus::new();
-    let monitors = crate::chan::Monitors::default();
-    let parts = SwitchParts {
+    let (media, bridges) =
+        EngineMedia::new(media::MediaEngine::new(cfg.media_ip, cfg.rtp_ports.clone()));
+    let now = Instant::now();
+    let mut switch = Switch::new(SwitchInit {
+        cfg: cfg.clone(),
+        local: transport.local_addr(),
         realm,
-        stats: stats.clone(),
+        config: config.snapshot(),
         plan,
-        registry: registry.clone(),
-        events: events.clone(),
-        monitors: monitors.clone(),
-    };
-    let switch = Switch::new(cfg, store, transport.clone(), parts);
-    let task = tokio::spawn(switch.run(inbound, command_rx));
+        media: Box::new(media),
+        now,
+        wall: SystemTime::now(),
+    });
+    let restored = locations.len();
+    switch.restore_locations(locations, now);
+    if restored > 0 {
+        tracing::info!("restored {restored} registrations from the database");
+    }
+    let registry = crate::registry::Registry::new();
+    let events = EventBus::new();
+    let monitors = Monitors::default();
+    let prompts = Arc::new(media::wav::Prompts::new(cfg.sounds.clone()));
+    let (shell, chan_requests) = Shell::new(
+        switch,
+        ShellParts {
+            cfg,
+            transport: transport.clone(),
+            bridges,
+            config: config.clone(),
+            registry: registry.clone(),
+            events: events.clone(),
+            monitors: monitors.clone(),
+            stats: stats.clone(),
+            prompts,
+        },
+    );
+    let task = tokio::spawn(shell.run(inbound, command_rx, chan_requests));
     Ok(PbxHandle {
         commands,
         stats,
@@ -190,5 +266,6 @@ pub async fn start(cfg: PbxConfig, store: store::Store) -> Result<PbxHandle, Pbx
         registry,
         events,
         monitors,
+        config,
     })
 }

@@ -20,7 +20,8 @@ pub struct Cli {
     pub config: Option<PathBuf>,
 
     /// Database URL: sqlite://FILE, sqlite:///ABS/FILE or postgres://… (default: the config
-    /// file's `db`, else sqlite://spygroup.db).
+    /// file's `db`, else sqlite://spygroup.db). A missing SQLite file is created by `serve`
+    /// and by commands that add configuration; the others refuse it.
     #[arg(long, global = true, value_name = "URL")]
     pub db: Option<String>,
 

@@ -17,6 +17,15 @@ pub fn init(flag: Option<&str>, fallback: &str) {
             _ => (EnvFilter::new(fallback), None),
         },
     };
+    // sqlx logs every statement at debug, and the configuration's change counter is
+    // read 20 times a second: keep those out unless asked for by name.
+    let named_sqlx = flag.is_some_and(|f| f.contains("sqlx"))
+        || std::env::var("RUST_LOG").is_ok_and(|v| v.contains("sqlx"));
+    let filter = if named_sqlx {
+        filter
+    } else {
+        filter.add_directive("sqlx::query=warn".parse().expect("a literal directive"))
+    };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -99,7 +99,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         other => {
             logging::init(cli.log_level.as_deref(), "warn");
             let url = settings::db_url(cli.db.as_deref(), file_cfg);
-            admin::run(other, &url).await
+            let origin = match (&cli.db, &file) {
+                (Some(_), _) => "from --db".to_string(),
+                (None, Some((path, cfg))) if cfg.db.is_some() => {
+                    format!("`db` in {}", path.display())
+                }
+                (None, Some((path, _))) => {
+                    format!(
+                        "the default, as there is no --db and no `db` in {}",
+                        path.display()
+                    )
+                }
+                (None, None) => format!(
+                    "the default, as there is no --db and no ./{}",
+                    config::DEFAULT_CONFIG
+                ),
+            };
+            admin::run(other, &url, &origin).await
         }
     }
 }

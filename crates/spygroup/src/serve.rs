@@ -32,6 +32,11 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
     }
     .with_context(|| format!("cannot use database {shown_db}"))?;
     pbx.realm = store.realm().to_string();
+    // The switch reads the configuration from memory, kept current from the
+    // database, and writes behind: a database outage costs no call.
+    let config = store::LiveConfig::start(store.clone())
+        .await
+        .with_context(|| format!("cannot read the configuration from {shown_db}"))?;
 
     // Signals are hooked before anything listens, so an early SIGTERM is not lost.
     let mut sigterm = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
@@ -43,13 +48,14 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
     let http_addr = bound.local_addr();
 
     let (media, rtp) = (pbx.media_ip, pbx.rtp_ports.clone());
-    let handle = pbx::start(pbx, store.clone())
+    let handle = pbx::start(pbx, config.clone())
         .await
         .context("cannot start the switch")?;
     // The bound address, which differs from the configured one when port 0 was asked.
     let sip = handle.sip_addr();
     let control = handle.controller();
     let live: Arc<dyn api::LiveView> = Arc::new(LiveAdapter {
+        config: config.clone(),
         registry: handle.registry(),
         events: handle.events(),
         control: control.clone(),
@@ -107,36 +113,67 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
 
 /// The switch as the HTTP API sees it: live channels, the event bus, monitors.
 struct LiveAdapter {
+    /// For each channel's groups as the configuration has them now.
+    config: store::LiveConfig,
     registry: pbx::registry::Registry,
     events: pbx::EventBus,
     control: pbx::Controller,
 }
 
 impl api::LiveView for LiveAdapter {
-    fn channels(&self) -> serde_json::Value {
-        self.registry.to_json()
+    fn channels(&self) -> Vec<api::LiveChannel> {
+        let config = self.config.snapshot();
+        self.registry
+            .snapshot()
+            .into_iter()
+            .map(|c| api::LiveChannel {
+                spygroup: c.all_groups(&config),
+                name: c.name,
+                call: c.call_ref,
+                endpoint: c.endpoint,
+                bridged_to: c.bridged_to,
+                spying: c
+                    .spying_on
+                    .map(|(channel, mode)| api::Spying { channel, mode }),
+                in_chanspy: c.spying,
+                role: match c.role {
+                    pbx::switch::Role::Caller => api::Role::Caller,
+                    pbx::switch::Role::Callee => api::Role::Callee,
+                },
+                trunk: c.trunk,
+                started_at: c.started_ms,
+            })
+            .collect()
     }
 
     fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<serde_json::Value>> {
         self.events.subscribe()
     }
 
-    fn monitor_start(&self, supervisor: &str, target: &str, mode: &str) -> api::MonitorStart {
+    fn monitor_start(
+        &self,
+        supervisor: &str,
+        target: &str,
+        mode: model::SpyMode,
+    ) -> api::MonitorStart {
         let control = self.control.clone();
         let (supervisor, target) = (supervisor.to_string(), target.to_string());
-        let mode = spy_mode(mode);
         Box::pin(async move {
-            let mode = mode.ok_or_else(|| "mode must be listen, whisper or barge".to_string())?;
-            control.monitor_start(&supervisor, &target, mode).await
+            control
+                .monitor_start(&supervisor, &target, mode)
+                .await
+                .map(|id| id.0)
+                .map_err(failure)
         })
     }
 
-    fn monitor_mode(&self, id: &str, mode: &str) -> bool {
-        spy_mode(mode).is_some_and(|m| self.control.monitor_mode(id, m))
+    fn monitor_mode(&self, id: &str, mode: model::SpyMode) -> api::Pending<()> {
+        let (control, id) = (self.control.clone(), id.to_string());
+        Box::pin(async move { control.monitor_mode(&id, mode).await.map_err(failure) })
     }
 
-    fn monitor_stop(&self, id: &str) -> bool {
-        self.control.monitor_stop(id)
+    fn monitor_stop(&self, id: &str) -> Result<(), api::MonitorFailure> {
+        self.control.monitor_stop(id).map_err(failure)
     }
 
     fn monitor_owner(&self, id: &str) -> Option<String> {
@@ -144,12 +181,14 @@ impl api::LiveView for LiveAdapter {
     }
 }
 
-fn spy_mode(mode: &str) -> Option<media::mix::SpyMode> {
-    match mode {
-        "listen" => Some(media::mix::SpyMode::Listen),
-        "whisper" => Some(media::mix::SpyMode::Whisper),
-        "barge" => Some(media::mix::SpyMode::Barge),
-        _ => None,
+/// The switch's refusal as the API's: the same reason, one HTTP status each.
+fn failure(e: pbx::MonitorError) -> api::MonitorFailure {
+    let why = e.to_string();
+    match e.http_status() {
+        403 => api::MonitorFailure::Forbidden(why),
+        409 => api::MonitorFailure::Conflict(why),
+        503 => api::MonitorFailure::Unavailable(why),
+        _ => api::MonitorFailure::NotFound(why),
     }
 }
 
@@ -160,10 +199,21 @@ fn health_fn(shared: SharedPbx) -> api::HealthFn {
         match guard.as_ref() {
             Some(h) => {
                 let s = h.status();
+                let db = &s.store;
                 json!({
+                    // Degraded: calls go on from memory, writes wait in the queue.
+                    "status": if db.degraded { "degraded" } else { "ok" },
                     "registrations": s.registrations,
                     "calls": s.calls,
                     "sip_unparsable_dropped": s.unparsable,
+                    "database": {
+                        "status": if db.degraded { "degraded" } else { "ok" },
+                        "last_error": db.last_error,
+                        "queued_writes": db.queued,
+                        "written": db.written,
+                        "dropped": db.dropped,
+                        "failed": db.failed,
+                    },
                 })
             }
             None => json!({ "status": "stopping" }),

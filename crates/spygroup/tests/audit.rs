@@ -28,7 +28,7 @@ fn session(id: &str, supervisor: &str, mode: &str, started: u64) -> store::Monit
 
 #[test]
 fn audit_list_on_empty_database() {
-    let env = Env::new();
+    let env = Env::with_database();
     let o = env.run(&["audit", "list"]);
     assert_code(&o, 0);
     assert_eq!(stdout(&o), "");

@@ -61,6 +61,14 @@ pub enum StoreError {
     #[error("stored {what} is unreadable: {detail}")]
     Corrupt { what: &'static str, detail: String },
 
+    /// The write-behind queue is full, so the write was not queued
+    /// ([`crate::LiveConfig::db_put`] and friends).
+    #[error(
+        "the database write queue is full ({bound} writes waiting), so this change was \
+         dropped: the database is down or too slow; see /health and the server log"
+    )]
+    QueueFull { bound: usize },
+
     /// Any other database failure.
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),

@@ -52,7 +52,7 @@ fn checked_name(name: Option<&str>) -> Result<Option<String>, StoreError> {
     }
 }
 
-fn from_row(row: &AnyRow) -> Result<Extension, StoreError> {
+pub(crate) fn from_row(row: &AnyRow) -> Result<Extension, StoreError> {
     Ok(Extension {
         number: row.try_get("number")?,
         name: row.try_get("name")?,

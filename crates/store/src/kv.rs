@@ -53,6 +53,20 @@ impl Store {
         Ok(result.rows_affected() > 0)
     }
 
+    /// Deletes `family` with all its keys and its sub-families (`family/...`), as
+    /// Asterisk's `database deltree` and `DBdeltree()` do; returns how many entries
+    /// went.
+    pub async fn db_deltree(&self, family: &str) -> Result<u64, StoreError> {
+        let f = family.trim_matches('/');
+        validate::db_name("family", f)?;
+        let result = sqlx::query("DELETE FROM kv WHERE family = $1 OR family LIKE $2 ESCAPE '\\'")
+            .bind(f)
+            .bind(like_prefix(f))
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected())
+    }
+
     /// `(family, key, value)` triples ordered by family then key. With a family, only
     /// that family and its sub-families (`family/...`), as `database show` does.
     pub async fn db_show(

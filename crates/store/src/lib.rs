@@ -7,39 +7,62 @@
 //! call records, registrations, the monitoring audit trail) lives here. The
 //! schema is documented in `docs/schema.md`.
 //!
+//! The PBX's call path does not query the [`Store`]: it reads a
+//! [`ConfigSnapshot`] kept current by [`LiveConfig`] (LISTEN/NOTIFY on
+//! PostgreSQL, a trigger-bumped change counter on SQLite) and hands its writes to
+//! a [`WriteBehind`] queue, so a slow or absent database delays no call.
+//!
 //! Times are stored as epoch **milliseconds** in BIGINT columns, because the
 //! Any driver only carries bool/int/float/text/blob; the Rust API exposes them
 //! as [`std::time::SystemTime`].
 
+mod builder;
 mod cdr;
 mod error;
 mod extensions;
 mod groups;
+mod health;
 mod kv;
+mod live;
+mod load;
 mod locations;
 mod migrations;
 mod monitor;
+mod notify;
 mod open;
+mod overlay;
+mod refresh;
 mod rules;
 pub mod secrets;
 mod settings;
+mod snapshot;
 mod supervisors;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod time;
 mod tokens;
+mod transient;
 mod trunks;
 pub mod validate;
+mod write;
+mod write_behind;
 
+pub use builder::ConfigBuilder;
 pub use cdr::{CallRecord, Disposition};
 pub use error::StoreError;
 pub use extensions::{Extension, ExtensionUpdate, NewExtension};
 pub use groups::SpyGroup;
+pub use health::StoreHealth;
+pub use live::LiveConfig;
 pub use locations::StoredLocation;
 pub use monitor::{MonitorEvent, MonitorRecord, MonitorStart};
 pub use open::{redact_url, Store, DEFAULT_REALM};
+pub use refresh::LiveOptions;
 pub use rules::MonitorRule;
 pub use settings::MONITORING_OPEN;
-pub use supervisors::{parse_modes, Grant, GroupScope, MonitorMode};
+pub use snapshot::ConfigSnapshot;
+pub use supervisors::{parse_modes, Grant, GroupScope, SpyMode};
 pub use tokens::{ApiToken, TokenScope, TOKEN_PREFIX};
 pub use trunks::{NewTrunk, Trunk};
+pub use write::Write;
+pub use write_behind::{WriteBehind, DEFAULT_QUEUE_BOUND};

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::SystemTime;
 
 use sqlx::any::AnyRow;
-use sqlx::Row;
+use sqlx::{Any, Executor, Row};
 
 use crate::time::{from_ms, to_ms};
 use crate::{Store, StoreError};
@@ -49,11 +49,13 @@ fn from_row(row: &AnyRow) -> Result<StoredLocation, StoreError> {
     })
 }
 
-impl Store {
-    /// Inserts or refreshes the binding `(aor, contact_uri)`.
-    pub async fn save_location(&self, loc: &StoredLocation) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO locations (aor, contact_uri, source_transport, source_addr, expires_at, \
+/// Inserts or refreshes one binding, on the pool or inside a transaction.
+async fn upsert<'e, E>(ex: E, loc: &StoredLocation) -> Result<(), StoreError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    sqlx::query(
+        "INSERT INTO locations (aor, contact_uri, source_transport, source_addr, expires_at, \
                call_id, cseq, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
              ON CONFLICT (aor, contact_uri) DO UPDATE SET \
                source_transport = excluded.source_transport, \
@@ -62,17 +64,50 @@ impl Store {
                call_id = excluded.call_id, \
                cseq = excluded.cseq, \
                user_agent = excluded.user_agent",
-        )
-        .bind(&loc.aor)
-        .bind(&loc.contact_uri)
-        .bind(&loc.source_transport)
-        .bind(loc.source_addr.to_string())
-        .bind(to_ms(loc.expires_at))
-        .bind(&loc.call_id)
-        .bind(i64::from(loc.cseq))
-        .bind(loc.user_agent.clone())
-        .execute(&self.pool)
-        .await?;
+    )
+    .bind(&loc.aor)
+    .bind(&loc.contact_uri)
+    .bind(&loc.source_transport)
+    .bind(loc.source_addr.to_string())
+    .bind(to_ms(loc.expires_at))
+    .bind(&loc.call_id)
+    .bind(i64::from(loc.cseq))
+    .bind(loc.user_agent.clone())
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Inserts or refreshes the binding `(aor, contact_uri)`.
+    pub async fn save_location(&self, loc: &StoredLocation) -> Result<(), StoreError> {
+        upsert(&self.pool, loc).await
+    }
+
+    /// Replaces every binding of `aor` with `bindings`, in one transaction, so a
+    /// reader (or a restart) sees either the old set or the new one, never a mix.
+    /// Every binding must belong to `aor` ([`StoreError::Invalid`] otherwise).
+    pub async fn replace_locations(
+        &self,
+        aor: &str,
+        bindings: &[StoredLocation],
+    ) -> Result<(), StoreError> {
+        if let Some(other) = bindings.iter().find(|b| b.aor != aor) {
+            return Err(StoreError::Invalid {
+                field: "location aor",
+                value: other.aor.chars().take(80).collect(),
+                reason: "every binding must belong to the address of record being replaced",
+            });
+        }
+        let mut tx = self.write_tx().await?;
+        sqlx::query("DELETE FROM locations WHERE aor = $1")
+            .bind(aor)
+            .execute(&mut *tx)
+            .await?;
+        for loc in bindings {
+            upsert(&mut *tx, loc).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

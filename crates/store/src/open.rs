@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
@@ -12,6 +13,9 @@ use crate::{validate, StoreError};
 /// The realm a new database gets when none is asked for.
 pub const DEFAULT_REALM: &str = "spygroup";
 
+/// How long a PostgreSQL query waits for a pooled connection (see `open_inner`).
+const PG_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// A handle on the database; cheap to clone (clones share one pool).
 #[derive(Clone)]
 pub struct Store {
@@ -19,6 +23,9 @@ pub struct Store {
     realm: Arc<str>,
     /// SQLite, where a write transaction must take the write lock up front.
     sqlite: bool,
+    /// PostgreSQL: the URL, for the change listener's own connection
+    /// ([`crate::LiveConfig`]); `None` on SQLite.
+    pg_url: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -83,6 +90,16 @@ impl Store {
         })
     }
 
+    /// True on SQLite (file or memory), false on PostgreSQL.
+    pub(crate) fn is_sqlite(&self) -> bool {
+        self.sqlite
+    }
+
+    /// The PostgreSQL URL, or `None` on SQLite.
+    pub(crate) fn pg_url(&self) -> Option<&str> {
+        self.pg_url.as_deref()
+    }
+
     /// Waits for every connection to close; later calls on clones fail.
     pub async fn close(&self) {
         self.pool.close().await;
@@ -104,8 +121,18 @@ impl Store {
             Target::Postgres { url } => (url.clone(), false, 8),
         };
         let shown = redact(url);
-        let pool = AnyPoolOptions::new()
-            .max_connections(max)
+        let mut options = AnyPoolOptions::new().max_connections(max);
+        if !is_sqlite {
+            // sqlx waits up to 30 s for a connection by default. While the server is
+            // unreachable, that would hold every write-behind retry and reload for
+            // 30 s before the failure is even seen (and reported by `/health`). 3 s is
+            // long for a healthy server with 8 connections and short queries, and
+            // short enough for an outage to show at once. Dead idle connections are
+            // caught by the ping sqlx runs before handing one out (on by default),
+            // which that timeout also bounds.
+            options = options.acquire_timeout(PG_ACQUIRE_TIMEOUT);
+        }
+        let pool = options
             .connect(&conn_url)
             .await
             .map_err(|source| StoreError::Connect {
@@ -133,10 +160,15 @@ impl Store {
             })?;
         let realm = settle_realm(&pool, realm).await?;
         tracing::debug!(url = %shown, %realm, "database open");
+        let pg_url = match &target {
+            Target::Postgres { url } => Some(Arc::from(url.as_str())),
+            _ => None,
+        };
         Ok(Store {
             pool,
             realm: realm.into(),
             sqlite: is_sqlite,
+            pg_url,
         })
     }
 }

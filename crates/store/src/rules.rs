@@ -25,7 +25,7 @@ pub struct MonitorRule {
 }
 
 /// True when `dialled` is a decimal number within `[low, high]`.
-fn in_range(dialled: &str, low: &str, high: &str) -> bool {
+pub(crate) fn in_range(dialled: &str, low: &str, high: &str) -> bool {
     !dialled.is_empty()
         && dialled.bytes().all(|b| b.is_ascii_digit())
         && cmp_digits(dialled, low).is_ge()

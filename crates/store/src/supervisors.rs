@@ -4,61 +4,14 @@
 use std::fmt;
 use std::str::FromStr;
 
+pub use model::SpyMode;
+
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use crate::groups::{checked_groups, need_extension, need_groups};
 use crate::time::now_ms;
 use crate::{validate, Store, StoreError};
-
-/// How a supervisor takes part in a call: hear both sides, speak to the agent
-/// only, or speak to both.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum MonitorMode {
-    Listen,
-    Whisper,
-    Barge,
-}
-
-impl MonitorMode {
-    /// Every mode, in canonical order.
-    pub const ALL: [MonitorMode; 3] = [
-        MonitorMode::Listen,
-        MonitorMode::Whisper,
-        MonitorMode::Barge,
-    ];
-
-    /// `listen`, `whisper` or `barge`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MonitorMode::Listen => "listen",
-            MonitorMode::Whisper => "whisper",
-            MonitorMode::Barge => "barge",
-        }
-    }
-}
-
-impl fmt::Display for MonitorMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for MonitorMode {
-    type Err = StoreError;
-
-    /// `listen`, `whisper` or `barge`, in any case.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        MonitorMode::ALL
-            .into_iter()
-            .find(|m| m.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| StoreError::Invalid {
-                field: "modes",
-                value: s.chars().take(80).collect(),
-                reason: "must be listen, whisper or barge",
-            })
-    }
-}
 
 /// Which calls a supervisor may monitor.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,29 +69,35 @@ pub struct Grant {
     pub extension: String,
     pub groups: GroupScope,
     /// Canonical order (listen, whisper, barge), no duplicates when read back.
-    pub modes: Vec<MonitorMode>,
+    pub modes: Vec<SpyMode>,
 }
 
 impl Grant {
     /// True when this grant lets the supervisor monitor a call whose `SPYGROUP`
     /// holds `call_groups`, in `mode`.
-    pub fn allows<S: AsRef<str>>(&self, mode: MonitorMode, call_groups: &[S]) -> bool {
+    pub fn allows<S: AsRef<str>>(&self, mode: SpyMode, call_groups: &[S]) -> bool {
         self.modes.contains(&mode) && self.groups.covers(call_groups)
     }
 }
 
 /// Parses comma-separated modes (`listen,whisper`), sorted, without duplicates.
-pub fn parse_modes(s: &str) -> Result<Vec<MonitorMode>, StoreError> {
+pub fn parse_modes(s: &str) -> Result<Vec<SpyMode>, StoreError> {
     let modes = s
         .split(',')
         .map(str::trim)
         .filter(|m| !m.is_empty())
-        .map(MonitorMode::from_str)
+        .map(|m| {
+            m.parse::<SpyMode>().map_err(|_| StoreError::Invalid {
+                field: "modes",
+                value: m.chars().take(80).collect(),
+                reason: "must be listen, whisper or barge",
+            })
+        })
         .collect::<Result<Vec<_>, _>>()?;
     checked_modes(&modes)
 }
 
-fn checked_modes(modes: &[MonitorMode]) -> Result<Vec<MonitorMode>, StoreError> {
+fn checked_modes(modes: &[SpyMode]) -> Result<Vec<SpyMode>, StoreError> {
     if modes.is_empty() {
         return Err(StoreError::Invalid {
             field: "modes",
@@ -158,7 +117,7 @@ fn flag(row: &AnyRow, column: &str) -> Result<bool, StoreError> {
 }
 
 /// Reads the grants of `only` (one supervisor) or of everyone, ordered by extension.
-async fn read_grants(
+pub(crate) async fn read_grants(
     conn: &mut AnyConnection,
     only: Option<&str>,
 ) -> Result<Vec<Grant>, StoreError> {
@@ -216,9 +175,9 @@ async fn read_grants(
         };
         let mut modes = Vec::new();
         for (column, mode) in [
-            ("may_listen", MonitorMode::Listen),
-            ("may_whisper", MonitorMode::Whisper),
-            ("may_barge", MonitorMode::Barge),
+            ("may_listen", SpyMode::Listen),
+            ("may_whisper", SpyMode::Whisper),
+            ("may_barge", SpyMode::Barge),
         ] {
             if flag(row, column)? {
                 modes.push(mode);
@@ -264,9 +223,9 @@ impl Store {
         )
         .bind(&g.extension)
         .bind(i64::from(groups.is_none()))
-        .bind(may(MonitorMode::Listen))
-        .bind(may(MonitorMode::Whisper))
-        .bind(may(MonitorMode::Barge))
+        .bind(may(SpyMode::Listen))
+        .bind(may(SpyMode::Whisper))
+        .bind(may(SpyMode::Barge))
         .bind(now)
         .execute(&mut *tx)
         .await?;
@@ -328,19 +287,16 @@ mod tests {
 
     #[test]
     fn modes_parse_and_print() {
-        assert_eq!(
-            "Whisper".parse::<MonitorMode>().unwrap(),
-            MonitorMode::Whisper
-        );
-        assert!("spy".parse::<MonitorMode>().is_err());
+        assert_eq!("Whisper".parse::<SpyMode>().unwrap(), SpyMode::Whisper);
+        assert!("spy".parse::<SpyMode>().is_err());
         assert_eq!(
             parse_modes("barge, listen,barge").unwrap(),
-            [MonitorMode::Listen, MonitorMode::Barge]
+            [SpyMode::Listen, SpyMode::Barge]
         );
         assert!(parse_modes("").is_err());
         assert!(parse_modes("listen,eavesdrop").is_err());
-        for m in MonitorMode::ALL {
-            assert_eq!(m.to_string().parse::<MonitorMode>().unwrap(), m);
+        for m in SpyMode::ALL {
+            assert_eq!(m.to_string().parse::<SpyMode>().unwrap(), m);
         }
     }
 
@@ -366,10 +322,10 @@ mod tests {
         let g = Grant {
             extension: "200".into(),
             groups: GroupScope::Groups(vec!["sales".into()]),
-            modes: vec![MonitorMode::Listen],
+            modes: vec![SpyMode::Listen],
         };
-        assert!(g.allows(MonitorMode::Listen, &["sales"]));
-        assert!(!g.allows(MonitorMode::Barge, &["sales"]));
-        assert!(!g.allows(MonitorMode::Listen, &["vip"]));
+        assert!(g.allows(SpyMode::Listen, &["sales"]));
+        assert!(!g.allows(SpyMode::Barge, &["sales"]));
+        assert!(!g.allows(SpyMode::Listen, &["vip"]));
     }
 }

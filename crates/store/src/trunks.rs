@@ -35,7 +35,7 @@ pub struct NewTrunk {
 
 /// IPv4 peers seen on a dual-stack socket arrive as `::ffff:a.b.c.d`; store and
 /// compare the plain IPv4 form so both spellings match.
-fn canonical(ip: IpAddr) -> IpAddr {
+pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6
             .to_ipv4_mapped()
@@ -45,7 +45,7 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-fn from_row(row: &AnyRow) -> Result<Trunk, StoreError> {
+pub(crate) fn from_row(row: &AnyRow) -> Result<Trunk, StoreError> {
     let host: String = row.try_get("host")?;
     let host = host.parse::<IpAddr>().map_err(|_| StoreError::Corrupt {
         what: "trunk host",

@@ -8,7 +8,7 @@ use std::time::SystemTime;
 
 use common::each_backend;
 use store::{
-    Grant, GroupScope, MonitorMode, NewExtension, NewTrunk, SpyGroup, Store, StoreError, TokenScope,
+    Grant, GroupScope, NewExtension, NewTrunk, SpyGroup, SpyMode, Store, StoreError, TokenScope,
 };
 
 async fn ext(s: &Store, number: &str) {
@@ -37,7 +37,7 @@ fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
-fn grant(ext: &str, groups: GroupScope, modes: &[MonitorMode]) -> Grant {
+fn grant(ext: &str, groups: GroupScope, modes: &[SpyMode]) -> Grant {
     Grant {
         extension: ext.into(),
         groups,
@@ -156,11 +156,7 @@ async fn grants() {
         s.supervisor_grant(&grant(
             "200",
             GroupScope::Groups(strings(&["vip", "sales", "vip"])),
-            &[
-                MonitorMode::Whisper,
-                MonitorMode::Listen,
-                MonitorMode::Listen,
-            ],
+            &[SpyMode::Whisper, SpyMode::Listen, SpyMode::Listen],
         ))
         .await
         .unwrap();
@@ -170,32 +166,32 @@ async fn grants() {
             grant(
                 "200",
                 GroupScope::Groups(strings(&["sales", "vip"])),
-                &[MonitorMode::Listen, MonitorMode::Whisper]
+                &[SpyMode::Listen, SpyMode::Whisper]
             ),
             "sorted, without duplicates"
         );
-        assert!(g.allows(MonitorMode::Whisper, &["vip"]));
-        assert!(!g.allows(MonitorMode::Barge, &["vip"]));
+        assert!(g.allows(SpyMode::Whisper, &["vip"]));
+        assert!(!g.allows(SpyMode::Barge, &["vip"]));
 
         // Upsert replaces the whole grant.
-        s.supervisor_grant(&grant("200", GroupScope::All, &MonitorMode::ALL))
+        s.supervisor_grant(&grant("200", GroupScope::All, &SpyMode::ALL))
             .await
             .unwrap();
         s.supervisor_grant(&grant(
             "201",
             GroupScope::Groups(strings(&["sales"])),
-            &[MonitorMode::Barge],
+            &[SpyMode::Barge],
         ))
         .await
         .unwrap();
         assert_eq!(
             s.supervisor_list().await.unwrap(),
             [
-                grant("200", GroupScope::All, &MonitorMode::ALL),
+                grant("200", GroupScope::All, &SpyMode::ALL),
                 grant(
                     "201",
                     GroupScope::Groups(strings(&["sales"])),
-                    &[MonitorMode::Barge]
+                    &[SpyMode::Barge]
                 ),
             ]
         );
@@ -204,32 +200,32 @@ async fn grants() {
         let before = s.supervisor_list().await.unwrap();
         for (g, check) in [
             (
-                grant("999", GroupScope::All, &[MonitorMode::Listen]),
+                grant("999", GroupScope::All, &[SpyMode::Listen]),
                 "NotFound extension",
             ),
             (
                 grant(
                     "201",
                     GroupScope::Groups(strings(&["sales", "nope"])),
-                    &[MonitorMode::Listen],
+                    &[SpyMode::Listen],
                 ),
                 "NotFound spy group",
             ),
             (grant("201", GroupScope::All, &[]), "Invalid modes"),
             (
-                grant("201", GroupScope::Groups(vec![]), &[MonitorMode::Listen]),
+                grant("201", GroupScope::Groups(vec![]), &[SpyMode::Listen]),
                 "Invalid groups",
             ),
             (
                 grant(
                     "201",
                     GroupScope::Groups(strings(&["bad name"])),
-                    &[MonitorMode::Listen],
+                    &[SpyMode::Listen],
                 ),
                 "Invalid group name",
             ),
             (
-                grant("2 01", GroupScope::All, &[MonitorMode::Listen]),
+                grant("2 01", GroupScope::All, &[SpyMode::Listen]),
                 "Invalid extension number",
             ),
         ] {
@@ -267,7 +263,7 @@ async fn deleting_an_extension_leaves_nothing_behind() {
         s.supervisor_grant(&grant(
             "200",
             GroupScope::Groups(strings(&["sales"])),
-            &[MonitorMode::Listen],
+            &[SpyMode::Listen],
         ))
         .await
         .unwrap();
@@ -312,7 +308,7 @@ async fn no_dangling_rows_in_the_tables() {
         s.supervisor_grant(&grant(
             "200",
             GroupScope::Groups(strings(&["sales"])),
-            &[MonitorMode::Listen],
+            &[SpyMode::Listen],
         ))
         .await
         .unwrap();
@@ -367,7 +363,7 @@ async fn foreign_keys_cascade_for_other_writers() {
         s.supervisor_grant(&grant(
             "200",
             GroupScope::Groups(strings(&["sales"])),
-            &[MonitorMode::Listen],
+            &[SpyMode::Listen],
         ))
         .await
         .unwrap();
@@ -528,7 +524,7 @@ async fn tokens() {
     each_backend(|s| async move {
         ext(&s, "200").await;
         ext(&s, "110").await;
-        s.supervisor_grant(&grant("200", GroupScope::All, &[MonitorMode::Listen]))
+        s.supervisor_grant(&grant("200", GroupScope::All, &[SpyMode::Listen]))
             .await
             .unwrap();
 
@@ -611,7 +607,7 @@ async fn tokens() {
         assert_eq!(s.token_verify(&read_secret).await.unwrap(), None);
 
         // Re-granting keeps the supervisor's tokens; revoking the supervisor ends them.
-        s.supervisor_grant(&grant("200", GroupScope::All, &MonitorMode::ALL))
+        s.supervisor_grant(&grant("200", GroupScope::All, &SpyMode::ALL))
             .await
             .unwrap();
         assert!(s.token_verify(&sup_secret).await.unwrap().is_some());

@@ -7,16 +7,16 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use api::{ApiState, LiveView};
+use api::{ApiState, LiveChannel, LiveView};
 use serde_json::{json, Value};
-use store::{Grant, GroupScope, MonitorMode, NewExtension, Store, TokenScope};
+use store::{Grant, GroupScope, NewExtension, SpyMode, Store, TokenScope};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{broadcast, oneshot};
 
 /// The switch as a test scripts it.
 pub struct FakeLive {
-    pub channels: Mutex<Value>,
+    pub channels: Mutex<Vec<LiveChannel>>,
     pub tx: broadcast::Sender<Arc<Value>>,
     /// Events sent between `subscribe` and its return, to make a subscriber lag.
     pub prelag: Mutex<Vec<Arc<Value>>>,
@@ -25,7 +25,7 @@ pub struct FakeLive {
 impl FakeLive {
     pub fn new(capacity: usize) -> Arc<FakeLive> {
         Arc::new(FakeLive {
-            channels: Mutex::new(json!([])),
+            channels: Mutex::new(Vec::new()),
             tx: broadcast::channel(capacity).0,
             prelag: Mutex::new(Vec::new()),
         })
@@ -33,7 +33,7 @@ impl FakeLive {
 }
 
 impl LiveView for FakeLive {
-    fn channels(&self) -> Value {
+    fn channels(&self) -> Vec<LiveChannel> {
         self.channels.lock().unwrap().clone()
     }
 
@@ -98,7 +98,7 @@ impl Server {
             .supervisor_grant(&Grant {
                 extension: "201".into(),
                 groups: GroupScope::All,
-                modes: vec![MonitorMode::Listen],
+                modes: vec![SpyMode::Listen],
             })
             .await
             .unwrap();

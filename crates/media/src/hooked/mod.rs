@@ -5,22 +5,23 @@
 //!
 //! The pieces are the I/O-free ones of this crate: a jitter buffer and G.711 per leg,
 //! the `CallMixer` with its audiohooks, frame sources and DTMF detectors. This module
-//! only wires them to the bridge's legs; the relay owns the sockets.
+//! only wires them to the bridge's legs. It sits below the relay, which drives it
+//! (packets in, ticks with the time), and knows nothing of sockets or threads.
 
 mod link;
 mod pipe;
 mod side;
 
-pub use link::{LinkSource, RecordingSource, SpyLink};
+pub use link::{LinkSource, SpyLink};
 pub use pipe::{frame_pipe, Closed as PipeClosed, FrameReceiver, FrameSender, Recv};
 pub use side::PlayEnd;
 pub(crate) use side::{Player, SideProc};
 
 use std::time::Instant;
 
-use crate::bridge::Side;
 use crate::frame::Frame;
 use crate::mix::{CallMixer, SpyMode, SupervisorId, VolumeStep};
+use crate::side::Side;
 
 /// A supervisor attached to this bridge: frames out to their bridge, frames in from it.
 pub(crate) struct Supervisor {

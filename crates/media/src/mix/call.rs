@@ -15,17 +15,13 @@
 
 use super::audiohook::{Audiohooks, HookError, HookId, SpyFrame, Tap};
 use super::gain::VolumeStep;
-use crate::bridge::Side;
 use crate::frame::Frame;
+use crate::side::Side;
 use thiserror::Error;
 
-/// ChanSpy's monitoring modes (options `q`, `w`, `B`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SpyMode {
-    Listen,
-    Whisper,
-    Barge,
-}
+/// ChanSpy's monitoring modes (options `q`, `w`, `B`): the one type every crate
+/// uses (`model::SpyMode`).
+pub use model::SpyMode;
 
 /// One supervisor monitoring this call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -2,10 +2,10 @@
 //! supervisor 1500 Hz, all at -12 dBFS, each through G.711 as on the wire.
 
 use super::*;
-use crate::bridge::Side;
 use crate::codec::AudioCodec;
 use crate::frame::Frame;
 use crate::goertzel::tone_dbfs;
+use crate::side::Side;
 use crate::tone::{FrameSource, ToneGenerator, ToneSpec};
 
 const CLIENT: f64 = 400.0;

@@ -173,6 +173,11 @@ impl WavRecorder {
         })
     }
 
+    /// The file being written.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Appends one frame. Frames of another rate are refused (no resampler).
     pub fn write(&mut self, frame: &Frame) -> Result<(), WavError> {
         if frame.rate() != 8000 {

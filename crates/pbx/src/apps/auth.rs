@@ -65,7 +65,7 @@ impl PbxHost {
                         self.hung_up = true;
                         return AppOutcome::Hangup;
                     }
-                    Input::Timeout | Input::Digit('#') => break,
+                    Input::Timeout | Input::Digit('#') | Input::Remote(_) => break,
                     Input::Digit(d) => {
                         entered.push(d);
                         if entered.len() >= max {
@@ -106,9 +106,9 @@ impl PbxHost {
                 Some((f, k)) => (f.to_string(), format!("{k}/{entered}")),
                 None => (prefix.to_string(), entered.to_string()),
             };
-            let ok = matches!(self.env.store.db_get(&family, &key).await, Ok(Some(_)));
+            let ok = self.env.config.db_get(&family, &key).is_some();
             if ok && options.contains('r') {
-                let _ = self.env.store.db_del(&family, &key).await;
+                let _ = self.env.config.db_del(&family, &key);
             }
             return ok;
         }

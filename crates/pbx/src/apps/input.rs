@@ -8,6 +8,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::chan::{ChanEvent, Channel};
+use crate::monitor::MonitorCmd;
 
 /// One thing that happened while an application waited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,13 +16,15 @@ pub enum Input {
     Digit(char),
     Timeout,
     Hangup,
+    /// A command from the API for the monitor this channel runs.
+    Remote(MonitorCmd),
 }
 
 pub struct InputQueue {
     /// None once the bridge is gone (the call is ending; the switch says when).
     dtmf: Option<mpsc::UnboundedReceiver<char>>,
-    /// Keys pressed on the caller's behalf (the API steering a monitor).
-    remote: Option<mpsc::UnboundedReceiver<char>>,
+    /// Commands from the API steering the monitor this channel runs.
+    remote: Option<mpsc::UnboundedReceiver<MonitorCmd>>,
     ahead: VecDeque<char>,
     hung_up: bool,
 }
@@ -36,8 +39,8 @@ impl InputQueue {
         }
     }
 
-    /// Adds a source of keys pressed on the caller's behalf.
-    pub fn set_remote(&mut self, rx: mpsc::UnboundedReceiver<char>) {
+    /// Adds the commands of a monitor started from the API.
+    pub fn set_remote(&mut self, rx: mpsc::UnboundedReceiver<MonitorCmd>) {
         self.remote = Some(rx);
     }
 
@@ -89,8 +92,8 @@ impl InputQueue {
                     Some(d) => return Input::Digit(d),
                     None => self.dtmf = None,
                 },
-                d = remote => match d {
-                    Some(d) => return Input::Digit(d),
+                c = remote => match c {
+                    Some(c) => return Input::Remote(c),
                     None => self.remote = None,
                 },
                 ev = chan.next_event() => match ev {
@@ -99,7 +102,7 @@ impl InputQueue {
                         return Input::Hangup;
                     }
                     ChanEvent::Dtmf(d) => return Input::Digit(d),
-                    ChanEvent::Answered(_) => {}
+                    ChanEvent::AnswerDone(_) | ChanEvent::DialDone(_) | ChanEvent::PlacedAnswered(_) => {}
                 },
                 _ = tokio::time::sleep_until(until) => return Input::Timeout,
             }

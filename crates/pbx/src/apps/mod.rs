@@ -6,10 +6,10 @@
 //! interpreter runs them itself.
 
 mod auth;
+mod catalog;
 pub(crate) mod chanspy;
 mod dial;
 mod input;
-mod permit;
 mod play;
 
 use std::sync::Arc;
@@ -20,13 +20,15 @@ use media::{BridgeControl, Side};
 
 use crate::chan::Channel;
 use crate::registry::Registry;
+pub use catalog::{load_options, App};
 pub(crate) use chanspy::SpyOptions;
 pub use input::Input;
 
-/// What every channel task shares: the store, the dialplan, sounds, live channels.
+/// What every channel task shares: the configuration (read from memory, written
+/// behind), the dialplan, sounds, live channels, events.
 #[derive(Clone)]
 pub struct AppEnv {
-    pub store: store::Store,
+    pub config: store::LiveConfig,
     pub plan: Arc<Dialplan>,
     pub prompts: Arc<Prompts>,
     pub registry: Registry,
@@ -83,57 +85,58 @@ impl PbxHost {
     }
 
     async fn run_app(&mut self, app: &str, args: &str, vars: &mut ChannelVars) -> AppOutcome {
-        let lower = app.to_ascii_lowercase();
-        match lower.as_str() {
-            "answer" => {
+        let Some(known) = App::parse(app) else {
+            return AppOutcome::Fail(format!(
+                "application {app}({args}) is not available in spygroup; see `spygroup dialplan check`"
+            ));
+        };
+        match known {
+            App::Answer => {
                 if !self.ensure_answered().await {
                     return AppOutcome::Hangup;
                 }
                 let ms: u64 = args.trim().parse().unwrap_or(0);
                 self.wait_ms(ms).await
             }
-            "hangup" => {
+            App::Hangup => {
                 self.chan.hangup(hangup_status(args));
                 self.hung_up = true;
                 AppOutcome::Hangup
             }
-            "wait" => {
+            App::Wait => {
                 let secs: f64 = args.trim().parse().unwrap_or(0.0);
                 self.wait_ms((secs.max(0.0) * 1000.0) as u64).await
             }
-            "noop" | "verbose" | "log" | "setmusiconhold" => AppOutcome::Continue,
-            "nocdr" => {
+            App::SetMusicOnHold => AppOutcome::Continue,
+            App::NoCdr => {
                 self.chan.no_cdr();
                 AppOutcome::Continue
             }
-            "ringing" => {
+            App::Ringing => {
                 self.chan.ringing();
                 AppOutcome::Continue
             }
-            "progress" => {
+            App::Progress => {
                 self.chan.progress();
                 AppOutcome::Continue
             }
-            "busy" => self.refuse(486, media::tone::ToneSpec::busy()).await,
-            "congestion" => self.refuse(503, media::tone::ToneSpec::congestion()).await,
-            "playback" => self.playback(args, vars).await,
-            "background" => self.background(args, vars).await,
-            "waitexten" => self.wait_exten(args, vars).await,
-            "read" => self.read(args, vars).await,
-            "saydigits" => self.say_digits(args).await,
-            "playtones" => self.playtones(args),
-            "stopplaytones" => {
+            App::Busy => self.refuse(486, media::tone::ToneSpec::busy()).await,
+            App::Congestion => self.refuse(503, media::tone::ToneSpec::congestion()).await,
+            App::Playback => self.playback(args, vars).await,
+            App::Background => self.background(args, vars).await,
+            App::WaitExten => self.wait_exten(args, vars).await,
+            App::Read => self.read(args, vars).await,
+            App::SayDigits => self.say_digits(args).await,
+            App::Playtones => self.playtones(args),
+            App::StopPlaytones => {
                 self.media.stop_play(self.side);
                 AppOutcome::Continue
             }
-            "echo" => self.echo().await,
-            "authenticate" => self.authenticate(args, vars).await,
-            "dial" => self.dial(args, vars).await,
-            "chanspy" => self.chanspy(args, vars, false).await,
-            "extenspy" => self.chanspy(args, vars, true).await,
-            _ => AppOutcome::Fail(format!(
-                "application {app}({args}) is not available in spygroup; see `spygroup dialplan check`"
-            )),
+            App::Echo => self.echo().await,
+            App::Authenticate => self.authenticate(args, vars).await,
+            App::Dial => self.dial(args, vars).await,
+            App::ChanSpy => self.chanspy(args, vars, false).await,
+            App::ExtenSpy => self.chanspy(args, vars, true).await,
         }
     }
 
@@ -168,10 +171,10 @@ impl PbxHost {
 
 impl Host for PbxHost {
     async fn exec(&mut self, app: &str, args: &str, chan: &mut ChannelVars) -> AppOutcome {
-        // ChanSpy's g() reads SPYGROUP from the registry: keep it current.
+        // ChanSpy's g() reads SPYGROUP from the live-channel table: keep it current.
         let group = chan.get("SPYGROUP").unwrap_or_default().to_string();
+        self.chan.set_spygroup(&group);
         let name = self.chan.name.clone();
-        self.env.registry.update(&name, |e| e.spygroup = group);
         if self.hung_up {
             return AppOutcome::Hangup;
         }
@@ -183,29 +186,22 @@ impl Host for PbxHost {
         outcome
     }
 
+    // AstDB: read from the configuration snapshot (with this PBX's own pending
+    // writes), written behind, so `DB()` works through a database outage.
     async fn db_get(&mut self, family: &str, key: &str) -> Option<String> {
-        self.env.store.db_get(family, key).await.ok().flatten()
+        self.env.config.db_get(family, key)
     }
 
     async fn db_put(&mut self, family: &str, key: &str, value: &str) -> bool {
-        self.env.store.db_put(family, key, value).await.is_ok()
+        self.env.config.db_put(family, key, value).is_ok()
     }
 
     async fn db_del(&mut self, family: &str, key: &str) -> bool {
-        self.env.store.db_del(family, key).await.unwrap_or(false)
+        self.env.config.db_del(family, key).unwrap_or(false)
     }
 
     async fn db_deltree(&mut self, family: &str) -> usize {
-        let Ok(rows) = self.env.store.db_show(Some(family)).await else {
-            return 0;
-        };
-        let mut n = 0;
-        for (fam, key, _) in rows {
-            if self.env.store.db_del(&fam, &key).await.unwrap_or(false) {
-                n += 1;
-            }
-        }
-        n
+        self.env.config.db_deltree(family).unwrap_or(0)
     }
 }
 

@@ -67,7 +67,7 @@ impl PbxHost {
                 }
                 // Digits typed during an uninterruptible prompt are dropped, as in
                 // Asterisk's Playback.
-                Input::Digit(_) | Input::Timeout => {}
+                Input::Digit(_) | Input::Timeout | Input::Remote(_) => {}
             }
         }
     }
@@ -122,7 +122,7 @@ impl PbxHost {
                 self.hung_up = true;
                 AppOutcome::Hangup
             }
-            Input::Timeout => AppOutcome::Timeout,
+            Input::Timeout | Input::Remote(_) => AppOutcome::Timeout,
             Input::Digit(d) => self.collect_exten(d, vars).await,
         }
     }
@@ -148,7 +148,7 @@ impl PbxHost {
                     self.hung_up = true;
                     return AppOutcome::Hangup;
                 }
-                Input::Timeout => break,
+                Input::Timeout | Input::Remote(_) => break,
                 Input::Digit(d) => next = Some(d),
             }
         }
@@ -208,7 +208,9 @@ impl PbxHost {
                         vars.set("READSTATUS", "HANGUP");
                         return AppOutcome::Hangup;
                     }
-                    Input::Timeout => break if digits.is_empty() { "TIMEOUT" } else { "OK" },
+                    Input::Timeout | Input::Remote(_) => {
+                        break if digits.is_empty() { "TIMEOUT" } else { "OK" }
+                    }
                     Input::Digit('#') => break "OK",
                     Input::Digit(d) => {
                         digits.push(d);
@@ -308,7 +310,7 @@ impl PbxHost {
                     self.hung_up = true;
                     break false;
                 }
-                Input::Timeout => break true,
+                Input::Timeout | Input::Remote(_) => break true,
                 Input::Digit(d) => typed.push(d),
             }
         };

@@ -1,77 +1,92 @@
 //! Channels as the dialplan sees them: a task per caller's channel runs what should
-//! happen to the call (the dialplan, or the core's fixed rule) and asks the switch to
-//! answer, dial or hang up; the switch tells it when the caller hangs up.
+//! happen to the call (the dialplan) and asks the switch to answer, dial or hang up;
+//! the switch tells it when the caller hangs up and how its requests went.
 //!
-//! This is the seam between call control (SIP, owned by the switch task) and
-//! applications (`Dial`, `Playback`, `ChanSpy`, ...): applications never touch SIP.
+//! This is the seam between call control (SIP, owned by the switch) and
+//! applications (`Dial`, `Playback`, `ChanSpy`, ...): applications never touch SIP,
+//! and never write the live-channel table: they ask the switch, which owns it.
 
 mod originate;
 mod status;
 mod task;
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use media::mix::SpyMode;
+use tokio::sync::mpsc;
 
-pub use originate::{run_click_to_spy, MonitorCmd, Monitors};
+pub use crate::switch::CallId;
+pub use originate::run_click_to_spy;
 pub use status::{DialOutcome, DialStatus};
 pub use task::run_dialplan;
-
-/// Identifies a call inside the switch.
-pub type CallId = u64;
 
 /// What the switch tells a channel task.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChanEvent {
     /// The caller hung up (BYE or CANCEL): stop, run `h` if any.
     Hangup,
-    /// A DTMF digit from the caller's phone.
+    /// A DTMF digit from the caller's phone (SIP INFO).
     Dtmf(char),
+    /// The answer to [`ChanOp::Answer`]: false when the caller is already gone.
+    AnswerDone(bool),
+    /// A [`ChanOp::Dial`] ended: it failed, or the bridged call ended.
+    DialDone(DialOutcome),
     /// A call the PBX placed was answered (click-to-spy: the supervisor picked up);
     /// the answering phone's channel.
-    Answered(String),
+    PlacedAnswered(String),
 }
 
-/// What a channel task asks of the switch.
-#[derive(Debug)]
-pub enum ChanRequest {
-    /// Answer the caller (200 OK with the PBX's media). Replies false when the caller
-    /// is already gone.
-    Answer {
-        call: CallId,
-        reply: oneshot::Sender<bool>,
-    },
+/// What a channel task asks of the switch, for one call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChanRequest {
+    pub call: CallId,
+    pub op: ChanOp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChanOp {
+    /// Answer the caller (200 OK with the PBX's media); answered with `AnswerDone`.
+    Answer,
     /// 180 Ringing / 183 Session Progress to the caller, if not answered yet.
-    Ringing {
-        call: CallId,
-    },
-    Progress {
-        call: CallId,
-    },
+    Ringing,
+    Progress,
     /// Ring these endpoints (extensions) at once; the first to answer is bridged with
-    /// the caller. Replies when the dial fails, or when the bridged call ends.
+    /// the caller. Answered with `DialDone` when the dial fails or the bridged call
+    /// ends.
     Dial {
-        call: CallId,
         endpoints: Vec<String>,
         timeout: Option<Duration>,
         /// Variables the new channel inherits (`_VAR`, `__VAR`), e.g. SPYGROUP.
         vars: Vec<(String, String)>,
-        reply: oneshot::Sender<DialOutcome>,
     },
-    /// End the channel: BYE if answered, else the given final status (or the status the
-    /// last failed Dial left, or 480).
+    /// End the channel: BYE if answered, else the given final status (or the status
+    /// the last failed Dial left, or 480).
     Hangup {
-        call: CallId,
         status: Option<u16>,
     },
     /// Do not write a call record for this call.
-    NoCdr {
-        call: CallId,
+    NoCdr,
+    /// The dialplan set the channel's `SPYGROUP` (ChanSpy's `g()` and permissions
+    /// read it from the live-channel table).
+    SpyGroup {
+        channel: String,
+        groups: String,
+    },
+    /// The channel entered or left ChanSpy (it is never spied on meanwhile).
+    InChanSpy {
+        channel: String,
+        active: bool,
+    },
+    /// The channel monitors `target` in `mode` now, or nothing.
+    Spying {
+        channel: String,
+        on: Option<(String, SpyMode)>,
     },
 }
 
 /// Who placed the call, as the channel task sees it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallerInfo {
     /// Extension number or trunk name.
     pub endpoint: String,
@@ -84,6 +99,27 @@ pub struct CallerInfo {
     pub trunk: Option<String>,
 }
 
+/// A cloneable way to make requests for one call from outside its `Channel`
+/// (e.g. a guard that must report on drop).
+#[derive(Clone)]
+pub struct ChanRequester {
+    call: CallId,
+    requests: mpsc::UnboundedSender<ChanRequest>,
+}
+
+impl ChanRequester {
+    /// The channel monitors `on` now (channel and mode), or nothing.
+    pub fn set_spying(&self, channel: &str, on: Option<(String, SpyMode)>) {
+        let _ = self.requests.send(ChanRequest {
+            call: self.call,
+            op: ChanOp::Spying {
+                channel: channel.to_string(),
+                on,
+            },
+        });
+    }
+}
+
 /// A channel task's handle on its channel.
 pub struct Channel {
     pub call: CallId,
@@ -94,11 +130,15 @@ pub struct Channel {
     pub dialled: String,
     requests: mpsc::UnboundedSender<ChanRequest>,
     events: mpsc::UnboundedReceiver<ChanEvent>,
+    /// Events that arrived while a request waited for its answer, in order.
+    pending: VecDeque<ChanEvent>,
     hung_up: bool,
+    /// The last SPYGROUP told to the switch, so each application does not repeat it.
+    told_spygroup: String,
 }
 
 impl Channel {
-    pub(crate) fn new(
+    pub fn new(
         call: CallId,
         name: String,
         caller: CallerInfo,
@@ -113,31 +153,34 @@ impl Channel {
             dialled,
             requests,
             events,
+            pending: VecDeque::new(),
             hung_up: false,
+            told_spygroup: String::new(),
         }
     }
 
     /// Answers the caller; false when the caller is gone.
     pub async fn answer(&mut self) -> bool {
-        let (reply, wait) = oneshot::channel();
-        let call = self.call;
-        self.send(ChanRequest::Answer { call, reply });
-        wait.await.unwrap_or(false)
+        self.send(ChanOp::Answer);
+        match self
+            .wait_for(|e| matches!(e, ChanEvent::AnswerDone(_)))
+            .await
+        {
+            Some(ChanEvent::AnswerDone(ok)) => ok,
+            _ => false,
+        }
     }
 
     pub fn ringing(&mut self) {
-        let call = self.call;
-        self.send(ChanRequest::Ringing { call });
+        self.send(ChanOp::Ringing);
     }
 
     pub fn progress(&mut self) {
-        let call = self.call;
-        self.send(ChanRequest::Progress { call });
+        self.send(ChanOp::Progress);
     }
 
     pub fn no_cdr(&mut self) {
-        let call = self.call;
-        self.send(ChanRequest::NoCdr { call });
+        self.send(ChanOp::NoCdr);
     }
 
     /// Rings endpoints and waits until the dial fails or the bridged call ends. The
@@ -148,60 +191,90 @@ impl Channel {
         timeout: Option<Duration>,
         vars: Vec<(String, String)>,
     ) -> DialOutcome {
-        let (reply, wait) = oneshot::channel();
-        let call = self.call;
-        self.send(ChanRequest::Dial {
-            call,
+        self.send(ChanOp::Dial {
             endpoints,
             timeout,
             vars,
-            reply,
         });
-        wait.await.unwrap_or(DialOutcome {
-            status: DialStatus::Cancel,
-        })
+        match self.wait_for(|e| matches!(e, ChanEvent::DialDone(_))).await {
+            Some(ChanEvent::DialDone(outcome)) => outcome,
+            _ => DialOutcome {
+                status: DialStatus::Cancel,
+            },
+        }
     }
 
-    /// Starts a Dial without waiting for its end; the receiver gets the outcome.
-    pub fn dial_start(
-        &mut self,
-        endpoints: Vec<String>,
-        timeout: Option<Duration>,
-    ) -> oneshot::Receiver<DialOutcome> {
-        let (reply, wait) = oneshot::channel();
-        let call = self.call;
-        self.send(ChanRequest::Dial {
-            call,
+    /// Starts a Dial without waiting for its end; `DialDone` comes as an event.
+    pub fn dial_start(&mut self, endpoints: Vec<String>, timeout: Option<Duration>) {
+        self.send(ChanOp::Dial {
             endpoints,
             timeout,
             vars: Vec::new(),
-            reply,
         });
-        wait
     }
 
     /// Ends the channel.
     pub fn hangup(&mut self, status: Option<u16>) {
         if !self.hung_up {
             self.hung_up = true;
-            let call = self.call;
-            self.send(ChanRequest::Hangup { call, status });
+            self.send(ChanOp::Hangup { status });
+        }
+    }
+
+    /// Tells the switch the channel's `SPYGROUP`, when it changed.
+    pub fn set_spygroup(&mut self, groups: &str) {
+        if self.told_spygroup != groups {
+            self.told_spygroup = groups.to_string();
+            let channel = self.name.clone();
+            self.send(ChanOp::SpyGroup {
+                channel,
+                groups: groups.to_string(),
+            });
+        }
+    }
+
+    /// This channel runs ChanSpy (true) or no longer (false).
+    pub fn set_in_chanspy(&mut self, active: bool) {
+        let channel = self.name.clone();
+        self.send(ChanOp::InChanSpy { channel, active });
+    }
+
+    pub fn requester(&self) -> ChanRequester {
+        ChanRequester {
+            call: self.call,
+            requests: self.requests.clone(),
         }
     }
 
     /// Waits for the next event; `Hangup` when the switch is gone.
     pub async fn next_event(&mut self) -> ChanEvent {
+        if let Some(e) = self.pending.pop_front() {
+            return e;
+        }
         self.events.recv().await.unwrap_or(ChanEvent::Hangup)
     }
 
-    /// An event if one is waiting.
-    pub fn try_event(&mut self) -> Option<ChanEvent> {
-        self.events.try_recv().ok()
+    /// Waits for the event `want` picks, keeping every other one for later; None
+    /// when the switch is gone.
+    async fn wait_for(&mut self, want: impl Fn(&ChanEvent) -> bool) -> Option<ChanEvent> {
+        if let Some(i) = self.pending.iter().position(&want) {
+            return self.pending.remove(i);
+        }
+        loop {
+            let e = self.events.recv().await?;
+            if want(&e) {
+                return Some(e);
+            }
+            self.pending.push_back(e);
+        }
     }
 
-    fn send(&self, req: ChanRequest) {
+    fn send(&self, op: ChanOp) {
         // The switch outlives every channel task; if it is gone we are shutting down.
-        let _ = self.requests.send(req);
+        let _ = self.requests.send(ChanRequest {
+            call: self.call,
+            op,
+        });
     }
 }
 

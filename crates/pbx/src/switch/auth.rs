@@ -1,4 +1,5 @@
-//! Digest authentication of extensions (REGISTER and INVITE).
+//! Digest authentication of extensions (REGISTER and INVITE), over the HA1 values
+//! of the configuration snapshot.
 //!
 //! One answer for every failure: an unknown user, a wrong password and a locked-out
 //! source all get the same response, so nobody can learn which extensions exist.
@@ -15,6 +16,9 @@ pub enum AuthOutcome {
     Accepted(store::Extension),
     /// Send this (401/407 with fresh challenges, or 403).
     Reject(Response),
+    /// The user is not in this snapshot; it may be in a fresher one (an extension
+    /// added a moment ago): ask again with a newer snapshot before refusing.
+    Unknown,
 }
 
 /// Digest verifier over HA1 values kept in the store.
@@ -42,11 +46,14 @@ impl Authenticator {
 
     /// Checks the request's credentials. REGISTER uses 401/WWW-Authenticate, other
     /// requests 407/Proxy-Authenticate.
-    pub async fn check(
+    /// With `may_wait`, an unknown user is answered `Unknown` (nothing recorded)
+    /// rather than refused.
+    pub fn check(
         &mut self,
         req: &Request,
         source: IpAddr,
-        store: &store::Store,
+        config: &store::ConfigSnapshot,
+        may_wait: bool,
         now: Instant,
     ) -> AuthOutcome {
         let proxy = req.method != sip::Method::Register;
@@ -68,15 +75,12 @@ impl Authenticator {
             tracing::warn!(%source, user = %creds.username, "authentication refused: locked out");
             return AuthOutcome::Reject(forbidden(req));
         }
-        let ext = match store.get_extension(&creds.username).await {
-            Ok(ext) => ext,
-            Err(e) => {
-                tracing::error!("store lookup failed during authentication: {e}");
-                let mut resp = Response::for_request(req, 503, "Service Unavailable");
-                resp.headers.push("Retry-After", "5");
-                return AuthOutcome::Reject(resp);
-            }
-        };
+        // From the configuration snapshot: no database round trip, and a database
+        // outage locks nobody out.
+        let ext = config.extension(&creds.username).cloned();
+        if ext.is_none() && may_wait {
+            return AuthOutcome::Unknown;
+        }
         // The password is checked before the nonce is consumed, so forged responses
         // cannot burn a phone's nonce counts. Unknown users are checked against a
         // dummy HA1 so they cost the same time as real ones.

@@ -6,15 +6,22 @@
 use std::time::{Instant, SystemTime};
 
 use media::sdp::{Codec, SdpOrigin};
-use media::MediaBridge;
 use sip::transaction::{ClientTxId, ServerTxId};
 use sip::{Peer, Request};
-use tokio::sync::{mpsc, oneshot};
 
 use super::dialog::Dialog;
-use crate::chan::{ChanEvent, DialOutcome, DialStatus};
+use super::output::OpenedBridge;
+use crate::chan::DialStatus;
 
-pub type CallId = u64;
+/// A call inside the switch: one per caller's channel (or per call the PBX places).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallId(pub u64);
+
+impl std::fmt::Display for CallId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
 
 /// Which leg of a call a message belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,8 +76,8 @@ pub struct DialState {
     pub branches: Vec<Branch>,
     /// Gives up ringing at this time (Dial's timeout).
     pub deadline: Option<Instant>,
-    /// Answers the channel task when the dial fails or the bridged call ends.
-    pub reply: Option<oneshot::Sender<DialOutcome>>,
+    /// The channel task waits for the outcome: it gets `DialDone` once.
+    pub waiting: bool,
     /// The callee number, for the call record.
     pub callee: String,
     pub answered_at: Option<SystemTime>,
@@ -79,11 +86,9 @@ pub struct DialState {
 }
 
 impl DialState {
-    /// Reports the dial's outcome to the channel task (once).
-    pub fn finish(&mut self, status: DialStatus) {
-        if let Some(reply) = self.reply.take() {
-            let _ = reply.send(DialOutcome { status });
-        }
+    /// The outcome to report to the channel task, the first time only.
+    pub fn finish(&mut self, status: DialStatus) -> Option<DialStatus> {
+        std::mem::take(&mut self.waiting).then_some(status)
     }
 
     /// The status a failed dial reports, from the branches' final responses.
@@ -98,7 +103,8 @@ impl DialState {
 }
 
 pub struct Call {
-    pub id: CallId,
+    /// The id the API and the call record show: `<start epoch ms>-<n>`, path-safe.
+    pub public_id: String,
     pub state: CallState,
     pub a: Leg,
     /// The answered callee leg of the current (or last) Dial.
@@ -108,7 +114,8 @@ pub struct Call {
     pub invite_tx: Option<ServerTxId>,
     /// A's INVITE, to build responses from.
     pub invite: Request,
-    pub bridge: Option<MediaBridge>,
+    /// The media anchor; None once released.
+    pub bridge: Option<OpenedBridge>,
     pub codecs: Vec<Codec>,
     pub dtmf: Option<Codec>,
     pub ptime: Option<u32>,
@@ -119,10 +126,11 @@ pub struct Call {
     pub dialled: String,
     pub started: SystemTime,
     pub answered: Option<SystemTime>,
+    /// A's INVITE had no SDP (late offer): our 200 carries the offer and the
+    /// answer comes in the ACK.
+    pub late_offer: bool,
     /// 180/183 already relayed to A with our SDP.
     pub early_media: bool,
-    /// Events for the channel task running A's dialplan.
-    pub events: mpsc::UnboundedSender<ChanEvent>,
     /// The trunk the call came in from, if any.
     pub trunk: Option<String>,
     /// A call the PBX placed itself (click-to-spy): leg A has no phone.

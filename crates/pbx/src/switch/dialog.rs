@@ -1,8 +1,9 @@
 //! One side of a B2BUA call as a SIP dialog (RFC 3261 section 12): the identifiers and
 //! route state needed to send in-dialog requests (BYE, re-INVITE) and to match the ones
-//! that arrive.
+//! that arrive; and the message helpers around dialogs (CANCEL, To tags, where a
+//! contact is reached).
 
-use sip::{new_branch, CSeq, Method, NameAddr, Peer, Request, Uri};
+use sip::{new_branch, new_tag, CSeq, Method, NameAddr, Peer, Request, Response, Uri};
 
 /// Dialog state for one leg. The PBX is UAS on the caller's leg and UAC on the callee's.
 #[derive(Debug, Clone)]
@@ -70,6 +71,123 @@ impl Dialog {
     }
 }
 
+/// The caller's leg as a dialog in which we are the UAS.
+pub(super) fn uas_dialog(req: &Request, peer: Peer) -> Dialog {
+    let from = req.from().ok();
+    let to = req.to().ok();
+    let remote_target = req
+        .contacts()
+        .unwrap_or_default()
+        .into_iter()
+        .find_map(|c| match c {
+            sip::ContactValue::Addr(na) => Some(na.uri),
+            sip::ContactValue::Star => None,
+        })
+        .or_else(|| from.as_ref().map(|f| f.uri.clone()))
+        .unwrap_or_else(|| req.uri.clone());
+    let strip = |na: Option<NameAddr>| {
+        na.map(|mut n| {
+            n.params.retain(|(k, _)| !k.eq_ignore_ascii_case("tag"));
+            n
+        })
+    };
+    let remote_tag = from
+        .as_ref()
+        .and_then(|f| f.tag().map(str::to_string))
+        .unwrap_or_default();
+    let local = strip(to).unwrap_or_else(|| NameAddr {
+        display: None,
+        uri: req.uri.clone(),
+        params: Vec::new(),
+    });
+    let remote = strip(from).unwrap_or_else(|| local.clone());
+    Dialog {
+        call_id: req.call_id().unwrap_or_default().to_string(),
+        local_tag: new_tag(),
+        remote_tag,
+        local,
+        remote,
+        remote_target,
+        route_set: req
+            .headers
+            .get_all("Record-Route")
+            .map(str::to_string)
+            .collect(),
+        local_cseq: 1,
+        remote_cseq: req.cseq().map(|c| c.seq).unwrap_or(0),
+        peer,
+    }
+}
+
+pub(super) struct ContactTarget(pub Uri);
+
+pub(super) fn contact_target(resp: &Response) -> Option<ContactTarget> {
+    resp.contacts()
+        .unwrap_or_default()
+        .into_iter()
+        .find_map(|c| match c {
+            sip::ContactValue::Addr(na) => Some(ContactTarget(na.uri)),
+            sip::ContactValue::Star => None,
+        })
+}
+
+/// RFC 3261 9.1: a CANCEL mirrors the INVITE's Request-URI, top Via, From, To, Call-ID
+/// and CSeq number, and its Route headers.
+pub(super) fn cancel_for(invite: &Request) -> Request {
+    let mut cancel = Request::new(Method::Cancel, invite.uri.clone());
+    for name in ["Via", "From", "To", "Call-ID", "Route"] {
+        if name == "Via" {
+            if let Some(v) = invite.headers.get("Via") {
+                cancel.headers.push("Via", v.to_string());
+            }
+            continue;
+        }
+        for v in invite.headers.get_all(name) {
+            cancel.headers.push(name, v.to_string());
+        }
+    }
+    cancel.headers.push("Max-Forwards", "70");
+    if let Ok(cseq) = invite.cseq() {
+        cancel.headers.push(
+            "CSeq",
+            sip::CSeq {
+                seq: cseq.seq,
+                method: Method::Cancel,
+            }
+            .to_string(),
+        );
+    }
+    cancel.headers.push("User-Agent", super::USER_AGENT);
+    cancel
+}
+
+pub(super) fn set_to_tag(resp: &mut Response, tag: &str) {
+    if let Some(to) = resp.headers.get("To") {
+        if let Ok(mut na) = to.parse::<NameAddr>() {
+            na.set_tag(tag);
+            resp.headers.set("To", na.to_string());
+        }
+    }
+}
+
+/// Where to send requests for a registered contact. Behind NAT the Contact names an
+/// address nobody can reach, so the source the REGISTER came from is used (as
+/// Asterisk's `nat=force_rport`); when the Contact's IP is the source IP the phone is
+/// not NATed and its Contact port is honoured (a phone may register from one port and
+/// listen on another). TCP always reuses the phone's connection.
+pub(super) fn contact_peer(contact: &Uri, source: Peer) -> Peer {
+    if source.transport != sip::Transport::Udp {
+        return source;
+    }
+    match contact.host.parse::<std::net::IpAddr>() {
+        Ok(ip) if ip == source.addr.ip() => Peer::new(
+            source.transport,
+            std::net::SocketAddr::new(ip, contact.port.unwrap_or(5060)),
+        ),
+        _ => source,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,5 +244,44 @@ mod tests {
         let ack = d.request(Method::Ack, "h:1", "<sip:s@h:1>");
         assert_eq!(invite.cseq().unwrap().seq, ack.cseq().unwrap().seq);
         assert_eq!(ack.cseq().unwrap().method, Method::Ack);
+    }
+}
+
+#[cfg(test)]
+mod peer_tests {
+    use super::contact_peer;
+    use sip::{Peer, Transport, Uri};
+
+    fn peer(t: Transport, a: &str) -> Peer {
+        Peer::new(t, a.parse().unwrap())
+    }
+
+    #[test]
+    fn nat_contacts_use_the_source() {
+        let c: Uri = "sip:101@192.168.1.20:5062".parse().unwrap();
+        let src = peer(Transport::Udp, "203.0.113.7:40001");
+        assert_eq!(contact_peer(&c, src), src);
+    }
+
+    #[test]
+    fn direct_contacts_keep_their_port() {
+        let c: Uri = "sip:101@127.0.0.1:5070".parse().unwrap();
+        let src = peer(Transport::Udp, "127.0.0.1:40001");
+        assert_eq!(
+            contact_peer(&c, src),
+            peer(Transport::Udp, "127.0.0.1:5070")
+        );
+        let c: Uri = "sip:101@127.0.0.1".parse().unwrap();
+        assert_eq!(
+            contact_peer(&c, src),
+            peer(Transport::Udp, "127.0.0.1:5060")
+        );
+    }
+
+    #[test]
+    fn tcp_reuses_the_connection() {
+        let c: Uri = "sip:101@127.0.0.1:5070;transport=tcp".parse().unwrap();
+        let src = peer(Transport::Tcp, "127.0.0.1:40001");
+        assert_eq!(contact_peer(&c, src), src);
     }
 }

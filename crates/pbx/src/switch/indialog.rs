@@ -1,24 +1,23 @@
-//! Requests inside an established call: BYE tears both legs down, re-INVITE and UPDATE
-//! renegotiate one leg's media (hold/resume) without disturbing the other, INFO and
-//! OPTIONS are answered. Also the end of a call: its call record.
+//! Requests inside an established call: BYE tears the call down, re-INVITE and
+//! UPDATE renegotiate one leg's media (hold/resume) without disturbing the other,
+//! INFO carries DTMF, ACK may carry the answer to an offer we made.
 
 use std::time::Instant;
 
 use media::sdp::{self, Direction};
-use media::Side;
 use sip::transaction::ServerTxId;
-use sip::{Method, Peer, Request};
+use sip::{Method, Request};
 
-use super::call::{Call, CallId, LegSide};
-use super::setup::{rtcp_addr, rtp_addr};
+use super::call::{CallId, LegSide};
+use super::sdp::bridge_side;
 use super::Switch;
+use crate::chan::ChanEvent;
 
 impl Switch {
-    pub(super) async fn on_in_dialog(
+    pub(super) fn on_in_dialog(
         &mut self,
         tx: ServerTxId,
         req: Request,
-        _peer: Peer,
         id: CallId,
         side: LegSide,
         now: Instant,
@@ -34,7 +33,7 @@ impl Switch {
             Method::Bye => {
                 self.respond(tx, &req, 200, now);
                 match side {
-                    LegSide::A => self.caller_gone(id, now).await,
+                    LegSide::A => self.caller_gone(id, now),
                     LegSide::B => self.callee_gone(id, now),
                 }
             }
@@ -59,24 +58,20 @@ impl Switch {
         side: LegSide,
         now: Instant,
     ) {
-        let Some(call) = self.calls.get_mut(&id) else {
+        let Some(call) = self.calls.get(&id) else {
             return;
         };
+        let bridge = call.bridge.map(|b| b.id);
         let direction = if req.body.is_empty() {
             // No offer: we offer in the 200 and the answer comes in the ACK.
             Some(Direction::SendRecv)
         } else {
             match sdp::parse_audio(&req.body) {
                 Ok(offer) => {
-                    if let Some(bridge) = call.bridge.as_ref() {
-                        bridge.set_remote(bridge_side(side), rtp_addr(&offer), rtcp_addr(&offer));
+                    if let Some(bridge) = bridge {
+                        self.set_remote(bridge, bridge_side(side), &offer);
                     }
-                    tracing::info!(
-                        call = id,
-                        ?side,
-                        hold = offer.is_hold(),
-                        "media renegotiated"
-                    );
+                    tracing::info!(call = %id, ?side, hold = offer.is_hold(), "media renegotiated");
                     Some(offer.direction.reverse())
                 }
                 Err(e) => {
@@ -105,15 +100,13 @@ impl Switch {
         ok.body = body;
         self.layer.respond(tx, ok, now);
     }
-}
 
-impl Switch {
     /// SIP INFO DTMF (`application/dtmf-relay` or `application/dtmf`) from the caller
     /// goes to its channel task.
     fn on_info_dtmf(&mut self, id: CallId, side: LegSide, req: &Request) {
-        let Some(call) = self.calls.get(&id) else {
+        if side != LegSide::A || !self.calls.contains_key(&id) {
             return;
-        };
+        }
         let ct = req
             .headers
             .get("Content-Type")
@@ -127,25 +120,47 @@ impl Switch {
         } else {
             None
         };
-        if let (Some(d), LegSide::A) = (digit, side) {
-            let _ = call.events.send(crate::chan::ChanEvent::Dtmf(d.digit));
+        if let Some(d) = digit {
+            self.tell_chan(id, ChanEvent::Dtmf(d.digit));
         }
     }
-}
 
-/// Applies an SDP carried late (in an ACK) to one leg's media destination.
-pub(super) fn apply_remote_sdp(call: &mut Call, side: LegSide, body: &[u8]) {
-    if body.is_empty() {
-        return;
-    }
-    if let (Ok(desc), Some(bridge)) = (sdp::parse_audio(body), call.bridge.as_ref()) {
-        bridge.set_remote(bridge_side(side), rtp_addr(&desc), rtcp_addr(&desc));
-    }
-}
-
-fn bridge_side(side: LegSide) -> Side {
-    match side {
-        LegSide::A => Side::A,
-        LegSide::B => Side::B,
+    /// An ACK for our 2xx. It carries the phone's answer when we made the offer: in
+    /// our 200 to a late-offer INVITE, or to a re-INVITE without SDP.
+    pub(super) fn on_ack(&mut self, req: Request, now: Instant) {
+        let Some(tag) = req.to().ok().and_then(|t| t.tag().map(str::to_string)) else {
+            return;
+        };
+        let key = (req.call_id().unwrap_or_default().to_string(), tag);
+        let Some((id, side)) = self.dialogs.get(&key).copied() else {
+            return;
+        };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let awaited = side == LegSide::A && call.late_offer;
+        if awaited {
+            call.late_offer = false;
+        }
+        let bridge = call.bridge.map(|b| b.id);
+        let answer = (!req.body.is_empty()).then(|| sdp::parse_audio(&req.body));
+        match (answer, bridge) {
+            (Some(Ok(desc)), Some(bridge)) => {
+                self.set_remote(bridge, bridge_side(side), &desc);
+                if awaited {
+                    // The phone chose among the codecs we offered.
+                    self.set_codec(bridge, bridge_side(side), &desc.codecs, desc.dtmf.as_ref());
+                }
+            }
+            (Some(Err(e)), _) if awaited => {
+                tracing::warn!(call = %id, "the ACK's answer is unusable ({e}): ending the call");
+                self.pbx_hangup(id, now);
+            }
+            (None, _) if awaited => {
+                tracing::warn!(call = %id, "late offer: the ACK carried no answer: ending the call");
+                self.pbx_hangup(id, now);
+            }
+            _ => {}
+        }
     }
 }

@@ -1,112 +1,64 @@
-//! The switch's SIP core: one task that owns the transaction layer, the registrar, the
-//! authenticator and every live call, fed by the transport edge.
+//! The switch: the B2BUA as a plain state machine, in the style of
+//! `sip::transaction` (quinn-proto and str0m are the models).
 //!
-//! All SIP state lives in this one task, so no locks guard it; the transaction layer
-//! under it is I/O-free and says what to send and when to wake up.
+//! It is fed inputs with the current time — SIP messages from the transport edge,
+//! requests from channel tasks, timer expiries, configuration snapshots — and polled
+//! for outputs ([`Output`]: SIP to send, media commands, store writes, events,
+//! channel tasks to start) and for its next deadline. It does no I/O and never
+//! waits: the async shell (`crate::shell`) owns the sockets, the store and the tasks.
+//! Routing and permission checks read the in-memory [`ConfigSnapshot`], so a slow or
+//! absent database costs no call. Every flow is tested in virtual time
+//! (`switch/tests`).
 
+mod answer;
 mod auth;
 mod call;
-mod dial;
+mod channels;
 mod dialog;
+mod fork;
+mod hangup;
 mod indialog;
-mod lifecycle;
 mod monitor;
+mod output;
 mod register;
+mod sdp;
 mod setup;
+#[cfg(test)]
+mod tests;
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-use media::MediaEngine;
-use sip::transaction::{ClientTxId, Config as TxConfig, Event, ServerTxId, TransactionLayer};
-use sip::transport::{Inbound, TransportHandle};
+use sip::transaction::TransactionLayer;
+use sip::transaction::{ClientTxId, Config as TxConfig, Event as TxEvent, ServerTxId};
 use sip::{Message, Method, Peer, Request, Response};
-use tokio::sync::{mpsc, oneshot};
+use store::ConfigSnapshot;
 
-use crate::apps::AppEnv;
-use crate::chan::ChanRequest;
+use crate::chan::{ChanOp, ChanRequest};
 use crate::channel::ChannelNamer;
+use crate::events::Event;
 use crate::registrar::{Registrar, RegistrarConfig};
-use crate::registry::Registry;
-use crate::PbxConfig;
+use crate::{LoadedPlan, PbxConfig};
 use auth::Authenticator;
-use call::{Call, CallId, LegSide};
+use call::{Call, LegSide};
+use channels::Channels;
+
+pub use call::CallId;
+pub use output::{
+    BridgeId, ChannelInfo, MediaOp, MediaPorts, MediaUnavailable, OpenedBridge, Output, Role,
+    Spawn, SpawnKind,
+};
 
 pub(crate) const USER_AGENT: &str = concat!("spygroup/", env!("CARGO_PKG_VERSION"));
 const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE";
 /// How often expired registrations, nonces and lockouts are swept.
 const HOUSEKEEPING: Duration = Duration::from_secs(5);
-
-/// Counters shared with the health endpoint.
-#[derive(Debug, Default)]
-pub struct SharedStats {
-    pub registrations: AtomicUsize,
-    pub calls: AtomicUsize,
-}
-
-/// What the switch shares with the rest of the PBX, made by `pbx::start`.
-pub struct SwitchParts {
-    /// The digest realm (from the database).
-    pub realm: String,
-    pub stats: Arc<SharedStats>,
-    pub plan: LoadedPlan,
-    pub registry: Registry,
-    pub events: crate::events::EventBus,
-    pub monitors: crate::chan::Monitors,
-}
-
-/// Requests from the outside world to the switch task.
-pub enum Command {
-    Shutdown(oneshot::Sender<()>),
-    /// Re-read the dialplan file; the old one stays when the new one has errors.
-    ReloadDialplan(oneshot::Sender<Result<usize, String>>),
-    /// Click-to-spy: ring `supervisor`, then monitor the call of channel `target`.
-    Monitor {
-        supervisor: String,
-        target: String,
-        mode: media::mix::SpyMode,
-        reply: oneshot::Sender<Result<String, String>>,
-    },
-}
-
-/// A loaded dialplan and its globals, replaced whole on reload; calls in progress
-/// keep the one they started with.
-#[derive(Clone)]
-pub struct LoadedPlan {
-    pub plan: Arc<dialplan::Dialplan>,
-    pub globals: dialplan::Globals,
-}
-
-impl LoadedPlan {
-    /// Loads and checks a dialplan file: errors (with file:line) refuse it; warnings
-    /// are logged and counted.
-    pub fn load(path: &std::path::Path) -> Result<(LoadedPlan, usize), String> {
-        match dialplan::Dialplan::load(path) {
-            Ok((plan, diags)) => {
-                for d in &diags {
-                    tracing::warn!("{d}");
-                }
-                let globals = dialplan::Globals::from_pairs(plan.globals());
-                Ok((
-                    LoadedPlan {
-                        plan: Arc::new(plan),
-                        globals,
-                    },
-                    diags.len(),
-                ))
-            }
-            Err(e) => Err(e
-                .diagnostics
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n")),
-        }
-    }
-}
+/// How many requests may wait for a fresher snapshot at once, and for how long.
+const MAX_PARKED: usize = 256;
+const PARK_LIMIT: Duration = Duration::from_secs(1);
 
 /// What a client transaction we started was for.
 #[derive(Debug, Clone, Copy)]
@@ -117,66 +69,83 @@ enum TxPurpose {
     Other,
 }
 
+/// What a new switch starts from.
+pub struct SwitchInit {
+    pub cfg: PbxConfig,
+    /// The SIP address the transport bound (its port is what we advertise).
+    pub local: SocketAddr,
+    /// The digest realm (fixed in the database).
+    pub realm: String,
+    pub config: Arc<ConfigSnapshot>,
+    pub plan: LoadedPlan,
+    pub media: Box<dyn MediaPorts>,
+    /// The time now, on both clocks: monotonic for timers, wall for records.
+    pub now: Instant,
+    pub wall: SystemTime,
+}
+
 pub struct Switch {
     cfg: PbxConfig,
-    store: store::Store,
-    transport: TransportHandle,
     layer: TransactionLayer,
     registrar: Registrar,
     auth: Authenticator,
-    media: MediaEngine,
+    media: Box<dyn MediaPorts>,
     namer: ChannelNamer,
+    config: Arc<ConfigSnapshot>,
+    /// The dialplan new calls run.
+    plan: LoadedPlan,
     calls: HashMap<CallId, Call>,
     /// (Call-ID, our tag) -> the call and leg an in-dialog request belongs to.
     dialogs: HashMap<(String, String), (CallId, LegSide)>,
     client_txs: HashMap<ClientTxId, (CallId, TxPurpose)>,
     /// A's INVITE transactions, to find the call a CANCEL refers to.
     server_invites: HashMap<ServerTxId, CallId>,
-    next_call: CallId,
-    stats: Arc<SharedStats>,
+    /// Dialogs of calls that just ended, until when: a BYE that crossed ours is
+    /// answered 200 rather than 481 (RFC 3261 15.1.2 allows either; phones like 200).
+    ended_dialogs: HashMap<(String, String), Instant>,
+    next_call: u64,
+    /// The live channels: this switch is their one owner, and publishes them.
+    channels: Channels,
     /// Our SIP address as others should reach it: `host:port`.
     via_host: String,
-    advertised: std::net::SocketAddr,
+    advertised: SocketAddr,
     next_housekeeping: Instant,
     /// No-answer deadlines of Dials, earliest first; an entry whose call has since
     /// been answered or ended is skipped when it comes due.
     dial_deadlines: BinaryHeap<Reverse<(Instant, CallId)>>,
-    /// The dialplan new calls run.
-    plan: LoadedPlan,
-    /// Live channels (ChanSpy's view).
-    registry: Registry,
-    prompts: Arc<media::wav::Prompts>,
-    events: crate::events::EventBus,
-    /// Monitors started from the API, steerable by id.
-    monitors: crate::chan::Monitors,
-    /// Channel tasks' requests come in here (each task holds a sender).
-    chan_requests: mpsc::UnboundedSender<ChanRequest>,
-    chan_requests_rx: Option<mpsc::UnboundedReceiver<ChanRequest>>,
+    out: VecDeque<Output>,
+    /// Requests from a user this snapshot does not know, waiting for a fresher one
+    /// (an extension added a moment ago, not yet seen), and until when at most.
+    parked: Vec<(ServerTxId, Request, Peer)>,
+    parked_until: Option<Instant>,
+    /// Replaying parked requests: an unknown user is now refused.
+    replaying: bool,
+    /// The wall-clock time at `epoch.0`, so records get wall times from `now`.
+    epoch: (Instant, SystemTime),
+    shutting_down: bool,
 }
 
 impl Switch {
-    pub fn new(
-        cfg: PbxConfig,
-        store: store::Store,
-        transport: TransportHandle,
-        parts: SwitchParts,
-    ) -> Switch {
-        let SwitchParts {
+    pub fn new(init: SwitchInit) -> Switch {
+        let SwitchInit {
+            cfg,
+            local,
             realm,
-            stats,
+            config,
             plan,
-            registry,
-            events,
-            monitors,
-        } = parts;
-        let advertised = if transport.local_addr().ip().is_unspecified() {
+            media,
+            now,
+            wall,
+        } = init;
+        let ip = if local.ip().is_unspecified() {
             cfg.media_ip
         } else {
-            transport.local_addr().ip()
+            local.ip()
         };
-        let via_host = match advertised {
-            std::net::IpAddr::V6(ip) => format!("[{ip}]:{}", transport.local_addr().port()),
-            std::net::IpAddr::V4(ip) => format!("{ip}:{}", transport.local_addr().port()),
+        let advertised = SocketAddr::new(ip, local.port());
+        let via_host = match ip {
+            std::net::IpAddr::V6(ip) => format!("[{ip}]:{}", local.port()),
+            std::net::IpAddr::V4(ip) => format!("{ip}:{}", local.port()),
         };
         let registrar = Registrar::new(RegistrarConfig {
             min_expires: cfg.min_expires,
@@ -184,94 +153,103 @@ impl Switch {
             default_expires: cfg.default_expires,
             max_bindings_per_aor: 10,
         });
-        let media = MediaEngine::new(cfg.media_ip, cfg.rtp_ports.clone());
-        let (chan_requests, chan_requests_rx) = mpsc::unbounded_channel();
-        let advertised = std::net::SocketAddr::new(advertised, transport.local_addr().port());
         Switch {
-            store,
-            transport,
             layer: TransactionLayer::new(TxConfig::default()),
             registrar,
             auth: Authenticator::new(realm, cfg.digest_algorithms.clone()),
             media,
             namer: ChannelNamer::new(),
+            config,
+            plan,
             calls: HashMap::new(),
             dialogs: HashMap::new(),
             client_txs: HashMap::new(),
             server_invites: HashMap::new(),
+            ended_dialogs: HashMap::new(),
             next_call: 1,
-            stats,
+            channels: Channels::default(),
             via_host,
             advertised,
-            chan_requests,
-            chan_requests_rx: Some(chan_requests_rx),
-            plan,
-            registry,
-            events,
-            monitors,
-            prompts: Arc::new(media::wav::Prompts::new(cfg.sounds.clone())),
-            next_housekeeping: Instant::now() + HOUSEKEEPING,
+            next_housekeeping: now + HOUSEKEEPING,
             dial_deadlines: BinaryHeap::new(),
+            out: VecDeque::new(),
+            parked: Vec::new(),
+            parked_until: None,
+            replaying: false,
+            epoch: (now, wall),
+            shutting_down: false,
             cfg,
         }
     }
 
-    /// Serves until a shutdown command arrives (or every handle is gone).
-    pub async fn run(
-        mut self,
-        mut inbound: mpsc::Receiver<Inbound>,
-        mut commands: mpsc::Receiver<Command>,
-    ) {
-        self.restore_registrations().await;
-        let Some(mut chan_requests) = self.chan_requests_rx.take() else {
-            return;
-        };
-        loop {
-            self.pump().await;
-            let wake = self.next_wakeup();
-            tokio::select! {
-                msg = inbound.recv() => match msg {
-                    Some(m) => self.on_inbound(m),
-                    None => break,
-                },
-                Some(req) = chan_requests.recv() => self.on_chan_request(req, Instant::now()).await,
-                cmd = commands.recv() => match cmd {
-                    Some(Command::ReloadDialplan(reply)) => {
-                        let _ = reply.send(self.reload_dialplan());
+    // ------------------------------------------------------------------ inputs
+
+    /// A parsed SIP message from the transport edge. Checks that need no
+    /// transaction come first: RFC 3581 Via stamping and request validation (400).
+    pub fn handle_sip(&mut self, peer: Peer, message: Message, now: Instant) {
+        match message {
+            Message::Request(mut req) => {
+                if let Err(e) = req.validate() {
+                    tracing::debug!(%peer, "bad request: {e}");
+                    if req.method != Method::Ack && req.headers.get("Via").is_some() {
+                        let mut resp = Response::for_request(&req, 400, "Bad Request");
+                        resp.headers
+                            .push("Warning", format!("399 spygroup \"{e}\""));
+                        self.layer.send_stateless(Message::Response(resp), peer);
                     }
-                    Some(Command::Monitor { supervisor, target, mode, reply }) => {
-                        let r = self.start_monitor(supervisor, target, mode).await;
-                        let _ = reply.send(r);
-                    }
-                    Some(Command::Shutdown(done)) => {
-                        self.shutdown().await;
-                        let _ = done.send(());
-                        return;
-                    }
-                    None => {
-                        self.shutdown().await;
-                        return;
-                    }
-                },
-                _ = tokio::time::sleep_until(wake.into()) => self.on_tick(Instant::now()).await,
+                    return;
+                }
+                stamp_via(&mut req, peer);
+                self.layer.handle_input(peer, Message::Request(req), now);
             }
+            Message::Response(resp) => self.layer.handle_input(peer, Message::Response(resp), now),
         }
-        self.shutdown().await;
+        self.drive(now);
     }
 
-    fn next_wakeup(&self) -> Instant {
-        let mut wake = self.next_housekeeping;
-        if let Some(t) = self.layer.poll_timeout() {
-            wake = wake.min(t);
+    /// A request from a channel task.
+    pub fn handle_chan(&mut self, req: ChanRequest, now: Instant) {
+        let ChanRequest { call: id, op } = req;
+        match op {
+            ChanOp::Answer => {
+                let ok = self.answer_caller(id, now);
+                self.tell_chan(id, crate::chan::ChanEvent::AnswerDone(ok));
+            }
+            ChanOp::Ringing => self.provisional_to_caller(id, 180, now),
+            ChanOp::Progress => self.provisional_to_caller(id, 183, now),
+            ChanOp::Dial {
+                endpoints,
+                timeout,
+                vars,
+            } => self.on_dial(id, endpoints, timeout, vars, now),
+            ChanOp::Hangup { status } => self.task_hangup(id, status, now),
+            ChanOp::NoCdr => {
+                if let Some(c) = self.calls.get_mut(&id) {
+                    c.no_cdr = true;
+                }
+            }
+            ChanOp::SpyGroup { channel, groups } => {
+                self.channels
+                    .update(&channel, &mut self.out, |c| c.spygroup = groups)
+            }
+            ChanOp::InChanSpy { channel, active } => {
+                self.channels
+                    .update(&channel, &mut self.out, |c| c.in_chanspy = active)
+            }
+            ChanOp::Spying { channel, on } => self
+                .channels
+                .update(&channel, &mut self.out, |c| c.spying_on = on),
         }
-        if let Some(Reverse((d, _))) = self.dial_deadlines.peek() {
-            wake = wake.min(*d);
-        }
-        wake
+        self.drive(now);
     }
 
-    async fn on_tick(&mut self, now: Instant) {
+    /// Timers: transactions, Dial no-answer deadlines, housekeeping.
+    pub fn handle_timeout(&mut self, now: Instant) {
         self.layer.handle_timeout(now);
+        if self.parked_until.is_some_and(|t| t <= now) {
+            tracing::warn!("no fresher configuration came: refusing the requests that waited");
+            self.replay_parked(now);
+        }
         while let Some(&Reverse((due, id))) = self.dial_deadlines.peek() {
             if due > now {
                 break;
@@ -290,78 +268,125 @@ impl Switch {
         if now >= self.next_housekeeping {
             self.next_housekeeping = now + HOUSEKEEPING;
             self.auth.purge(now);
+            self.ended_dialogs.retain(|_, until| *until > now);
             for (aor, binding) in self.registrar.purge_expired(now) {
                 tracing::info!(%aor, contact = %binding.contact_uri, "registration expired");
-                self.events.emit(
-                    "registration.expired",
-                    serde_json::json!({ "aor": aor, "contact": binding.contact_uri }),
-                );
-                if let Err(e) = self.store.delete_location(&aor, &binding.contact_uri).await {
-                    tracing::warn!("cannot forget expired location: {e}");
-                }
+                self.emit(Event::RegistrationExpired {
+                    aor: aor.clone(),
+                    contact: binding.contact_uri.clone(),
+                });
+                self.store(store::Write::LocationDeleted {
+                    aor,
+                    contact_uri: binding.contact_uri,
+                });
             }
-            self.count_registrations();
+        }
+        self.drive(now);
+    }
+
+    /// A new configuration snapshot (the database changed): later lookups use it.
+    pub fn set_config(&mut self, config: Arc<ConfigSnapshot>) {
+        self.config = config;
+    }
+
+    /// The reload asked for by [`Output::RefreshConfig`] is done (or failed):
+    /// requests parked for it are handled again with `config`, and refused this
+    /// time if their user is still unknown.
+    pub fn config_refreshed(&mut self, config: Arc<ConfigSnapshot>, now: Instant) {
+        self.config = config;
+        self.replay_parked(now);
+    }
+
+    /// A reloaded dialplan: new calls run it; calls in progress keep theirs.
+    pub fn set_dialplan(&mut self, plan: LoadedPlan) {
+        self.plan = plan;
+    }
+
+    /// Registrations kept in the database, put back at start.
+    pub fn restore_locations(&mut self, locations: Vec<store::StoredLocation>, now: Instant) {
+        let wall = self.wall(now);
+        for loc in locations {
+            register::restore(&mut self.registrar, loc, now, wall);
         }
     }
 
-    /// Hands a parsed message to the transaction layer after the checks that need no
-    /// transaction: RFC 3581 Via stamping and request validation (400).
-    fn on_inbound(&mut self, Inbound { peer, message }: Inbound) {
-        let now = Instant::now();
-        match message {
-            Message::Request(mut req) => {
-                if let Err(e) = req.validate() {
-                    tracing::debug!(%peer, "bad request: {e}");
-                    if req.method != Method::Ack && req.headers.get("Via").is_some() {
-                        let mut resp = Response::for_request(&req, 400, "Bad Request");
-                        resp.headers
-                            .push("Warning", format!("399 spygroup \"{e}\""));
-                        self.layer.send_stateless(Message::Response(resp), peer);
-                    }
-                    return;
-                }
-                stamp_via(&mut req, peer);
-                self.layer.handle_input(peer, Message::Request(req), now);
+    /// Ends every live call (BYE to answered ones, 503 to ringing callers). The shell
+    /// then keeps feeding responses and time until [`Switch::is_settled`] or a grace
+    /// period passes.
+    pub fn shutdown(&mut self, now: Instant) {
+        self.shutting_down = true;
+        let mut ids: Vec<CallId> = self.calls.keys().copied().collect();
+        ids.sort();
+        for id in ids {
+            if let Some(call) = self.calls.get_mut(&id) {
+                call.fail_status = 503;
             }
-            Message::Response(resp) => self.layer.handle_input(peer, Message::Response(resp), now),
+            self.pbx_hangup(id, now);
         }
+        self.drive(now);
     }
 
-    /// Drains what the transaction layer wants sent and what it has to say, until both
-    /// are empty (handling an event may send more).
-    async fn pump(&mut self) {
-        loop {
-            while let Some(t) = self.layer.poll_transmit() {
-                self.transport.send(t.peer, t.data);
+    /// True when no request we sent still waits for its answer.
+    pub fn is_settled(&self) -> bool {
+        self.client_txs.is_empty()
+    }
+
+    // ----------------------------------------------------------------- outputs
+
+    /// The next thing to do, until None.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        if let Some(o) = self.out.pop_front() {
+            return Some(o);
+        }
+        self.layer.poll_transmit().map(Output::Transmit)
+    }
+
+    /// When to call [`Switch::handle_timeout`] next.
+    pub fn poll_timeout(&self) -> Instant {
+        let mut wake = self.next_housekeeping;
+        if let Some(t) = self.layer.poll_timeout() {
+            wake = wake.min(t);
+        }
+        if let Some(Reverse((d, _))) = self.dial_deadlines.peek() {
+            wake = wake.min(*d);
+        }
+        if let Some(t) = self.parked_until {
+            wake = wake.min(t);
+        }
+        wake
+    }
+
+    /// Registered contacts, and live calls (for `/health`).
+    pub fn counts(&self) -> (usize, usize) {
+        (self.registrar.all().count(), self.calls.len())
+    }
+
+    /// The live channels, ordered by name.
+    pub fn channels(&self) -> impl Iterator<Item = &ChannelInfo> {
+        self.channels.iter()
+    }
+
+    /// The dialplan new calls run.
+    pub fn dialplan(&self) -> &LoadedPlan {
+        &self.plan
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    /// Handles what the transaction layer has to say, until it has nothing more.
+    fn drive(&mut self, now: Instant) {
+        while let Some(event) = self.layer.poll_event() {
+            match event {
+                TxEvent::Request { tx, request, peer } => self.on_request(tx, request, peer, now),
+                TxEvent::Ack { request, .. } => self.on_ack(request, now),
+                TxEvent::Response { tx, response, .. } => self.on_response(tx, response, now),
+                TxEvent::Timeout { tx } => self.on_client_timeout(tx, now),
+                TxEvent::AckTimeout { tx } => self.on_ack_timeout(tx, now),
             }
-            let Some(event) = self.layer.poll_event() else {
-                break;
-            };
-            self.on_event(event).await;
-        }
-        self.stats.calls.store(self.calls.len(), Ordering::Relaxed);
-    }
-
-    /// Refreshes the health counter of bindings; called where bindings change (a
-    /// REGISTER, expiry, restore) rather than on every message.
-    fn count_registrations(&self) {
-        self.stats
-            .registrations
-            .store(self.registrar.all().count(), Ordering::Relaxed);
-    }
-
-    async fn on_event(&mut self, event: Event) {
-        let now = Instant::now();
-        match event {
-            Event::Request { tx, request, peer } => self.on_request(tx, request, peer, now).await,
-            Event::Ack { request, peer } => self.on_ack(request, peer),
-            Event::Response { tx, response, .. } => self.on_response(tx, response, now).await,
-            Event::Timeout { tx } => self.on_client_timeout(tx, now).await,
-            Event::AckTimeout { tx } => self.on_ack_timeout(tx, now).await,
         }
     }
 
-    async fn on_request(&mut self, tx: Option<ServerTxId>, req: Request, peer: Peer, now: Instant) {
+    fn on_request(&mut self, tx: Option<ServerTxId>, req: Request, peer: Peer, now: Instant) {
         let Some(tx) = tx else {
             return;
         };
@@ -372,14 +397,18 @@ impl Switch {
         if let Some(tag) = to_tag {
             let key = (req.call_id().unwrap_or_default().to_string(), tag);
             return match self.dialogs.get(&key).copied() {
-                Some((id, side)) => self.on_in_dialog(tx, req, peer, id, side, now).await,
+                Some((id, side)) => self.on_in_dialog(tx, req, id, side, now),
+                None if req.method == Method::Bye && self.ended_dialogs.contains_key(&key) => {
+                    self.respond(tx, &req, 200, now)
+                }
                 None => self.respond(tx, &req, 481, now),
             };
         }
         match req.method {
-            Method::Register => self.on_register(tx, req, peer, now).await,
-            Method::Invite => self.on_new_invite(tx, req, peer, now).await,
-            Method::Cancel => self.on_cancel(tx, req, now).await,
+            Method::Register => self.on_register(tx, req, peer, now),
+            Method::Invite if self.shutting_down => self.respond(tx, &req, 503, now),
+            Method::Invite => self.on_new_invite(tx, req, peer, now),
+            Method::Cancel => self.on_cancel(tx, req, now),
             Method::Options => {
                 let mut resp = self.response(&req, 200);
                 resp.headers.push("Accept", "application/sdp");
@@ -391,6 +420,60 @@ impl Switch {
             Method::Other(_) => self.respond(tx, &req, 501, now),
             _ => self.respond(tx, &req, 405, now),
         }
+    }
+
+    fn on_response(&mut self, tx: ClientTxId, resp: Response, now: Instant) {
+        let Some((id, purpose)) = self.client_txs.get(&tx).copied() else {
+            return;
+        };
+        match purpose {
+            TxPurpose::Branch(n) => self.on_branch_response(id, n, resp, now),
+            TxPurpose::Other if resp.status >= 200 => {
+                self.client_txs.remove(&tx);
+            }
+            TxPurpose::Other => {}
+        }
+    }
+
+    fn on_client_timeout(&mut self, tx: ClientTxId, now: Instant) {
+        match self.client_txs.remove(&tx) {
+            Some((id, TxPurpose::Branch(n))) => self.on_branch_failed(id, n, 408, now),
+            Some((_, TxPurpose::Other)) | None => {}
+        }
+    }
+
+    /// Our 2xx to an INVITE was never acknowledged: the caller is gone, end the call.
+    fn on_ack_timeout(&mut self, tx: ServerTxId, now: Instant) {
+        if let Some(id) = self.server_invites.remove(&tx) {
+            tracing::warn!(call = %id, "no ACK for our 200 OK: ending the call");
+            self.caller_gone(id, now);
+        }
+    }
+
+    /// May a request from an unknown user wait for a fresher snapshot?
+    fn may_park(&self) -> bool {
+        !self.replaying && self.parked.len() < MAX_PARKED
+    }
+
+    /// Holds a request until a fresher snapshot is in (its server transaction
+    /// absorbs retransmissions meanwhile); the first one asks the shell for it.
+    fn park(&mut self, tx: ServerTxId, req: Request, peer: Peer, now: Instant) {
+        if self.parked.is_empty() {
+            self.out.push_back(Output::RefreshConfig);
+            self.parked_until = Some(now + PARK_LIMIT);
+        }
+        self.parked.push((tx, req, peer));
+    }
+
+    fn replay_parked(&mut self, now: Instant) {
+        self.parked_until = None;
+        let parked = std::mem::take(&mut self.parked);
+        self.replaying = true;
+        for (tx, req, peer) in parked {
+            self.on_request(Some(tx), req, peer, now);
+        }
+        self.replaying = false;
+        self.drive(now);
     }
 
     /// A response with our To tag, Allow and User-Agent, as every response we make.
@@ -412,99 +495,25 @@ impl Switch {
         contact_for(&self.via_host, peer.transport)
     }
 
-    async fn on_response(&mut self, tx: ClientTxId, resp: Response, now: Instant) {
-        let Some((id, purpose)) = self.client_txs.get(&tx).copied() else {
-            return;
-        };
-        if resp.status >= 200 && !matches!(purpose, TxPurpose::Branch(_)) {
-            self.client_txs.remove(&tx);
-        }
-        if let TxPurpose::Branch(n) = purpose {
-            self.on_branch_response(id, n, resp, now).await;
-        }
+    fn emit(&mut self, event: Event) {
+        self.out.push_back(Output::Event(event));
     }
 
-    async fn on_client_timeout(&mut self, tx: ClientTxId, now: Instant) {
-        match self.client_txs.remove(&tx) {
-            Some((id, TxPurpose::Branch(n))) => self.on_branch_failed(id, n, 408, now).await,
-            Some((_, TxPurpose::Other)) | None => {}
-        }
+    fn store(&mut self, write: store::Write) {
+        self.out.push_back(Output::Store(write));
     }
 
-    /// Our 2xx to an INVITE was never acknowledged: the caller is gone, end the call.
-    async fn on_ack_timeout(&mut self, tx: ServerTxId, now: Instant) {
-        if let Some(id) = self.server_invites.remove(&tx) {
-            tracing::warn!(call = id, "no ACK for our 200 OK: ending the call");
-            self.caller_gone(id, now).await;
-        }
+    fn media_op(&mut self, bridge: BridgeId, op: MediaOp) {
+        self.out.push_back(Output::Media { bridge, op });
     }
 
-    fn on_ack(&mut self, req: Request, _peer: Peer) {
-        // A late SDP answer in an ACK (after a re-INVITE without offer) updates the media
-        // address of that leg.
-        let Some(tag) = req.to().ok().and_then(|t| t.tag().map(str::to_string)) else {
-            return;
-        };
-        let key = (req.call_id().unwrap_or_default().to_string(), tag);
-        if let Some((id, side)) = self.dialogs.get(&key).copied() {
-            if let Some(call) = self.calls.get_mut(&id) {
-                indialog::apply_remote_sdp(call, side, &req.body);
-            }
-        }
+    fn tell_chan(&mut self, call: CallId, event: crate::chan::ChanEvent) {
+        self.out.push_back(Output::Chan { call, event });
     }
 
-    fn reload_dialplan(&mut self) -> Result<usize, String> {
-        let (plan, warnings) = LoadedPlan::load(&self.cfg.dialplan)?;
-        self.plan = plan;
-        tracing::info!(file = %self.cfg.dialplan.display(), warnings, "dialplan reloaded");
-        Ok(warnings)
-    }
-
-    /// What a new channel task needs.
-    fn app_env(&self) -> AppEnv {
-        AppEnv {
-            store: self.store.clone(),
-            plan: self.plan.plan.clone(),
-            prompts: self.prompts.clone(),
-            registry: self.registry.clone(),
-            recordings: self.cfg.recordings.clone(),
-            events: self.events.clone(),
-        }
-    }
-
-    async fn restore_registrations(&mut self) {
-        match self.store.load_locations().await {
-            Ok(locations) => {
-                let n = locations.len();
-                for loc in locations {
-                    register::restore(&mut self.registrar, loc);
-                }
-                if n > 0 {
-                    tracing::info!("restored {n} registrations from the database");
-                }
-                self.count_registrations();
-            }
-            Err(e) => tracing::warn!("cannot load registrations: {e}"),
-        }
-    }
-
-    /// Ends every live call (BYE to answered ones, 503 to ringing callers), lets the
-    /// transaction layer send it all, and writes the call records.
-    async fn shutdown(&mut self) {
-        let now = Instant::now();
-        let ids: Vec<CallId> = self.calls.keys().copied().collect();
-        for id in ids {
-            self.shutdown_call(id, now).await;
-        }
-        // Give BYEs and CANCELs a moment to be answered (bounded): answered ones leave
-        // `client_txs`.
-        let until = Instant::now() + Duration::from_millis(1000);
-        while Instant::now() < until && !self.client_txs.is_empty() {
-            self.pump().await;
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            self.layer.handle_timeout(Instant::now());
-        }
-        self.pump().await;
+    /// The wall-clock time at `now`.
+    fn wall(&self, now: Instant) -> SystemTime {
+        self.epoch.1 + now.saturating_duration_since(self.epoch.0)
     }
 }
 

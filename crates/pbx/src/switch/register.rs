@@ -8,23 +8,19 @@ use sip::{ContactValue, Peer, Request, Transport};
 
 use super::auth::AuthOutcome;
 use super::Switch;
+use crate::events::Event;
 use crate::registrar::{Binding, ContactEntry, RegisterError, RegisterRequest, Registrar};
 
 impl Switch {
-    pub(super) async fn on_register(
-        &mut self,
-        tx: ServerTxId,
-        req: Request,
-        peer: Peer,
-        now: Instant,
-    ) {
+    pub(super) fn on_register(&mut self, tx: ServerTxId, req: Request, peer: Peer, now: Instant) {
+        let may_wait = self.may_park();
         let ext = match self
             .auth
-            .check(&req, peer.addr.ip(), &self.store, now)
-            .await
+            .check(&req, peer.addr.ip(), &self.config, may_wait, now)
         {
             AuthOutcome::Accepted(ext) => ext,
             AuthOutcome::Reject(resp) => return self.layer.respond(tx, resp, now),
+            AuthOutcome::Unknown => return self.park(tx, req, peer, now),
         };
         // The credentials must be those of the address-of-record being registered.
         let aor = req
@@ -69,20 +65,16 @@ impl Switch {
                 now,
             )
         };
-        self.count_registrations();
         match bindings {
             Ok(bindings) => {
                 if !query_only {
-                    self.persist_bindings(&aor, &bindings, now).await;
+                    self.persist_bindings(&aor, &bindings, now);
                     tracing::info!(%aor, %peer, bindings = bindings.len(), "registered");
-                    self.events.emit(
-                        "registration",
-                        serde_json::json!({
-                            "aor": aor,
-                            "source": peer.to_string(),
-                            "contacts": bindings.iter().map(|b| b.contact_uri.clone()).collect::<Vec<_>>(),
-                        }),
-                    );
+                    self.emit(Event::Registration {
+                        aor: aor.clone(),
+                        source: peer.to_string(),
+                        contacts: bindings.iter().map(|b| b.contact_uri.clone()).collect(),
+                    });
                 }
                 let mut resp = self.response(&req, 200);
                 for b in &bindings {
@@ -92,7 +84,7 @@ impl Switch {
                     );
                 }
                 resp.headers
-                    .push("Date", httpdate::fmt_http_date(SystemTime::now()));
+                    .push("Date", httpdate::fmt_http_date(self.wall(now)));
                 self.layer.respond(tx, resp, now);
             }
             Err(RegisterError::IntervalTooBrief { min_expires }) => {
@@ -110,33 +102,38 @@ impl Switch {
         }
     }
 
-    /// Mirrors an AOR's bindings into the database.
-    async fn persist_bindings(&mut self, aor: &str, bindings: &[Binding], now: Instant) {
-        if let Err(e) = self.store.delete_locations(aor).await {
-            tracing::warn!(%aor, "cannot persist registration: {e}");
-            return;
-        }
-        for b in bindings {
-            let loc = store::StoredLocation {
+    /// Mirrors an AOR's bindings into the database (write-behind: registrations
+    /// survive a restart, and a database outage does not stop phones registering).
+    fn persist_bindings(&mut self, aor: &str, bindings: &[Binding], now: Instant) {
+        let wall = self.wall(now);
+        let bindings = bindings
+            .iter()
+            .map(|b| store::StoredLocation {
                 aor: aor.to_string(),
                 contact_uri: b.contact_uri.clone(),
                 source_transport: b.source.transport.to_string(),
                 source_addr: b.source.addr,
-                expires_at: SystemTime::now() + Duration::from_secs(u64::from(b.remaining(now))),
+                expires_at: wall + Duration::from_secs(u64::from(b.remaining(now))),
                 call_id: b.call_id.clone(),
                 cseq: b.cseq,
                 user_agent: b.user_agent.clone(),
-            };
-            if let Err(e) = self.store.save_location(&loc).await {
-                tracing::warn!(%aor, "cannot persist registration: {e}");
-            }
-        }
+            })
+            .collect();
+        self.store(store::Write::Locations {
+            aor: aor.to_string(),
+            bindings,
+        });
     }
 }
 
 /// Puts a binding loaded from the database back into the location service.
-pub(super) fn restore(registrar: &mut Registrar, loc: store::StoredLocation) {
-    let Ok(remaining) = loc.expires_at.duration_since(SystemTime::now()) else {
+pub(super) fn restore(
+    registrar: &mut Registrar,
+    loc: store::StoredLocation,
+    now: Instant,
+    wall: SystemTime,
+) {
+    let Ok(remaining) = loc.expires_at.duration_since(wall) else {
         return;
     };
     let transport = if loc.source_transport.eq_ignore_ascii_case("tcp") {
@@ -147,7 +144,7 @@ pub(super) fn restore(registrar: &mut Registrar, loc: store::StoredLocation) {
     let binding = Binding {
         contact_uri: loc.contact_uri,
         source: Peer::new(transport, loc.source_addr),
-        expires_at: Instant::now() + remaining,
+        expires_at: now + remaining,
         call_id: loc.call_id,
         cseq: loc.cseq,
         q: None,

@@ -1,32 +1,31 @@
 //! A new call: the INVITE is authenticated (digest for extensions, source address for
-//! trunks), given anchored media, and handed to a channel task that decides what
-//! happens (the dialplan; for now the core's fixed rule).
+//! trunks), given anchored media, and handed to a channel task that runs the
+//! caller's dialplan.
+//!
+//! An INVITE without SDP (late offer, RFC 3261 13.2.1) is accepted: the PBX then
+//! makes the offer in its 200 OK and takes the phone's answer from the ACK.
 
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use media::sdp::{self, SdpOrigin};
 use media::Side;
 use sip::transaction::ServerTxId;
-use sip::{new_tag, Method, NameAddr, Peer, Request, Response, Uri};
-use tokio::sync::mpsc;
+use sip::{Peer, Request, Uri};
 
 use super::auth::AuthOutcome;
-use super::call::{Call, CallState, Leg, LegSide};
-use super::dialog::Dialog;
+use super::call::{Call, CallId, CallState, Leg, LegSide};
+use super::dialog::uas_dialog;
+use super::output::{ChannelInfo, Output, Role, Spawn, SpawnKind};
 use super::Switch;
-use crate::chan::{self, CallerInfo, Channel};
-use crate::registry::ChannelEntry;
+use crate::chan::CallerInfo;
+use crate::events::Event;
 
 impl Switch {
-    pub(super) async fn on_new_invite(
-        &mut self,
-        tx: ServerTxId,
-        req: Request,
-        peer: Peer,
-        now: Instant,
-    ) {
-        let Some(caller) = self.identify_caller(tx, &req, peer, now).await else {
-            return;
+    pub(super) fn on_new_invite(&mut self, tx: ServerTxId, req: Request, peer: Peer, now: Instant) {
+        let caller = match self.identify_caller(tx, &req, peer, now) {
+            Identified::Caller(c) => c,
+            Identified::Answered => return,
+            Identified::Unknown => return self.park(tx, req, peer, now),
         };
         self.respond(tx, &req, 100, now);
         let dialled = req.uri.user.clone().unwrap_or_default();
@@ -35,30 +34,39 @@ impl Switch {
             tracing::info!(caller = %caller.number, context = %caller.context, %dialled, "no such extension");
             return self.respond(tx, &req, 404, now);
         }
-        let offer = match sdp::parse_audio(&req.body) {
-            Ok(offer) => offer,
-            Err(e) => return self.reject_sdp(tx, &req, &e.to_string(), now),
+        let late_offer = req.body.is_empty();
+        let (offer, codecs, dtmf) = if late_offer {
+            // We will offer both G.711 laws and telephone-events in our 200.
+            let codecs = vec![sdp::Codec::pcmu(), sdp::Codec::pcma()];
+            (None, codecs, Some(sdp::Codec::telephone_event(101)))
+        } else {
+            let offer = match sdp::parse_audio(&req.body) {
+                Ok(offer) => offer,
+                Err(e) => return self.reject_sdp(tx, &req, &e.to_string(), now),
+            };
+            match sdp::negotiate(&offer, &["PCMU", "PCMA"]) {
+                Ok((codecs, dtmf)) => (Some(offer), codecs, dtmf),
+                Err(e) => return self.reject_sdp(tx, &req, &e.to_string(), now),
+            }
         };
-        let (codecs, dtmf) = match sdp::negotiate(&offer, &["PCMU", "PCMA"]) {
-            Ok(n) => n,
-            Err(e) => return self.reject_sdp(tx, &req, &e.to_string(), now),
-        };
-        let bridge = match self.media.open_bridge().await {
+        let bridge = match self.media.open() {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!("no media ports for a new call: {e}");
                 return self.respond(tx, &req, 503, now);
             }
         };
-        bridge.set_remote(Side::A, rtp_addr(&offer), rtcp_addr(&offer));
-        set_bridge_codec(&bridge.control(), Side::A, &codecs, dtmf.as_ref());
+        if let Some(offer) = &offer {
+            self.set_remote(bridge.id, Side::A, offer);
+            self.set_codec(bridge.id, Side::A, &codecs, dtmf.as_ref());
+        }
 
-        let id = self.next_call;
-        self.next_call += 1;
+        let id = self.new_call_id();
+        let wall = self.wall(now);
+        let call_ref = public_id(wall, id);
         let a_channel = self.namer.name(&caller.endpoint);
-        let (events_tx, events_rx) = mpsc::unbounded_channel();
         let call = Call {
-            id,
+            public_id: call_ref.clone(),
             state: CallState::Ringing,
             a: Leg {
                 channel: a_channel.clone(),
@@ -71,22 +79,22 @@ impl Switch {
             bridge: Some(bridge),
             codecs,
             dtmf,
-            ptime: offer.ptime,
+            ptime: offer.as_ref().and_then(|o| o.ptime),
             a_origin: SdpOrigin::new(),
             b_origin: SdpOrigin::new(),
             caller: caller.number.clone(),
             dialled: dialled.clone(),
-            started: SystemTime::now(),
+            started: wall,
             answered: None,
+            late_offer,
             early_media: false,
-            events: events_tx,
             trunk: caller.trunk.clone(),
             virtual_a: false,
             fail_status: 480,
             no_cdr: false,
             recorded: false,
         };
-        tracing::info!(channel = %a_channel, call_id = %call.a.dialog.call_id, caller = %caller.number, %dialled, "new call");
+        tracing::info!(channel = %a_channel, call_id = %call.a.dialog.call_id, caller = %caller.number, %dialled, late_offer, "new call");
         self.dialogs.insert(
             (
                 call.a.dialog.call_id.clone(),
@@ -95,92 +103,75 @@ impl Switch {
             (id, LegSide::A),
         );
         self.server_invites.insert(tx, id);
-        self.events.emit(
-            "call.start",
-            serde_json::json!({
-                "call": id,
-                "channel": a_channel,
-                "caller": caller.number,
-                "dialled": dialled,
-            }),
-        );
-        let media = call.bridge.as_ref().map(|b| b.control());
-        self.calls.insert(id, call);
-        let Some(media) = media else {
-            return;
-        };
-        let static_groups = match &caller.trunk {
-            Some(_) => Vec::new(),
-            None => self
-                .store
-                .groups_of(&caller.endpoint)
-                .await
-                .unwrap_or_default(),
-        };
-        self.registry.insert(ChannelEntry {
-            name: a_channel.clone(),
-            endpoint: caller.endpoint.clone(),
-            bridge: media.clone(),
-            side: Side::A,
-            spygroup: String::new(),
-            static_groups,
-            bridged_to: None,
-            spying: false,
-            spying_on: None,
+        self.emit(Event::CallStart {
+            call: call.public_id.clone(),
+            channel: a_channel.clone(),
+            caller: caller.number.clone(),
+            dialled: dialled.clone(),
         });
-        let chan = Channel::new(
-            id,
-            a_channel,
-            caller,
-            dialled,
-            self.chan_requests.clone(),
-            events_rx,
+        self.calls.insert(id, call);
+        self.channels.up(
+            ChannelInfo {
+                name: a_channel.clone(),
+                call: id,
+                call_ref,
+                endpoint: caller.endpoint.clone(),
+                bridge: bridge.id,
+                side: Side::A,
+                role: Role::Caller,
+                spygroup: String::new(),
+                inbound: None,
+                bridged_to: None,
+                in_chanspy: false,
+                spying_on: None,
+                started_ms: epoch_ms(wall),
+                trunk: caller.trunk.is_some(),
+            },
+            &mut self.out,
         );
-        let env = self.app_env();
-        tokio::spawn(chan::run_dialplan(
-            chan,
-            env,
-            self.plan.globals.clone(),
-            media,
-        ));
+        self.out.push_back(Output::Spawn(Spawn {
+            call: id,
+            bridge: bridge.id,
+            channel: a_channel,
+            kind: SpawnKind::Dialplan {
+                caller,
+                dialled,
+                plan: self.plan.clone(),
+            },
+        }));
     }
 
     /// Trunks are recognised by source address; everyone else must be an extension
-    /// with valid digest credentials. Sends the rejection itself and returns None.
-    async fn identify_caller(
+    /// with valid digest credentials. Sends the rejection itself.
+    fn identify_caller(
         &mut self,
         tx: ServerTxId,
         req: &Request,
         peer: Peer,
         now: Instant,
-    ) -> Option<CallerInfo> {
-        match self
-            .store
-            .find_trunk_by_source(peer.addr.ip(), peer.addr.port())
-            .await
+    ) -> Identified {
+        if let Some(trunk) = self
+            .config
+            .trunk_by_source(peer.addr.ip(), peer.addr.port())
         {
-            Ok(Some(trunk)) => {
-                let from = req.from().ok();
-                return Some(CallerInfo {
-                    endpoint: trunk.name.clone(),
-                    number: from
-                        .as_ref()
-                        .and_then(|f| f.uri.user.clone())
-                        .unwrap_or_else(|| trunk.name.clone()),
-                    name: from.and_then(|f| f.display),
-                    context: trunk.context.clone(),
-                    trunk: Some(trunk.name.clone()),
-                });
-            }
-            Ok(None) => {}
-            Err(e) => {
-                tracing::error!("store lookup failed: {e}");
-                self.respond(tx, req, 503, now);
-                return None;
-            }
+            let from = req.from().ok();
+            return Identified::Caller(CallerInfo {
+                endpoint: trunk.name.clone(),
+                number: from
+                    .as_ref()
+                    .and_then(|f| f.uri.user.clone())
+                    .unwrap_or_else(|| trunk.name.clone()),
+                name: from.and_then(|f| f.display),
+                context: trunk.context.clone(),
+                trunk: Some(trunk.name.clone()),
+            });
         }
-        match self.auth.check(req, peer.addr.ip(), &self.store, now).await {
-            AuthOutcome::Accepted(ext) => Some(CallerInfo {
+        let may_wait = self.may_park();
+        match self
+            .auth
+            .check(req, peer.addr.ip(), &self.config, may_wait, now)
+        {
+            AuthOutcome::Accepted(ext) => Identified::Caller(CallerInfo {
                 endpoint: ext.number.clone(),
                 number: ext.number.clone(),
                 name: ext.name.clone().filter(|n| !n.is_empty()),
@@ -189,8 +180,9 @@ impl Switch {
             }),
             AuthOutcome::Reject(resp) => {
                 self.layer.respond(tx, resp, now);
-                None
+                Identified::Answered
             }
+            AuthOutcome::Unknown => Identified::Unknown,
         }
     }
 
@@ -200,6 +192,12 @@ impl Switch {
         resp.headers
             .push("Warning", format!("304 spygroup \"{why}\""));
         self.layer.respond(tx, resp, now);
+    }
+
+    pub(super) fn new_call_id(&mut self) -> CallId {
+        let id = CallId(self.next_call);
+        self.next_call += 1;
+        id
     }
 
     /// `sip:user@<our address>`, for the identities we present on the callee's leg.
@@ -216,182 +214,22 @@ impl Switch {
     }
 }
 
-/// The caller's leg as a dialog in which we are the UAS.
-fn uas_dialog(req: &Request, peer: Peer) -> Dialog {
-    let from = req.from().ok();
-    let to = req.to().ok();
-    let remote_target = req
-        .contacts()
-        .unwrap_or_default()
-        .into_iter()
-        .find_map(|c| match c {
-            sip::ContactValue::Addr(na) => Some(na.uri),
-            sip::ContactValue::Star => None,
-        })
-        .or_else(|| from.as_ref().map(|f| f.uri.clone()))
-        .unwrap_or_else(|| req.uri.clone());
-    let strip = |na: Option<NameAddr>| {
-        na.map(|mut n| {
-            n.params.retain(|(k, _)| !k.eq_ignore_ascii_case("tag"));
-            n
-        })
-    };
-    let remote_tag = from
-        .as_ref()
-        .and_then(|f| f.tag().map(str::to_string))
-        .unwrap_or_default();
-    let local = strip(to).unwrap_or_else(|| NameAddr {
-        display: None,
-        uri: req.uri.clone(),
-        params: Vec::new(),
-    });
-    let remote = strip(from).unwrap_or_else(|| local.clone());
-    Dialog {
-        call_id: req.call_id().unwrap_or_default().to_string(),
-        local_tag: new_tag(),
-        remote_tag,
-        local,
-        remote,
-        remote_target,
-        route_set: req
-            .headers
-            .get_all("Record-Route")
-            .map(str::to_string)
-            .collect(),
-        local_cseq: 1,
-        remote_cseq: req.cseq().map(|c| c.seq).unwrap_or(0),
-        peer,
-    }
+/// Who a new INVITE is from.
+enum Identified {
+    Caller(CallerInfo),
+    /// Refused or challenged: the response is sent.
+    Answered,
+    /// A user this snapshot does not know: ask again with a fresher one.
+    Unknown,
 }
 
-pub(super) struct ContactTarget(pub Uri);
-
-pub(super) fn contact_target(resp: &Response) -> Option<ContactTarget> {
-    resp.contacts()
-        .unwrap_or_default()
-        .into_iter()
-        .find_map(|c| match c {
-            sip::ContactValue::Addr(na) => Some(ContactTarget(na.uri)),
-            sip::ContactValue::Star => None,
-        })
+/// The id the API and the call record show for a call: `<start epoch ms>-<n>`,
+/// unique across restarts and safe in a URL path.
+pub(super) fn public_id(started: std::time::SystemTime, id: CallId) -> String {
+    format!("{}-{}", epoch_ms(started), id.0)
 }
 
-/// RFC 3261 9.1: a CANCEL mirrors the INVITE's Request-URI, top Via, From, To, Call-ID
-/// and CSeq number, and its Route headers.
-pub(super) fn cancel_for(invite: &Request) -> Request {
-    let mut cancel = Request::new(Method::Cancel, invite.uri.clone());
-    for name in ["Via", "From", "To", "Call-ID", "Route"] {
-        if name == "Via" {
-            if let Some(v) = invite.headers.get("Via") {
-                cancel.headers.push("Via", v.to_string());
-            }
-            continue;
-        }
-        for v in invite.headers.get_all(name) {
-            cancel.headers.push(name, v.to_string());
-        }
-    }
-    cancel.headers.push("Max-Forwards", "70");
-    if let Ok(cseq) = invite.cseq() {
-        cancel.headers.push(
-            "CSeq",
-            sip::CSeq {
-                seq: cseq.seq,
-                method: Method::Cancel,
-            }
-            .to_string(),
-        );
-    }
-    cancel.headers.push("User-Agent", super::USER_AGENT);
-    cancel
-}
-
-pub(super) fn set_to_tag(resp: &mut Response, tag: &str) {
-    if let Some(to) = resp.headers.get("To") {
-        if let Ok(mut na) = to.parse::<NameAddr>() {
-            na.set_tag(tag);
-            resp.headers.set("To", na.to_string());
-        }
-    }
-}
-
-pub(super) fn rtp_addr(desc: &sdp::AudioDescription) -> std::net::SocketAddr {
-    std::net::SocketAddr::new(desc.addr, desc.port)
-}
-
-pub(super) fn rtcp_addr(desc: &sdp::AudioDescription) -> Option<std::net::SocketAddr> {
-    let port = desc.rtcp_port.unwrap_or(desc.port.saturating_add(1));
-    Some(std::net::SocketAddr::new(desc.addr, port))
-}
-
-/// Where to send requests for a registered contact. Behind NAT the Contact names an
-/// address nobody can reach, so the source the REGISTER came from is used (as
-/// Asterisk's `nat=force_rport`); when the Contact's IP is the source IP the phone is
-/// not NATed and its Contact port is honoured (a phone may register from one port and
-/// listen on another). TCP always reuses the phone's connection.
-pub(super) fn contact_peer(contact: &Uri, source: Peer) -> Peer {
-    if source.transport != sip::Transport::Udp {
-        return source;
-    }
-    match contact.host.parse::<std::net::IpAddr>() {
-        Ok(ip) if ip == source.addr.ip() => Peer::new(
-            source.transport,
-            std::net::SocketAddr::new(ip, contact.port.unwrap_or(5060)),
-        ),
-        _ => source,
-    }
-}
-
-/// Tells the bridge which codec a leg's phone uses, so the decode path (prompts,
-/// mixing) encodes what that phone negotiated.
-pub(super) fn set_bridge_codec(
-    media: &media::BridgeControl,
-    side: Side,
-    codecs: &[media::sdp::Codec],
-    dtmf: Option<&media::sdp::Codec>,
-) {
-    let codec = codecs
-        .iter()
-        .find_map(|c| media::codec::AudioCodec::from_payload_type(c.pt).ok())
-        .unwrap_or(media::codec::AudioCodec::Pcmu);
-    media.set_codec(side, codec, dtmf.map(|d| d.pt));
-}
-
-#[cfg(test)]
-mod tests {
-    use super::contact_peer;
-    use sip::{Peer, Transport, Uri};
-
-    fn peer(t: Transport, a: &str) -> Peer {
-        Peer::new(t, a.parse().unwrap())
-    }
-
-    #[test]
-    fn nat_contacts_use_the_source() {
-        let c: Uri = "sip:101@192.168.1.20:5062".parse().unwrap();
-        let src = peer(Transport::Udp, "203.0.113.7:40001");
-        assert_eq!(contact_peer(&c, src), src);
-    }
-
-    #[test]
-    fn direct_contacts_keep_their_port() {
-        let c: Uri = "sip:101@127.0.0.1:5070".parse().unwrap();
-        let src = peer(Transport::Udp, "127.0.0.1:40001");
-        assert_eq!(
-            contact_peer(&c, src),
-            peer(Transport::Udp, "127.0.0.1:5070")
-        );
-        let c: Uri = "sip:101@127.0.0.1".parse().unwrap();
-        assert_eq!(
-            contact_peer(&c, src),
-            peer(Transport::Udp, "127.0.0.1:5060")
-        );
-    }
-
-    #[test]
-    fn tcp_reuses_the_connection() {
-        let c: Uri = "sip:101@127.0.0.1:5070;transport=tcp".parse().unwrap();
-        let src = peer(Transport::Tcp, "127.0.0.1:40001");
-        assert_eq!(contact_peer(&c, src), src);
-    }
+pub(super) fn epoch_ms(t: std::time::SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }

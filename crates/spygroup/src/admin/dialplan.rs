@@ -56,7 +56,7 @@ fn reload(addr: std::net::SocketAddr) -> anyhow::Result<()> {
 }
 
 fn check(file: &Path) -> anyhow::Result<()> {
-    let diags = match Dialplan::load(file) {
+    let diags = match Dialplan::load_with(file, &pbx::apps::load_options()) {
         Ok((_, warnings)) => warnings,
         Err(e) => e.diagnostics,
     };
@@ -79,7 +79,7 @@ fn check(file: &Path) -> anyhow::Result<()> {
 }
 
 fn show(file: &Path, target: &str) -> anyhow::Result<()> {
-    let plan = match Dialplan::load(file) {
+    let plan = match Dialplan::load_with(file, &pbx::apps::load_options()) {
         Ok((plan, _)) => plan,
         Err(e) => {
             for d in &e.diagnostics {

@@ -23,8 +23,9 @@ pub struct ApiArgs {
 pub enum MonitorCommand {
     /// Ring SUPERVISOR's phone and, on answer, monitor the call of CHANNEL.
     Start {
-        /// A channel of the call, as `spygroup calls` shows it (SIP/110-0000001a).
-        channel: String,
+        /// The call's id, first on its line in `spygroup calls` (or one of its
+        /// channels, SIP/110-0000001a: that party is the one spied on).
+        call: String,
         #[arg(long)]
         supervisor: String,
         #[arg(long, default_value = "listen", value_parser = ["listen", "whisper", "barge"])]
@@ -53,7 +54,8 @@ fn addr(flag: Option<SocketAddr>, config: Option<SocketAddr>) -> SocketAddr {
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8088)))
 }
 
-/// `spygroup calls`: one line per live call, its channels and who monitors it.
+/// `spygroup calls`: one line per live call: its id (what `monitor start` takes),
+/// its channels and who monitors it.
 pub fn calls(api: ApiArgs, config_http: Option<SocketAddr>) -> anyhow::Result<()> {
     let token = token(api.token)?;
     let (status, body) = request(
@@ -96,7 +98,8 @@ pub fn calls(api: ApiArgs, config_http: Option<SocketAddr>) -> anyhow::Result<()
         } else {
             format!("  monitored by {}", spies.join(", "))
         };
-        println!("{}{spied}", chans.join(" <-> "));
+        let id = call["id"].as_str().unwrap_or("?");
+        println!("{id}  {}{spied}", chans.join(" <-> "));
     }
     Ok(())
 }
@@ -104,13 +107,13 @@ pub fn calls(api: ApiArgs, config_http: Option<SocketAddr>) -> anyhow::Result<()
 pub fn monitor(cmd: MonitorCommand, config_http: Option<SocketAddr>) -> anyhow::Result<()> {
     match cmd {
         MonitorCommand::Start {
-            channel,
+            call,
             supervisor,
             mode,
             api,
         } => {
             let token = token(api.token)?;
-            let path = format!("/api/v1/calls/{}/monitor", segment(&channel));
+            let path = format!("/api/v1/calls/{}/monitor", segment(&call));
             let body = json!({ "supervisor": supervisor, "mode": mode });
             let (status, answer) = request(
                 addr(api.http, config_http),

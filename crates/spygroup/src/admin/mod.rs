@@ -16,13 +16,22 @@ mod table;
 pub mod token;
 mod trunk;
 
+use std::path::{Path, PathBuf};
+
 use anyhow::Context;
 use store::Store;
 
-use crate::cli::Command;
+use crate::cli::{Command, DbCommand, ExtCommand, TrunkCommand};
 
-/// Runs one admin command against the database at `url`.
-pub async fn run(command: Command, url: &str) -> anyhow::Result<()> {
+/// Runs one admin command against the database at `url`; `origin` says where the
+/// URL came from (`--db`, a config file, the default), for the message when a
+/// SQLite file is missing.
+pub async fn run(command: Command, url: &str, origin: &str) -> anyhow::Result<()> {
+    if let Some(path) = sqlite_file(url) {
+        if !path.exists() && !may_create_database(&command) {
+            anyhow::bail!(missing_database(&path, url, origin));
+        }
+    }
     let store = Store::open(url)
         .await
         .with_context(|| format!("cannot use database {}", store::redact_url(url)))?;
@@ -44,6 +53,76 @@ pub async fn run(command: Command, url: &str) -> anyhow::Result<()> {
     };
     store.close().await;
     result
+}
+
+/// The file a `sqlite:` URL names, read the way the store reads it (`sqlite://FILE`
+/// relative to the working directory, `sqlite:///ABS`, an optional `?query`); `None`
+/// for an in-memory database or another backend.
+fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let (path, query) = match rest.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (rest, None),
+    };
+    let memory = path.is_empty()
+        || path == ":memory:"
+        || query.is_some_and(|q| q.split('&').any(|kv| kv == "mode=memory"));
+    (!memory).then(|| PathBuf::from(path))
+}
+
+/// Whether `command` can do its job on a database that does not exist yet, because
+/// it adds something that needs nothing else stored: those create the database (as
+/// `serve` does), so a first `spygroup ext add` works before the server ever ran.
+/// Every other command refuses on a missing file rather than create an empty one:
+/// a read (`ext list`, `db show`, `cdr list`, ...) would show nothing and hide that
+/// it ran in the wrong directory, and a change, a delete or a link between stored
+/// things (`group member add`, `supervisor grant`, `rule add`, a supervisor's token)
+/// could only fail on an empty database.
+fn may_create_database(command: &Command) -> bool {
+    use group::{GroupCommand, MemberCommand};
+    match command {
+        Command::Ext(c) => matches!(c, ExtCommand::Add { .. }),
+        Command::Trunk(c) => matches!(c, TrunkCommand::Add { .. }),
+        Command::Db(c) => matches!(c, DbCommand::Put { .. }),
+        Command::Group(c) => match c {
+            GroupCommand::Add { .. } => true,
+            GroupCommand::Del { .. }
+            | GroupCommand::List
+            | GroupCommand::Member(MemberCommand::Add { .. } | MemberCommand::Del { .. }) => false,
+        },
+        Command::Token(c) => matches!(
+            c,
+            token::TokenCommand::Create {
+                supervisor: None,
+                ..
+            }
+        ),
+        Command::Monitoring(args) => args.policy.is_some(),
+        Command::Cdr(_)
+        | Command::Audit(_)
+        | Command::Supervisor(_)
+        | Command::Rule(_)
+        | Command::Serve(_)
+        | Command::Dialplan(_)
+        | Command::Calls(_)
+        | Command::Monitor(_) => false,
+    }
+}
+
+/// What to say when the SQLite file `path` does not exist: where we looked, why
+/// there, and the ways out.
+fn missing_database(path: &Path, url: &str, origin: &str) -> String {
+    let shown = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    format!(
+        "no database at {} ({url}: {origin}); nothing was created\n  \
+         `spygroup serve` creates it on first start, and so do the commands that add \
+         configuration (`ext add`, `trunk add`, `group add`, `db put`, ...).\n  \
+         To use an existing database: run the command in the directory `spygroup serve` \
+         runs in, pass --db URL, or set `db` in spygroup.toml.",
+        shown.display()
+    )
 }
 
 /// Value parsers shared by the spy group commands: the store's own rules, so bad

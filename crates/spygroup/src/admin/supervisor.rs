@@ -2,7 +2,7 @@
 
 use anyhow::bail;
 use clap::Subcommand;
-use store::{Grant, GroupScope, MonitorMode, Store};
+use store::{Grant, GroupScope, SpyMode, Store};
 
 use super::{parse_number, table};
 
@@ -31,7 +31,7 @@ pub enum SupervisorCommand {
 
 /// A parsed `--modes` list (a newtype: clap would read a bare Vec as repeated values).
 #[derive(Debug, Clone)]
-pub struct Modes(pub Vec<MonitorMode>);
+pub struct Modes(pub Vec<SpyMode>);
 
 fn parse_scope(s: &str) -> Result<GroupScope, String> {
     s.parse().map_err(|e: store::StoreError| e.to_string())
@@ -41,7 +41,7 @@ fn parse_modes(s: &str) -> Result<Modes, String> {
     store::parse_modes(s).map(Modes).map_err(|e| e.to_string())
 }
 
-fn modes_text(modes: &[MonitorMode]) -> String {
+fn modes_text(modes: &[SpyMode]) -> String {
     modes
         .iter()
         .map(|m| m.as_str())

@@ -19,6 +19,26 @@ impl Env {
         Env { dir, db }
     }
 
+    /// Like [`Env::new`], with the database already created (empty), as `spygroup
+    /// serve` leaves it: commands that only read refuse a database that does not exist.
+    pub fn with_database() -> Env {
+        let env = Env::new();
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        rt.block_on(async {
+            store::Store::open(&env.db)
+                .await
+                .expect("create the database")
+                .close()
+                .await
+        });
+        env
+    }
+
+    /// The SQLite file behind `db`.
+    pub fn db_path(&self) -> std::path::PathBuf {
+        self.dir.path().join("pbx.db")
+    }
+
     /// A command running in the temp dir (so no stray ./spygroup.toml is read).
     pub fn cmd(&self) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_spygroup"));

@@ -3,7 +3,12 @@
 
 #![allow(dead_code)] // each test file uses a different subset
 
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
 use tempfile::TempDir;
+
+pub mod proxy;
 
 pub struct TempDb {
     /// Holds the directory alive for the test's length; not every test reads it.
@@ -85,5 +90,37 @@ where
             }
             panic!("[{name}] {e}");
         }
+    }
+}
+
+/// Waits until the live snapshot satisfies `pred`; returns how long that took, or
+/// panics after `limit` naming `what`.
+pub async fn shows(
+    live: &store::LiveConfig,
+    limit: Duration,
+    what: &str,
+    pred: impl Fn(&store::ConfigSnapshot) -> bool,
+) -> Duration {
+    let start = Instant::now();
+    let mut rx = live.watch();
+    let seen =
+        tokio::time::timeout(limit, rx.wait_for(|s: &Arc<store::ConfigSnapshot>| pred(s))).await;
+    match seen {
+        Ok(Ok(_)) => start.elapsed(),
+        _ => panic!("{what}: not in the snapshot after {limit:?}"),
+    }
+}
+
+/// Polls `cond` every 10 ms for up to `limit`; true once it holds.
+pub async fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    loop {
+        if cond() {
+            return true;
+        }
+        if start.elapsed() > limit {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }

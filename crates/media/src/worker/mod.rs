@@ -1,16 +1,27 @@
 //! Media threads: each one owns many bridges and runs their relays from one event
-//! loop, as a minimal relay would.
+//! loop, as a minimal relay would. This is the crate's I/O edge: the sockets, the
+//! readiness loop, the clock and the sends all live here; the relay it drives is
+//! plain state (`relay`).
 //!
 //! Why not a task per bridge: at 50 packets per second per leg the cost of a relay
 //! is the wake-ups, not the packet work. A tokio task per bridge paid for an epoll
 //! round, a task wake-up (often a futex to another worker thread) and a poll of
 //! every socket's future for every packet. Here one `epoll_wait` returns the ready
 //! sockets of all the thread's bridges, each socket is drained with `recvmmsg`
-//! (`udp_batch`), and each packet is rewritten and sent on the spot.
+//! (`udp_batch`), and each packet is rewritten in the receive buffer and sent on the
+//! spot with one non-blocking `send_to`.
 //!
-//! The relay state machine (`relay::Relay`) does the per-packet and per-tick work;
-//! this module is only I/O, control messages and the 20 ms clocks of the bridges
-//! on the decode path.
+//! Why not `sendmmsg`: it batches sends on one socket, and a bridge's socket has one
+//! or two packets to send per wake-up at call rates (one per datagram read from the
+//! other leg, one per tick); a batch would save nothing and delay the first packet.
+//!
+//! The clock is read once per `recvmmsg` batch (every datagram of it had arrived by
+//! then), once per tick and once per burst of controls, and handed to the relay.
+
+mod clock;
+mod handle;
+
+pub(crate) use handle::{LegSockets, Msg, WorkerHandle};
 
 use std::collections::{HashMap, VecDeque};
 use std::io::ErrorKind;
@@ -18,16 +29,15 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use mio::{Events, Interest, Poll, Token, Waker};
-use tokio::sync::oneshot;
+use mio::{Events, Interest, Poll, Token};
 
-use crate::bridge::{Shared, Side};
+use crate::control::BridgeId;
 use crate::ports::PortLease;
-use crate::relay::{Control, LegSockets, Relay};
+use crate::relay::{Port, Relay, Transmit};
+use crate::stats::Shared;
 use crate::udp_batch::{RecvBatch, BATCH};
+use clock::{next_grid_point, TICK};
 
-/// The decode path's clock.
-const TICK: Duration = Duration::from_millis(20);
 /// Sockets per bridge: RTP and RTCP of legs A and B.
 const SOCKETS: usize = 4;
 /// The token of the worker's own waker (control messages).
@@ -36,104 +46,33 @@ const WAKER: Token = Token(usize::MAX);
 /// port cannot starve the rest of the thread's calls.
 const DRAIN_BUDGET: usize = 64;
 
-/// A bridge's name on its worker, unique for the process's life: late controls for
-/// a closed bridge are dropped, never applied to a later bridge in the same slot.
-pub(crate) type BridgeId = u64;
-
-/// A new, unique bridge id.
-pub(crate) fn next_bridge_id() -> BridgeId {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-    NEXT.fetch_add(1, Ordering::Relaxed)
-}
-
-pub(crate) enum Msg {
-    Open {
-        id: BridgeId,
-        sockets: [LegSockets; 2],
-        lease: PortLease,
-        shared: Arc<Shared>,
-        closed: Arc<AtomicBool>,
-    },
-    Control(BridgeId, Control),
-    /// Stop the bridge; `done` fires once its sockets are closed.
-    Close(BridgeId, Option<oneshot::Sender<()>>),
-    /// The engine is gone: exit once the last bridge is closed.
-    Shutdown,
-}
-
-/// A cloneable way to reach one media thread.
-#[derive(Debug, Clone)]
-pub(crate) struct WorkerHandle {
-    tx: mpsc::Sender<Msg>,
-    waker: Arc<Waker>,
-    /// Set by the first message after the thread last looked at its queue: a
-    /// burst of controls (a call being set up sends several) costs one wake-up.
-    wake_pending: Arc<AtomicBool>,
-    /// Bridges placed on this thread (counted when sent, so a burst of new calls
-    /// spreads out before the thread has opened them), for picking the least busy.
-    pub bridges: Arc<AtomicUsize>,
-}
-
-impl WorkerHandle {
-    /// Starts a media thread.
-    pub fn spawn(name: String) -> std::io::Result<WorkerHandle> {
-        let poll = Poll::new()?;
-        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-        let (tx, rx) = mpsc::channel();
-        let bridges = Arc::new(AtomicUsize::new(0));
-        let wake_pending = Arc::new(AtomicBool::new(false));
-        let mut worker = Worker {
-            poll,
-            rx,
-            wake_pending: wake_pending.clone(),
-            slots: Vec::new(),
-            free: Vec::new(),
-            ids: HashMap::new(),
-            ticking: Vec::new(),
-            next_tick: None,
-            backlog: VecDeque::new(),
-            shutting_down: false,
-            bridges: bridges.clone(),
-        };
-        std::thread::Builder::new()
-            .name(name)
-            .spawn(move || worker.run())?;
-        Ok(WorkerHandle {
-            tx,
-            waker,
-            wake_pending,
-            bridges,
-        })
-    }
-
-    /// Places a new bridge on this thread.
-    pub fn open(&self, msg: Msg) -> bool {
-        self.bridges.fetch_add(1, Ordering::Relaxed);
-        self.send(msg)
-    }
-
-    /// Sends a message; false if the thread is gone.
-    pub fn send(&self, msg: Msg) -> bool {
-        if self.tx.send(msg).is_err() {
-            return false;
-        }
-        if self.wake_pending.swap(true, Ordering::AcqRel) {
-            return true; // the thread has yet to read the queue, and will see this
-        }
-        // A failed wake means the poll is gone too; the message is moot.
-        self.waker.wake().is_ok()
-    }
-}
-
 /// One bridge on a worker.
 struct Entry {
     id: BridgeId,
     relay: Relay,
     sockets: [LegSockets; 2],
+    /// The relay's counters too: the edge counts what the OS accepted.
+    shared: Arc<Shared>,
     lease: PortLease,
     closed: Arc<AtomicBool>,
     /// Listed in the worker's `ticking` (on the decode path, or just left it).
     ticking: bool,
+}
+
+impl Entry {
+    /// Sends what the relay made (ticks, or anything a control produced).
+    fn flush(&mut self) {
+        while let Some((t, data)) = self.relay.poll_transmit() {
+            send(&self.sockets, &self.shared, t, data);
+        }
+    }
+}
+
+/// Non-blocking send: a relay that waited for a full socket buffer would delay
+/// every other packet of the call, so such a packet is dropped and counted.
+fn send(sockets: &[LegSockets; 2], shared: &Shared, t: Transmit, data: &[u8]) {
+    let sent = handle::socket(sockets, t.via).send_to(data, t.dest).is_ok();
+    shared[t.via.side.index()].count_send(t.via.is_rtcp(), data.len(), sent);
 }
 
 struct Worker {
@@ -155,24 +94,32 @@ struct Worker {
     bridges: Arc<AtomicUsize>,
 }
 
-/// The first point of the process's 20 ms grid after `now`. Every bridge on the
-/// decode path ticks on this one grid, so a media thread wakes once per 20 ms for
-/// all of its mixed calls instead of once per call, and a spied call's frames reach
-/// its supervisors' bridges at a steady phase.
-fn next_grid_point(now: Instant) -> Instant {
-    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    let epoch = *EPOCH.get_or_init(Instant::now);
-    let tick = TICK.as_nanos();
-    let since = now.saturating_duration_since(epoch).as_nanos();
-    let k = since / tick + 1;
-    epoch + Duration::from_nanos(u64::try_from(k * tick).unwrap_or(u64::MAX))
-}
-
-fn token(slot: usize, socket: usize) -> Token {
-    Token(slot * SOCKETS + socket)
+fn token(slot: usize, port: Port) -> Token {
+    Token(slot * SOCKETS + port.index())
 }
 
 impl Worker {
+    fn new(
+        poll: Poll,
+        rx: mpsc::Receiver<Msg>,
+        wake_pending: Arc<AtomicBool>,
+        bridges: Arc<AtomicUsize>,
+    ) -> Worker {
+        Worker {
+            poll,
+            rx,
+            wake_pending,
+            slots: Vec::new(),
+            free: Vec::new(),
+            ids: HashMap::new(),
+            ticking: Vec::new(),
+            next_tick: None,
+            backlog: VecDeque::new(),
+            shutting_down: false,
+            bridges,
+        }
+    }
+
     fn run(&mut self) {
         let mut events = Events::with_capacity(1024);
         let mut batch = RecvBatch::new();
@@ -213,6 +160,8 @@ impl Worker {
         // Cleared before reading, so a message sent after the last read wakes us.
         // A swap (acquire) so every message whose sender saw the flag set is visible.
         self.wake_pending.swap(false, Ordering::AcqRel);
+        // Read once for the burst, and only if a control is in it.
+        let mut now = None;
         loop {
             match self.rx.try_recv() {
                 Ok(Msg::Open {
@@ -224,8 +173,12 @@ impl Worker {
                 }) => self.open(id, sockets, lease, shared, closed),
                 Ok(Msg::Control(id, c)) => {
                     if let Some(&slot) = self.ids.get(&id) {
-                        self.guarded(slot, |e| e.relay.apply(c));
-                        self.schedule(slot);
+                        let now = *now.get_or_insert_with(Instant::now);
+                        self.guarded(slot, |e| {
+                            e.relay.handle_control(now, c);
+                            e.flush();
+                        });
+                        self.schedule(slot, now);
                     }
                 }
                 Ok(Msg::Close(id, done)) => {
@@ -269,7 +222,9 @@ impl Worker {
             .flat_map(|l| [&mut l.rtp, &mut l.rtcp])
             .enumerate()
         {
-            if let Err(e) = registry.register(s, token(slot, i), Interest::READABLE) {
+            if let Err(e) =
+                registry.register(s, token(slot, Port::from_index(i)), Interest::READABLE)
+            {
                 tracing::error!("cannot watch an RTP socket: {e}");
                 closed.store(true, Ordering::Release);
                 self.free.push(slot);
@@ -280,8 +235,9 @@ impl Worker {
         self.ids.insert(id, slot);
         self.slots[slot] = Some(Entry {
             id,
-            relay: Relay::new(shared),
+            relay: Relay::new(shared.clone()),
             sockets,
+            shared,
             lease,
             closed,
             ticking: false,
@@ -334,30 +290,28 @@ impl Worker {
         }
     }
 
-    /// Reads what one socket has queued, up to the budget.
+    /// Reads what one socket has queued, up to the budget, relaying each datagram
+    /// from the receive buffer it was read into.
     fn read(&mut self, t: Token, batch: &mut RecvBatch) {
-        let (slot, socket) = (t.0 / SOCKETS, t.0 % SOCKETS);
-        let side = if socket < 2 { Side::A } else { Side::B };
-        let is_rtp = socket % 2 == 0;
+        let (slot, port) = (t.0 / SOCKETS, Port::from_index(t.0 % SOCKETS));
+        let mut last_read = None;
         let more = self.guarded(slot, |e| {
             let mut budget = DRAIN_BUDGET;
             loop {
-                let leg = &e.sockets[side.index()];
-                let sock = if is_rtp { &leg.rtp } else { &leg.rtcp };
-                let n = match batch.recv(sock) {
+                let n = match batch.recv(handle::socket(&e.sockets, port)) {
                     Ok(n) => n,
                     Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                     // WouldBlock: empty. Anything else (an ICMP error reported on
                     // the socket): nothing to read either.
                     Err(_) => return false,
                 };
+                let now = Instant::now();
+                last_read = Some(now);
                 for i in 0..n {
                     let (pkt, src) = batch.get(i);
                     let Some(src) = src else { continue };
-                    if is_rtp {
-                        e.relay.on_rtp(side, pkt, src, &e.sockets);
-                    } else {
-                        e.relay.on_rtcp(side, pkt, src, &e.sockets);
+                    if let Some(t) = e.relay.handle_datagram(now, port, src, pkt) {
+                        send(&e.sockets, &e.shared, t, pkt);
                     }
                 }
                 // A short batch emptied the socket; a later datagram is a new event.
@@ -373,13 +327,14 @@ impl Worker {
         if more == Some(true) {
             self.backlog.push_back(t);
         }
-        self.schedule(slot);
+        if let Some(now) = last_read {
+            self.schedule(slot, now);
+        }
     }
 
     /// Starts a bridge's clock when its decode path becomes needed (it stops at the
-    /// first tick that finds it no longer needed). Called after every readiness
-    /// event: the clock is read only when one starts.
-    fn schedule(&mut self, slot: usize) {
+    /// first tick that finds it no longer needed). Called after every input.
+    fn schedule(&mut self, slot: usize, now: Instant) {
         let Some(Some(e)) = self.slots.get_mut(slot) else {
             return;
         };
@@ -389,7 +344,7 @@ impl Worker {
         e.ticking = true;
         self.ticking.push((slot, e.id));
         if self.next_tick.is_none() {
-            self.next_tick = Some(next_grid_point(Instant::now()));
+            self.next_tick = Some(next_grid_point(now));
         }
     }
 
@@ -414,7 +369,8 @@ impl Worker {
                 return false;
             }
             let ticking = self.guarded(slot, |e| {
-                e.relay.on_tick(&e.sockets, now);
+                e.relay.handle_tick(now);
+                e.flush();
                 e.relay.needs_clock()
             }) == Some(true);
             if let Some(e) = self.entry(slot, id) {

@@ -1,46 +1,26 @@
-//! How calls end: the caller hangs up or cancels, the callee hangs up, the channel task
-//! hangs up, the PBX stops. Also the requests channel tasks make, and the call record.
+//! How calls end: the caller hangs up or cancels, the callee hangs up, the channel
+//! task hangs up, the PBX stops; and what an ended call leaves: its call record,
+//! its `call.end` event, its media released.
 
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime};
 
 use sip::transaction::ServerTxId;
 use sip::{Method, Request, Response};
 
 use super::call::{Call, CallId, CallState, LegSide};
-use super::setup::set_to_tag;
+use super::dialog::set_to_tag;
+use super::output::{MediaOp, Output};
 use super::{Switch, TxPurpose};
-use crate::chan::{ChanEvent, ChanRequest, DialStatus};
+
+/// How long an ended call's dialogs still answer a crossing BYE with 200 (Timer F:
+/// as long as the other side may retransmit it).
+const ENDED_DIALOG_LINGER: std::time::Duration = std::time::Duration::from_secs(32);
+use crate::chan::{ChanEvent, DialStatus};
+use crate::events::Event;
 
 impl Switch {
-    pub(super) async fn on_chan_request(&mut self, req: ChanRequest, now: Instant) {
-        match req {
-            ChanRequest::Answer { call, reply } => {
-                let ok = self.answer_caller(call, now);
-                let _ = reply.send(ok);
-            }
-            ChanRequest::Ringing { call } => self.provisional_to_caller(call, 180, now),
-            ChanRequest::Progress { call } => self.provisional_to_caller(call, 183, now),
-            ChanRequest::Dial {
-                call,
-                endpoints,
-                timeout,
-                vars,
-                reply,
-            } => {
-                self.on_dial(call, endpoints, timeout, vars, reply, now)
-                    .await
-            }
-            ChanRequest::Hangup { call, status } => self.task_hangup(call, status, now).await,
-            ChanRequest::NoCdr { call } => {
-                if let Some(c) = self.calls.get_mut(&call) {
-                    c.no_cdr = true;
-                }
-            }
-        }
-    }
-
     /// CANCEL from the caller (RFC 3261 9.2): 200 to the CANCEL, 487 to the INVITE.
-    pub(super) async fn on_cancel(&mut self, tx: ServerTxId, req: Request, now: Instant) {
+    pub(super) fn on_cancel(&mut self, tx: ServerTxId, req: Request, now: Instant) {
         let target = self
             .layer
             .cancel_target(&req)
@@ -53,14 +33,14 @@ impl Switch {
             // Too late: the call was answered or already failed.
             return;
         }
-        tracing::info!(call = id, "caller cancelled");
+        tracing::info!(call = %id, "caller cancelled");
         self.final_to_caller(id, 487, now);
-        self.caller_gone(id, now).await;
+        self.caller_gone(id, now);
     }
 
     /// The caller left (BYE, CANCEL, or no ACK): the callee leg gets a BYE, ringing
     /// branches a CANCEL, the channel task a Hangup, and the call is recorded.
-    pub(super) async fn caller_gone(&mut self, id: CallId, now: Instant) {
+    pub(super) fn caller_gone(&mut self, id: CallId, now: Instant) {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
@@ -69,11 +49,8 @@ impl Switch {
         }
         let was_answered = call.state == CallState::Answered;
         call.state = CallState::Ending;
-        let _ = call.events.send(ChanEvent::Hangup);
-        if let Some(dial) = call.dial.as_mut() {
-            dial.deadline = None;
-            dial.finish(DialStatus::Cancel);
-        }
+        self.tell_chan(id, ChanEvent::Hangup);
+        self.finish_dial(id, DialStatus::Cancel);
         self.bye_leg(id, LegSide::B, now);
         self.cancel_branches(id, None, now);
         let disposition = if was_answered {
@@ -81,8 +58,8 @@ impl Switch {
         } else {
             store::Disposition::Cancelled
         };
-        self.record(id, disposition, "caller").await;
-        self.forget_if_settled(id);
+        self.record(id, disposition, "caller", now);
+        self.forget_if_settled(id, now);
     }
 
     /// The bridged callee hung up: the Dial returns (ANSWER) and the caller's dialplan
@@ -91,27 +68,22 @@ impl Switch {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
+        let virtual_a = call.virtual_a;
         if let Some(b) = call.b.take() {
             tracing::info!(a = %call.a.channel, b = %b.channel, "callee hung up");
-            self.registry.remove(&b.channel);
-            self.registry
-                .update(&call.a.channel, |e| e.bridged_to = None);
+            self.channels.gone(&b.channel, &mut self.out);
             self.dialogs.remove(&(b.dialog.call_id, b.dialog.local_tag));
         }
-        if let Some(call) = self.calls.get_mut(&id) {
-            if let Some(dial) = call.dial.as_mut() {
-                dial.finish(DialStatus::Answer);
-            }
-            if call.virtual_a {
-                // The only phone of a call the PBX placed hung up.
-                let _ = call.events.send(ChanEvent::Hangup);
-            }
+        self.finish_dial(id, DialStatus::Answer);
+        if virtual_a {
+            // The only phone of a call the PBX placed hung up.
+            self.tell_chan(id, ChanEvent::Hangup);
         }
     }
 
     /// The channel task hangs up: BYE to whatever is answered, a final failure to a
     /// ringing caller.
-    async fn task_hangup(&mut self, id: CallId, status: Option<u16>, now: Instant) {
+    pub(super) fn task_hangup(&mut self, id: CallId, status: Option<u16>, now: Instant) {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
@@ -121,10 +93,7 @@ impl Switch {
         }
         call.state = CallState::Ending;
         let status = status.unwrap_or(call.fail_status);
-        if let Some(dial) = call.dial.as_mut() {
-            dial.deadline = None;
-            dial.finish(DialStatus::Cancel);
-        }
+        self.finish_dial(id, DialStatus::Cancel);
         let disposition = match state {
             CallState::Answered => {
                 self.bye_leg(id, LegSide::A, now);
@@ -141,8 +110,21 @@ impl Switch {
             }
         };
         self.cancel_branches(id, None, now);
-        self.record(id, disposition, "pbx").await;
-        self.forget_if_settled(id);
+        self.record(id, disposition, "pbx", now);
+        self.forget_if_settled(id, now);
+    }
+
+    /// The switch itself ends a call (shutdown, a broken offer/answer): as a task
+    /// hangup, and the channel task is told.
+    pub(super) fn pbx_hangup(&mut self, id: CallId, now: Instant) {
+        if self
+            .calls
+            .get(&id)
+            .is_some_and(|c| c.state != CallState::Ending)
+        {
+            self.tell_chan(id, ChanEvent::Hangup);
+        }
+        self.task_hangup(id, None, now);
     }
 
     /// A final (failure) response to the caller's INVITE.
@@ -176,21 +158,8 @@ impl Switch {
         self.client_txs.insert(ctx, (id, TxPurpose::Other));
     }
 
-    /// Ends a call because the PBX is stopping.
-    pub(super) async fn shutdown_call(&mut self, id: CallId, now: Instant) {
-        if let Some(call) = self.calls.get_mut(&id) {
-            call.fail_status = 503;
-        }
-        self.task_hangup(id, None, now).await;
-        if let Some(call) = self.calls.get_mut(&id) {
-            if let Some(bridge) = call.bridge.take() {
-                bridge.close().await;
-            }
-        }
-    }
-
     /// Forgets an ended call once no branch can still answer.
-    pub(super) fn forget_if_settled(&mut self, id: CallId) {
+    pub(super) fn forget_if_settled(&mut self, id: CallId, now: Instant) {
         let Some(call) = self.calls.get(&id) else {
             return;
         };
@@ -198,59 +167,76 @@ impl Switch {
             return;
         }
         self.calls.remove(&id);
-        self.dialogs.retain(|_, (cid, _)| *cid != id);
-        self.client_txs.retain(|_, (cid, _)| *cid != id);
+        let linger = now + ENDED_DIALOG_LINGER;
+        let ended = &mut self.ended_dialogs;
+        self.dialogs.retain(|key, (cid, _)| {
+            let keep = *cid != id;
+            if !keep {
+                ended.insert(key.clone(), linger);
+            }
+            keep
+        });
         self.server_invites.retain(|_, cid| *cid != id);
+        // BYEs and CANCELs still in flight stay in `client_txs` until answered (or
+        // timed out), so a shutdown can wait for them.
+        self.client_txs
+            .retain(|_, (cid, purpose)| *cid != id || matches!(purpose, TxPurpose::Other));
+        self.out.push_back(Output::Forget(id));
     }
 
-    /// Writes the call record once, and releases the media.
-    pub(super) async fn record(
+    /// Once per call: its channels leave the table, its media is released, and its
+    /// record and `call.end` event go out.
+    pub(super) fn record(
         &mut self,
         id: CallId,
         disposition: store::Disposition,
         hangup_by: &str,
+        now: Instant,
     ) {
+        let end = self.wall(now);
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
-        self.registry.remove(&call.a.channel);
-        if let Some(b) = &call.b {
-            self.registry.remove(&b.channel);
-        }
-        if let Some(bridge) = call.bridge.take() {
-            bridge.close().await;
-        }
-        if call.recorded || call.no_cdr {
+        if call.recorded {
             return;
         }
         call.recorded = true;
-        let rec = call_record(call, disposition, hangup_by);
-        self.events.emit(
-            "call.end",
-            serde_json::json!({
-                "call": id,
-                "channel": rec.caller_channel,
-                "peer": rec.callee_channel,
-                "disposition": rec.disposition.as_str(),
-                "hangup_by": hangup_by,
-            }),
-        );
-        if let Err(e) = self.store.insert_cdr(&rec).await {
-            tracing::error!("cannot write the call record: {e}");
+        let a = call.a.channel.clone();
+        let b = call.b.as_ref().map(|b| b.channel.clone());
+        let bridge = call.bridge.take();
+        let rec = call_record(call, disposition, hangup_by, end);
+        let no_cdr = call.no_cdr;
+        let event = Event::CallEnd {
+            call: call.public_id.clone(),
+            channel: rec.caller_channel.clone(),
+            peer: rec.callee_channel.clone(),
+            disposition: rec.disposition.as_str().to_string(),
+            hangup_by: hangup_by.to_string(),
+        };
+        self.channels.gone(&a, &mut self.out);
+        if let Some(b) = b {
+            self.channels.gone(&b, &mut self.out);
+        }
+        if let Some(bridge) = bridge {
+            self.media_op(bridge.id, MediaOp::Close);
+        }
+        self.emit(event);
+        if !no_cdr {
+            self.store(store::Write::Cdr(rec));
         }
     }
 }
 
-fn call_record(call: &Call, disposition: store::Disposition, hangup_by: &str) -> store::CallRecord {
-    let end = SystemTime::now();
+fn call_record(
+    call: &Call,
+    disposition: store::Disposition,
+    hangup_by: &str,
+    end: SystemTime,
+) -> store::CallRecord {
     let since = |t: SystemTime| end.duration_since(t).map_or(0, |d| d.as_millis() as u64);
-    let start_ms = call
-        .started
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis());
     let dial = call.dial.as_ref();
     store::CallRecord {
-        id: format!("{start_ms}-{}", call.id),
+        id: call.public_id.clone(),
         call_id: call.a.dialog.call_id.clone(),
         caller: call.caller.clone(),
         callee: dial.map_or_else(|| call.dialled.clone(), |d| d.callee.clone()),

@@ -1,0 +1,134 @@
+//! One measurement step: RTP sent and timed over a window while the SIP side keeps
+//! answering, the CPU and memory of the process under test read over the same
+//! window, and the step's verdict against the pass criteria.
+
+use crate::proc::{rss_kib, CpuMeter};
+use crate::rtp::{self, Leg, Plan, Stats, KINDS};
+use crate::sip::Engine;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+pub const LOSS_MAX: f64 = 0.001;
+pub const JITTER_P99_MAX_MS: f64 = 10.0;
+
+pub fn ms(v: Option<f64>) -> Value {
+    v.map(|x| json!((x * 1000.0).round() / 1000.0))
+        .unwrap_or(Value::Null)
+}
+
+fn stats_json(s: &Stats) -> Value {
+    let mut by = serde_json::Map::new();
+    for k in KINDS {
+        let ks = &s.kinds[k as usize];
+        if ks.sent == 0 && ks.recv_any == 0 {
+            continue;
+        }
+        by.insert(
+            k.name().into(),
+            json!({
+                "sent": ks.sent, "received": ks.recv, "received_any": ks.recv_any,
+                "unstamped": ks.unstamped, "loss_pct": (ks.loss() * 1e5).round() / 1e3,
+                "latency_p50_ms": ms(ks.latency.quantile_ms(0.5)),
+                "latency_p99_ms": ms(ks.latency.quantile_ms(0.99)),
+                "jitter_p99_ms": ms(ks.jitter.quantile_ms(0.99)),
+                "arrival_dev_p99_ms": ms(ks.arrival_dev.quantile_ms(0.99)),
+            }),
+        );
+    }
+    Value::Object(by)
+}
+
+pub struct StepOut {
+    pub calls: usize,
+    pub pass: bool,
+    pub json: Value,
+    pub cpu: f64,
+    pub rss: Option<u64>,
+    pub stats: Stats,
+}
+
+/// Run the RTP measurement on `legs` while the SIP engine keeps answering, and read
+/// the CPU% of `pid` over the window.
+pub fn measure_step(
+    legs: Vec<Leg>,
+    workers: usize,
+    plan: Plan,
+    pid: u32,
+    mut engine: Option<&mut Engine>,
+) -> (Vec<Leg>, Stats, f64, Option<u64>, f64) {
+    rtp::drain(&legs);
+    let started = Instant::now();
+    let h = std::thread::spawn(move || rtp::measure(legs, workers, plan));
+    let idle = |e: &mut Option<&mut Engine>, d: Duration| match e {
+        Some(e) => e.pump(d),
+        None => std::thread::sleep(d),
+    };
+    while started.elapsed() < plan.warmup {
+        idle(&mut engine, Duration::from_millis(10));
+    }
+    let meter = CpuMeter::start(pid);
+    let me = CpuMeter::start(std::process::id());
+    while started.elapsed() < plan.warmup + plan.window {
+        idle(&mut engine, Duration::from_millis(10));
+    }
+    let cpu = meter.percent();
+    let tool_cpu = me.percent();
+    let rss = rss_kib(pid);
+    while !h.is_finished() {
+        idle(&mut engine, Duration::from_millis(10));
+    }
+    let (legs, stats) = h.join().expect("measure thread");
+    (legs, stats, cpu, rss, tool_cpu)
+}
+
+pub fn judge(
+    calls: usize,
+    failed: usize,
+    stats: &Stats,
+    cpu: f64,
+    rss: Option<u64>,
+    tool_cpu: f64,
+) -> StepOut {
+    let all = stats.calls();
+    let loss = all.loss();
+    let jit = all.jitter.quantile_ms(0.99).unwrap_or(f64::INFINITY);
+    let pass = failed == 0 && all.sent > 0 && loss < LOSS_MAX && jit < JITTER_P99_MAX_MS;
+    let json = json!({
+        "calls": calls,
+        "setup_failures": failed,
+        "pass": pass,
+        "loss_pct": (loss * 1e5).round() / 1e3,
+        "jitter_p99_ms": ms(all.jitter.quantile_ms(0.99)),
+        "latency_p50_ms": ms(all.latency.quantile_ms(0.5)),
+        "latency_p99_ms": ms(all.latency.quantile_ms(0.99)),
+        "cpu_pct": (cpu * 10.0).round() / 10.0,
+        "cpu_pct_per_call": if calls > 0 { json!((cpu / calls as f64 * 1000.0).round() / 1000.0) } else { Value::Null },
+        "rss_kib": rss,
+        "tool_cpu_pct": (tool_cpu * 10.0).round() / 10.0,
+        "tool_max_lag_ms": (stats.max_lag_ms * 100.0).round() / 100.0,
+        "send_errors": stats.send_errors,
+        "by_kind": stats_json(stats),
+    });
+    eprintln!(
+        "  {calls:>5} calls: {} loss {:.3}% jitter p99 {:.2} ms latency p99 {:.2} ms cpu {:.1}% rss {} KiB (tool cpu {:.0}%, lag {:.1} ms, setup failures {failed})",
+        if pass { "PASS" } else { "FAIL" },
+        loss * 100.0,
+        jit,
+        all.latency.quantile_ms(0.99).unwrap_or(0.0),
+        cpu,
+        rss.unwrap_or(0),
+        tool_cpu,
+        stats.max_lag_ms
+    );
+    if !pass {
+        eprintln!("        by kind: {}", json["by_kind"]);
+    }
+    StepOut {
+        calls,
+        pass,
+        json,
+        cpu,
+        rss,
+        stats: stats.clone(),
+    }
+}

@@ -1,0 +1,124 @@
+//! The benchmark suite: starts the PBX (or the minimal relay), steps the load up,
+//! measures, and writes bench/results/.
+//!
+//! [`run`] is the order of events; the parts live in their own modules:
+//! `settings` (steps and windows), `pbx` (the process under test and its database),
+//! `measure` (one step), `scenario` (the capacity scenarios), `setup` (the set-up
+//! rate) and `report` (summary and result files).
+
+mod measure;
+mod pbx;
+mod report;
+mod scenario;
+mod settings;
+mod setup;
+
+use crate::calls::{callee_ext, monitored_kind, CALLERS, SECRET};
+use crate::proc::machine;
+use crate::rtp::Kind;
+use crate::sip::{Engine, Ports};
+use crate::Args;
+use anyhow::Result;
+use pbx::{make_db, Pbx};
+use report::Results;
+use scenario::{minimal_capacity, pbx_capacity};
+use serde_json::json;
+use settings::{settings, TOOL_PORTS};
+use setup::setup_rate;
+use std::time::{Duration, Instant};
+
+pub fn run(a: &Args) -> Result<()> {
+    let t0 = Instant::now();
+    let t_end = t0 + Duration::from_secs_f64(a.budget);
+    let set = settings(a);
+    let mach = machine();
+    eprintln!(
+        "spyload suite ({}) on {mach}",
+        if a.quick { "quick" } else { "full" }
+    );
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let work = std::env::temp_dir().join(format!("spyload-{}-{started}", std::process::id()));
+    std::fs::create_dir_all(&work)?;
+    let max_calls = *set.steps.last().unwrap_or(&100);
+    let supers = (0..max_calls)
+        .filter(|&i| matches!(monitored_kind(i), Kind::Listen | Kind::Whisper))
+        .count();
+    let template = work.join("template.db");
+    let need_pbx = want(a, "relay") || want(a, "setup") || want(a, "monitor");
+    if need_pbx {
+        eprintln!(
+            "creating {} extensions with `spygroup ext add`",
+            CALLERS + max_calls + supers
+        );
+        make_db(a, &template, max_calls, supers)?;
+        eprintln!("  done in {:.1} s", t0.elapsed().as_secs_f64());
+    }
+    let callees: Vec<(String, String)> = (0..max_calls)
+        .map(|i| (callee_ext(i), SECRET.to_string()))
+        .collect();
+    let mut res = Results::default();
+
+    if want(a, "relay") || want(a, "setup") {
+        let db = work.join("relay.db");
+        std::fs::copy(&template, &db)?;
+        let mut pbx = Pbx::start(a, &work, &db)?;
+        let r = (|| -> Result<()> {
+            let mut e = Engine::new(pbx.sip, Ports::new(TOOL_PORTS.0, TOOL_PORTS.1))?;
+            let ok = e.register_all(&callees, 100);
+            eprintln!("registered {ok}/{} callees", callees.len());
+            if want(a, "relay") {
+                let s = pbx_capacity(a, &set, &mut e, pbx.pid(), false, t_end);
+                res.relay = Some(s);
+            }
+            if want(a, "setup") {
+                let (best, unqueued, steps) = setup_rate(&set, &mut e, pbx.pid(), ok.max(1), t_end);
+                res.setup_cps = Some(best);
+                res.setup_unqueued = Some(unqueued);
+                res.setup = Some(
+                    json!({ "setup_cps": best, "setup_cps_p99_under_100ms": unqueued, "steps": steps }),
+                );
+            }
+            Ok(())
+        })();
+        pbx.stop();
+        r?;
+    }
+    if want(a, "monitor") {
+        let db = work.join("monitor.db");
+        std::fs::copy(&template, &db)?;
+        let mut pbx = Pbx::start(a, &work, &db)?;
+        let r = (|| -> Result<()> {
+            let mut e = Engine::new(pbx.sip, Ports::new(TOOL_PORTS.0, TOOL_PORTS.1))?;
+            let ok = e.register_all(&callees, 100);
+            eprintln!("registered {ok}/{} callees", callees.len());
+            let s = pbx_capacity(a, &set, &mut e, pbx.pid(), true, t_end);
+            if let Some(first) = s.steps.first() {
+                // The whispered-to agent hears decode -> mix -> encode; listened-to
+                // calls are still forwarded packet by packet (only the spy gets a mix).
+                let q = |k: Kind| {
+                    let l = &first.stats.kinds[k as usize].latency;
+                    (l.quantile_ms(0.5), l.quantile_ms(0.99))
+                };
+                res.mix_latency = q(Kind::WhisperAgent);
+                res.listen_latency = q(Kind::Listen);
+            }
+            res.monitored = Some(s);
+            Ok(())
+        })();
+        pbx.stop();
+        r?;
+    }
+    if want(a, "mini") {
+        res.mini = Some(minimal_capacity(a, &set, t_end)?);
+    }
+
+    report::write(a, &set, mach, started, t0, res)?;
+    let _ = std::fs::remove_dir_all(&work);
+    Ok(())
+}
+
+fn want(a: &Args, part: &str) -> bool {
+    a.only.is_empty() || a.only.iter().any(|p| p == part)
+}

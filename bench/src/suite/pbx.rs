@@ -1,0 +1,172 @@
+//! The PBX under test, as a child process: started on free ports and waited for
+//! until `/health` answers, stopped with SIGTERM; and the database it runs on, made
+//! once with the CLI and copied for each scenario.
+
+use crate::calls::{callee_ext, caller_ext, super_ext, CALLERS, SECRET};
+use crate::Args;
+use anyhow::{bail, Context, Result};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PBX_RTP: &str = "20000-31999";
+
+fn free_port() -> Result<u16> {
+    for _ in 0..100 {
+        let u = UdpSocket::bind("127.0.0.1:0")?;
+        let p = u.local_addr()?.port();
+        if std::net::TcpListener::bind(("127.0.0.1", p)).is_ok() {
+            return Ok(p);
+        }
+    }
+    bail!("no free port")
+}
+
+pub struct Pbx {
+    child: Child,
+    pub sip: SocketAddr,
+}
+
+impl Pbx {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+    pub fn start(a: &Args, work: &Path, db: &Path) -> Result<Pbx> {
+        let sip_port = free_port()?;
+        let http_port = free_port()?;
+        let log = std::fs::File::create(work.join("pbx.log"))?;
+        let child = Command::new(&a.spygroup)
+            .args([
+                "serve",
+                "--sip",
+                &format!("127.0.0.1:{sip_port}"),
+                "--media-ip",
+                "127.0.0.1",
+            ])
+            .args([
+                "--rtp-ports",
+                PBX_RTP,
+                "--http",
+                &format!("127.0.0.1:{http_port}"),
+            ])
+            .arg("--db")
+            .arg(format!("sqlite://{}", db.display()))
+            .arg("--dialplan")
+            .arg(&a.dialplan)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::from(log.try_clone()?))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .context("starting spygroup serve")?;
+        let mut pbx = Pbx {
+            child,
+            sip: SocketAddr::from(([127, 0, 0, 1], sip_port)),
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(st)) = pbx.child.try_wait() {
+                bail!(
+                    "spygroup serve exited early ({st}); see {}",
+                    work.join("pbx.log").display()
+                );
+            }
+            if health(http_port) {
+                return Ok(pbx);
+            }
+            if Instant::now() > deadline {
+                pbx.stop();
+                bail!("spygroup serve not healthy within 20 s");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    pub fn stop(&mut self) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn health(port: u16) -> bool {
+    let Ok(mut s) = TcpStream::connect_timeout(
+        &SocketAddr::from(([127, 0, 0, 1], port)),
+        Duration::from_secs(1),
+    ) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
+    if s.write_all(b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut buf = String::new();
+    let _ = s.read_to_string(&mut buf);
+    buf.starts_with("HTTP/1.1 200") || buf.starts_with("HTTP/1.0 200")
+}
+
+/// A database with every extension the scenarios use, made once with the CLI.
+pub fn make_db(a: &Args, path: &Path, callees: usize, supers: usize) -> Result<()> {
+    let url = format!("sqlite://{}", path.display());
+    let mut exts: Vec<String> = (0..CALLERS).map(caller_ext).collect();
+    exts.extend((0..callees).map(callee_ext));
+    exts.extend((0..supers).map(super_ext));
+    // the first call creates the database; then 4 at a time
+    let run = |e: &str| {
+        Command::new(&a.spygroup)
+            .args(["ext", "add", e, "--secret", SECRET, "--db", &url])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+    };
+    let st = run(&exts[0])?.wait()?;
+    if !st.success() {
+        bail!("spygroup ext add failed ({st})");
+    }
+    let mut queue: Vec<&String> = exts[1..].iter().collect();
+    queue.reverse();
+    let mut running: Vec<(String, Child, u32)> = Vec::new();
+    while !queue.is_empty() || !running.is_empty() {
+        while running.len() < 4 {
+            let Some(e) = queue.pop() else { break };
+            running.push((e.clone(), run(e)?, 0));
+        }
+        let mut i = 0;
+        while i < running.len() {
+            if let Some(st) = running[i].1.try_wait()? {
+                let (e, _, tries) = running.swap_remove(i);
+                if !st.success() {
+                    if tries >= 5 {
+                        bail!("spygroup ext add {e} failed ({st})");
+                    }
+                    running.push((e.clone(), run(&e)?, tries + 1));
+                }
+            } else {
+                i += 1;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // The supervisors spy without per-supervisor grants: Asterisk's open policy,
+    // so the benchmark measures media, not permission lookups.
+    let st = Command::new(&a.spygroup)
+        .args(["monitoring", "open", "--db", &url])
+        .stdout(Stdio::null())
+        .status()?;
+    if !st.success() {
+        bail!("spygroup monitoring open failed ({st})");
+    }
+    Ok(())
+}

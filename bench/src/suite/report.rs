@@ -1,0 +1,287 @@
+//! The results: the summary figures drawn from the scenarios, the full JSON, the
+//! Markdown tables, and the files under bench/results/.
+
+use super::measure::{StepOut, JITTER_P99_MAX_MS, LOSS_MAX};
+use super::scenario::Scenario;
+use super::settings::Settings;
+use crate::rtp::Kind;
+use crate::Args;
+use anyhow::Result;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// What the scenarios found; a part that did not run stays `None`.
+#[derive(Default)]
+pub struct Results {
+    pub relay: Option<Scenario>,
+    pub monitored: Option<Scenario>,
+    pub mini: Option<Scenario>,
+    /// The set-up rate scenario as it goes into the full JSON.
+    pub setup: Option<Value>,
+    pub setup_cps: Option<f64>,
+    pub setup_unqueued: Option<f64>,
+    /// p50 and p99 of the whispered-to agent's latency (decode, mix, encode).
+    pub mix_latency: (Option<f64>, Option<f64>),
+    /// p50 and p99 of a listened-to call's latency (still forwarded as is).
+    pub listen_latency: (Option<f64>, Option<f64>),
+}
+
+/// Prints the Markdown summary and, unless `--dry`, writes `<timestamp>.json`,
+/// `<timestamp>.md` and `latest.json` under `--out`.
+pub fn write(
+    a: &Args,
+    set: &Settings,
+    mach: Value,
+    started: u64,
+    t0: Instant,
+    res: Results,
+) -> Result<()> {
+    let Results {
+        relay,
+        monitored,
+        mini,
+        setup,
+        setup_cps,
+        setup_unqueued,
+        mix_latency,
+        listen_latency,
+    } = res;
+    let relay_cap = relay.as_ref().map(|s| s.capacity);
+    let mini_cap = mini.as_ref().map(|s| s.capacity);
+    let mon_cap = monitored.as_ref().map(|s| s.capacity);
+    let relay_ratio = match (relay_cap, mini_cap) {
+        (Some(r), Some(m)) if m > 0 => Some(r as f64 / m as f64),
+        _ => None,
+    };
+    let separate = separate_ratios(relay.as_ref(), monitored.as_ref());
+    let paired = monitored.as_ref().and_then(|m| m.paired.as_ref());
+    // The headline is the paired measurement (same calls, same process, adjacent
+    // windows); the separate-scenario ratio when it could not run.
+    let (monitor_cpu_ratio, cpu_ratio_at) = match paired.and_then(|p| p.ratio.map(|r| (r, p.calls)))
+    {
+        Some((r, n)) => (Some(r), Some(n)),
+        None => (separate.ratio, separate.at),
+    };
+    let (relay_p50, relay_p99) = relay
+        .as_ref()
+        .and_then(|s| s.steps.first())
+        .map(|f| {
+            let k = &f.stats.kinds[Kind::Plain as usize];
+            (k.latency.quantile_ms(0.5), k.latency.quantile_ms(0.99))
+        })
+        .unwrap_or((None, None));
+    let rss_per_call = relay.as_ref().and_then(|s| rss_slope(&s.steps));
+    let latest = json!({
+        "relay_capacity_calls": relay_cap,
+        "minimal_relay_capacity_calls": mini_cap,
+        "relay_ratio": round(relay_ratio, 3),
+        "monitored_capacity_calls": mon_cap,
+        "monitor_cpu_ratio": round(monitor_cpu_ratio, 3),
+        "monitor_cpu_ratio_at_calls": cpu_ratio_at,
+        "monitor_cpu_ratio_listen_25": round(paired.and_then(|p| p.listen_ratio), 3),
+        "monitor_cpu_ratio_separate": round(separate.ratio, 3),
+        "monitor_cpu_ratio_separate_at_calls": separate.at,
+        "monitor_cpu_ratio_separate_by_calls": separate.by_calls,
+        "monitor_cpu_ratio_separate_median": round(separate.median, 3),
+        "setup_cps": setup_cps,
+        "setup_cps_p99_under_100ms": setup_unqueued,
+        "relay_latency_p50_ms": round(relay_p50, 3),
+        "relay_latency_p99_ms": round(relay_p99, 3),
+        "mix_latency_p50_ms": round(mix_latency.0, 3),
+        "mix_latency_p99_ms": round(mix_latency.1, 3),
+        "listen_latency_p50_ms": round(listen_latency.0, 3),
+        "listen_latency_p99_ms": round(listen_latency.1, 3),
+        "rss_per_call_kib": round(rss_per_call, 1),
+    });
+    let stamp = utc_stamp(started);
+    let full = json!({
+        "timestamp": stamp,
+        "mode": if a.quick { "quick" } else { "full" },
+        "machine": mach,
+        "note": "load generator, PBX and relay share this machine's cores with whatever else runs on it; \
+                 see loadavg_at_start",
+        "criteria": { "loss_max_pct": LOSS_MAX * 100.0, "jitter_p99_max_ms": JITTER_P99_MAX_MS,
+                      "window_s": set.plan.window.as_secs_f64(), "warmup_s": set.plan.warmup.as_secs_f64(),
+                      "tool_rtp_workers": a.workers },
+        "summary": latest,
+        "relay": relay.as_ref().map(|s| s.json()),
+        "monitored": monitored.as_ref().map(|s| s.json()),
+        "minimal_relay": mini.as_ref().map(|s| s.json()),
+        "setup": setup,
+        "duration_s": (t0.elapsed().as_secs_f64() * 10.0).round() / 10.0,
+    });
+    let md = markdown(&full, [&relay, &monitored, &mini]);
+    println!("{md}");
+    if !a.dry {
+        std::fs::create_dir_all(&a.out)?;
+        let base: PathBuf = a.out.join(&stamp);
+        std::fs::write(
+            base.with_extension("json"),
+            serde_json::to_string_pretty(&full)? + "\n",
+        )?;
+        std::fs::write(base.with_extension("md"), &md)?;
+        std::fs::write(
+            a.out.join("latest.json"),
+            serde_json::to_string_pretty(&latest)? + "\n",
+        )?;
+        eprintln!("wrote {}.json/.md and latest.json", base.display());
+    }
+    Ok(())
+}
+
+fn rss_slope(steps: &[StepOut]) -> Option<f64> {
+    let pts: Vec<(f64, f64)> = steps
+        .iter()
+        .filter_map(|s| s.rss.map(|r| (s.calls as f64, r as f64)))
+        .collect();
+    if pts.len() < 2 {
+        return None;
+    }
+    let n = pts.len() as f64;
+    let mx = pts.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = pts.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    if sxx == 0.0 {
+        None
+    } else {
+        Some(sxy / sxx)
+    }
+}
+
+/// Monitoring's cost from the two separate scenarios: CPU of the monitored run /
+/// CPU of the plain run at the same number of calls.
+struct SeparateRatios {
+    /// At the largest call count both passed.
+    ratio: Option<f64>,
+    at: Option<usize>,
+    by_calls: serde_json::Map<String, Value>,
+    /// Over every call count both passed (one noisy step sways it less).
+    median: Option<f64>,
+}
+
+fn separate_ratios(relay: Option<&Scenario>, monitored: Option<&Scenario>) -> SeparateRatios {
+    let mut out = SeparateRatios {
+        ratio: None,
+        at: None,
+        by_calls: serde_json::Map::new(),
+        median: None,
+    };
+    let (Some(r), Some(m)) = (relay, monitored) else {
+        return out;
+    };
+    let mut ratios = Vec::new();
+    for s in m.steps.iter().filter(|s| s.pass) {
+        if let (Some(cm), Some(cr)) = (m.cpu_at(s.calls), r.cpu_at(s.calls)) {
+            if cr > 0.0 {
+                out.by_calls
+                    .insert(s.calls.to_string(), json!(round(Some(cm / cr), 3)));
+                ratios.push(cm / cr);
+                out.ratio = Some(cm / cr);
+                out.at = Some(s.calls);
+            }
+        }
+    }
+    ratios.sort_by(f64::total_cmp);
+    if !ratios.is_empty() {
+        let mid = ratios.len() / 2;
+        out.median = Some(if ratios.len() % 2 == 1 {
+            ratios[mid]
+        } else {
+            (ratios[mid - 1] + ratios[mid]) / 2.0
+        });
+    }
+    out
+}
+
+fn round(v: Option<f64>, digits: i32) -> Value {
+    let f = 10f64.powi(digits);
+    v.map(|x| json!((x * f).round() / f)).unwrap_or(Value::Null)
+}
+
+fn utc_stamp(secs: u64) -> String {
+    // civil-from-days (Howard Hinnant), UTC
+    let days = (secs / 86400) as i64;
+    let rem = secs % 86400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+fn markdown(full: &Value, scen: [&Option<Scenario>; 3]) -> String {
+    let mut s = String::new();
+    let m = &full["machine"];
+    s += &format!(
+        "# spyload results {} ({})\n\n",
+        full["timestamp"].as_str().unwrap_or(""),
+        full["mode"].as_str().unwrap_or("")
+    );
+    s += &format!(
+        "Machine: {} x {}, load average at start {}, kernel {}. Load generator, PBX and relay \
+         all run on this machine and share its cores with other work: figures are noisy.\n\n",
+        m["nproc"],
+        m["cpu_model"].as_str().unwrap_or(""),
+        m["loadavg_at_start"].as_str().unwrap_or(""),
+        m["kernel"].as_str().unwrap_or("")
+    );
+    s += "## Summary\n\n| key | value |\n|---|---|\n";
+    if let Some(o) = full["summary"].as_object() {
+        for (k, v) in o {
+            s += &format!("| {k} | {v} |\n");
+        }
+    }
+    for sc in scen.into_iter().flatten() {
+        s += &format!("\n## {} (capacity {} calls)\n\n", sc.name, sc.capacity);
+        s += "| calls | pass | loss % | jitter p99 ms | latency p50 / p99 ms | CPU % | CPU %/call | RSS KiB | tool CPU % | setup failures |\n";
+        s += "|---|---|---|---|---|---|---|---|---|---|\n";
+        for st in &sc.steps {
+            let j = &st.json;
+            s += &format!(
+                "| {} | {} | {} | {} | {} / {} | {} | {} | {} | {} | {} |\n",
+                j["calls"],
+                j["pass"],
+                j["loss_pct"],
+                j["jitter_p99_ms"],
+                j["latency_p50_ms"],
+                j["latency_p99_ms"],
+                j["cpu_pct"],
+                j["cpu_pct_per_call"],
+                j["rss_kib"],
+                j["tool_cpu_pct"],
+                j["setup_failures"]
+            );
+        }
+    }
+    if let Some(steps) = full["setup"]["steps"].as_array() {
+        s += &format!(
+            "\n## Call setup rate (best {} cps with < 1% failures)\n\n",
+            full["setup"]["setup_cps"]
+        );
+        s += "| cps | calls | failures | setup p50 ms | setup p99 ms | PBX CPU % |\n|---|---|---|---|---|---|\n";
+        for j in steps {
+            s += &format!(
+                "| {} | {} | {} | {} | {} | {} |\n",
+                j["cps"],
+                j["calls"],
+                j["failures"],
+                j["setup_p50_ms"],
+                j["setup_p99_ms"],
+                j["cpu_pct"]
+            );
+        }
+    }
+    s
+}

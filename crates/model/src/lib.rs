@@ -1,0 +1,89 @@
+//! The typed values that cross spygroup's crates, so no crate parses another's
+//! strings: how a supervisor takes part in a call ([`SpyMode`]).
+//!
+//! Kept tiny on purpose: the media engine, the store, the switch and the API all
+//! depend on it, and it depends on nothing of theirs.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// How a supervisor takes part in a call: hear both sides, speak to the agent
+/// only, or speak to both. On the wire (API, database, events): `listen`,
+/// `whisper`, `barge`.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum SpyMode {
+    Listen,
+    Whisper,
+    Barge,
+}
+
+impl SpyMode {
+    /// Every mode, in canonical order.
+    pub const ALL: [SpyMode; 3] = [SpyMode::Listen, SpyMode::Whisper, SpyMode::Barge];
+
+    /// `listen`, `whisper` or `barge`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpyMode::Listen => "listen",
+            SpyMode::Whisper => "whisper",
+            SpyMode::Barge => "barge",
+        }
+    }
+}
+
+impl fmt::Display for SpyMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A mode that is not `listen`, `whisper` or `barge` (the text, cut to 80
+/// characters).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a spy mode: use listen, whisper or barge")]
+pub struct UnknownMode(pub String);
+
+impl FromStr for SpyMode {
+    type Err = UnknownMode;
+
+    /// `listen`, `whisper` or `barge`, in any case.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        SpyMode::ALL
+            .into_iter()
+            .find(|m| m.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| UnknownMode(s.chars().take(80).collect()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_round_trip_through_text_and_json() {
+        for m in SpyMode::ALL {
+            assert_eq!(m.as_str().parse::<SpyMode>(), Ok(m));
+            assert_eq!(m.to_string().to_uppercase().parse::<SpyMode>(), Ok(m));
+            let json = serde_json::to_string(&m).unwrap();
+            assert_eq!(json, format!("\"{}\"", m.as_str()));
+            assert_eq!(serde_json::from_str::<SpyMode>(&json).unwrap(), m);
+        }
+        assert!("spy".parse::<SpyMode>().is_err());
+        assert!(serde_json::from_str::<SpyMode>("\"Listen\"").is_err());
+    }
+}

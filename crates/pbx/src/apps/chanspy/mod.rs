@@ -1,0 +1,428 @@
+//! ChanSpy and ExtenSpy, with Asterisk's semantics: a spy is an audiohook on the
+//! spied channel's audio (its bridge), never a special call. The supervisor's own
+//! channel plays what the hook hears and, in whisper and barge, feeds the hook
+//! with what the supervisor says.
+//!
+//! `ChanSpy([chanprefix][,options])`, `ExtenSpy(exten[@context][,options])`; the
+//! options are in `options.rs`, one session's records in `session.rs`.
+//!
+//! While spying: `*` next channel, digits then `#` spy on that extension, `#` alone
+//! cycles the volume (unless `d`). A monitor started from the API is steered by
+//! typed commands (mode, stop) instead of digits.
+
+mod options;
+mod session;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use dialplan::{AppOutcome, ChannelVars};
+use media::mix::{SpyMode, VolumeStep};
+use media::{LinkSource, PlayEnd};
+
+use super::play::{split_first, Played};
+use super::{Input, PbxHost};
+use crate::events::Event;
+use crate::monitor::MonitorCmd;
+use crate::permit::{mode_name, Denied, Policy};
+use crate::registry::ChannelEntry;
+pub(crate) use options::{parse_options, spec_matches, SpyOptions};
+use session::{session_id, SpySession};
+
+/// How one spy session ended.
+enum SpyEnd {
+    Next,
+    Exit,
+    /// `X`: leave for this one-digit extension.
+    ExitTo(char),
+    Hangup,
+    TargetGone,
+    Jump(String),
+}
+
+/// Whom a refused attempt was about: a live channel, or only what was asked for.
+struct Refused<'a> {
+    endpoint: &'a str,
+    channel: &'a str,
+    peer: Option<&'a str>,
+}
+
+impl<'a> Refused<'a> {
+    fn channel(c: &'a ChannelEntry) -> Refused<'a> {
+        Refused {
+            endpoint: &c.endpoint,
+            channel: &c.name,
+            peer: c.bridged_to.as_deref(),
+        }
+    }
+}
+
+impl PbxHost {
+    pub(super) async fn chanspy(
+        &mut self,
+        args: &str,
+        vars: &mut ChannelVars,
+        exten_spy: bool,
+    ) -> AppOutcome {
+        let (spec, opts) = split_first(args);
+        let opts = parse_options(opts);
+        if !opts.ignored.is_empty() {
+            tracing::warn!(channel = %self.chan.name, options = ?opts.ignored, "ChanSpy: options not supported, ignored");
+        }
+        let spec = if exten_spy {
+            // ExtenSpy(110@ctx): channels of endpoint 110.
+            format!("SIP/{}", spec.split('@').next().unwrap_or("").trim())
+        } else {
+            spec.to_string()
+        };
+        self.spy_with(spec, &opts, vars).await
+    }
+
+    /// ChanSpy with parsed options (the API's click-to-spy builds them directly).
+    pub(crate) async fn spy_with(
+        &mut self,
+        mut spec: String,
+        opts: &SpyOptions,
+        vars: &mut ChannelVars,
+    ) -> AppOutcome {
+        if !opts.no_answer && !self.ensure_answered().await {
+            return AppOutcome::Hangup;
+        }
+        self.chan.set_in_chanspy(true);
+        let mut mode = opts.mode.unwrap_or(SpyMode::Listen);
+        let mut volume = VolumeStep::new(opts.volume.clamp(-4, 4)).unwrap_or(VolumeStep::UNITY);
+        let mut last: Option<String> = None;
+        let supervisor = self.chan.caller.endpoint.clone();
+        // A refusal is decided on a fresh snapshot: a grant made a moment ago counts.
+        let mut refreshed = false;
+        let outcome = loop {
+            // Grants as they are now: a revoked supervisor is refused at the next
+            // channel, not only on the next call.
+            let config = self.env.config.snapshot();
+            let policy = Policy::of(&config, &supervisor);
+            if !policy.is_supervisor() && !refreshed {
+                refreshed = self.refresh_config().await;
+                continue;
+            }
+            if !policy.is_supervisor() {
+                // Refused out loud and recorded whether or not the target exists,
+                // so nobody learns which extensions are on a call.
+                let endpoint = spec_endpoint(&spec);
+                let asked = Refused {
+                    endpoint: &endpoint,
+                    channel: "",
+                    peer: None,
+                };
+                self.deny(asked, mode, Denied::NotSupervisor).await;
+                break AppOutcome::Continue;
+            }
+            let seen = self.spy_candidates(&spec, opts, &config);
+            let mut candidates = Vec::new();
+            let mut refused = None;
+            for c in seen {
+                let groups = c.groups(&config);
+                match policy.check(groups.iter().map(String::as_str), mode) {
+                    Ok(()) => candidates.push(c),
+                    Err(d) => refused = refused.or(Some((c, d))),
+                }
+            }
+            // Naming a channel one may not monitor is refused out loud, and recorded;
+            // a scan just passes such channels by.
+            if candidates.is_empty() && !spec.trim().is_empty() && refused.is_some() && !refreshed {
+                refreshed = self.refresh_config().await;
+                continue;
+            }
+            if candidates.is_empty() && !spec.trim().is_empty() {
+                if let Some((target, denied)) = refused {
+                    self.deny(Refused::channel(&target), mode, denied).await;
+                    break AppOutcome::Continue;
+                }
+            }
+            let target = candidates
+                .iter()
+                .find(|c| last.as_ref().is_none_or(|l| c.name.as_str() > l.as_str()))
+                .or_else(|| candidates.first())
+                .cloned();
+            let Some(target) = target else {
+                if opts.stop_when_none {
+                    break AppOutcome::Continue;
+                }
+                // Nothing to spy on yet: look again in a second (Asterisk waits too).
+                match self
+                    .input
+                    .next(&mut self.chan, Some(Duration::from_secs(1)))
+                    .await
+                {
+                    Input::Hangup => break AppOutcome::Hangup,
+                    Input::Remote(MonitorCmd::Stop) => break AppOutcome::Continue,
+                    Input::Digit(d) if Some(d) == opts.exit_digit => break AppOutcome::Continue,
+                    _ => {}
+                }
+                last = None;
+                continue;
+            };
+            last = Some(target.name.clone());
+            let context = vars.location.context.clone();
+            match self
+                .spy_on(&target, &mut mode, &mut volume, opts, &context, &policy)
+                .await
+            {
+                SpyEnd::Next => {}
+                SpyEnd::Exit => break AppOutcome::Continue,
+                SpyEnd::ExitTo(d) => break AppOutcome::Digits(d.to_string()),
+                SpyEnd::Hangup => break AppOutcome::Hangup,
+                SpyEnd::TargetGone if opts.exit_on_hangup => break AppOutcome::Continue,
+                SpyEnd::TargetGone => last = None,
+                SpyEnd::Jump(digits) => {
+                    spec = format!("SIP/{digits}");
+                    last = None;
+                }
+            }
+        };
+        self.chan.set_in_chanspy(false);
+        if matches!(outcome, AppOutcome::Hangup) {
+            self.hung_up = true;
+        }
+        outcome
+    }
+
+    /// Reloads the configuration (bounded: a database outage keeps the last one).
+    /// Returns true: it was tried.
+    async fn refresh_config(&self) -> bool {
+        let wait = Duration::from_secs(1);
+        if let Ok(Err(e)) = tokio::time::timeout(wait, self.env.config.refresh_now()).await {
+            tracing::debug!("ChanSpy: no fresher configuration: {e}");
+        }
+        true
+    }
+
+    /// Channels this spy may monitor now, ordered by name: never itself, never a
+    /// channel that is itself spying.
+    fn spy_candidates(
+        &self,
+        spec: &str,
+        opts: &SpyOptions,
+        config: &store::ConfigSnapshot,
+    ) -> Vec<ChannelEntry> {
+        let me = &self.chan.name;
+        self.env
+            .registry
+            .snapshot()
+            .into_iter()
+            .filter(|c| &c.name != me && !c.spying && !c.bridge.is_closed())
+            .filter(|c| spec_matches(spec, &c.name))
+            .filter(|c| !opts.bridged_only || c.bridged_to.is_some())
+            .filter(|c| {
+                opts.endpoints.is_empty() || opts.endpoints.iter().any(|e| e == &c.endpoint)
+            })
+            .filter(|c| {
+                opts.groups.is_empty()
+                    || c.groups(config)
+                        .iter()
+                        .any(|g| opts.groups.iter().any(|w| w == g))
+            })
+            .collect()
+    }
+
+    async fn spy_on(
+        &mut self,
+        t: &ChannelEntry,
+        mode: &mut SpyMode,
+        volume: &mut VolumeStep,
+        opts: &SpyOptions,
+        context: &str,
+        policy: &Policy,
+    ) -> SpyEnd {
+        if !opts.quiet {
+            // A beep, then who is being spied on, as Asterisk announces it.
+            if let Played::Hangup = self.play_file("beep", false).await {
+                return SpyEnd::Hangup;
+            }
+            if t.endpoint.chars().all(|c| c.is_ascii_digit()) {
+                for d in t.endpoint.chars() {
+                    if let Played::Hangup = self.play_file(&format!("digits/{d}"), false).await {
+                        return SpyEnd::Hangup;
+                    }
+                }
+            }
+        }
+        let Some(link) = t
+            .bridge
+            .attach_spy_tap(t.side, *mode, *volume, opts.one_way)
+            .await
+        else {
+            return SpyEnd::TargetGone;
+        };
+        let session = SpySession::start(
+            &self.env,
+            self.chan.requester(),
+            &self.chan.caller.endpoint,
+            &self.chan.name,
+            t,
+            *mode,
+            opts.monitor.as_deref(),
+        );
+        let talk = |mode: SpyMode| mode != SpyMode::Listen || opts.private_whisper;
+        self.media
+            .talk_to(self.side, talk(*mode).then(|| link.says.clone()));
+        let mut done = if opts.private_whisper {
+            // Talk, hear nothing.
+            self.media
+                .play(self.side, Box::new(media::tone::Silence::forever()))
+        } else {
+            let source: Box<dyn media::tone::FrameSource + Send> =
+                Box::new(LinkSource::new(link.hears));
+            let source = match &opts.record {
+                Some(name) => self.recording(name, source),
+                None => source,
+            };
+            self.media.play(self.side, source)
+        };
+        let mut session = session;
+        let mut typed = String::new();
+        let (end, reason) = loop {
+            let input = tokio::select! {
+                r = &mut done => {
+                    // The hook's queue closing ends the player: the spied call is gone.
+                    // Our own bridge closing (or stopping the player) means we are.
+                    match r {
+                        Ok(PlayEnd::Finished) => break (SpyEnd::TargetGone, "target hung up"),
+                        Ok(PlayEnd::Stopped) | Err(_) => break (SpyEnd::Hangup, "supervisor hung up"),
+                    }
+                }
+                i = self.input.next(&mut self.chan, None) => i,
+            };
+            let new_mode = match input {
+                Input::Hangup => break (SpyEnd::Hangup, "supervisor hung up"),
+                Input::Timeout => None,
+                Input::Remote(MonitorCmd::Stop) => break (SpyEnd::Exit, "stopped through the API"),
+                Input::Remote(MonitorCmd::Mode(m)) => Some(m),
+                Input::Digit(d) if Some(d) == opts.exit_digit => {
+                    break (SpyEnd::Exit, "exit digit")
+                }
+                Input::Digit(d) if opts.dtmf_modes && matches!(d, '4' | '5' | '6') => {
+                    Some(match d {
+                        '4' => SpyMode::Listen,
+                        '5' => SpyMode::Whisper,
+                        _ => SpyMode::Barge,
+                    })
+                }
+                Input::Digit(d) if d == opts.cycle_digit.unwrap_or('*') => {
+                    break (SpyEnd::Next, "next channel")
+                }
+                Input::Digit(d)
+                    if opts.exit_to_exten && self.env.plan.exists(context, &d.to_string()) =>
+                {
+                    break (SpyEnd::ExitTo(d), "exit to extension")
+                }
+                Input::Digit('#') if !typed.is_empty() => {
+                    break (SpyEnd::Jump(std::mem::take(&mut typed)), "jump")
+                }
+                Input::Digit('#') if !opts.dtmf_modes => {
+                    *volume = volume.cycled();
+                    t.bridge.set_spy_volume(link.id, *volume);
+                    None
+                }
+                Input::Digit(d) if d.is_ascii_digit() => {
+                    typed.push(d);
+                    None
+                }
+                Input::Digit(_) => None,
+            };
+            match new_mode {
+                Some(new) if new != *mode && !policy.mode_allowed(new) => {
+                    session.mode_refused(new, t);
+                }
+                Some(new) if new != *mode => {
+                    *mode = new;
+                    t.bridge.set_spy_mode(link.id, new);
+                    self.media
+                        .talk_to(self.side, talk(new).then(|| link.says.clone()));
+                    session.mode_changed(new);
+                }
+                _ => {}
+            }
+        };
+        t.bridge.detach_spy(link.id);
+        self.media.talk_to(self.side, None);
+        self.media.stop_play(self.side);
+        session.end(reason);
+        if matches!(end, SpyEnd::Hangup) {
+            self.hung_up = true;
+        }
+        end
+    }
+
+    /// A refused attempt: recorded, announced as an event, and the supervisor hears
+    /// a congestion tone.
+    async fn deny(&mut self, target: Refused<'_>, mode: SpyMode, denied: Denied) {
+        let supervisor = self.chan.caller.endpoint.clone();
+        let reason = denied.reason(&supervisor, target.endpoint);
+        tracing::warn!(supervisor = %self.chan.name, target = %target.channel, "monitoring refused: {reason}");
+        let attempt = store::MonitorStart {
+            id: session_id(),
+            supervisor: supervisor.clone(),
+            supervisor_channel: self.chan.name.clone(),
+            target_endpoint: target.endpoint.to_string(),
+            target_channel: target.channel.to_string(),
+            peer_channel: target.peer.map(str::to_string),
+            mode: mode_name(mode).into(),
+            started_at: SystemTime::now(),
+        };
+        self.env.config.submit(store::Write::MonitorDenied {
+            attempt,
+            reason: reason.clone(),
+        });
+        self.env.events.emit(Event::MonitorDenied {
+            supervisor,
+            target_channel: target.channel.to_string(),
+            mode: mode_name(mode).into(),
+            reason,
+            session: None,
+        });
+        let tone = media::tone::ToneSpec {
+            repeat: false,
+            cadence: vec![(250, 250); 3],
+            ..media::tone::ToneSpec::congestion()
+        };
+        let _ = self
+            .play_source(Box::new(media::tone::ToneGenerator::new(tone)), false)
+            .await;
+    }
+
+    /// Wraps what the spy hears in a recorder; on a file error, logs and plays on.
+    fn recording(
+        &self,
+        name: &str,
+        source: Box<dyn media::tone::FrameSource + Send>,
+    ) -> Box<dyn media::tone::FrameSource + Send> {
+        let ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        let dir = &self.env.recordings;
+        let path = dir.join(format!("{name}-{ms}.wav"));
+        let made = std::fs::create_dir_all(dir)
+            .map_err(|e| e.to_string())
+            .and_then(|()| media::wav::WavRecorder::create(&path).map_err(|e| e.to_string()));
+        match made {
+            Ok(rec) => {
+                tracing::info!(channel = %self.chan.name, file = %path.display(), "ChanSpy recording");
+                Box::new(media::RecordingSource::new(source, rec))
+            }
+            Err(e) => {
+                tracing::error!(channel = %self.chan.name, "ChanSpy cannot record to {}: {e}", path.display());
+                source
+            }
+        }
+    }
+}
+
+/// The endpoint a spec names (`SIP/110` -> `110`), or `all` for a scan.
+fn spec_endpoint(spec: &str) -> String {
+    let spec = spec.trim();
+    let ep = spec.split_once('/').map_or(spec, |(_, rest)| rest).trim();
+    if ep.is_empty() || spec.eq_ignore_ascii_case("sip") || spec.eq_ignore_ascii_case("pjsip") {
+        "all".to_string()
+    } else {
+        ep.chars().take(80).collect()
+    }
+}

@@ -1,0 +1,160 @@
+//! One spy session: a supervisor's channel hooked onto one target channel, from
+//! the hook's attachment to its detachment.
+//!
+//! [`SpySession`] is the one owner of what a session leaves behind: its audit
+//! records (start, every mode change, end and why), its live events, and the
+//! supervisor's entry in the live-channel table (whom it monitors, how). It is a
+//! guard: a session dropped without `end` (a task cancelled, a panic unwinding)
+//! still closes its audit record and its table entry.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use media::mix::SpyMode;
+
+use crate::apps::AppEnv;
+use crate::chan::ChanRequester;
+use crate::events::Event;
+use crate::permit::mode_name;
+use crate::registry::ChannelEntry;
+
+pub(super) struct SpySession {
+    id: String,
+    env: AppEnv,
+    chan: ChanRequester,
+    supervisor: String,
+    supervisor_channel: String,
+    target_channel: String,
+    mode: SpyMode,
+    ended: bool,
+}
+
+impl SpySession {
+    /// Records the start (audit, event) and tells the switch whom we monitor.
+    pub fn start(
+        env: &AppEnv,
+        chan: ChanRequester,
+        supervisor: &str,
+        supervisor_channel: &str,
+        target: &ChannelEntry,
+        mode: SpyMode,
+        monitor: Option<&str>,
+    ) -> SpySession {
+        let id = session_id();
+        let start = store::MonitorStart {
+            id: id.clone(),
+            supervisor: supervisor.to_string(),
+            supervisor_channel: supervisor_channel.to_string(),
+            target_endpoint: target.endpoint.clone(),
+            target_channel: target.name.clone(),
+            peer_channel: target.bridged_to.clone(),
+            mode: mode_name(mode).into(),
+            started_at: SystemTime::now(),
+        };
+        tracing::info!(supervisor = %supervisor_channel, target = %target.name, ?mode, session = %id, "spy session started");
+        env.events.emit(Event::MonitorStart {
+            session: id.clone(),
+            supervisor: start.supervisor.clone(),
+            supervisor_channel: start.supervisor_channel.clone(),
+            target: start.target_endpoint.clone(),
+            target_channel: start.target_channel.clone(),
+            peer_channel: start.peer_channel.clone(),
+            mode: start.mode.clone(),
+            monitor: monitor.map(str::to_string),
+        });
+        env.config.submit(store::Write::MonitorStarted(start));
+        chan.set_spying(supervisor_channel, Some((target.name.clone(), mode)));
+        SpySession {
+            id,
+            env: env.clone(),
+            chan,
+            supervisor: supervisor.to_string(),
+            supervisor_channel: supervisor_channel.to_string(),
+            target_channel: target.name.clone(),
+            mode,
+            ended: false,
+        }
+    }
+
+    /// The mode changed: audited, announced, and shown in the live table.
+    pub fn mode_changed(&mut self, mode: SpyMode) {
+        self.mode = mode;
+        tracing::info!(supervisor = %self.supervisor_channel, target = %self.target_channel, ?mode, "spy mode changed");
+        self.env.events.emit(Event::MonitorMode {
+            session: self.id.clone(),
+            mode: mode_name(mode).into(),
+        });
+        self.env.config.submit(store::Write::MonitorModeChanged {
+            id: self.id.clone(),
+            mode: mode_name(mode).into(),
+            at: SystemTime::now(),
+        });
+        self.chan.set_spying(
+            &self.supervisor_channel,
+            Some((self.target_channel.clone(), mode)),
+        );
+    }
+
+    /// A mode change the grant does not allow: refused, and recorded as a denied
+    /// attempt of its own so the audit trail shows every refusal.
+    pub fn mode_refused(&self, mode: SpyMode, target: &ChannelEntry) {
+        let reason = format!("{} may not {}", self.supervisor, mode_name(mode));
+        tracing::warn!(supervisor = %self.supervisor_channel, "spy mode refused: {reason}");
+        self.env.events.emit(Event::MonitorDenied {
+            supervisor: self.supervisor.clone(),
+            target_channel: self.target_channel.clone(),
+            mode: mode_name(mode).into(),
+            reason: reason.clone(),
+            session: Some(self.id.clone()),
+        });
+        self.env.config.submit(store::Write::MonitorDenied {
+            attempt: store::MonitorStart {
+                id: session_id(),
+                supervisor: self.supervisor.clone(),
+                supervisor_channel: self.supervisor_channel.clone(),
+                target_endpoint: target.endpoint.clone(),
+                target_channel: target.name.clone(),
+                peer_channel: target.bridged_to.clone(),
+                mode: mode_name(mode).into(),
+                started_at: SystemTime::now(),
+            },
+            reason,
+        });
+    }
+
+    /// The session ended, for `reason` (audited as given).
+    pub fn end(mut self, reason: &str) {
+        self.finish(reason);
+    }
+
+    fn finish(&mut self, reason: &str) {
+        if std::mem::replace(&mut self.ended, true) {
+            return;
+        }
+        tracing::info!(supervisor = %self.supervisor_channel, target = %self.target_channel, reason, "spy session ended");
+        self.env.events.emit(Event::MonitorStop {
+            session: self.id.clone(),
+            target_channel: self.target_channel.clone(),
+            reason: reason.to_string(),
+        });
+        self.env.config.submit(store::Write::MonitorEnded {
+            id: self.id.clone(),
+            reason: reason.to_string(),
+            at: SystemTime::now(),
+        });
+        self.chan.set_spying(&self.supervisor_channel, None);
+    }
+}
+
+impl Drop for SpySession {
+    fn drop(&mut self) {
+        self.finish("session abandoned");
+    }
+}
+
+/// A monitoring session's id in the audit log: start time, then random bits.
+pub(super) fn session_id() -> String {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    format!("{ms}-{:08x}", rand::random::<u32>())
+}

@@ -1,0 +1,415 @@
+//! The switch's async shell: everything the I/O-free [`Switch`] cannot do itself.
+//! It owns the SIP transport, the media bridges, the write-behind store, the event
+//! bus and the channel tasks; it feeds the switch what arrives (SIP, channel
+//! requests, commands, configuration snapshots, time) and carries out what the
+//! switch asks (its [`Output`]s), in order, until there is nothing left.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use media::{MediaBridge, MediaEngine};
+use sip::transport::{Inbound, TransportHandle};
+use store::ConfigSnapshot;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::apps::AppEnv;
+use crate::chan::{self, CallId, ChanEvent, ChanRequest, Channel};
+use crate::monitor::{MonitorError, MonitorId, Monitors};
+use crate::registry::{ChannelEntry, Registry};
+use crate::switch::{
+    BridgeId, MediaOp, MediaPorts, MediaUnavailable, OpenedBridge, Output, Spawn, SpawnKind, Switch,
+};
+use crate::{EventBus, LoadedPlan, PbxConfig, SharedStats};
+
+/// How long a stopping switch waits for its BYEs and CANCELs to be answered.
+const SHUTDOWN_DRAIN: Duration = Duration::from_secs(1);
+/// How long a stopping switch waits for queued database writes.
+const SHUTDOWN_FLUSH: Duration = Duration::from_secs(5);
+
+/// Requests from the outside world (the HTTP API, signals) to the switch.
+pub enum Command {
+    Shutdown(oneshot::Sender<()>),
+    /// Re-read the dialplan file; the old one stays when the new one has errors.
+    ReloadDialplan(oneshot::Sender<Result<usize, String>>),
+    /// Click-to-spy: ring `supervisor`, then monitor `target` (a call id or a
+    /// channel name).
+    Monitor {
+        supervisor: String,
+        target: String,
+        mode: media::mix::SpyMode,
+        reply: oneshot::Sender<Result<MonitorId, MonitorError>>,
+    },
+}
+
+/// A click-to-spy request on its way to the switch.
+pub(crate) struct MonitorRequest {
+    supervisor: String,
+    target: String,
+    mode: media::mix::SpyMode,
+    reply: oneshot::Sender<Result<MonitorId, MonitorError>>,
+}
+
+/// Bridges opened from the real media engine, kept by id for the shell.
+pub(crate) struct EngineMedia {
+    engine: MediaEngine,
+    next: u64,
+    bridges: Arc<Mutex<HashMap<BridgeId, MediaBridge>>>,
+}
+
+impl EngineMedia {
+    pub fn new(engine: MediaEngine) -> (EngineMedia, Arc<Mutex<HashMap<BridgeId, MediaBridge>>>) {
+        let bridges = Arc::new(Mutex::new(HashMap::new()));
+        (
+            EngineMedia {
+                engine,
+                next: 1,
+                bridges: bridges.clone(),
+            },
+            bridges,
+        )
+    }
+}
+
+impl MediaPorts for EngineMedia {
+    fn open(&mut self) -> Result<OpenedBridge, MediaUnavailable> {
+        let bridge = self
+            .engine
+            .open()
+            .map_err(|e| MediaUnavailable(e.to_string()))?;
+        let id = BridgeId(self.next);
+        self.next += 1;
+        let ports = [bridge.port(media::Side::A), bridge.port(media::Side::B)];
+        lock(&self.bridges).insert(id, bridge);
+        Ok(OpenedBridge { id, ports })
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What the shell runs with, besides the switch.
+pub(crate) struct ShellParts {
+    pub cfg: PbxConfig,
+    pub transport: TransportHandle,
+    pub bridges: Arc<Mutex<HashMap<BridgeId, MediaBridge>>>,
+    pub config: store::LiveConfig,
+    pub registry: Registry,
+    pub events: EventBus,
+    pub monitors: Monitors,
+    pub stats: Arc<SharedStats>,
+    pub prompts: Arc<media::wav::Prompts>,
+}
+
+pub(crate) struct Shell {
+    switch: Switch,
+    parts: ShellParts,
+    /// A reload the switch asked for is running; its end is signalled here. Asked
+    /// again meanwhile: one more must run (it may have read before the change).
+    refreshing: bool,
+    refresh_again: bool,
+    refreshed_tx: mpsc::UnboundedSender<()>,
+    refreshed_rx: Option<mpsc::UnboundedReceiver<()>>,
+    /// Click-to-spy requests the configuration would refuse, waiting for that
+    /// reload before the real attempt (a grant made a moment ago counts).
+    pending_monitors: Vec<MonitorRequest>,
+    /// Each live call's channel task, by call.
+    tasks: HashMap<CallId, mpsc::UnboundedSender<ChanEvent>>,
+    chan_requests: mpsc::UnboundedSender<ChanRequest>,
+}
+
+impl Shell {
+    pub fn new(switch: Switch, parts: ShellParts) -> (Shell, mpsc::UnboundedReceiver<ChanRequest>) {
+        let (chan_requests, rx) = mpsc::unbounded_channel();
+        let (refreshed_tx, refreshed_rx) = mpsc::unbounded_channel();
+        (
+            Shell {
+                switch,
+                parts,
+                refreshing: false,
+                refresh_again: false,
+                refreshed_tx,
+                refreshed_rx: Some(refreshed_rx),
+                pending_monitors: Vec::new(),
+                tasks: HashMap::new(),
+                chan_requests,
+            },
+            rx,
+        )
+    }
+
+    /// Serves until a shutdown command arrives (or every handle is gone).
+    pub async fn run(
+        mut self,
+        mut inbound: mpsc::Receiver<Inbound>,
+        mut commands: mpsc::Receiver<Command>,
+        mut chan_requests: mpsc::UnboundedReceiver<ChanRequest>,
+    ) {
+        let mut snapshots: watch::Receiver<Arc<ConfigSnapshot>> = self.parts.config.watch();
+        let Some(mut refreshed) = self.refreshed_rx.take() else {
+            return;
+        };
+        let mut done = None;
+        loop {
+            self.apply_outputs();
+            let wake = self.switch.poll_timeout();
+            tokio::select! {
+                msg = inbound.recv() => match msg {
+                    Some(Inbound { peer, message }) => self.switch.handle_sip(peer, message, Instant::now()),
+                    None => break,
+                },
+                Some(req) = chan_requests.recv() => self.switch.handle_chan(req, Instant::now()),
+                cmd = commands.recv() => match cmd {
+                    Some(Command::ReloadDialplan(reply)) => {
+                        let _ = reply.send(self.reload_dialplan());
+                    }
+                    Some(Command::Monitor { supervisor, target, mode, reply }) => {
+                        let req = MonitorRequest { supervisor, target, mode, reply };
+                        match self.switch.check_monitor(&req.supervisor, &req.target, req.mode) {
+                            Err(MonitorError::Forbidden(_) | MonitorError::NoSuchSupervisor(_)) => {
+                                self.pending_monitors.push(req);
+                                self.refresh();
+                            }
+                            _ => self.monitor(req),
+                        }
+                    }
+                    Some(Command::Shutdown(reply)) => {
+                        done = Some(reply);
+                        break;
+                    }
+                    None => break,
+                },
+                Some(()) = refreshed.recv() => {
+                    self.refreshing = false;
+                    if std::mem::take(&mut self.refresh_again) {
+                        self.refresh();
+                    } else {
+                        let snap = snapshots.borrow_and_update().clone();
+                        self.switch.config_refreshed(snap, Instant::now());
+                        for req in std::mem::take(&mut self.pending_monitors) {
+                            self.monitor(req);
+                        }
+                    }
+                }
+                changed = snapshots.changed() => {
+                    if changed.is_ok() {
+                        let snap = snapshots.borrow_and_update().clone();
+                        self.switch.set_config(snap);
+                    }
+                }
+                _ = tokio::time::sleep_until(wake.into()) => self.switch.handle_timeout(Instant::now()),
+            }
+        }
+        self.shutdown(&mut inbound, &mut chan_requests).await;
+        if let Some(reply) = done {
+            let _ = reply.send(());
+        }
+    }
+
+    fn monitor(&mut self, req: MonitorRequest) {
+        let r = self
+            .switch
+            .start_monitor(&req.supervisor, &req.target, req.mode, Instant::now());
+        let _ = req.reply.send(r);
+    }
+
+    fn reload_dialplan(&mut self) -> Result<usize, String> {
+        let file = self.parts.cfg.dialplan.clone();
+        match LoadedPlan::load(&file) {
+            Ok((plan, warnings)) => {
+                self.switch.set_dialplan(plan);
+                tracing::info!(file = %file.display(), warnings, "dialplan reloaded");
+                Ok(warnings)
+            }
+            Err(e) => {
+                tracing::error!(file = %file.display(), "dialplan NOT reloaded, the running one stays:\n{e}");
+                Err(e)
+            }
+        }
+    }
+
+    /// Ends every call, lets BYEs and CANCELs be answered (bounded), releases the
+    /// media and waits for the queued database writes.
+    async fn shutdown(
+        &mut self,
+        inbound: &mut mpsc::Receiver<Inbound>,
+        chan_requests: &mut mpsc::UnboundedReceiver<ChanRequest>,
+    ) {
+        self.switch.shutdown(Instant::now());
+        let until = tokio::time::Instant::now() + SHUTDOWN_DRAIN;
+        loop {
+            self.apply_outputs();
+            if self.switch.is_settled() {
+                break;
+            }
+            let wake = self.switch.poll_timeout();
+            tokio::select! {
+                Some(Inbound { peer, message }) = inbound.recv() => {
+                    self.switch.handle_sip(peer, message, Instant::now())
+                }
+                Some(req) = chan_requests.recv() => self.switch.handle_chan(req, Instant::now()),
+                _ = tokio::time::sleep_until(wake.into()) => self.switch.handle_timeout(Instant::now()),
+                _ = tokio::time::sleep_until(until) => break,
+            }
+        }
+        self.apply_outputs();
+        let bridges: Vec<MediaBridge> = lock(&self.parts.bridges).drain().map(|(_, b)| b).collect();
+        for b in bridges {
+            b.close().await;
+        }
+        if !self.parts.config.flush(SHUTDOWN_FLUSH).await {
+            tracing::error!("database writes still queued at shutdown were not written");
+        }
+    }
+
+    /// Carries out everything the switch asked for, in order.
+    fn apply_outputs(&mut self) {
+        while let Some(out) = self.switch.poll_output() {
+            match out {
+                Output::Transmit(t) => self.parts.transport.send(t.peer, t.data),
+                Output::Media { bridge, op } => self.media(bridge, op),
+                Output::Store(w) => {
+                    self.parts.config.submit(w);
+                }
+                Output::Event(e) => self.parts.events.emit(e),
+                Output::Spawn(s) => self.spawn(s),
+                Output::Chan { call, event } => {
+                    if let Some(tx) = self.tasks.get(&call) {
+                        if tx.send(event).is_err() {
+                            self.tasks.remove(&call);
+                        }
+                    }
+                }
+                Output::Forget(call) => {
+                    self.tasks.remove(&call);
+                }
+                Output::Channel(info) => {
+                    let control = lock(&self.parts.bridges)
+                        .get(&info.bridge)
+                        .map(|b| b.control());
+                    if let Some(control) = control {
+                        self.parts.registry.put(ChannelEntry::new(info, control));
+                    }
+                }
+                Output::ChannelGone(name) => self.parts.registry.remove(&name),
+                Output::RefreshConfig => self.refresh(),
+            }
+        }
+        let (registrations, calls) = self.switch.counts();
+        let stats = &self.parts.stats;
+        stats.registrations.store(registrations, Ordering::Relaxed);
+        stats.calls.store(calls, Ordering::Relaxed);
+    }
+
+    /// Reloads the configuration off the switch's task; one at a time (parked
+    /// requests wait for the one running).
+    fn refresh(&mut self) {
+        if std::mem::replace(&mut self.refreshing, true) {
+            self.refresh_again = true;
+            return;
+        }
+        let config = self.parts.config.clone();
+        let done = self.refreshed_tx.clone();
+        tokio::spawn(async move {
+            if let Err(e) = config.refresh_now().await {
+                tracing::warn!("cannot reload the configuration: {e}");
+            }
+            let _ = done.send(());
+        });
+    }
+
+    fn media(&mut self, id: BridgeId, op: MediaOp) {
+        let mut bridges = lock(&self.parts.bridges);
+        match op {
+            MediaOp::SetRemote { side, rtp, rtcp } => {
+                if let Some(b) = bridges.get(&id) {
+                    b.set_remote(side, rtp, rtcp);
+                }
+            }
+            MediaOp::SetCodec {
+                side,
+                codec,
+                dtmf_pt,
+            } => {
+                if let Some(b) = bridges.get(&id) {
+                    b.control().set_codec(side, codec, dtmf_pt);
+                }
+            }
+            // Dropping the bridge stops its relay and frees its ports.
+            MediaOp::Close => drop(bridges.remove(&id)),
+        }
+    }
+
+    fn spawn(&mut self, s: Spawn) {
+        let Spawn {
+            call,
+            bridge,
+            channel,
+            kind,
+        } = s;
+        let Some(media) = lock(&self.parts.bridges).get(&bridge).map(|b| b.control()) else {
+            return;
+        };
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        self.tasks.insert(call, events_tx);
+        let env = |plan: &LoadedPlan| AppEnv {
+            config: self.parts.config.clone(),
+            plan: plan.plan.clone(),
+            prompts: self.parts.prompts.clone(),
+            registry: self.parts.registry.clone(),
+            recordings: self.parts.cfg.recordings.clone(),
+            events: self.parts.events.clone(),
+        };
+        match kind {
+            SpawnKind::Dialplan {
+                caller,
+                dialled,
+                plan,
+            } => {
+                let chan = Channel::new(
+                    call,
+                    channel,
+                    caller,
+                    dialled,
+                    self.chan_requests.clone(),
+                    events_rx,
+                );
+                let env = env(&plan);
+                tokio::spawn(chan::run_dialplan(chan, env, plan.globals.clone(), media));
+            }
+            SpawnKind::ClickToSpy {
+                monitor,
+                supervisor,
+                target,
+                mode,
+            } => {
+                let caller = chan::CallerInfo {
+                    endpoint: supervisor.clone(),
+                    number: supervisor.clone(),
+                    name: None,
+                    context: "from-internal".into(),
+                    trunk: None,
+                };
+                let chan = Channel::new(
+                    call,
+                    channel,
+                    caller,
+                    target.clone(),
+                    self.chan_requests.clone(),
+                    events_rx,
+                );
+                let env = env(&self.switch_plan());
+                let monitors = self.parts.monitors.clone();
+                tokio::spawn(chan::run_click_to_spy(
+                    chan, env, media, supervisor, target, mode, monitor, monitors,
+                ));
+            }
+        }
+    }
+
+    fn switch_plan(&self) -> LoadedPlan {
+        self.switch.dialplan().clone()
+    }
+}

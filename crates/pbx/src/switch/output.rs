@@ -1,0 +1,164 @@
+//! What the switch asks its shell to do, polled out after every input: SIP to send,
+//! media to steer, store writes, events, channel tasks to start and what to tell
+//! them, and the live-channel table it publishes.
+//!
+//! The switch itself does no I/O: tests poll these and check them.
+
+use std::net::SocketAddr;
+
+use media::codec::AudioCodec;
+use media::mix::SpyMode;
+use media::Side;
+
+use super::call::CallId;
+use crate::chan::{CallerInfo, ChanEvent};
+use crate::events::Event;
+use crate::monitor::MonitorId;
+use crate::LoadedPlan;
+
+/// A media bridge as the switch knows it: an id the shell maps to the real bridge,
+/// and the PBX's RTP port of each side (for our SDP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BridgeId(pub u64);
+
+/// A bridge just opened: its id and the RTP ports of sides A and B.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenedBridge {
+    pub id: BridgeId,
+    pub ports: [u16; 2],
+}
+
+impl OpenedBridge {
+    pub fn port(&self, side: Side) -> u16 {
+        match side {
+            Side::A => self.ports[0],
+            Side::B => self.ports[1],
+        }
+    }
+}
+
+/// Why no bridge could be opened (no free RTP ports, no media thread).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct MediaUnavailable(pub String);
+
+/// Where bridges come from. Opening one binds sockets, but synchronously and
+/// quickly, and the switch needs the ports at once for its SDP; so this is the one
+/// call the switch makes out, instead of an output. Everything else done to a
+/// bridge is a [`MediaOp`] output.
+pub trait MediaPorts: Send {
+    fn open(&mut self) -> Result<OpenedBridge, MediaUnavailable>;
+}
+
+/// A change to one bridge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaOp {
+    /// Where that side's phone receives RTP (and RTCP; None: RTP port + 1).
+    SetRemote {
+        side: Side,
+        rtp: SocketAddr,
+        rtcp: Option<SocketAddr>,
+    },
+    /// The codec that side's phone uses and its telephone-event payload type.
+    SetCodec {
+        side: Side,
+        codec: AudioCodec,
+        dtmf_pt: Option<u8>,
+    },
+    /// The call is over: stop relaying and free the ports.
+    Close,
+}
+
+/// A channel task to start.
+#[derive(Debug, Clone)]
+pub struct Spawn {
+    pub call: CallId,
+    pub bridge: BridgeId,
+    /// The channel the task speaks for.
+    pub channel: String,
+    pub kind: SpawnKind,
+}
+
+#[derive(Debug, Clone)]
+pub enum SpawnKind {
+    /// Run the dialplan for a new call from a phone or trunk.
+    Dialplan {
+        caller: CallerInfo,
+        dialled: String,
+        plan: LoadedPlan,
+    },
+    /// Click-to-spy: ring the supervisor, then spy on `target` in `mode`.
+    ClickToSpy {
+        monitor: MonitorId,
+        supervisor: String,
+        target: String,
+        mode: SpyMode,
+    },
+}
+
+/// A live channel as the switch publishes it (ChanSpy's and the API's view).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelInfo {
+    /// `SIP/110-0000001a`.
+    pub name: String,
+    /// The call the channel belongs to, and that call's public id (the API's).
+    pub call: CallId,
+    pub call_ref: String,
+    /// Extension number or trunk name.
+    pub endpoint: String,
+    pub bridge: BridgeId,
+    /// The bridge side that faces this channel's phone.
+    pub side: Side,
+    /// Caller (the phone that started the call) or callee.
+    pub role: Role,
+    /// `SPYGROUP` as the dialplan set it (colon-separated).
+    pub spygroup: String,
+    /// For the callee of a call from a trunk: that trunk (its inbound rules give
+    /// the channel groups; see `permit::channel_groups`).
+    pub inbound: Option<String>,
+    pub bridged_to: Option<String>,
+    /// True while the channel runs ChanSpy: it is never spied on.
+    pub in_chanspy: bool,
+    /// The channel it monitors right now, and how.
+    pub spying_on: Option<(String, SpyMode)>,
+    /// Wall-clock start, epoch milliseconds.
+    pub started_ms: u64,
+    /// A trunk's channel (the outside party).
+    pub trunk: bool,
+}
+
+/// Whether a channel placed its call or was called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Caller,
+    Callee,
+}
+
+/// One thing for the shell to do.
+#[derive(Debug)]
+pub enum Output {
+    /// Send a SIP message.
+    Transmit(sip::transaction::Transmit),
+    Media {
+        bridge: BridgeId,
+        op: MediaOp,
+    },
+    /// Queue a database write (write-behind; nothing waits for it).
+    Store(store::Write),
+    Event(Event),
+    Spawn(Spawn),
+    /// Tell a call's channel task something.
+    Chan {
+        call: CallId,
+        event: ChanEvent,
+    },
+    /// The call is over: its channel task will get nothing more.
+    Forget(CallId),
+    /// A live channel appeared or changed.
+    Channel(ChannelInfo),
+    /// A live channel ended.
+    ChannelGone(String),
+    /// Reload the configuration now and then call `Switch::config_refreshed`:
+    /// a request named a user the current snapshot does not know.
+    RefreshConfig,
+}

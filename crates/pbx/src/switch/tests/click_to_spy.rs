@@ -1,0 +1,194 @@
+//! Click-to-spy origination: every refusal is decided before the supervisor's
+//! phone rings, with a typed reason; an accepted request rings the supervisor with
+//! what is being monitored as the caller.
+
+use media::mix::SpyMode;
+use sip::Method;
+
+use super::harness::*;
+use crate::chan::{ChanEvent, ChanOp};
+use crate::events::Event;
+use crate::monitor::MonitorError;
+use crate::switch::SpawnKind;
+
+/// An answered trunk call to agent 110 (in `sales`), and supervisor 201 registered.
+fn floor(net: &mut Net) -> (String, Phone) {
+    let agent = Phone::new("110", "127.0.0.2:5062");
+    net.register(&agent);
+    let sup = Phone::new("201", "127.0.0.5:5062");
+    net.register(&sup);
+    let mut carrier = Phone::new("0123", "127.0.0.9:5060");
+    net.trunk_call(&mut carrier, "110");
+    let to_agent = net.requests_to(&agent).remove(0);
+    net.deliver(
+        &agent,
+        agent.answer(&to_agent, 200, "a1", Some(&sdp_offer(agent.rtp))),
+    );
+    net.out.clear();
+    let call_ref = net.sw.channels().next().unwrap().call_ref.clone();
+    (call_ref, sup)
+}
+
+#[test]
+fn a_granted_supervisor_is_rung_for_the_agent_of_the_call() {
+    let mut net = Net::new();
+    let (call_ref, sup) = floor(&mut net);
+    assert!(
+        !call_ref.contains('/'),
+        "the call id is path-safe: {call_ref}"
+    );
+    let now = net.now;
+    let id = net
+        .sw
+        .start_monitor("201", &call_ref, SpyMode::Whisper, now)
+        .unwrap();
+    assert!(id.0.starts_with("mon-"));
+    net.out
+        .extend(std::iter::from_fn(|| net.sw.poll_output()).collect::<Vec<_>>());
+    let spawn = net.spawned().pop().expect("a click-to-spy task");
+    let SpawnKind::ClickToSpy {
+        target,
+        mode,
+        supervisor,
+        ..
+    } = &spawn.kind
+    else {
+        panic!("{:?}", spawn.kind)
+    };
+    assert!(
+        target.starts_with("SIP/110-"),
+        "the agent, not the trunk: {target}"
+    );
+    assert_eq!((*mode, supervisor.as_str()), (SpyMode::Whisper, "201"));
+    assert!(net
+        .events()
+        .iter()
+        .any(|e| matches!(e, Event::CallStart { .. })));
+    // The task dials the supervisor: the phone shows what is monitored.
+    net.chan(
+        spawn.call,
+        ChanOp::Dial {
+            endpoints: vec!["201".into()],
+            timeout: None,
+            vars: vec![],
+        },
+    );
+    let ring = net.requests_to(&sup).remove(0);
+    assert_eq!(ring.method, Method::Invite);
+    let from = ring.from().unwrap();
+    assert_eq!(from.display.as_deref(), Some("Whisper 110"));
+    net.deliver(
+        &sup,
+        sup.answer(&ring, 200, "s1", Some(&sdp_offer(sup.rtp))),
+    );
+    let events = net.chan_events(spawn.call);
+    assert!(
+        matches!(&events[..], [ChanEvent::PlacedAnswered(ch)] if ch.starts_with("SIP/201-")),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn a_mode_without_a_grant_is_refused_before_anything_rings_and_is_audited() {
+    let mut net = Net::new();
+    let (call_ref, sup) = floor(&mut net);
+    let now = net.now;
+    let err = net
+        .sw
+        .start_monitor("201", &call_ref, SpyMode::Barge, now)
+        .unwrap_err();
+    assert_eq!(err, MonitorError::Forbidden("201 may not barge".into()));
+    assert_eq!(err.http_status(), 403);
+    net.out
+        .extend(std::iter::from_fn(|| net.sw.poll_output()).collect::<Vec<_>>());
+    assert!(net.spawned().is_empty());
+    assert!(
+        net.sent_to(&sup).is_empty(),
+        "the supervisor's phone never rings"
+    );
+    assert!(net.writes().iter().any(
+        |w| matches!(w, store::Write::MonitorDenied { reason, .. } if reason == "201 may not barge")
+    ));
+    assert!(net
+        .events()
+        .iter()
+        .any(|e| matches!(e, Event::MonitorDenied { .. })));
+}
+
+#[test]
+fn each_refusal_has_its_reason() {
+    let mut net = Net::new();
+    let (call_ref, _sup) = floor(&mut net);
+    let now = net.now;
+    let e = net
+        .sw
+        .start_monitor("201", "12345-99", SpyMode::Listen, now)
+        .unwrap_err();
+    assert_eq!(e.http_status(), 404, "{e}");
+    let e = net
+        .sw
+        .start_monitor("202", &call_ref, SpyMode::Listen, now)
+        .unwrap_err();
+    assert_eq!(e, MonitorError::Forbidden("202 is not a supervisor".into()));
+    let e = net
+        .sw
+        .start_monitor("999", &call_ref, SpyMode::Listen, now)
+        .unwrap_err();
+    assert_eq!(e.http_status(), 404);
+    // Channel names work as ids too (the API's older form).
+    let agent_channel = net
+        .sw
+        .channels()
+        .find(|c| c.endpoint == "110")
+        .unwrap()
+        .name
+        .clone();
+    net.ports_exhausted
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let e = net
+        .sw
+        .start_monitor("201", &agent_channel, SpyMode::Listen, now)
+        .unwrap_err();
+    assert_eq!(e.http_status(), 503, "{e}");
+}
+
+#[test]
+fn an_unregistered_or_busy_supervisor_is_told_so() {
+    let mut net = Net::new();
+    let (call_ref, sup) = floor(&mut net);
+    let now = net.now;
+    // 201 on a call of its own.
+    let bob = Phone::new("102", "127.0.0.3:5062");
+    net.register(&bob);
+    let mut sup_phone = sup;
+    let invite = sup_phone.invite("102", Some(&sdp_offer(sup_phone.rtp)));
+    net.deliver(&sup_phone, invite.clone());
+    let challenge = net.responses_to(&sup_phone).pop().unwrap();
+    assert_eq!(challenge.status, 407);
+    let again = sup_phone.authorized(&invite, &challenge, "pw201");
+    net.deliver(&sup_phone, again);
+    assert_eq!(net.spawned().len(), 1, "201's own call runs");
+    let e = net
+        .sw
+        .start_monitor("201", &call_ref, SpyMode::Listen, now)
+        .unwrap_err();
+    assert_eq!(e, MonitorError::SupervisorBusy("201".into()));
+    assert_eq!(e.http_status(), 409);
+
+    let mut net = Net::new();
+    let agent = Phone::new("110", "127.0.0.2:5062");
+    net.register(&agent);
+    let mut carrier = Phone::new("0123", "127.0.0.9:5060");
+    net.trunk_call(&mut carrier, "110");
+    let to_agent = net.requests_to(&agent).remove(0);
+    net.deliver(
+        &agent,
+        agent.answer(&to_agent, 200, "a1", Some(&sdp_offer(agent.rtp))),
+    );
+    let call_ref = net.sw.channels().next().unwrap().call_ref.clone();
+    let e = net
+        .sw
+        .start_monitor("201", &call_ref, SpyMode::Listen, now)
+        .unwrap_err();
+    assert_eq!(e, MonitorError::NotRegistered("201".into()));
+}

@@ -1,0 +1,575 @@
+//! A switch on a virtual network in virtual time: phones are plain structs that
+//! build SIP messages and read what the switch sent them; time moves only when a
+//! test says so. No sockets, no database, no tasks.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use media::Side;
+use sip::{Message, Method, NameAddr, Peer, Request, Response, Transport, Uri};
+use store::{ConfigSnapshot, StoredLocation};
+
+use crate::chan::{ChanEvent, ChanOp, ChanRequest};
+use crate::events::Event;
+use crate::switch::{
+    BridgeId, CallId, MediaOp, MediaPorts, MediaUnavailable, OpenedBridge, Output, Spawn, Switch,
+    SwitchInit,
+};
+use crate::{LoadedPlan, PbxConfig};
+
+pub const PBX: &str = "127.0.0.1:5060";
+pub const REALM: &str = "spygroup";
+
+/// The dialplan the tests run: every number is dialled as an extension.
+const PLAN: &str = "\
+[from-internal]
+exten => _X.,1,Dial(SIP/${EXTEN},30)
+exten => *222,1,ChanSpy()
+[from-trunk]
+exten => _X.,1,Dial(SIP/${EXTEN},30)
+";
+
+/// Hands out bridges with predictable ports; can be made to run out.
+pub struct FakeMedia {
+    next: u64,
+    exhausted: Arc<AtomicBool>,
+}
+
+impl MediaPorts for FakeMedia {
+    fn open(&mut self) -> Result<OpenedBridge, MediaUnavailable> {
+        if self.exhausted.load(Ordering::Relaxed) {
+            return Err(MediaUnavailable("no free RTP port pair".into()));
+        }
+        let n = self.next;
+        self.next += 1;
+        let base = 10_000 + 4 * n as u16;
+        Ok(OpenedBridge {
+            id: BridgeId(n),
+            ports: [base, base + 2],
+        })
+    }
+}
+
+/// Extensions 101..=110 with secret `pw<n>`, 201 a supervisor of group `sales`
+/// (listen, whisper), 110 in `sales`, a trunk `carrier` at 127.0.0.9.
+pub fn default_config() -> ConfigSnapshot {
+    let mut b = ConfigSnapshot::builder().realm(REALM);
+    for n in 101..=110 {
+        b = b.extension(&n.to_string(), &format!("pw{n}"), "from-internal");
+    }
+    b = b
+        .extension("201", "pw201", "from-internal")
+        .extension("202", "pw202", "from-internal")
+        .group("sales", None)
+        .group_member("sales", "110")
+        .supervisor(store::Grant {
+            extension: "201".into(),
+            groups: store::GroupScope::Groups(vec!["sales".into()]),
+            modes: vec![store::SpyMode::Listen, store::SpyMode::Whisper],
+        })
+        .trunk(store::Trunk {
+            name: "carrier".into(),
+            host: "127.0.0.9".parse().unwrap(),
+            port: None,
+            context: "from-trunk".into(),
+        });
+    b.build()
+}
+
+pub struct Net {
+    pub sw: Switch,
+    pub now: Instant,
+    pub wall: SystemTime,
+    /// Outputs polled and not yet taken by a test.
+    pub out: VecDeque<Output>,
+    /// Set to make the media run out of ports.
+    pub ports_exhausted: Arc<AtomicBool>,
+}
+
+impl Net {
+    pub fn new() -> Net {
+        Net::with(default_config(), PbxConfig::default())
+    }
+
+    pub fn with(config: ConfigSnapshot, mut cfg: PbxConfig) -> Net {
+        cfg.media_ip = "127.0.0.1".parse().unwrap();
+        cfg.no_answer_timeout = Duration::from_secs(60);
+        let (plan, _) =
+            dialplan::Dialplan::parse_str("test.conf", PLAN, &Default::default()).unwrap();
+        let now = Instant::now();
+        let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let ports_exhausted = Arc::new(AtomicBool::new(false));
+        let sw = Switch::new(SwitchInit {
+            cfg,
+            local: PBX.parse().unwrap(),
+            realm: REALM.into(),
+            config: Arc::new(config),
+            plan: LoadedPlan::new(plan),
+            media: Box::new(FakeMedia {
+                next: 1,
+                exhausted: ports_exhausted.clone(),
+            }),
+            now,
+            wall,
+        });
+        let mut net = Net {
+            sw,
+            now,
+            wall,
+            out: VecDeque::new(),
+            ports_exhausted,
+        };
+        net.pump();
+        net
+    }
+
+    fn pump(&mut self) {
+        while let Some(o) = self.sw.poll_output() {
+            self.out.push_back(o);
+        }
+    }
+
+    /// Lets `d` of virtual time pass, firing every timer due on the way.
+    pub fn advance(&mut self, d: Duration) {
+        let until = self.now + d;
+        loop {
+            let next = self.sw.poll_timeout();
+            if next > until {
+                break;
+            }
+            self.now = self.now.max(next);
+            self.sw.handle_timeout(self.now);
+            self.pump();
+        }
+        self.now = until;
+    }
+
+    /// A message from `from`, through the wire format.
+    pub fn deliver(&mut self, from: &Phone, msg: impl Into<Message>) {
+        let bytes = msg.into().to_bytes();
+        let msg = sip::parse_datagram(&bytes).expect("the test built a valid message");
+        self.sw.handle_sip(from.peer(), msg, self.now);
+        self.pump();
+    }
+
+    /// A channel task's request.
+    pub fn chan(&mut self, call: CallId, op: ChanOp) {
+        self.sw.handle_chan(ChanRequest { call, op }, self.now);
+        self.pump();
+    }
+
+    /// Takes the outputs `f` picks, in order, leaving the others.
+    pub fn take<T>(&mut self, mut f: impl FnMut(&Output) -> Option<T>) -> Vec<T> {
+        let mut got = Vec::new();
+        let mut rest = VecDeque::new();
+        for o in self.out.drain(..) {
+            match f(&o) {
+                Some(t) => got.push(t),
+                None => rest.push_back(o),
+            }
+        }
+        self.out = rest;
+        got
+    }
+
+    /// SIP messages sent to `phone` since last asked, in order.
+    pub fn sent_to(&mut self, phone: &Phone) -> Vec<Message> {
+        let peer = phone.peer();
+        self.take(|o| match o {
+            Output::Transmit(t) if t.peer == peer => {
+                Some(sip::parse_datagram(&t.data).expect("the switch sent valid SIP"))
+            }
+            _ => None,
+        })
+    }
+
+    /// Requests sent to `phone`, skipping responses.
+    pub fn requests_to(&mut self, phone: &Phone) -> Vec<Request> {
+        self.sent_to(phone)
+            .into_iter()
+            .filter_map(|m| match m {
+                Message::Request(r) => Some(r),
+                Message::Response(_) => None,
+            })
+            .collect()
+    }
+
+    /// Response statuses sent to `phone`.
+    pub fn statuses_to(&mut self, phone: &Phone) -> Vec<u16> {
+        self.responses_to(phone).iter().map(|r| r.status).collect()
+    }
+
+    pub fn responses_to(&mut self, phone: &Phone) -> Vec<Response> {
+        self.sent_to(phone)
+            .into_iter()
+            .filter_map(|m| match m {
+                Message::Response(r) => Some(r),
+                Message::Request(_) => None,
+            })
+            .collect()
+    }
+
+    pub fn spawned(&mut self) -> Vec<Spawn> {
+        self.take(|o| match o {
+            Output::Spawn(s) => Some(s.clone()),
+            _ => None,
+        })
+    }
+
+    pub fn chan_events(&mut self, call: CallId) -> Vec<ChanEvent> {
+        self.take(|o| match o {
+            Output::Chan { call: c, event } if *c == call => Some(event.clone()),
+            _ => None,
+        })
+    }
+
+    pub fn media_ops(&mut self) -> Vec<(BridgeId, MediaOp)> {
+        self.take(|o| match o {
+            Output::Media { bridge, op } => Some((*bridge, op.clone())),
+            _ => None,
+        })
+    }
+
+    pub fn writes(&mut self) -> Vec<store::Write> {
+        self.take(|o| match o {
+            Output::Store(w) => Some(w.clone()),
+            _ => None,
+        })
+    }
+
+    pub fn events(&mut self) -> Vec<Event> {
+        self.take(|o| match o {
+            Output::Event(e) => Some(e.clone()),
+            _ => None,
+        })
+    }
+
+    /// Registers `phone` as if its REGISTER had been stored (no digest exchange).
+    pub fn register(&mut self, phone: &Phone) {
+        let loc = StoredLocation {
+            aor: phone.user.clone(),
+            contact_uri: phone.contact_uri(),
+            source_transport: "UDP".into(),
+            source_addr: phone.addr,
+            expires_at: self.wall + Duration::from_secs(3600),
+            call_id: format!("reg-{}", phone.user),
+            cseq: 1,
+            user_agent: None,
+        };
+        self.sw.restore_locations(vec![loc], self.now);
+    }
+
+    /// `caller` (a trunk, no digest needed) calls `to`: the INVITE arrives, the
+    /// dialplan task is spawned and asks for the Dial. Returns the call and the
+    /// INVITE the caller sent.
+    pub fn trunk_call(&mut self, caller: &mut Phone, to: &str) -> (CallId, Request) {
+        let invite = caller.invite(to, Some(&sdp_offer(caller.rtp)));
+        self.deliver(caller, invite.clone());
+        let spawn = self
+            .spawned()
+            .pop()
+            .expect("a channel task for the new call");
+        self.chan(
+            spawn.call,
+            ChanOp::Dial {
+                endpoints: vec![to.to_string()],
+                timeout: None,
+                vars: Vec::new(),
+            },
+        );
+        (spawn.call, invite)
+    }
+}
+
+/// A SIP phone on the virtual network.
+pub struct Phone {
+    pub user: String,
+    pub addr: SocketAddr,
+    /// Where it receives RTP (in its SDP).
+    pub rtp: SocketAddr,
+    cseq: u32,
+}
+
+impl Phone {
+    pub fn new(user: &str, addr: &str) -> Phone {
+        let addr: SocketAddr = addr.parse().unwrap();
+        Phone {
+            user: user.to_string(),
+            addr,
+            rtp: SocketAddr::new(addr.ip(), addr.port() + 10_000),
+            cseq: 0,
+        }
+    }
+
+    pub fn peer(&self) -> Peer {
+        Peer::new(Transport::Udp, self.addr)
+    }
+
+    pub fn contact_uri(&self) -> String {
+        format!("sip:{}@{}", self.user, self.addr)
+    }
+
+    fn base(
+        &mut self,
+        method: Method,
+        uri: &str,
+        call_id: &str,
+        from_tag: &str,
+        to: &str,
+    ) -> Request {
+        self.cseq += 1;
+        let mut r = Request::new(method.clone(), uri.parse::<Uri>().unwrap());
+        let h = &mut r.headers;
+        h.push(
+            "Via",
+            format!(
+                "SIP/2.0/UDP {};branch={};rport",
+                self.addr,
+                sip::new_branch()
+            ),
+        );
+        h.push("Max-Forwards", "70");
+        h.push(
+            "From",
+            format!("<sip:{}@{}>;tag={from_tag}", self.user, PBX),
+        );
+        h.push("To", to.to_string());
+        h.push("Call-ID", call_id.to_string());
+        h.push("CSeq", format!("{} {}", self.cseq, method.as_str()));
+        h.push("Contact", format!("<{}>", self.contact_uri()));
+        r
+    }
+
+    /// A new INVITE to `to` at the PBX, with `sdp` (None: late offer).
+    pub fn invite(&mut self, to: &str, sdp: Option<&str>) -> Request {
+        let call_id = format!("{}-{}", sip::new_tag(), self.user);
+        let tag = sip::new_tag();
+        let mut r = self.base(
+            Method::Invite,
+            &format!("sip:{to}@{PBX}"),
+            &call_id,
+            &tag,
+            &format!("<sip:{to}@{PBX}>"),
+        );
+        if let Some(sdp) = sdp {
+            r.headers.push("Content-Type", "application/sdp");
+            r.body = sdp.as_bytes().to_vec();
+        }
+        r
+    }
+
+    /// A request inside the dialog that `resp` (our 2xx to `invite`) established,
+    /// as the UAC of that dialog.
+    pub fn in_dialog(&mut self, method: Method, invite: &Request, resp: &Response) -> Request {
+        let from = invite.from().unwrap();
+        let to = resp.headers.get("To").unwrap().to_string();
+        let target = contact_of(resp).unwrap_or_else(|| invite.uri.to_string());
+        let mut r = self.base(
+            method.clone(),
+            &target,
+            invite.call_id().unwrap(),
+            from.tag().unwrap(),
+            &to,
+        );
+        if method == Method::Ack {
+            // ACK for a 2xx reuses the INVITE's CSeq number.
+            self.cseq -= 1;
+            r.headers
+                .set("CSeq", format!("{} ACK", invite.cseq().unwrap().seq));
+        }
+        r
+    }
+
+    /// A request inside the dialog the PBX started with `invite` (we are its UAS):
+    /// From and To swap.
+    pub fn in_callee_dialog(&mut self, method: Method, invite: &Request, our_tag: &str) -> Request {
+        let from = invite.from().unwrap();
+        let contact = invite.headers.get("Contact").unwrap().to_string();
+        let target = contact
+            .trim_start_matches('<')
+            .split('>')
+            .next()
+            .unwrap()
+            .to_string();
+        self.cseq += 1;
+        let mut r = Request::new(method.clone(), target.parse::<Uri>().unwrap());
+        let h = &mut r.headers;
+        h.push(
+            "Via",
+            format!(
+                "SIP/2.0/UDP {};branch={};rport",
+                self.addr,
+                sip::new_branch()
+            ),
+        );
+        h.push("Max-Forwards", "70");
+        let mut me: NameAddr = invite.headers.get("To").unwrap().parse().unwrap();
+        me.set_tag(our_tag);
+        h.push("From", me.to_string());
+        h.push("To", from.to_string());
+        h.push("Call-ID", invite.call_id().unwrap().to_string());
+        h.push("CSeq", format!("{} {}", 100 + self.cseq, method.as_str()));
+        h.push("Contact", format!("<{}>", self.contact_uri()));
+        r
+    }
+
+    /// CANCEL for an INVITE we sent (RFC 3261 9.1: same branch, same CSeq number).
+    pub fn cancel(&self, invite: &Request) -> Request {
+        let mut r = Request::new(Method::Cancel, invite.uri.clone());
+        for name in ["Via", "From", "To", "Call-ID"] {
+            r.headers
+                .push(name, invite.headers.get(name).unwrap().to_string());
+        }
+        r.headers.push("Max-Forwards", "70");
+        r.headers
+            .push("CSeq", format!("{} CANCEL", invite.cseq().unwrap().seq));
+        r
+    }
+
+    /// The INVITE or REGISTER again, with digest credentials answering `challenge`.
+    pub fn authorized(&mut self, req: &Request, challenge: &Response, secret: &str) -> Request {
+        let (header, out) = match challenge.status {
+            401 => ("WWW-Authenticate", "Authorization"),
+            _ => ("Proxy-Authenticate", "Proxy-Authorization"),
+        };
+        let offer = challenge.headers.get(header).expect("a challenge");
+        let nonce = offer
+            .split("nonce=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .expect("a nonce");
+        let uri = req.uri.to_string();
+        let draft = format!(
+            "Digest username=\"{u}\", realm=\"{REALM}\", nonce=\"{nonce}\", uri=\"{uri}\", \
+             response=\"00000000000000000000000000000000\", algorithm=MD5",
+            u = self.user
+        );
+        let creds = sip::auth::Credentials::parse(&draft).unwrap();
+        let ha1 = sip::auth::ha1(sip::auth::Algorithm::Md5, &self.user, REALM, secret);
+        let response = sip::auth::expected_response(&creds, req.method.as_str(), &ha1);
+        let mut again = req.clone();
+        again.headers.remove_first("Via");
+        again.headers.insert_first(
+            "Via",
+            format!(
+                "SIP/2.0/UDP {};branch={};rport",
+                self.addr,
+                sip::new_branch()
+            ),
+        );
+        self.cseq += 1;
+        again
+            .headers
+            .set("CSeq", format!("{} {}", self.cseq, req.method.as_str()));
+        again.headers.push(
+            out,
+            draft.replace("00000000000000000000000000000000", &response),
+        );
+        again
+    }
+
+    /// A REGISTER for this phone's contact.
+    pub fn register(&mut self, expires: u32) -> Request {
+        let call_id = format!("reg-{}-{}", self.user, self.addr.port());
+        let aor = format!("<sip:{}@{PBX}>", self.user);
+        let mut r = self.base(
+            Method::Register,
+            &format!("sip:{PBX}"),
+            &call_id,
+            "regtag",
+            &aor,
+        );
+        r.headers.push("Expires", expires.to_string());
+        r
+    }
+
+    /// A response to a request the PBX sent us; `tag` is our To tag (dialog).
+    pub fn answer(&self, req: &Request, status: u16, tag: &str, sdp: Option<&str>) -> Response {
+        let mut r = Response::for_request(req, status, Response::reason_phrase(status));
+        if status > 100 {
+            let mut to: NameAddr = req.headers.get("To").unwrap().parse().unwrap();
+            to.set_tag(tag);
+            r.headers.set("To", to.to_string());
+            r.headers
+                .push("Contact", format!("<{}>", self.contact_uri()));
+        }
+        if let Some(sdp) = sdp {
+            r.headers.push("Content-Type", "application/sdp");
+            r.body = sdp.as_bytes().to_vec();
+        }
+        r
+    }
+}
+
+fn contact_of(resp: &Response) -> Option<String> {
+    let c = resp.headers.get("Contact")?;
+    Some(c.trim_start_matches('<').split('>').next()?.to_string())
+}
+
+/// An audio offer from `rtp`: PCMU and PCMA, telephone-events.
+pub fn sdp_offer(rtp: SocketAddr) -> String {
+    sdp_with(rtp, "sendrecv")
+}
+
+pub fn sdp_with(rtp: SocketAddr, direction: &str) -> String {
+    format!(
+        "v=0\r\no=- 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\n\
+         m=audio {port} RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n\
+         a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\na={direction}\r\n",
+        ip = rtp.ip(),
+        port = rtp.port()
+    )
+}
+
+/// The remote address a media op set for `side`, if the ops hold one.
+pub fn remote_set(ops: &[(BridgeId, MediaOp)], side: Side) -> Option<SocketAddr> {
+    ops.iter().rev().find_map(|(_, op)| match op {
+        MediaOp::SetRemote { side: s, rtp, .. } if *s == side => Some(*rtp),
+        _ => None,
+    })
+}
+
+/// An answered call from the trunk to 102, everything polled away.
+pub struct Answered {
+    pub call: CallId,
+    pub carrier: Phone,
+    /// The carrier's INVITE and our 200 to it.
+    pub invite: Request,
+    pub ok: Response,
+    pub bob: Phone,
+    /// Our INVITE to Bob, and Bob's To tag.
+    pub to_bob: Request,
+    pub bob_tag: String,
+}
+
+pub fn answered_call(net: &mut Net) -> Answered {
+    let bob = Phone::new("102", "127.0.0.2:5062");
+    net.register(&bob);
+    let mut carrier = Phone::new("0123", "127.0.0.9:5060");
+    let (call, invite) = net.trunk_call(&mut carrier, "102");
+    let to_bob = net.requests_to(&bob).remove(0);
+    net.deliver(
+        &bob,
+        bob.answer(&to_bob, 200, "bobtag", Some(&sdp_offer(bob.rtp))),
+    );
+    let ok = net
+        .responses_to(&carrier)
+        .into_iter()
+        .find(|r| r.status == 200)
+        .expect("the caller got its 200");
+    let ack = carrier.in_dialog(Method::Ack, &invite, &ok);
+    net.deliver(&carrier, ack);
+    net.out.clear();
+    Answered {
+        call,
+        carrier,
+        invite,
+        ok,
+        bob,
+        to_bob,
+        bob_tag: "bobtag".into(),
+    }
+}

@@ -1,0 +1,11 @@
+//! The switch's call flows in virtual time: phones are structs, the network is a
+//! queue of outputs, time moves when a test says so.
+
+mod harness;
+
+mod cancel;
+mod click_to_spy;
+mod dial;
+mod indialog;
+mod late_offer;
+mod lifecycle;

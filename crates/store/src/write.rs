@@ -1,0 +1,148 @@
+//! Every write the PBX makes while calls run, as data.
+//!
+//! A call must not wait for the database, so the switch does not call the
+//! [`Store`] while a call runs: it hands a [`Write`] to the write-behind queue
+//! ([`crate::WriteBehind`]), which performs it later, in order, retrying through
+//! outages. A write may therefore be attempted more than once when a connection
+//! broke after the database committed but before it answered; each kind is applied
+//! so that a second attempt neither fails forever nor records twice.
+
+use std::time::SystemTime;
+
+use crate::time::to_ms;
+use crate::{CallRecord, MonitorStart, Store, StoreError, StoredLocation};
+
+/// One write, with everything it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    /// A finished call ([`Store::insert_cdr`]).
+    Cdr(CallRecord),
+    /// A supervisor started monitoring ([`Store::monitor_started`]).
+    MonitorStarted(MonitorStart),
+    /// A running session changed mode ([`Store::monitor_mode_changed`]).
+    MonitorModeChanged {
+        id: String,
+        mode: String,
+        at: SystemTime,
+    },
+    /// A session ended ([`Store::monitor_ended`]).
+    MonitorEnded {
+        id: String,
+        reason: String,
+        at: SystemTime,
+    },
+    /// A refused attempt ([`Store::monitor_denied`]).
+    MonitorDenied {
+        attempt: MonitorStart,
+        reason: String,
+    },
+    /// All current bindings of an AOR (delete then insert, one transaction:
+    /// [`Store::replace_locations`]); empty to unregister everything.
+    Locations {
+        aor: String,
+        bindings: Vec<StoredLocation>,
+    },
+    /// One binding removed ([`Store::delete_location`]).
+    LocationDeleted { aor: String, contact_uri: String },
+    /// [`Store::db_put`].
+    KvPut {
+        family: String,
+        key: String,
+        value: String,
+    },
+    /// [`Store::db_del`].
+    KvDel { family: String, key: String },
+    /// [`Store::db_deltree`]: the family and its sub-families.
+    KvDelTree { family: String },
+}
+
+impl Write {
+    /// A short name of the kind of write, for logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Write::Cdr(_) => "cdr",
+            Write::MonitorStarted(_) => "monitor_started",
+            Write::MonitorModeChanged { .. } => "monitor_mode_changed",
+            Write::MonitorEnded { .. } => "monitor_ended",
+            Write::MonitorDenied { .. } => "monitor_denied",
+            Write::Locations { .. } => "locations",
+            Write::LocationDeleted { .. } => "location_deleted",
+            Write::KvPut { .. } => "kv_put",
+            Write::KvDel { .. } => "kv_del",
+            Write::KvDelTree { .. } => "kv_deltree",
+        }
+    }
+
+    /// What the write is about (an id, an AOR, `family/key`), for logs.
+    pub fn subject(&self) -> String {
+        match self {
+            Write::Cdr(r) => r.id.clone(),
+            Write::MonitorStarted(s) | Write::MonitorDenied { attempt: s, .. } => s.id.clone(),
+            Write::MonitorModeChanged { id, .. } | Write::MonitorEnded { id, .. } => id.clone(),
+            Write::Locations { aor, .. } => aor.clone(),
+            Write::LocationDeleted { aor, contact_uri } => format!("{aor} {contact_uri}"),
+            Write::KvPut { family, key, .. } | Write::KvDel { family, key } => {
+                format!("{family}/{key}")
+            }
+            Write::KvDelTree { family } => family.clone(),
+        }
+    }
+
+    /// Performs the write. `retry` says an earlier attempt failed in a way that
+    /// leaves open whether it committed.
+    pub(crate) async fn apply(&self, store: &Store, retry: bool) -> Result<(), StoreError> {
+        match self {
+            // Ids are primary keys: "already there" after a retry is the first
+            // attempt's row, not a conflict.
+            Write::Cdr(rec) => already_there_is_fine(store.insert_cdr(rec).await),
+            Write::MonitorStarted(s) => already_there_is_fine(store.monitor_started(s).await),
+            Write::MonitorDenied { attempt, reason } => {
+                already_there_is_fine(store.monitor_denied(attempt, reason).await)
+            }
+            Write::MonitorModeChanged { id, mode, at } => {
+                // Each change appends an event: ask before appending a second one.
+                if retry && mode_recorded(store, id, mode, *at).await? {
+                    return Ok(());
+                }
+                store.monitor_mode_changed(id, mode, *at).await
+            }
+            // Only the first end counts; later ones are no-ops already.
+            Write::MonitorEnded { id, reason, at } => store.monitor_ended(id, reason, *at).await,
+            Write::Locations { aor, bindings } => store.replace_locations(aor, bindings).await,
+            Write::LocationDeleted { aor, contact_uri } => {
+                store.delete_location(aor, contact_uri).await.map(drop)
+            }
+            Write::KvPut { family, key, value } => store.db_put(family, key, value).await,
+            Write::KvDel { family, key } => store.db_del(family, key).await.map(drop),
+            Write::KvDelTree { family } => store.db_deltree(family).await.map(drop),
+        }
+    }
+}
+
+/// True when the last event of session `id` is a change to `mode` at `at`: the
+/// first attempt of this very write committed, though its answer was lost.
+async fn mode_recorded(
+    store: &Store,
+    id: &str,
+    mode: &str,
+    at: SystemTime,
+) -> Result<bool, StoreError> {
+    let last: Option<(String, String, i64)> = sqlx::query_as(
+        "SELECT kind, detail, at FROM monitor_events WHERE session_id = $1 \
+         ORDER BY seq DESC LIMIT 1",
+    )
+    .bind(id.to_string())
+    .fetch_optional(&store.pool)
+    .await?;
+    Ok(last.is_some_and(|(kind, detail, t)| kind == "mode" && detail == mode && t == to_ms(at)))
+}
+
+fn already_there_is_fine(r: Result<(), StoreError>) -> Result<(), StoreError> {
+    match r {
+        Err(StoreError::Exists { what, key }) => {
+            tracing::debug!(what, %key, "already written (a retry after a lost answer)");
+            Ok(())
+        }
+        other => other,
+    }
+}
