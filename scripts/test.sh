@@ -123,75 +123,16 @@ install_python_deps() {
     "$VENV/bin/python" -c 'import pytest, numpy, pjsua2; print("pytest", pytest.__version__, "numpy", numpy.__version__)'
 }
 
-PG_DIR=""
-PG_BIN=""
-PG_AS=()
+# shellcheck source=scripts/postgres.sh
+. "$ROOT/scripts/postgres.sh"
 
-pg_bin_dir() {
-    local d
-    d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-    [ -n "$d" ] && [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] && echo "$d"
-}
-
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-stop_postgres() {
-    if [ -n "$PG_DIR" ] && [ -d "$PG_DIR/data" ]; then
-        "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate -w stop >/dev/null 2>&1
-    fi
-    [ -n "$PG_DIR" ] && rm -rf "$PG_DIR"
-    PG_DIR=""
-}
-
-start_postgres() {
+test_postgres() {
     if [ -n "${SPYGROUP_TEST_POSTGRES_URL:-}" ]; then
         echo "using the PostgreSQL server in SPYGROUP_TEST_POSTGRES_URL"
         return 0
     fi
-    PG_BIN=$(pg_bin_dir)
-    if [ -z "$PG_BIN" ] || { [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; }; then
-        echo "installing postgresql"
-        export DEBIAN_FRONTEND=noninteractive
-        as_root apt-get update -qq || return 1
-        as_root apt-get install -y -qq postgresql || return 1
-        PG_BIN=$(pg_bin_dir)
-        [ -n "$PG_BIN" ] || {
-            echo "postgresql installed but no initdb under /usr/lib/postgresql/*/bin" >&2
-            return 1
-        }
-    fi
-    PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/spygroup-pg.XXXXXX") || return 1
-    trap stop_postgres EXIT
-    if [ "$(id -u)" -eq 0 ]; then
-        # initdb and postgres refuse to run as root.
-        chown postgres "$PG_DIR" || return 1
-        PG_AS=(runuser -u postgres --)
-    fi
-    "${PG_AS[@]}" "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres -A trust -E UTF8 --no-sync \
-        >"$PG_DIR/initdb.log" 2>&1 || {
-        cat "$PG_DIR/initdb.log" >&2
-        return 1
-    }
-    local port attempt
-    for attempt in 1 2 3; do
-        port=$(free_port) || return 1
-        if "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
-            -o "-p $port -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=400" \
-            start >/dev/null; then
-            break
-        fi
-        echo "PostgreSQL did not start on port $port (attempt $attempt)" >&2
-        port=""
-    done
-    if [ -z "$port" ]; then
-        cat "$PG_DIR/server.log" >&2
-        return 1
-    fi
-    "${PG_AS[@]}" "$PG_BIN/createdb" -h 127.0.0.1 -p "$port" -U postgres spygroup_test || return 1
-    export SPYGROUP_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$port/spygroup_test"
-    echo "$("$PG_BIN/postgres" --version) at $SPYGROUP_TEST_POSTGRES_URL (data in $PG_DIR)"
+    start_postgres spygroup_test || return 1
+    export SPYGROUP_TEST_POSTGRES_URL="$PG_URL"
 }
 
 cargo_tests() {
@@ -255,7 +196,7 @@ step "install system packages" install_system_deps
 step "python venv" install_python_deps
 if [ "${NO_POSTGRES:-0}" != "1" ]; then
     # Not in a subshell: the URL must reach the cargo tests below.
-    step "postgresql server" start_postgres
+    step "postgresql server" test_postgres
 fi
 step "cargo fmt --check" cargo fmt --all -- --check
 step "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings

@@ -49,6 +49,10 @@ pub struct Args {
     /// Do not write result files (validation runs).
     #[arg(long)]
     pub dry: bool,
+    /// An empty PostgreSQL database: the set-up rate is measured on it too, in the
+    /// same run as on SQLite (`bench/run.sh` starts a throwaway server for this).
+    #[arg(long, env = "SPYGROUP_BENCH_POSTGRES_URL", value_name = "URL")]
+    pub postgres: Option<String>,
 }
 
 fn main() -> anyhow::Result<()> {

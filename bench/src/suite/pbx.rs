@@ -33,7 +33,8 @@ impl Pbx {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
-    pub fn start(a: &Args, work: &Path, db: &Path) -> Result<Pbx> {
+    /// `db` is a database URL (`sqlite://…` or `postgres://…`).
+    pub fn start(a: &Args, work: &Path, db: &str) -> Result<Pbx> {
         let sip_port = free_port()?;
         let http_port = free_port()?;
         let log = std::fs::File::create(work.join("pbx.log"))?;
@@ -52,7 +53,7 @@ impl Pbx {
                 &format!("127.0.0.1:{http_port}"),
             ])
             .arg("--db")
-            .arg(format!("sqlite://{}", db.display()))
+            .arg(db)
             .arg("--dialplan")
             .arg(&a.dialplan)
             .env("RUST_LOG", "warn")
@@ -117,9 +118,10 @@ fn health(port: u16) -> bool {
     buf.starts_with("HTTP/1.1 200") || buf.starts_with("HTTP/1.0 200")
 }
 
-/// A database with every extension the scenarios use, made once with the CLI.
-pub fn make_db(a: &Args, path: &Path, callees: usize, supers: usize) -> Result<()> {
-    let url = format!("sqlite://{}", path.display());
+/// A database with every extension the scenarios use, made once with the CLI
+/// (`url`: `sqlite://…` or `postgres://…`).
+pub fn make_db(a: &Args, url: &str, callees: usize, supers: usize) -> Result<()> {
+    let url = url.to_string();
     let mut exts: Vec<String> = (0..CALLERS).map(caller_ext).collect();
     exts.extend((0..callees).map(callee_ext));
     exts.extend((0..supers).map(super_ext));

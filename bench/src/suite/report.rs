@@ -21,6 +21,9 @@ pub struct Results {
     pub setup: Option<Value>,
     pub setup_cps: Option<f64>,
     pub setup_unqueued: Option<f64>,
+    /// The same scenario with PostgreSQL as the store (`--postgres`).
+    pub setup_pg: Option<Value>,
+    pub setup_pg_cps: Option<f64>,
     /// p50 and p99 of the whispered-to agent's latency (decode, mix, encode).
     pub mix_latency: (Option<f64>, Option<f64>),
     /// p50 and p99 of a listened-to call's latency (still forwarded as is).
@@ -44,6 +47,8 @@ pub fn write(
         setup,
         setup_cps,
         setup_unqueued,
+        setup_pg,
+        setup_pg_cps,
         mix_latency,
         listen_latency,
     } = res;
@@ -86,6 +91,14 @@ pub fn write(
         "monitor_cpu_ratio_separate_median": round(separate.median, 3),
         "setup_cps": setup_cps,
         "setup_cps_p99_under_100ms": setup_unqueued,
+        "setup_cps_postgres": setup_pg_cps,
+        "setup_postgres_ratio": round(
+            match (setup_pg_cps, setup_cps) {
+                (Some(p), Some(s)) if s > 0.0 => Some(p / s),
+                _ => None,
+            },
+            3
+        ),
         "relay_latency_p50_ms": round(relay_p50, 3),
         "relay_latency_p99_ms": round(relay_p99, 3),
         "mix_latency_p50_ms": round(mix_latency.0, 3),
@@ -109,6 +122,7 @@ pub fn write(
         "monitored": monitored.as_ref().map(|s| s.json()),
         "minimal_relay": mini.as_ref().map(|s| s.json()),
         "setup": setup,
+        "setup_postgres": setup_pg,
         "duration_s": (t0.elapsed().as_secs_f64() * 10.0).round() / 10.0,
     });
     let md = markdown(&full, [&relay, &monitored, &mini]);
@@ -265,14 +279,21 @@ fn markdown(full: &Value, scen: [&Option<Scenario>; 3]) -> String {
             );
         }
     }
-    if let Some(steps) = full["setup"]["steps"].as_array() {
-        s += &format!(
-            "\n## Call setup rate (best {} cps with < 1% failures)\n\n",
-            full["setup"]["setup_cps"]
+    for (key, store) in [("setup", "SQLite"), ("setup_postgres", "PostgreSQL")] {
+        setup_table(&mut s, &full[key], store);
+    }
+    s
+}
+
+fn setup_table(s: &mut String, setup: &Value, store: &str) {
+    if let Some(steps) = setup["steps"].as_array() {
+        *s += &format!(
+            "\n## Call setup rate, {store} (best {} cps with < 1% failures)\n\n",
+            setup["setup_cps"]
         );
-        s += "| cps | calls | failures | setup p50 ms | setup p99 ms | PBX CPU % |\n|---|---|---|---|---|---|\n";
+        *s += "| cps | calls | failures | setup p50 ms | setup p99 ms | PBX CPU % |\n|---|---|---|---|---|---|\n";
         for j in steps {
-            s += &format!(
+            *s += &format!(
                 "| {} | {} | {} | {} | {} | {} |\n",
                 j["cps"],
                 j["calls"],
@@ -283,5 +304,4 @@ fn markdown(full: &Value, scen: [&Option<Scenario>; 3]) -> String {
             );
         }
     }
-    s
 }

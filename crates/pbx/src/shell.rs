@@ -350,6 +350,12 @@ impl Shell {
             kind,
         } = s;
         let Some(media) = lock(&self.parts.bridges).get(&bridge).map(|b| b.control()) else {
+            // Cannot happen (the bridge opened with the call); if it did, nothing
+            // would ever end the call: end it now.
+            tracing::error!(%call, "no media bridge for a new channel task: hanging up");
+            let op = chan::ChanOp::Hangup { status: Some(503) };
+            self.switch
+                .handle_chan(ChanRequest { call, op }, Instant::now());
             return;
         };
         let (events_tx, events_rx) = mpsc::unbounded_channel();

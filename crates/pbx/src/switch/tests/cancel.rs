@@ -9,11 +9,13 @@ use crate::chan::{ChanEvent, DialOutcome, DialStatus};
 #[test]
 fn cancel_after_ringing_is_passed_on_at_once() {
     let mut net = Net::new();
-    let bob = Phone::new("102", "127.0.0.2:5062");
-    net.register(&bob);
-    let mut carrier = Phone::new("0123", "127.0.0.9:5060");
-    let (call, invite) = net.trunk_call(&mut carrier, "102");
-    let to_bob = net.requests_to(&bob).remove(0);
+    let Ringing {
+        call,
+        carrier,
+        invite,
+        bob,
+        to_bob,
+    } = ringing_call(&mut net, "102");
     net.deliver(&bob, bob.answer(&to_bob, 180, "b1", None));
     net.statuses_to(&carrier);
 
@@ -45,11 +47,13 @@ fn cancel_after_ringing_is_passed_on_at_once() {
 #[test]
 fn cancel_before_any_provisional_waits_for_one() {
     let mut net = Net::new();
-    let bob = Phone::new("102", "127.0.0.2:5062");
-    net.register(&bob);
-    let mut carrier = Phone::new("0123", "127.0.0.9:5060");
-    let (_, invite) = net.trunk_call(&mut carrier, "102");
-    let to_bob = net.requests_to(&bob).remove(0);
+    let Ringing {
+        call: _,
+        carrier,
+        invite,
+        bob,
+        to_bob,
+    } = ringing_call(&mut net, "102");
 
     net.deliver(&carrier, carrier.cancel(&invite));
     assert!(net.statuses_to(&carrier).contains(&487));
@@ -77,11 +81,13 @@ fn cancel_before_any_provisional_waits_for_one() {
 #[test]
 fn a_cancel_for_an_answered_call_changes_nothing() {
     let mut net = Net::new();
-    let bob = Phone::new("102", "127.0.0.2:5062");
-    net.register(&bob);
-    let mut carrier = Phone::new("0123", "127.0.0.9:5060");
-    let (call, invite) = net.trunk_call(&mut carrier, "102");
-    let to_bob = net.requests_to(&bob).remove(0);
+    let Ringing {
+        call,
+        carrier,
+        invite,
+        bob,
+        to_bob,
+    } = ringing_call(&mut net, "102");
     net.deliver(
         &bob,
         bob.answer(&to_bob, 200, "b1", Some(&sdp_offer(bob.rtp))),

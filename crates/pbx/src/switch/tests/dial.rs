@@ -211,11 +211,13 @@ fn dialling_a_number_that_is_nobodys_is_404_and_an_unregistered_one_480() {
 #[test]
 fn a_busy_callee_leaves_486_for_the_caller() {
     let mut net = Net::new();
-    let bob = Phone::new("102", "127.0.0.2:5062");
-    net.register(&bob);
-    let mut carrier = Phone::new("0123", "127.0.0.9:5060");
-    let (call, _) = net.trunk_call(&mut carrier, "102");
-    let to_bob = net.requests_to(&bob).remove(0);
+    let Ringing {
+        call,
+        carrier,
+        invite: _,
+        bob,
+        to_bob,
+    } = ringing_call(&mut net, "102");
     net.deliver(&bob, bob.answer(&to_bob, 486, "b1", None));
     assert_eq!(
         net.chan_events(call),
@@ -235,11 +237,12 @@ fn a_busy_callee_leaves_486_for_the_caller() {
 #[test]
 fn a_retransmitted_200_is_acked_again() {
     let mut net = Net::new();
-    let bob = Phone::new("102", "127.0.0.2:5062");
-    net.register(&bob);
-    let mut carrier = Phone::new("0123", "127.0.0.9:5060");
-    net.trunk_call(&mut carrier, "102");
-    let to_bob = net.requests_to(&bob).remove(0);
+    let Ringing {
+        carrier,
+        bob,
+        to_bob,
+        ..
+    } = ringing_call(&mut net, "102");
     let ok = bob.answer(&to_bob, 200, "b1", Some(&sdp_offer(bob.rtp)));
     net.deliver(&bob, ok.clone());
     assert_eq!(net.requests_to(&bob).len(), 1);

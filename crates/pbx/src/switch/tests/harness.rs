@@ -532,6 +532,31 @@ pub fn remote_set(ops: &[(BridgeId, MediaOp)], side: Side) -> Option<SocketAddr>
     })
 }
 
+/// A call from the trunk ringing `number`'s one phone (Bob): the carrier's INVITE
+/// is in, the dialplan asked for the Dial, Bob got our INVITE.
+pub struct Ringing {
+    pub call: CallId,
+    pub carrier: Phone,
+    pub invite: Request,
+    pub bob: Phone,
+    pub to_bob: Request,
+}
+
+pub fn ringing_call(net: &mut Net, number: &str) -> Ringing {
+    let bob = Phone::new(number, "127.0.0.2:5062");
+    net.register(&bob);
+    let mut carrier = Phone::new("0123", "127.0.0.9:5060");
+    let (call, invite) = net.trunk_call(&mut carrier, number);
+    let to_bob = net.requests_to(&bob).remove(0);
+    Ringing {
+        call,
+        carrier,
+        invite,
+        bob,
+        to_bob,
+    }
+}
+
 /// An answered call from the trunk to 102, everything polled away.
 pub struct Answered {
     pub call: CallId,
@@ -546,11 +571,13 @@ pub struct Answered {
 }
 
 pub fn answered_call(net: &mut Net) -> Answered {
-    let bob = Phone::new("102", "127.0.0.2:5062");
-    net.register(&bob);
-    let mut carrier = Phone::new("0123", "127.0.0.9:5060");
-    let (call, invite) = net.trunk_call(&mut carrier, "102");
-    let to_bob = net.requests_to(&bob).remove(0);
+    let Ringing {
+        call,
+        mut carrier,
+        invite,
+        bob,
+        to_bob,
+    } = ringing_call(net, "102");
     net.deliver(
         &bob,
         bob.answer(&to_bob, 200, "bobtag", Some(&sdp_offer(bob.rtp))),
