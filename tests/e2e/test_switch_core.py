@@ -73,6 +73,9 @@ def test_call_ids_refusals_and_the_click_to_spy_leg(pbx, ua, make_phone, tones):
                        {"supervisor": "201", "mode": "barge"})  # fmt: skip
     assert status == 403, body
     assert "may not barge" in body["error"], body
+    r = pbx.cli("monitor", "start", call_id, "--supervisor", "201", "--mode", "barge",
+                "--http", f"127.0.0.1:{pbx.http_port}", "--token", token, check=False)  # fmt: skip
+    assert r.returncode != 0 and "may not barge" in r.stderr, f"monitor start --mode barge: {r}"
     ua.poll(2.0)
     assert not any(c.incoming for c in sup.calls), "the supervisor's phone rang for a refused request"
     audit = pbx.cli("audit", "list").stdout

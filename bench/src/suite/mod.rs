@@ -131,6 +131,9 @@ fn with_pbx(
             callees.len(),
             store_name(db)
         );
+        if !pbx.wait_writes_settled(Duration::from_secs(60)) {
+            eprintln!("  the registrations were not all written within 60 s; measuring anyway");
+        }
         f(&mut e, pbx.pid(), ok);
         Ok(())
     })();

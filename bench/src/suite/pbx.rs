@@ -27,6 +27,7 @@ fn free_port() -> Result<u16> {
 pub struct Pbx {
     child: Child,
     pub sip: SocketAddr,
+    http_port: u16,
 }
 
 impl Pbx {
@@ -64,6 +65,7 @@ impl Pbx {
         let mut pbx = Pbx {
             child,
             sip: SocketAddr::from(([127, 0, 0, 1], sip_port)),
+            http_port,
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
@@ -73,7 +75,7 @@ impl Pbx {
                     work.join("pbx.log").display()
                 );
             }
-            if health(http_port) {
+            if health(http_port).is_some() {
                 return Ok(pbx);
             }
             if Instant::now() > deadline {
@@ -83,6 +85,26 @@ impl Pbx {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
+    /// Waits (bounded) until the PBX's write-behind queue is empty: registrations
+    /// are written behind, and a measurement should not overlap that burst.
+    pub fn wait_writes_settled(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let queued = health(self.http_port).and_then(|body| {
+                let start = body.find("\r\n\r\n")? + 4;
+                let v: serde_json::Value = serde_json::from_str(&body[start..]).ok()?;
+                v["database"]["queued_writes"].as_u64()
+            });
+            if queued == Some(0) {
+                return true;
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     pub fn stop(&mut self) {
         // SAFETY: kill(2) on our own child's pid.
         unsafe {
@@ -100,22 +122,19 @@ impl Pbx {
     }
 }
 
-fn health(port: u16) -> bool {
-    let Ok(mut s) = TcpStream::connect_timeout(
+/// The whole `/health` answer (headers and body) when it is a 200.
+fn health(port: u16) -> Option<String> {
+    let mut s = TcpStream::connect_timeout(
         &SocketAddr::from(([127, 0, 0, 1], port)),
         Duration::from_secs(1),
-    ) else {
-        return false;
-    };
+    )
+    .ok()?;
     let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
-    if s.write_all(b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-        .is_err()
-    {
-        return false;
-    }
+    s.write_all(b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .ok()?;
     let mut buf = String::new();
     let _ = s.read_to_string(&mut buf);
-    buf.starts_with("HTTP/1.1 200") || buf.starts_with("HTTP/1.0 200")
+    (buf.starts_with("HTTP/1.1 200") || buf.starts_with("HTTP/1.0 200")).then_some(buf)
 }
 
 /// A database with every extension the scenarios use, made once with the CLI

@@ -27,6 +27,9 @@ use crate::{EventBus, LoadedPlan, PbxConfig, SharedStats};
 const SHUTDOWN_DRAIN: Duration = Duration::from_secs(1);
 /// How long a stopping switch waits for queued database writes.
 const SHUTDOWN_FLUSH: Duration = Duration::from_secs(5);
+/// Reloads the switch asks for start at least this far apart, so a flood of
+/// requests naming unknown users cannot keep the database busy reloading.
+const REFRESH_GAP: Duration = Duration::from_millis(200);
 
 /// Requests from the outside world (the HTTP API, signals) to the switch.
 pub enum Command {
@@ -110,6 +113,7 @@ pub(crate) struct Shell {
     /// again meanwhile: one more must run (it may have read before the change).
     refreshing: bool,
     refresh_again: bool,
+    last_refresh: Option<tokio::time::Instant>,
     refreshed_tx: mpsc::UnboundedSender<()>,
     refreshed_rx: Option<mpsc::UnboundedReceiver<()>>,
     /// Click-to-spy requests the configuration would refuse, waiting for that
@@ -130,6 +134,7 @@ impl Shell {
                 parts,
                 refreshing: false,
                 refresh_again: false,
+                last_refresh: None,
                 refreshed_tx,
                 refreshed_rx: Some(refreshed_rx),
                 pending_monitors: Vec::new(),
@@ -152,6 +157,9 @@ impl Shell {
             return;
         };
         let mut done = None;
+        // False once the configuration's publisher is gone (it never is while
+        // `parts.config` lives; then the last snapshot simply stays).
+        let mut watching = true;
         loop {
             self.apply_outputs();
             let wake = self.switch.poll_timeout();
@@ -193,12 +201,13 @@ impl Shell {
                         }
                     }
                 }
-                changed = snapshots.changed() => {
-                    if changed.is_ok() {
+                changed = snapshots.changed(), if watching => match changed {
+                    Ok(()) => {
                         let snap = snapshots.borrow_and_update().clone();
                         self.switch.set_config(snap);
                     }
-                }
+                    Err(_) => watching = false,
+                },
                 _ = tokio::time::sleep_until(wake.into()) => self.switch.handle_timeout(Instant::now()),
             }
         }
@@ -312,7 +321,16 @@ impl Shell {
         }
         let config = self.parts.config.clone();
         let done = self.refreshed_tx.clone();
+        let not_before = self.last_refresh.map(|t| t + REFRESH_GAP);
+        self.last_refresh = Some(
+            not_before
+                .unwrap_or_else(tokio::time::Instant::now)
+                .max(tokio::time::Instant::now()),
+        );
         tokio::spawn(async move {
+            if let Some(t) = not_before {
+                tokio::time::sleep_until(t).await;
+            }
             if let Err(e) = config.refresh_now().await {
                 tracing::warn!("cannot reload the configuration: {e}");
             }

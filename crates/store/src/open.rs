@@ -23,6 +23,9 @@ pub struct Store {
     realm: Arc<str>,
     /// SQLite, where a write transaction must take the write lock up front.
     sqlite: bool,
+    /// The SQLite file, when the database is one: the change poll looks at its
+    /// (and its WAL's) size and time before it asks the database anything.
+    pub(crate) sqlite_file: Option<PathBuf>,
     /// PostgreSQL: the URL, for the change listener's own connection
     /// ([`crate::LiveConfig`]); `None` on SQLite.
     pg_url: Option<Arc<str>>,
@@ -120,6 +123,10 @@ impl Store {
             Target::SqliteMemory { url } => (url.clone(), true, 1),
             Target::Postgres { url } => (url.clone(), false, 8),
         };
+        let sqlite_file = match &target {
+            Target::SqliteFile { path, .. } => Some(path.clone()),
+            _ => None,
+        };
         let shown = redact(url);
         let mut options = AnyPoolOptions::new().max_connections(max);
         if !is_sqlite {
@@ -131,6 +138,23 @@ impl Store {
             // caught by the ping sqlx runs before handing one out (on by default),
             // which that timeout also bounds.
             options = options.acquire_timeout(PG_ACQUIRE_TIMEOUT);
+        }
+        if matches!(target, Target::SqliteFile { .. }) {
+            // In WAL mode, `synchronous=NORMAL` syncs at checkpoints instead of at
+            // every commit. A committed transaction survives a crash of the process
+            // (kill -9) and never corrupts the file; only the last moments before a
+            // power loss or OS crash may be lost, as with the server's write-behind
+            // queue anyway. With FULL, every call record, registration and audit
+            // entry waited for its own fsync, which capped the writes a busy PBX can
+            // make per second. The setting is per connection.
+            options = options.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    sqlx::query("PRAGMA synchronous=NORMAL")
+                        .execute(&mut *conn)
+                        .await?;
+                    Ok(())
+                })
+            });
         }
         let pool = options
             .connect(&conn_url)
@@ -168,6 +192,7 @@ impl Store {
             pool,
             realm: realm.into(),
             sqlite: is_sqlite,
+            sqlite_file,
             pg_url,
         })
     }

@@ -76,6 +76,19 @@ async fn exec(server: &str, sql: &str) {
     conn.close().await.ok();
 }
 
+/// The value of an SQLite `PRAGMA` on one of the store's connections (tests check
+/// the settings every connection gets).
+pub async fn sqlite_pragma(store: &crate::Store, name: &str) -> Option<i64> {
+    if !name.chars().all(|c| c.is_ascii_alphabetic() || c == '_') {
+        return None;
+    }
+    sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!("PRAGMA {name}")))
+        .fetch_optional(&store.pool)
+        .await
+        .ok()
+        .flatten()
+}
+
 #[cfg(test)]
 mod tests {
     use super::with_database;

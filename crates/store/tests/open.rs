@@ -59,6 +59,17 @@ async fn uses_wal_journal() {
 }
 
 #[tokio::test]
+async fn commits_sync_at_checkpoints_not_each_write() {
+    let db = common::temp_db();
+    let s = Store::open(&db.url).await.unwrap();
+    // 1 = NORMAL (2 would be FULL: an fsync for every call record).
+    assert_eq!(
+        store::testing::sqlite_pragma(&s, "synchronous").await,
+        Some(1)
+    );
+}
+
+#[tokio::test]
 async fn open_errors_name_the_problem() {
     let err = Store::open("sqlite:///nonexistent-dir-xyz/sub/x.db")
         .await
