@@ -153,12 +153,8 @@ fn live(s: &ApiState) -> ApiResult<&std::sync::Arc<dyn crate::LiveView>> {
 
 /// A typed refusal from the switch, as its HTTP status.
 fn refused(f: MonitorFailure) -> Failure {
-    match f {
-        MonitorFailure::NotFound(why) => Failure::new(StatusCode::NOT_FOUND, why),
-        MonitorFailure::Forbidden(why) => Failure::forbidden(why),
-        MonitorFailure::Conflict(why) => Failure::new(StatusCode::CONFLICT, why),
-        MonitorFailure::Unavailable(why) => Failure::new(StatusCode::SERVICE_UNAVAILABLE, why),
-    }
+    let status = StatusCode::from_u16(f.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    Failure::new(status, f.to_string())
 }
 
 #[utoipa::path(post, path = "/api/v1/calls/{id}/monitor", tag = "monitors",

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use model::SpyMode;
+pub use model::{MonitorFailure, Role};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::broadcast;
@@ -41,27 +42,6 @@ pub struct LiveChannel {
 pub struct Spying {
     pub channel: String,
     pub mode: SpyMode,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Caller,
-    Callee,
-}
-
-/// Why a monitor cannot start or change; each is one HTTP status.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MonitorFailure {
-    /// 404: no such call, channel, monitor or supervisor; the supervisor's phone
-    /// is not registered.
-    NotFound(String),
-    /// 403: the supervisor's grant does not allow it (decided before any phone rings).
-    Forbidden(String),
-    /// 409: the supervisor is already on a call.
-    Conflict(String),
-    /// 503: out of RTP ports, or no switch.
-    Unavailable(String),
 }
 
 /// The switch's live state as the API sees it.

@@ -398,3 +398,28 @@ async fn rtcp_muxed_on_the_rtp_port_is_relayed_as_rtcp() {
     );
     assert_eq!(stats.a.latched_rtp, None, "RTCP does not latch RTP");
 }
+
+#[test]
+fn open_needs_no_runtime_and_a_dropped_bridge_frees_its_ports_at_once() {
+    // Exactly one bridge's worth of ports: reopening proves they came back and
+    // that their sockets were closed before (else they would not bind).
+    let engine = MediaEngine::with_threads(LOCALHOST, free_range(2), 1);
+    for _ in 0..3 {
+        let bridge = engine
+            .open()
+            .expect("the ports of the last bridge are free");
+        assert_eq!(engine.ports_in_use(), 4);
+        let control = bridge.control();
+        drop(bridge);
+        assert!(control.is_closed(), "commands after the drop are ignored");
+        let dropped = std::time::Instant::now();
+        while engine.ports_in_use() != 0 {
+            assert!(
+                dropped.elapsed() < Duration::from_secs(2),
+                "ports not freed"
+            );
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        eprintln!("ports freed {:?} after the drop", dropped.elapsed());
+    }
+}

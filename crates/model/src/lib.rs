@@ -1,5 +1,7 @@
 //! The typed values that cross spygroup's crates, so no crate parses another's
-//! strings: how a supervisor takes part in a call ([`SpyMode`]).
+//! strings: how a supervisor takes part in a call ([`SpyMode`]), which side of a
+//! call a channel is ([`Role`]), why a monitor cannot start or change
+//! ([`MonitorFailure`]).
 //!
 //! Kept tiny on purpose: the media engine, the store, the switch and the API all
 //! depend on it, and it depends on nothing of theirs.
@@ -67,6 +69,44 @@ impl FromStr for SpyMode {
             .into_iter()
             .find(|m| m.as_str().eq_ignore_ascii_case(s.trim()))
             .ok_or_else(|| UnknownMode(s.chars().take(80).collect()))
+    }
+}
+
+/// Whether a channel placed its call or was called. On the wire: `caller`, `callee`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Caller,
+    Callee,
+}
+
+/// Why a monitor cannot start or change, as its HTTP status says it; the text is
+/// the reason a person reads.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MonitorFailure {
+    /// 404: no such call, channel, monitor or supervisor; the supervisor's phone
+    /// is not registered.
+    #[error("{0}")]
+    NotFound(String),
+    /// 403: the supervisor's grant does not allow it (decided before any phone rings).
+    #[error("{0}")]
+    Forbidden(String),
+    /// 409: the supervisor is already on a call.
+    #[error("{0}")]
+    Conflict(String),
+    /// 503: out of RTP ports, or no switch.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl MonitorFailure {
+    pub fn http_status(&self) -> u16 {
+        match self {
+            MonitorFailure::NotFound(_) => 404,
+            MonitorFailure::Forbidden(_) => 403,
+            MonitorFailure::Conflict(_) => 409,
+            MonitorFailure::Unavailable(_) => 503,
+        }
     }
 }
 

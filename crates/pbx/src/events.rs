@@ -84,23 +84,6 @@ pub enum Event {
     },
 }
 
-impl Event {
-    /// The event's `type` on the wire.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Event::Registration { .. } => "registration",
-            Event::RegistrationExpired { .. } => "registration.expired",
-            Event::CallStart { .. } => "call.start",
-            Event::CallAnswer { .. } => "call.answer",
-            Event::CallEnd { .. } => "call.end",
-            Event::MonitorStart { .. } => "monitor.start",
-            Event::MonitorMode { .. } => "monitor.mode",
-            Event::MonitorStop { .. } => "monitor.stop",
-            Event::MonitorDenied { .. } => "monitor.denied",
-        }
-    }
-}
-
 /// Fan-out of live events; cheap to clone.
 #[derive(Clone)]
 pub struct EventBus {
@@ -158,7 +141,7 @@ mod tests {
             caller: "101".into(),
             dialled: "102".into(),
         };
-        bus.emit(start.clone());
+        bus.emit(start);
         bus.emit(Event::CallEnd {
             call: "1-1".into(),
             channel: "SIP/101-00000001".into(),
@@ -171,7 +154,6 @@ mod tests {
         assert_eq!(a["seq"], 1);
         assert_eq!(b["seq"], 2);
         assert_eq!(a["type"], "call.start");
-        assert_eq!(a["type"], start.kind());
         assert_eq!(a["channel"], "SIP/101-00000001");
         assert!(b["at"].as_u64().unwrap() >= a["at"].as_u64().unwrap());
     }

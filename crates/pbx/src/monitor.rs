@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use media::mix::SpyMode;
+use model::MonitorFailure;
 use tokio::sync::mpsc;
 
 /// A click-to-spy monitor's id: `mon-<call>-<random>`, safe in a URL path.
@@ -48,17 +49,23 @@ pub enum MonitorError {
 }
 
 impl MonitorError {
-    /// The HTTP status this refusal answers with.
-    pub fn http_status(&self) -> u16 {
+    /// The refusal as the API answers it (one HTTP status each).
+    pub fn failure(&self) -> MonitorFailure {
+        let why = self.to_string();
         match self {
             MonitorError::NoSuchCall(_)
             | MonitorError::NoSuchMonitor(_)
             | MonitorError::NoSuchSupervisor(_)
-            | MonitorError::NotRegistered(_) => 404,
-            MonitorError::Forbidden(_) => 403,
-            MonitorError::SupervisorBusy(_) => 409,
-            MonitorError::Unavailable(_) => 503,
+            | MonitorError::NotRegistered(_) => MonitorFailure::NotFound(why),
+            MonitorError::Forbidden(_) => MonitorFailure::Forbidden(why),
+            MonitorError::SupervisorBusy(_) => MonitorFailure::Conflict(why),
+            MonitorError::Unavailable(_) => MonitorFailure::Unavailable(why),
         }
+    }
+
+    /// The HTTP status this refusal answers with.
+    pub fn http_status(&self) -> u16 {
+        self.failure().http_status()
     }
 }
 
@@ -114,9 +121,5 @@ impl Monitors {
             Some(r) if r.commands.send(cmd).is_ok() => Ok(()),
             _ => Err(MonitorError::NoSuchMonitor(id.to_string())),
         }
-    }
-
-    pub fn contains(&self, id: &str) -> bool {
-        self.lock().contains_key(&MonitorId(id.to_string()))
     }
 }

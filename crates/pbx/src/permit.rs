@@ -28,7 +28,7 @@ impl Denied {
     pub fn reason(&self, supervisor: &str, target_endpoint: &str) -> String {
         match self {
             Denied::NotSupervisor => format!("{supervisor} is not a supervisor"),
-            Denied::Mode(m) => format!("{supervisor} may not {}", mode_name(*m)),
+            Denied::Mode(m) => format!("{supervisor} may not {}", m.as_str()),
             Denied::Group => format!("{target_endpoint} is not in a spy group of {supervisor}"),
         }
     }
@@ -79,11 +79,6 @@ impl Policy {
             Err(Denied::Group)
         }
     }
-}
-
-/// `listen`, `whisper`, `barge`.
-pub fn mode_name(m: SpyMode) -> &'static str {
-    m.as_str()
 }
 
 /// Every group of a channel, as ChanSpy's `g()` and permissions compare them: what

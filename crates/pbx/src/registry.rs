@@ -6,78 +6,16 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use media::mix::SpyMode;
-use media::{BridgeControl, Side};
+use media::BridgeControl;
 
-use crate::switch::{ChannelInfo, Role};
+use crate::switch::ChannelInfo;
 
-/// One live channel.
+/// One live channel: what the switch publishes of it, and the control of the bridge
+/// carrying its audio (so a spy can hook it).
 #[derive(Debug, Clone)]
 pub struct ChannelEntry {
-    /// `SIP/110-0000001a`.
-    pub name: String,
-    /// The call's public id (`GET /api/v1/calls`).
-    pub call_ref: String,
-    /// Extension number or trunk name.
-    pub endpoint: String,
-    /// The bridge carrying this channel's audio, and which of its sides faces this
-    /// channel's phone.
+    pub info: ChannelInfo,
     pub bridge: BridgeControl,
-    pub side: Side,
-    pub role: Role,
-    /// The channel's `SPYGROUP` as the dialplan set it (colon-separated groups).
-    pub spygroup: String,
-    /// For the callee of a call from a trunk: that trunk (inbound rules).
-    pub inbound: Option<String>,
-    /// The channel it is bridged to, if any.
-    pub bridged_to: Option<String>,
-    /// True while this channel runs ChanSpy/ExtenSpy: it is never spied on.
-    pub spying: bool,
-    /// The channel it is monitoring right now, and how.
-    pub spying_on: Option<(String, SpyMode)>,
-    /// Epoch ms.
-    pub started_ms: u64,
-    /// A trunk's channel.
-    pub trunk: bool,
-}
-
-impl ChannelEntry {
-    pub fn new(info: ChannelInfo, bridge: BridgeControl) -> ChannelEntry {
-        ChannelEntry {
-            name: info.name,
-            call_ref: info.call_ref,
-            endpoint: info.endpoint,
-            bridge,
-            side: info.side,
-            role: info.role,
-            spygroup: info.spygroup,
-            inbound: info.inbound,
-            bridged_to: info.bridged_to,
-            spying: info.in_chanspy,
-            spying_on: info.spying_on,
-            started_ms: info.started_ms,
-            trunk: info.trunk,
-        }
-    }
-
-    /// Every group of the channel, sorted, colon-separated (as `SPYGROUP` reads).
-    pub fn all_groups(&self, config: &store::ConfigSnapshot) -> String {
-        let mut all = self.groups(config);
-        all.sort_unstable();
-        all.dedup();
-        all.join(":")
-    }
-
-    /// The channel's groups, as ChanSpy's `g()` and permissions compare them (see
-    /// `permit::channel_groups`), by the configuration as it is now.
-    pub fn groups(&self, config: &store::ConfigSnapshot) -> Vec<String> {
-        crate::permit::channel_groups(
-            config,
-            &self.spygroup,
-            &self.endpoint,
-            self.inbound.as_deref(),
-        )
-    }
 }
 
 /// Shared table of live channels, ordered by name.
@@ -97,7 +35,7 @@ impl Registry {
 
     /// Adds or replaces a channel (the shell, from the switch's outputs).
     pub(crate) fn put(&self, entry: ChannelEntry) {
-        self.lock().insert(entry.name.clone(), entry);
+        self.lock().insert(entry.info.name.clone(), entry);
     }
 
     pub(crate) fn remove(&self, name: &str) {

@@ -10,7 +10,7 @@ use media::mix::SpyMode;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::monitor::{MonitorCmd, MonitorError, MonitorId, Monitors};
-use crate::permit::{mode_name, Policy};
+use crate::permit::{Denied, Policy};
 use crate::shell::{Command, EngineMedia, Shell, ShellParts};
 use crate::switch::{Switch, SwitchInit};
 use crate::{EventBus, LoadedPlan, PbxConfig};
@@ -164,12 +164,10 @@ impl Controller {
         };
         let allowed = || Policy::of(&self.config.snapshot(), &supervisor).mode_allowed(mode);
         if !allowed() {
-            let _ = tokio::time::timeout(REFRESH_WAIT, self.config.refresh_now()).await;
+            self.config.catch_up(REFRESH_WAIT).await;
             if !allowed() {
-                return Err(MonitorError::Forbidden(format!(
-                    "{supervisor} may not {}",
-                    mode_name(mode)
-                )));
+                let reason = Denied::Mode(mode).reason(&supervisor, "");
+                return Err(MonitorError::Forbidden(reason));
             }
         }
         self.monitors.send(id, MonitorCmd::Mode(mode))

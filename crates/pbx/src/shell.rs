@@ -299,7 +299,10 @@ impl Shell {
                         .get(&info.bridge)
                         .map(|b| b.control());
                     if let Some(control) = control {
-                        self.parts.registry.put(ChannelEntry::new(info, control));
+                        self.parts.registry.put(ChannelEntry {
+                            info,
+                            bridge: control,
+                        });
                     }
                 }
                 Output::ChannelGone(name) => self.parts.registry.remove(&name),
@@ -424,16 +427,12 @@ impl Shell {
                     self.chan_requests.clone(),
                     events_rx,
                 );
-                let env = env(&self.switch_plan());
+                let env = env(self.switch.dialplan());
                 let monitors = self.parts.monitors.clone();
                 tokio::spawn(chan::run_click_to_spy(
                     chan, env, media, supervisor, target, mode, monitor, monitors,
                 ));
             }
         }
-    }
-
-    fn switch_plan(&self) -> LoadedPlan {
-        self.switch.dialplan().clone()
     }
 }

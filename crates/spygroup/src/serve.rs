@@ -126,6 +126,7 @@ impl api::LiveView for LiveAdapter {
         self.registry
             .snapshot()
             .into_iter()
+            .map(|c| c.info)
             .map(|c| api::LiveChannel {
                 spygroup: c.all_groups(&config),
                 name: c.name,
@@ -135,11 +136,8 @@ impl api::LiveView for LiveAdapter {
                 spying: c
                     .spying_on
                     .map(|(channel, mode)| api::Spying { channel, mode }),
-                in_chanspy: c.spying,
-                role: match c.role {
-                    pbx::switch::Role::Caller => api::Role::Caller,
-                    pbx::switch::Role::Callee => api::Role::Callee,
-                },
+                in_chanspy: c.in_chanspy,
+                role: c.role,
                 trunk: c.trunk,
                 started_at: c.started_ms,
             })
@@ -163,32 +161,26 @@ impl api::LiveView for LiveAdapter {
                 .monitor_start(&supervisor, &target, mode)
                 .await
                 .map(|id| id.0)
-                .map_err(failure)
+                .map_err(|e| e.failure())
         })
     }
 
     fn monitor_mode(&self, id: &str, mode: model::SpyMode) -> api::Pending<()> {
         let (control, id) = (self.control.clone(), id.to_string());
-        Box::pin(async move { control.monitor_mode(&id, mode).await.map_err(failure) })
+        Box::pin(async move {
+            control
+                .monitor_mode(&id, mode)
+                .await
+                .map_err(|e| e.failure())
+        })
     }
 
     fn monitor_stop(&self, id: &str) -> Result<(), api::MonitorFailure> {
-        self.control.monitor_stop(id).map_err(failure)
+        self.control.monitor_stop(id).map_err(|e| e.failure())
     }
 
     fn monitor_owner(&self, id: &str) -> Option<String> {
         self.control.monitor_owner(id)
-    }
-}
-
-/// The switch's refusal as the API's: the same reason, one HTTP status each.
-fn failure(e: pbx::MonitorError) -> api::MonitorFailure {
-    let why = e.to_string();
-    match e.http_status() {
-        403 => api::MonitorFailure::Forbidden(why),
-        409 => api::MonitorFailure::Conflict(why),
-        503 => api::MonitorFailure::Unavailable(why),
-        _ => api::MonitorFailure::NotFound(why),
     }
 }
 

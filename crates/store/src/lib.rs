@@ -56,7 +56,7 @@ pub use health::StoreHealth;
 pub use live::LiveConfig;
 pub use locations::StoredLocation;
 pub use monitor::{MonitorEvent, MonitorRecord, MonitorStart};
-pub use open::{redact_url, Store, DEFAULT_REALM};
+pub use open::{redact_url, sqlite_file, Store, DEFAULT_REALM};
 pub use refresh::LiveOptions;
 pub use rules::MonitorRule;
 pub use settings::MONITORING_OPEN;

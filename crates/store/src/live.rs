@@ -91,6 +91,17 @@ impl LiveConfig {
         self.shared.reload().await
     }
 
+    /// Reloads now, waiting at most `within`: before a refusal that a change made a
+    /// moment ago could turn round. A database that cannot answer in time leaves
+    /// the last snapshot in force (logged at debug).
+    pub async fn catch_up(&self, within: Duration) {
+        match tokio::time::timeout(within, self.refresh_now()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::debug!("no fresher configuration: {e}"),
+            Err(_) => tracing::debug!("no fresher configuration within {within:?}"),
+        }
+    }
+
     /// The database handle, for what is not on the call path (CLI, API).
     pub fn store(&self) -> &Store {
         &self.shared.store

@@ -218,6 +218,16 @@ async fn settle_realm(pool: &AnyPool, requested: Option<&str>) -> Result<String,
     }
 }
 
+/// The file a `sqlite:` URL names, read as [`Store::open`] reads it (relative to
+/// the working directory, or absolute; `?query` ignored); `None` for an in-memory
+/// database, another backend or a URL that is not understood.
+pub fn sqlite_file(url: &str) -> Option<PathBuf> {
+    match classify(url) {
+        Ok(Target::SqliteFile { path, .. }) => Some(path),
+        _ => None,
+    }
+}
+
 fn classify(url: &str) -> Result<Target, StoreError> {
     if let Some(rest) = url
         .strip_prefix("sqlite://")

@@ -3,10 +3,12 @@
 
 mod common;
 
+use common::{ext, trunk};
+
 use std::time::Duration;
 
 use sqlx::Connection;
-use store::{Grant, GroupScope, LiveConfig, NewExtension, NewTrunk, SpyMode, Store, Write};
+use store::{Grant, GroupScope, LiveConfig, SpyMode, Store, Write};
 
 const LIMIT: Duration = Duration::from_secs(1);
 
@@ -16,24 +18,6 @@ type Step = (
     &'static str,
     fn(&store::ConfigSnapshot) -> bool,
 );
-
-fn ext(number: &str) -> NewExtension {
-    NewExtension {
-        number: number.into(),
-        secret: format!("pw{number}"),
-        name: None,
-        context: None,
-    }
-}
-
-fn trunk(name: &str, host: &str, port: Option<u16>) -> NewTrunk {
-    NewTrunk {
-        name: name.into(),
-        host: host.parse().unwrap(),
-        port,
-        context: None,
-    }
-}
 
 #[tokio::test]
 async fn changes_through_another_store_handle_show_within_a_second() {

@@ -3,24 +3,15 @@
 
 mod common;
 
+use common::ext;
+
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sqlx::Connection;
-use store::{
-    CallRecord, Disposition, LiveConfig, MonitorStart, NewExtension, Store, Write, WriteBehind,
-};
+use store::{CallRecord, Disposition, LiveConfig, MonitorStart, Store, Write, WriteBehind};
 
 fn at(ms: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(1_700_000_000_000 + ms)
-}
-
-fn ext(number: &str) -> NewExtension {
-    NewExtension {
-        number: number.into(),
-        secret: "pw".into(),
-        name: None,
-        context: None,
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,28 +3,12 @@
 
 mod common;
 
+use common::{ext, trunk};
+
 use std::net::IpAddr;
 
 use sqlx::Connection;
-use store::{Grant, GroupScope, LiveConfig, NewExtension, NewTrunk, SpyMode, Store};
-
-fn ext(number: &str) -> NewExtension {
-    NewExtension {
-        number: number.into(),
-        secret: format!("pw{number}"),
-        name: None,
-        context: None,
-    }
-}
-
-fn trunk(name: &str, host: &str, port: Option<u16>) -> NewTrunk {
-    NewTrunk {
-        name: name.into(),
-        host: host.parse().unwrap(),
-        port,
-        context: None,
-    }
-}
+use store::{Grant, GroupScope, LiveConfig, SpyMode, Store};
 
 #[tokio::test]
 async fn snapshot_lookups_match_the_store_queries() {

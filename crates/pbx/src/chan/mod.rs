@@ -110,12 +110,15 @@ pub struct ChanRequester {
 impl ChanRequester {
     /// The channel monitors `on` now (channel and mode), or nothing.
     pub fn set_spying(&self, channel: &str, on: Option<(String, SpyMode)>) {
+        let channel = channel.to_string();
+        self.send(ChanOp::Spying { channel, on });
+    }
+
+    fn send(&self, op: ChanOp) {
+        // The switch outlives every channel task; if it is gone we are shutting down.
         let _ = self.requests.send(ChanRequest {
             call: self.call,
-            op: ChanOp::Spying {
-                channel: channel.to_string(),
-                on,
-            },
+            op,
         });
     }
 }
@@ -128,7 +131,7 @@ pub struct Channel {
     pub caller: CallerInfo,
     /// What the caller dialled (the Request-URI's user part).
     pub dialled: String,
-    requests: mpsc::UnboundedSender<ChanRequest>,
+    requests: ChanRequester,
     events: mpsc::UnboundedReceiver<ChanEvent>,
     /// Events that arrived while a request waited for its answer, in order.
     pending: VecDeque<ChanEvent>,
@@ -151,7 +154,7 @@ impl Channel {
             name,
             caller,
             dialled,
-            requests,
+            requests: ChanRequester { call, requests },
             events,
             pending: VecDeque::new(),
             hung_up: false,
@@ -240,10 +243,7 @@ impl Channel {
     }
 
     pub fn requester(&self) -> ChanRequester {
-        ChanRequester {
-            call: self.call,
-            requests: self.requests.clone(),
-        }
+        self.requests.clone()
     }
 
     /// Waits for the next event; `Hangup` when the switch is gone.
@@ -270,11 +270,7 @@ impl Channel {
     }
 
     fn send(&self, op: ChanOp) {
-        // The switch outlives every channel task; if it is gone we are shutting down.
-        let _ = self.requests.send(ChanRequest {
-            call: self.call,
-            op,
-        });
+        self.requests.send(op);
     }
 }
 

@@ -138,7 +138,6 @@ impl Switch {
             self.channels.up(
                 ChannelInfo {
                     name: channel.clone(),
-                    call: id,
                     call_ref: call_ref.clone(),
                     endpoint,
                     bridge,

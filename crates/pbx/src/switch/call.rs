@@ -144,7 +144,54 @@ pub struct Call {
     pub recorded: bool,
 }
 
+/// What a call starts with: who calls what, the codecs we may use,
+/// telephone-events, ptime.
+pub struct CallSetup {
+    pub caller: String,
+    pub dialled: String,
+    pub codecs: Vec<Codec>,
+    pub dtmf: Option<Codec>,
+    pub ptime: Option<u32>,
+}
+
 impl Call {
+    /// A ringing call whose caller is `a`, started at `started` (wall clock).
+    pub fn new(
+        id: CallId,
+        a: Leg,
+        invite: Request,
+        bridge: OpenedBridge,
+        setup: CallSetup,
+        started: SystemTime,
+    ) -> Call {
+        Call {
+            public_id: super::setup::public_id(started, id),
+            state: CallState::Ringing,
+            a,
+            b: None,
+            dial: None,
+            invite_tx: None,
+            invite,
+            bridge: Some(bridge),
+            codecs: setup.codecs,
+            dtmf: setup.dtmf,
+            ptime: setup.ptime,
+            a_origin: SdpOrigin::new(),
+            b_origin: SdpOrigin::new(),
+            caller: setup.caller,
+            dialled: setup.dialled,
+            started,
+            answered: None,
+            late_offer: false,
+            early_media: false,
+            trunk: None,
+            virtual_a: false,
+            fail_status: 480,
+            no_cdr: false,
+            recorded: false,
+        }
+    }
+
     pub fn leg(&self, side: LegSide) -> Option<&Leg> {
         match side {
             LegSide::A => Some(&self.a),

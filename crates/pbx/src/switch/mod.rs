@@ -106,6 +106,8 @@ pub struct Switch {
     next_call: u64,
     /// The live channels: this switch is their one owner, and publishes them.
     channels: Channels,
+    /// Registered contacts, counted where bindings change (not on every poll).
+    registrations: usize,
     /// Our SIP address as others should reach it: `host:port`.
     via_host: String,
     advertised: SocketAddr,
@@ -168,6 +170,7 @@ impl Switch {
             ended_dialogs: HashMap::new(),
             next_call: 1,
             channels: Channels::default(),
+            registrations: 0,
             via_host,
             advertised,
             next_housekeeping: now + HOUSEKEEPING,
@@ -269,7 +272,11 @@ impl Switch {
             self.next_housekeeping = now + HOUSEKEEPING;
             self.auth.purge(now);
             self.ended_dialogs.retain(|_, until| *until > now);
-            for (aor, binding) in self.registrar.purge_expired(now) {
+            let expired = self.registrar.purge_expired(now);
+            if !expired.is_empty() {
+                self.count_registrations();
+            }
+            for (aor, binding) in expired {
                 tracing::info!(%aor, contact = %binding.contact_uri, "registration expired");
                 self.emit(Event::RegistrationExpired {
                     aor: aor.clone(),
@@ -308,6 +315,7 @@ impl Switch {
         for loc in locations {
             register::restore(&mut self.registrar, loc, now, wall);
         }
+        self.count_registrations();
     }
 
     /// Ends every live call (BYE to answered ones, 503 to ringing callers). The shell
@@ -358,7 +366,11 @@ impl Switch {
 
     /// Registered contacts, and live calls (for `/health`).
     pub fn counts(&self) -> (usize, usize) {
-        (self.registrar.all().count(), self.calls.len())
+        (self.registrations, self.calls.len())
+    }
+
+    fn count_registrations(&mut self) {
+        self.registrations = self.registrar.all().count();
     }
 
     /// The live channels, ordered by name.

@@ -10,17 +10,17 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use media::mix::SpyMode;
-use media::sdp::{Codec, SdpOrigin};
+use media::sdp::Codec;
 use sip::{new_call_id, new_tag, Method, NameAddr, Peer, Request, Transport};
 
-use super::call::{Call, CallState, Leg};
+use super::call::{Call, CallSetup, CallState, Leg};
 use super::dialog::Dialog;
 use super::output::{ChannelInfo, Output, Role, Spawn, SpawnKind};
-use super::setup::{epoch_ms, public_id};
+use super::setup::epoch_ms;
 use super::Switch;
 use crate::events::Event;
 use crate::monitor::{MonitorError, MonitorId};
-use crate::permit::{channel_groups, mode_name, Policy};
+use crate::permit::Policy;
 
 impl Switch {
     /// Would [`Switch::start_monitor`] refuse, and why? Nothing is recorded: the
@@ -33,30 +33,34 @@ impl Switch {
         target: &str,
         mode: SpyMode,
     ) -> Result<(), MonitorError> {
-        self.monitor_checks(supervisor, target, mode).map(|_| ())
+        self.monitor_checks(supervisor, target, mode)
+            .map(drop)
+            .map_err(|(e, _)| e)
     }
 
     /// The checks that depend on the configuration: the target, the supervisor,
-    /// the grant. Err(Forbidden) comes with the channel, for the audit record.
+    /// the grant. A refusal by the grant comes with the channel, for the audit.
     fn monitor_checks(
         &self,
         supervisor: &str,
         target: &str,
         mode: SpyMode,
-    ) -> Result<ChannelInfo, MonitorError> {
+    ) -> Result<ChannelInfo, (MonitorError, Option<Box<ChannelInfo>>)> {
         if self.shutting_down {
-            return Err(MonitorError::Unavailable("the PBX is stopping".into()));
+            let why = MonitorError::Unavailable("the PBX is stopping".into());
+            return Err((why, None));
         }
         let policy = Policy::of(&self.config, supervisor);
-        let channel = self.monitor_target(target, &policy, mode)?;
+        let channel = self
+            .monitor_target(target, &policy, mode)
+            .map_err(|e| (e, None))?;
         if self.config.extension(supervisor).is_none() {
-            return Err(MonitorError::NoSuchSupervisor(supervisor.to_string()));
+            return Err((MonitorError::NoSuchSupervisor(supervisor.to_string()), None));
         }
-        let groups = self.groups_of(&channel);
+        let groups = channel.groups(&self.config);
         if let Err(denied) = policy.check(groups.iter().map(String::as_str), mode) {
-            return Err(MonitorError::Forbidden(
-                denied.reason(supervisor, &channel.endpoint),
-            ));
+            let reason = denied.reason(supervisor, &channel.endpoint);
+            return Err((MonitorError::Forbidden(reason), Some(Box::new(channel))));
         }
         Ok(channel)
     }
@@ -73,15 +77,12 @@ impl Switch {
     ) -> Result<MonitorId, MonitorError> {
         let channel = match self.monitor_checks(supervisor, target, mode) {
             Ok(c) => c,
-            Err(MonitorError::Forbidden(reason)) => {
-                let policy = Policy::of(&self.config, supervisor);
-                if let Ok(channel) = self.monitor_target(target, &policy, mode) {
-                    tracing::warn!(%supervisor, target = %channel.name, "click-to-spy refused: {reason}");
-                    self.audit_denied(supervisor, &channel, mode, &reason, now);
-                }
+            Err((MonitorError::Forbidden(reason), Some(channel))) => {
+                tracing::warn!(%supervisor, target = %channel.name, "click-to-spy refused: {reason}");
+                self.audit_denied(supervisor, &channel, mode, &reason, now);
                 return Err(MonitorError::Forbidden(reason));
             }
-            Err(e) => return Err(e),
+            Err((e, _)) => return Err(e),
         };
         if self.registrar.lookup(supervisor, now).is_empty() {
             return Err(MonitorError::NotRegistered(supervisor.to_string()));
@@ -115,7 +116,7 @@ impl Switch {
         let shown = NameAddr {
             display: Some(format!(
                 "{} {}",
-                capitalised(mode_name(mode)),
+                capitalised(mode.as_str()),
                 channel.endpoint
             )),
             uri: self.local_uri(&channel.endpoint),
@@ -133,37 +134,26 @@ impl Switch {
             remote_cseq: 0,
             peer: Peer::new(Transport::Udp, SocketAddr::from(([0, 0, 0, 0], 0))),
         };
-        let call_ref = public_id(wall, id);
-        let call = Call {
-            public_id: call_ref.clone(),
-            state: CallState::Answered,
-            a: Leg {
-                channel: name.clone(),
-                dialog,
-            },
-            b: None,
-            dial: None,
-            invite_tx: None,
-            invite: Request::new(Method::Invite, me.uri.clone()),
-            bridge: Some(bridge),
+        let setup = CallSetup {
+            caller: channel.endpoint.clone(),
+            dialled: supervisor.to_string(),
             codecs: vec![Codec::pcmu(), Codec::pcma()],
             dtmf: Some(Codec::telephone_event(101)),
             ptime: Some(20),
-            a_origin: SdpOrigin::new(),
-            b_origin: SdpOrigin::new(),
-            caller: channel.endpoint.clone(),
-            dialled: supervisor.to_string(),
-            started: wall,
-            answered: Some(wall),
-            late_offer: false,
-            early_media: false,
-            trunk: None,
-            virtual_a: true,
-            fail_status: 480,
-            // Like the seed's feature codes: monitoring is audited, not billed.
-            no_cdr: true,
-            recorded: false,
         };
+        let a = Leg {
+            channel: name.clone(),
+            dialog,
+        };
+        let invite = Request::new(Method::Invite, me.uri.clone());
+        let mut call = Call::new(id, a, invite, bridge, setup, wall);
+        // Placed by the PBX: answered from the start on its (phoneless) A side.
+        call.state = CallState::Answered;
+        call.answered = Some(wall);
+        call.virtual_a = true;
+        // Like the seed's feature codes: monitoring is audited, not billed.
+        call.no_cdr = true;
+        let call_ref = call.public_id.clone();
         self.calls.insert(id, call);
         self.emit(Event::CallStart {
             call: call_ref.clone(),
@@ -208,7 +198,7 @@ impl Switch {
         // Callees first: the agent who answered is whom a supervisor means.
         parties.sort_by_key(|c| (c.role != Role::Callee, c.trunk));
         let allowed = parties.iter().find(|c| {
-            let groups = self.groups_of(c);
+            let groups = c.groups(&self.config);
             policy
                 .check(groups.iter().map(String::as_str), mode)
                 .is_ok()
@@ -217,10 +207,6 @@ impl Switch {
             .or(parties.first())
             .map(|c| (*c).clone())
             .ok_or_else(|| MonitorError::NoSuchCall(target.to_string()))
-    }
-
-    fn groups_of(&self, c: &ChannelInfo) -> Vec<String> {
-        channel_groups(&self.config, &c.spygroup, &c.endpoint, c.inbound.as_deref())
     }
 
     fn audit_denied(
@@ -240,7 +226,7 @@ impl Switch {
             target_endpoint: target.endpoint.clone(),
             target_channel: target.name.clone(),
             peer_channel: target.bridged_to.clone(),
-            mode: mode_name(mode).into(),
+            mode: mode.as_str().into(),
             started_at: wall,
         };
         self.store(store::Write::MonitorDenied {
@@ -250,7 +236,7 @@ impl Switch {
         self.emit(Event::MonitorDenied {
             supervisor: supervisor.to_string(),
             target_channel: target.name.clone(),
-            mode: mode_name(mode).into(),
+            mode: mode.as_str().into(),
             reason: reason.to_string(),
             session: None,
         });

@@ -101,8 +101,7 @@ pub enum SpawnKind {
 pub struct ChannelInfo {
     /// `SIP/110-0000001a`.
     pub name: String,
-    /// The call the channel belongs to, and that call's public id (the API's).
-    pub call: CallId,
+    /// The public id (the API's) of the call the channel belongs to.
     pub call_ref: String,
     /// Extension number or trunk name.
     pub endpoint: String,
@@ -127,12 +126,29 @@ pub struct ChannelInfo {
     pub trunk: bool,
 }
 
-/// Whether a channel placed its call or was called.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Caller,
-    Callee,
+impl ChannelInfo {
+    /// The channel's groups, as ChanSpy's `g()` and permissions compare them (see
+    /// `permit::channel_groups`), by the configuration as it is now.
+    pub fn groups(&self, config: &store::ConfigSnapshot) -> Vec<String> {
+        crate::permit::channel_groups(
+            config,
+            &self.spygroup,
+            &self.endpoint,
+            self.inbound.as_deref(),
+        )
+    }
+
+    /// Every group of the channel, sorted, colon-separated (as `SPYGROUP` reads).
+    pub fn all_groups(&self, config: &store::ConfigSnapshot) -> String {
+        let mut all = self.groups(config);
+        all.sort_unstable();
+        all.dedup();
+        all.join(":")
+    }
 }
+
+/// Whether a channel placed its call or was called (the one type the API shows).
+pub use model::Role;
 
 /// One thing for the shell to do.
 #[derive(Debug)]

@@ -65,6 +65,9 @@ impl Switch {
                 now,
             )
         };
+        if !query_only {
+            self.count_registrations();
+        }
         match bindings {
             Ok(bindings) => {
                 if !query_only {

@@ -7,13 +7,13 @@
 
 use std::time::Instant;
 
-use media::sdp::{self, SdpOrigin};
+use media::sdp;
 use media::Side;
 use sip::transaction::ServerTxId;
 use sip::{Peer, Request, Uri};
 
 use super::auth::AuthOutcome;
-use super::call::{Call, CallId, CallState, Leg, LegSide};
+use super::call::{Call, CallId, CallSetup, Leg, LegSide};
 use super::dialog::uas_dialog;
 use super::output::{ChannelInfo, Output, Role, Spawn, SpawnKind};
 use super::Switch;
@@ -63,37 +63,24 @@ impl Switch {
 
         let id = self.new_call_id();
         let wall = self.wall(now);
-        let call_ref = public_id(wall, id);
         let a_channel = self.namer.name(&caller.endpoint);
-        let call = Call {
-            public_id: call_ref.clone(),
-            state: CallState::Ringing,
-            a: Leg {
-                channel: a_channel.clone(),
-                dialog: uas_dialog(&req, peer),
-            },
-            b: None,
-            dial: None,
-            invite_tx: Some(tx),
-            invite: req,
-            bridge: Some(bridge),
-            codecs,
-            dtmf,
-            ptime: offer.as_ref().and_then(|o| o.ptime),
-            a_origin: SdpOrigin::new(),
-            b_origin: SdpOrigin::new(),
+        let a = Leg {
+            channel: a_channel.clone(),
+            dialog: uas_dialog(&req, peer),
+        };
+        let ptime = offer.as_ref().and_then(|o| o.ptime);
+        let setup = CallSetup {
             caller: caller.number.clone(),
             dialled: dialled.clone(),
-            started: wall,
-            answered: None,
-            late_offer,
-            early_media: false,
-            trunk: caller.trunk.clone(),
-            virtual_a: false,
-            fail_status: 480,
-            no_cdr: false,
-            recorded: false,
+            codecs,
+            dtmf,
+            ptime,
         };
+        let mut call = Call::new(id, a, req, bridge, setup, wall);
+        call.invite_tx = Some(tx);
+        call.late_offer = late_offer;
+        call.trunk = caller.trunk.clone();
+        let call_ref = call.public_id.clone();
         tracing::info!(channel = %a_channel, call_id = %call.a.dialog.call_id, caller = %caller.number, %dialled, late_offer, "new call");
         self.dialogs.insert(
             (
@@ -113,7 +100,6 @@ impl Switch {
         self.channels.up(
             ChannelInfo {
                 name: a_channel.clone(),
-                call: id,
                 call_ref,
                 endpoint: caller.endpoint.clone(),
                 bridge: bridge.id,

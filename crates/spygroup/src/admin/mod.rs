@@ -16,7 +16,7 @@ mod table;
 pub mod token;
 mod trunk;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
 use store::Store;
@@ -27,7 +27,7 @@ use crate::cli::{Command, DbCommand, ExtCommand, TrunkCommand};
 /// URL came from (`--db`, a config file, the default), for the message when a
 /// SQLite file is missing.
 pub async fn run(command: Command, url: &str, origin: &str) -> anyhow::Result<()> {
-    if let Some(path) = sqlite_file(url) {
+    if let Some(path) = store::sqlite_file(url) {
         if !path.exists() && !may_create_database(&command) {
             anyhow::bail!(missing_database(&path, url, origin));
         }
@@ -53,23 +53,6 @@ pub async fn run(command: Command, url: &str, origin: &str) -> anyhow::Result<()
     };
     store.close().await;
     result
-}
-
-/// The file a `sqlite:` URL names, read the way the store reads it (`sqlite://FILE`
-/// relative to the working directory, `sqlite:///ABS`, an optional `?query`); `None`
-/// for an in-memory database or another backend.
-fn sqlite_file(url: &str) -> Option<PathBuf> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
-    let (path, query) = match rest.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
-        None => (rest, None),
-    };
-    let memory = path.is_empty()
-        || path == ":memory:"
-        || query.is_some_and(|q| q.split('&').any(|kv| kv == "mode=memory"));
-    (!memory).then(|| PathBuf::from(path))
 }
 
 /// Whether `command` can do its job on a database that does not exist yet, because

@@ -10,6 +10,26 @@ use tempfile::TempDir;
 
 pub mod proxy;
 
+/// An extension numbered `number`, secret `pw<number>`, default context.
+pub fn ext(number: &str) -> store::NewExtension {
+    store::NewExtension {
+        number: number.into(),
+        secret: format!("pw{number}"),
+        name: None,
+        context: None,
+    }
+}
+
+/// A trunk at `host` (an IP literal), any port when `port` is None.
+pub fn trunk(name: &str, host: &str, port: Option<u16>) -> store::NewTrunk {
+    store::NewTrunk {
+        name: name.into(),
+        host: host.parse().unwrap(),
+        port,
+        context: None,
+    }
+}
+
 pub struct TempDb {
     /// Holds the directory alive for the test's length; not every test reads it.
     #[allow(dead_code)]

@@ -23,10 +23,13 @@ use super::play::{split_first, Played};
 use super::{Input, PbxHost};
 use crate::events::Event;
 use crate::monitor::MonitorCmd;
-use crate::permit::{mode_name, Denied, Policy};
+use crate::permit::{Denied, Policy};
 use crate::registry::ChannelEntry;
 pub(crate) use options::{parse_options, spec_matches, SpyOptions};
 use session::{session_id, SpySession};
+
+/// How long a refusal waits for a fresher configuration before it stands.
+const REFRESH_WAIT: Duration = Duration::from_secs(1);
 
 /// How one spy session ended.
 enum SpyEnd {
@@ -49,9 +52,9 @@ struct Refused<'a> {
 impl<'a> Refused<'a> {
     fn channel(c: &'a ChannelEntry) -> Refused<'a> {
         Refused {
-            endpoint: &c.endpoint,
-            channel: &c.name,
-            peer: c.bridged_to.as_deref(),
+            endpoint: &c.info.endpoint,
+            channel: &c.info.name,
+            peer: c.info.bridged_to.as_deref(),
         }
     }
 }
@@ -100,7 +103,8 @@ impl PbxHost {
             let config = self.env.config.snapshot();
             let policy = Policy::of(&config, &supervisor);
             if !policy.is_supervisor() && !refreshed {
-                refreshed = self.refresh_config().await;
+                self.env.config.catch_up(REFRESH_WAIT).await;
+                refreshed = true;
                 continue;
             }
             if !policy.is_supervisor() {
@@ -119,7 +123,7 @@ impl PbxHost {
             let mut candidates = Vec::new();
             let mut refused = None;
             for c in seen {
-                let groups = c.groups(&config);
+                let groups = c.info.groups(&config);
                 match policy.check(groups.iter().map(String::as_str), mode) {
                     Ok(()) => candidates.push(c),
                     Err(d) => refused = refused.or(Some((c, d))),
@@ -128,7 +132,8 @@ impl PbxHost {
             // Naming a channel one may not monitor is refused out loud, and recorded;
             // a scan just passes such channels by.
             if candidates.is_empty() && !spec.trim().is_empty() && refused.is_some() && !refreshed {
-                refreshed = self.refresh_config().await;
+                self.env.config.catch_up(REFRESH_WAIT).await;
+                refreshed = true;
                 continue;
             }
             if candidates.is_empty() && !spec.trim().is_empty() {
@@ -139,7 +144,10 @@ impl PbxHost {
             }
             let target = candidates
                 .iter()
-                .find(|c| last.as_ref().is_none_or(|l| c.name.as_str() > l.as_str()))
+                .find(|c| {
+                    last.as_ref()
+                        .is_none_or(|l| c.info.name.as_str() > l.as_str())
+                })
                 .or_else(|| candidates.first())
                 .cloned();
             let Some(target) = target else {
@@ -160,7 +168,7 @@ impl PbxHost {
                 last = None;
                 continue;
             };
-            last = Some(target.name.clone());
+            last = Some(target.info.name.clone());
             let context = vars.location.context.clone();
             match self
                 .spy_on(&target, &mut mode, &mut volume, opts, &context, &policy)
@@ -185,16 +193,6 @@ impl PbxHost {
         outcome
     }
 
-    /// Reloads the configuration (bounded: a database outage keeps the last one).
-    /// Returns true: it was tried.
-    async fn refresh_config(&self) -> bool {
-        let wait = Duration::from_secs(1);
-        if let Ok(Err(e)) = tokio::time::timeout(wait, self.env.config.refresh_now()).await {
-            tracing::debug!("ChanSpy: no fresher configuration: {e}");
-        }
-        true
-    }
-
     /// Channels this spy may monitor now, ordered by name: never itself, never a
     /// channel that is itself spying.
     fn spy_candidates(
@@ -208,15 +206,16 @@ impl PbxHost {
             .registry
             .snapshot()
             .into_iter()
-            .filter(|c| &c.name != me && !c.spying && !c.bridge.is_closed())
-            .filter(|c| spec_matches(spec, &c.name))
-            .filter(|c| !opts.bridged_only || c.bridged_to.is_some())
+            .filter(|c| &c.info.name != me && !c.info.in_chanspy && !c.bridge.is_closed())
+            .filter(|c| spec_matches(spec, &c.info.name))
+            .filter(|c| !opts.bridged_only || c.info.bridged_to.is_some())
             .filter(|c| {
-                opts.endpoints.is_empty() || opts.endpoints.iter().any(|e| e == &c.endpoint)
+                opts.endpoints.is_empty() || opts.endpoints.iter().any(|e| e == &c.info.endpoint)
             })
             .filter(|c| {
                 opts.groups.is_empty()
-                    || c.groups(config)
+                    || c.info
+                        .groups(config)
                         .iter()
                         .any(|g| opts.groups.iter().any(|w| w == g))
             })
@@ -237,8 +236,8 @@ impl PbxHost {
             if let Played::Hangup = self.play_file("beep", false).await {
                 return SpyEnd::Hangup;
             }
-            if t.endpoint.chars().all(|c| c.is_ascii_digit()) {
-                for d in t.endpoint.chars() {
+            if t.info.endpoint.chars().all(|c| c.is_ascii_digit()) {
+                for d in t.info.endpoint.chars() {
                     if let Played::Hangup = self.play_file(&format!("digits/{d}"), false).await {
                         return SpyEnd::Hangup;
                     }
@@ -247,7 +246,7 @@ impl PbxHost {
         }
         let Some(link) = t
             .bridge
-            .attach_spy_tap(t.side, *mode, *volume, opts.one_way)
+            .attach_spy_tap(t.info.side, *mode, *volume, opts.one_way)
             .await
         else {
             return SpyEnd::TargetGone;
@@ -365,7 +364,7 @@ impl PbxHost {
             target_endpoint: target.endpoint.to_string(),
             target_channel: target.channel.to_string(),
             peer_channel: target.peer.map(str::to_string),
-            mode: mode_name(mode).into(),
+            mode: mode.as_str().into(),
             started_at: SystemTime::now(),
         };
         self.env.config.submit(store::Write::MonitorDenied {
@@ -375,7 +374,7 @@ impl PbxHost {
         self.env.events.emit(Event::MonitorDenied {
             supervisor,
             target_channel: target.channel.to_string(),
-            mode: mode_name(mode).into(),
+            mode: mode.as_str().into(),
             reason,
             session: None,
         });

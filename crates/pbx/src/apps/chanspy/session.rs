@@ -14,7 +14,7 @@ use media::mix::SpyMode;
 use crate::apps::AppEnv;
 use crate::chan::ChanRequester;
 use crate::events::Event;
-use crate::permit::mode_name;
+use crate::permit::Denied;
 use crate::registry::ChannelEntry;
 
 pub(super) struct SpySession {
@@ -44,13 +44,13 @@ impl SpySession {
             id: id.clone(),
             supervisor: supervisor.to_string(),
             supervisor_channel: supervisor_channel.to_string(),
-            target_endpoint: target.endpoint.clone(),
-            target_channel: target.name.clone(),
-            peer_channel: target.bridged_to.clone(),
-            mode: mode_name(mode).into(),
+            target_endpoint: target.info.endpoint.clone(),
+            target_channel: target.info.name.clone(),
+            peer_channel: target.info.bridged_to.clone(),
+            mode: mode.as_str().into(),
             started_at: SystemTime::now(),
         };
-        tracing::info!(supervisor = %supervisor_channel, target = %target.name, ?mode, session = %id, "spy session started");
+        tracing::info!(supervisor = %supervisor_channel, target = %target.info.name, ?mode, session = %id, "spy session started");
         env.events.emit(Event::MonitorStart {
             session: id.clone(),
             supervisor: start.supervisor.clone(),
@@ -62,14 +62,14 @@ impl SpySession {
             monitor: monitor.map(str::to_string),
         });
         env.config.submit(store::Write::MonitorStarted(start));
-        chan.set_spying(supervisor_channel, Some((target.name.clone(), mode)));
+        chan.set_spying(supervisor_channel, Some((target.info.name.clone(), mode)));
         SpySession {
             id,
             env: env.clone(),
             chan,
             supervisor: supervisor.to_string(),
             supervisor_channel: supervisor_channel.to_string(),
-            target_channel: target.name.clone(),
+            target_channel: target.info.name.clone(),
             mode,
             ended: false,
         }
@@ -81,11 +81,11 @@ impl SpySession {
         tracing::info!(supervisor = %self.supervisor_channel, target = %self.target_channel, ?mode, "spy mode changed");
         self.env.events.emit(Event::MonitorMode {
             session: self.id.clone(),
-            mode: mode_name(mode).into(),
+            mode: mode.as_str().into(),
         });
         self.env.config.submit(store::Write::MonitorModeChanged {
             id: self.id.clone(),
-            mode: mode_name(mode).into(),
+            mode: mode.as_str().into(),
             at: SystemTime::now(),
         });
         self.chan.set_spying(
@@ -97,12 +97,12 @@ impl SpySession {
     /// A mode change the grant does not allow: refused, and recorded as a denied
     /// attempt of its own so the audit trail shows every refusal.
     pub fn mode_refused(&self, mode: SpyMode, target: &ChannelEntry) {
-        let reason = format!("{} may not {}", self.supervisor, mode_name(mode));
+        let reason = Denied::Mode(mode).reason(&self.supervisor, &target.info.endpoint);
         tracing::warn!(supervisor = %self.supervisor_channel, "spy mode refused: {reason}");
         self.env.events.emit(Event::MonitorDenied {
             supervisor: self.supervisor.clone(),
             target_channel: self.target_channel.clone(),
-            mode: mode_name(mode).into(),
+            mode: mode.as_str().into(),
             reason: reason.clone(),
             session: Some(self.id.clone()),
         });
@@ -111,10 +111,10 @@ impl SpySession {
                 id: session_id(),
                 supervisor: self.supervisor.clone(),
                 supervisor_channel: self.supervisor_channel.clone(),
-                target_endpoint: target.endpoint.clone(),
-                target_channel: target.name.clone(),
-                peer_channel: target.bridged_to.clone(),
-                mode: mode_name(mode).into(),
+                target_endpoint: target.info.endpoint.clone(),
+                target_channel: target.info.name.clone(),
+                peer_channel: target.info.bridged_to.clone(),
+                mode: mode.as_str().into(),
                 started_at: SystemTime::now(),
             },
             reason,

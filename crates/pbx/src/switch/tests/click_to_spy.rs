@@ -11,22 +11,22 @@ use crate::events::Event;
 use crate::monitor::MonitorError;
 use crate::switch::SpawnKind;
 
-/// An answered trunk call to agent 110 (in `sales`), and supervisor 201 registered.
+/// An answered trunk call to agent 110 (in `sales`): its call id.
+fn agents_call(net: &mut Net) -> String {
+    let Ringing {
+        bob: agent, to_bob, ..
+    } = ringing_call(net, "110");
+    let ok = agent.answer(&to_bob, 200, "a1", Some(&sdp_offer(agent.rtp)));
+    net.deliver(&agent, ok);
+    net.out.clear();
+    net.sw.channels().next().unwrap().call_ref.clone()
+}
+
+/// The agent's call, and supervisor 201 registered.
 fn floor(net: &mut Net) -> (String, Phone) {
-    let agent = Phone::new("110", "127.0.0.2:5062");
-    net.register(&agent);
     let sup = Phone::new("201", "127.0.0.5:5062");
     net.register(&sup);
-    let mut carrier = Phone::new("0123", "127.0.0.9:5060");
-    net.trunk_call(&mut carrier, "110");
-    let to_agent = net.requests_to(&agent).remove(0);
-    net.deliver(
-        &agent,
-        agent.answer(&to_agent, 200, "a1", Some(&sdp_offer(agent.rtp))),
-    );
-    net.out.clear();
-    let call_ref = net.sw.channels().next().unwrap().call_ref.clone();
-    (call_ref, sup)
+    (agents_call(net), sup)
 }
 
 #[test]
@@ -176,16 +176,7 @@ fn an_unregistered_or_busy_supervisor_is_told_so() {
     assert_eq!(e.http_status(), 409);
 
     let mut net = Net::new();
-    let agent = Phone::new("110", "127.0.0.2:5062");
-    net.register(&agent);
-    let mut carrier = Phone::new("0123", "127.0.0.9:5060");
-    net.trunk_call(&mut carrier, "110");
-    let to_agent = net.requests_to(&agent).remove(0);
-    net.deliver(
-        &agent,
-        agent.answer(&to_agent, 200, "a1", Some(&sdp_offer(agent.rtp))),
-    );
-    let call_ref = net.sw.channels().next().unwrap().call_ref.clone();
+    let call_ref = agents_call(&mut net);
     let e = net
         .sw
         .start_monitor("201", &call_ref, SpyMode::Listen, now)

@@ -11,13 +11,19 @@ use crate::chan::{ChanEvent, ChanOp, DialOutcome, DialStatus};
 use crate::events::Event;
 use crate::switch::{MediaOp, Output};
 
-#[test]
-fn forked_call_first_answer_wins_and_the_other_branch_is_cancelled() {
-    let mut net = Net::new();
+/// Extension 102 registered from two phones (a desk phone and a softphone).
+fn two_phones(net: &mut Net) -> (Phone, Phone) {
     let desk = Phone::new("102", "127.0.0.2:5062");
     let soft = Phone::new("102", "127.0.0.3:5062");
     net.register(&desk);
     net.register(&soft);
+    (desk, soft)
+}
+
+#[test]
+fn forked_call_first_answer_wins_and_the_other_branch_is_cancelled() {
+    let mut net = Net::new();
+    let (desk, soft) = two_phones(&mut net);
     let mut carrier = Phone::new("0123", "127.0.0.9:5060");
     let (call, _) = net.trunk_call(&mut carrier, "102");
     assert_eq!(net.statuses_to(&carrier), [100]);
@@ -76,10 +82,7 @@ fn forked_call_first_answer_wins_and_the_other_branch_is_cancelled() {
 #[test]
 fn a_second_answer_is_acked_and_hung_up() {
     let mut net = Net::new();
-    let desk = Phone::new("102", "127.0.0.2:5062");
-    let soft = Phone::new("102", "127.0.0.3:5062");
-    net.register(&desk);
-    net.register(&soft);
+    let (desk, soft) = two_phones(&mut net);
     let mut carrier = Phone::new("0123", "127.0.0.9:5060");
     net.trunk_call(&mut carrier, "102");
     let to_desk = net.requests_to(&desk).remove(0);

@@ -312,12 +312,13 @@ impl Phone {
         format!("sip:{}@{}", self.user, self.addr)
     }
 
-    fn base(
+    /// A request from this phone with the next CSeq of its own.
+    fn request(
         &mut self,
         method: Method,
         uri: &str,
         call_id: &str,
-        from_tag: &str,
+        from: &str,
         to: &str,
     ) -> Request {
         self.cseq += 1;
@@ -332,10 +333,7 @@ impl Phone {
             ),
         );
         h.push("Max-Forwards", "70");
-        h.push(
-            "From",
-            format!("<sip:{}@{}>;tag={from_tag}", self.user, PBX),
-        );
+        h.push("From", from.to_string());
         h.push("To", to.to_string());
         h.push("Call-ID", call_id.to_string());
         h.push("CSeq", format!("{} {}", self.cseq, method.as_str()));
@@ -343,15 +341,20 @@ impl Phone {
         r
     }
 
+    /// Our identity at the PBX with a tag, as From.
+    fn me(&self, tag: &str) -> String {
+        format!("<sip:{}@{}>;tag={tag}", self.user, PBX)
+    }
+
     /// A new INVITE to `to` at the PBX, with `sdp` (None: late offer).
     pub fn invite(&mut self, to: &str, sdp: Option<&str>) -> Request {
         let call_id = format!("{}-{}", sip::new_tag(), self.user);
-        let tag = sip::new_tag();
-        let mut r = self.base(
+        let from = self.me(&sip::new_tag());
+        let mut r = self.request(
             Method::Invite,
             &format!("sip:{to}@{PBX}"),
             &call_id,
-            &tag,
+            &from,
             &format!("<sip:{to}@{PBX}>"),
         );
         if let Some(sdp) = sdp {
@@ -364,14 +367,17 @@ impl Phone {
     /// A request inside the dialog that `resp` (our 2xx to `invite`) established,
     /// as the UAC of that dialog.
     pub fn in_dialog(&mut self, method: Method, invite: &Request, resp: &Response) -> Request {
-        let from = invite.from().unwrap();
+        let from = invite.headers.get("From").unwrap().to_string();
         let to = resp.headers.get("To").unwrap().to_string();
-        let target = contact_of(resp).unwrap_or_else(|| invite.uri.to_string());
-        let mut r = self.base(
+        let target = resp
+            .headers
+            .get("Contact")
+            .map_or_else(|| invite.uri.to_string(), uri_of);
+        let mut r = self.request(
             method.clone(),
             &target,
             invite.call_id().unwrap(),
-            from.tag().unwrap(),
+            &from,
             &to,
         );
         if method == Method::Ack {
@@ -386,34 +392,12 @@ impl Phone {
     /// A request inside the dialog the PBX started with `invite` (we are its UAS):
     /// From and To swap.
     pub fn in_callee_dialog(&mut self, method: Method, invite: &Request, our_tag: &str) -> Request {
-        let from = invite.from().unwrap();
-        let contact = invite.headers.get("Contact").unwrap().to_string();
-        let target = contact
-            .trim_start_matches('<')
-            .split('>')
-            .next()
-            .unwrap()
-            .to_string();
-        self.cseq += 1;
-        let mut r = Request::new(method.clone(), target.parse::<Uri>().unwrap());
-        let h = &mut r.headers;
-        h.push(
-            "Via",
-            format!(
-                "SIP/2.0/UDP {};branch={};rport",
-                self.addr,
-                sip::new_branch()
-            ),
-        );
-        h.push("Max-Forwards", "70");
+        let target = uri_of(invite.headers.get("Contact").unwrap());
         let mut me: NameAddr = invite.headers.get("To").unwrap().parse().unwrap();
         me.set_tag(our_tag);
-        h.push("From", me.to_string());
-        h.push("To", from.to_string());
-        h.push("Call-ID", invite.call_id().unwrap().to_string());
-        h.push("CSeq", format!("{} {}", 100 + self.cseq, method.as_str()));
-        h.push("Contact", format!("<{}>", self.contact_uri()));
-        r
+        let them = invite.headers.get("From").unwrap().to_string();
+        let call_id = invite.call_id().unwrap().to_string();
+        self.request(method, &target, &call_id, &me.to_string(), &them)
     }
 
     /// CANCEL for an INVITE we sent (RFC 3261 9.1: same branch, same CSeq number).
@@ -475,11 +459,12 @@ impl Phone {
     pub fn register(&mut self, expires: u32) -> Request {
         let call_id = format!("reg-{}-{}", self.user, self.addr.port());
         let aor = format!("<sip:{}@{PBX}>", self.user);
-        let mut r = self.base(
+        let from = self.me("regtag");
+        let mut r = self.request(
             Method::Register,
             &format!("sip:{PBX}"),
             &call_id,
-            "regtag",
+            &from,
             &aor,
         );
         r.headers.push("Expires", expires.to_string());
@@ -504,9 +489,11 @@ impl Phone {
     }
 }
 
-fn contact_of(resp: &Response) -> Option<String> {
-    let c = resp.headers.get("Contact")?;
-    Some(c.trim_start_matches('<').split('>').next()?.to_string())
+/// The URI of a Contact (or any name-addr) header value: `<sip:...>;params`.
+fn uri_of(header: &str) -> String {
+    let h = header.trim();
+    let inner = h.strip_prefix('<').and_then(|r| r.split('>').next());
+    inner.unwrap_or(h).to_string()
 }
 
 /// An audio offer from `rtp`: PCMU and PCMA, telephone-events.
