@@ -49,6 +49,10 @@ pub struct Args {
     /// Do not write result files (validation runs).
     #[arg(long)]
     pub dry: bool,
+    /// Pin the PBX (and the minimal relay) to CPU 0 and this load tool to CPU 1, so
+    /// capacities are per core and the two do not take each other's time.
+    #[arg(long)]
+    pub pin: bool,
     /// An empty PostgreSQL database: the set-up rate is measured on it too, in the
     /// same run as on SQLite (`bench/run.sh` starts a throwaway server for this).
     #[arg(long, env = "SPYGROUP_BENCH_POSTGRES_URL", value_name = "URL")]

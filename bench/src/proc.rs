@@ -77,3 +77,34 @@ pub fn machine() -> serde_json::Value {
         "memory": mem.split_whitespace().skip(1).collect::<Vec<_>>().join(" "),
     })
 }
+
+/// The CPU the PBX (or the minimal relay) runs on with `--pin`; the load tool
+/// takes [`TOOL_CPU`]. Per-core capacity then means one core for each.
+pub const PBX_CPU: usize = 0;
+pub const TOOL_CPU: usize = 1;
+
+/// Restricts the calling thread (and the threads it starts afterwards) to `cpu`.
+pub fn pin_to(cpu: usize) -> std::io::Result<()> {
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET stays within it
+    // for cpu < CPU_SETSIZE, and sched_setaffinity only reads it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Makes a child process start on `cpu` only, when `pin` says so.
+pub fn pin_child(cmd: &mut std::process::Command, pin: bool, cpu: usize) {
+    if pin {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: runs in the child between fork and exec; pin_to makes one
+        // async-signal-safe system call.
+        unsafe {
+            cmd.pre_exec(move || pin_to(cpu));
+        }
+    }
+}

@@ -18,7 +18,7 @@ use crate::proc::machine;
 use crate::rtp::Kind;
 use crate::sip::{Engine, Ports};
 use crate::Args;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use pbx::{make_db, Pbx};
 use report::Results;
 use scenario::{minimal_capacity, pbx_capacity};
@@ -30,6 +30,10 @@ use std::time::{Duration, Instant};
 pub fn run(a: &Args) -> Result<()> {
     let t0 = Instant::now();
     let t_end = t0 + Duration::from_secs_f64(a.budget);
+    if a.pin {
+        // Before any thread of the tool starts: they inherit it.
+        crate::proc::pin_to(crate::proc::TOOL_CPU).context("pinning the load tool")?;
+    }
     let set = settings(a);
     let mach = machine();
     eprintln!(

@@ -39,7 +39,9 @@ impl Pbx {
         let sip_port = free_port()?;
         let http_port = free_port()?;
         let log = std::fs::File::create(work.join("pbx.log"))?;
-        let child = Command::new(&a.spygroup)
+        let mut cmd = Command::new(&a.spygroup);
+        crate::proc::pin_child(&mut cmd, a.pin, crate::proc::PBX_CPU);
+        let child = cmd
             .args([
                 "serve",
                 "--sip",
@@ -93,9 +95,13 @@ impl Pbx {
             let queued = health(self.http_port).and_then(|body| {
                 let start = body.find("\r\n\r\n")? + 4;
                 let v: serde_json::Value = serde_json::from_str(&body[start..]).ok()?;
-                v["database"]["queued_writes"].as_u64()
+                // A PBX without a write-behind queue (an older build) wrote inline.
+                Some(
+                    v.get("database")
+                        .map_or(Some(0), |d| d["queued_writes"].as_u64()),
+                )
             });
-            if queued == Some(0) {
+            if queued == Some(Some(0)) {
                 return true;
             }
             if Instant::now() > deadline {

@@ -184,7 +184,9 @@ pub fn pbx_capacity(
 pub fn minimal_capacity(a: &Args, set: &Settings, t_end: Instant) -> Result<Scenario> {
     eprintln!("== minimal relay: stepping concurrent calls up");
     let pairs = *set.mini_steps.last().unwrap_or(&100);
-    let mut child = Command::new(&a.minirelay)
+    let mut cmd = Command::new(&a.minirelay);
+    crate::proc::pin_child(&mut cmd, a.pin, crate::proc::PBX_CPU);
+    let mut child = cmd
         .args(["127.0.0.1", "0", &pairs.to_string()])
         .stdout(Stdio::piped())
         .spawn()
