@@ -190,6 +190,23 @@ class Pbx:
             )
         return r
 
+    def config_version(self):
+        status, body = self.http_get("/health")
+        assert status == 200, (status, body)
+        return json.loads(body)["database"]["config_version"]
+
+    def cli_live(self, *args, timeout=5.0):
+        """A configuration command that SIP traffic depends on at once (a trunk a
+        carrier calls from a moment later): the server picks changes up within
+        ~50 ms, so wait until its snapshot moved past the one before the command."""
+        before = self.config_version()
+        r = self.cli(*args)
+        deadline = time.monotonic() + timeout
+        while self.config_version() == before:
+            assert time.monotonic() < deadline, f"{args}: not live within {timeout}s"
+            time.sleep(0.01)
+        return r
+
     def add_ext(self, num, secret, name):
         return self.cli("ext", "add", num, "--secret", secret, "--name", name)
 

@@ -43,7 +43,7 @@ def registered_phone(pbx, make_phone, num, tone=None, context=None, exists=False
 def carrier_trunk(pbx, make_phone, tone, name="carrier", number="5551234"):
     """A pjsua2 account without registration whose source port is the trunk."""
     carrier = make_phone(number, secret="", server=None, tone=tone)
-    pbx.cli("trunk", "add", name, "--host", f"127.0.0.1:{carrier.port}")
+    pbx.cli_live("trunk", "add", name, "--host", f"127.0.0.1:{carrier.port}")
     return carrier
 
 

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.needs_pbx
 
 def test_trunk_call_reaches_extension_with_two_way_audio(pbx, ua, make_phone, tones):
     carrier = make_phone("5551234", secret="", server=None, tone=tones[400])
-    pbx.cli("trunk", "add", "carrier", "--host", f"127.0.0.1:{carrier.port}")
+    pbx.cli_live("trunk", "add", "carrier", "--host", f"127.0.0.1:{carrier.port}")
     assert "carrier" in pbx.cli("trunk", "list").stdout
     b = make_phone("102", server=pbx.sip_addr, tone=tones[1000])
     assert b.register() == 200
@@ -38,7 +38,7 @@ def test_other_port_on_trunk_host_is_not_the_trunk(pbx, ua, make_phone, tones):
     """Same IP as the trunk, another source port: an ordinary unauthenticated
     caller, so the INVITE is challenged (407) and 102 never rings."""
     carrier = make_phone("5551234", secret="", server=None, tone=tones[400])
-    pbx.cli("trunk", "add", "carrier", "--host", f"127.0.0.1:{carrier.port}")
+    pbx.cli_live("trunk", "add", "carrier", "--host", f"127.0.0.1:{carrier.port}")
     intruder = make_phone("5559999", secret="", server=None, tone=tones[400])
     assert intruder.port != carrier.port
     b = make_phone("102", server=pbx.sip_addr, tone=tones[1000])

@@ -205,6 +205,7 @@ fn health_fn(shared: SharedPbx) -> api::HealthFn {
                         "written": db.written,
                         "dropped": db.dropped,
                         "failed": db.failed,
+                        "config_version": db.config_version,
                     },
                 })
             }

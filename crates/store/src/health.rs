@@ -25,6 +25,9 @@ pub struct StoreHealth {
     pub dropped: u64,
     /// Writes the database refused for good (logged with their kind).
     pub failed: u64,
+    /// The version of the configuration snapshot calls use now, +1 at each reload:
+    /// a change made with the CLI is live once this moved past its value before.
+    pub config_version: u64,
 }
 
 /// The parts whose failures make the store degraded.

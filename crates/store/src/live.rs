@@ -124,7 +124,10 @@ impl LiveConfig {
 
     /// Reloads, listener and writes, for `/health`.
     pub fn health(&self) -> StoreHealth {
-        self.shared.writer.health()
+        StoreHealth {
+            config_version: self.shared.tx.borrow().version(),
+            ..self.shared.writer.health()
+        }
     }
 
     /// `DB(family/key)`: the value, pending writes included.

@@ -201,6 +201,7 @@ impl WriteBehind {
             written: q.written.load(Ordering::Relaxed),
             dropped: q.dropped.load(Ordering::Relaxed),
             failed: q.failed.load(Ordering::Relaxed),
+            config_version: 0,
         }
     }
 
