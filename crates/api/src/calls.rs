@@ -246,6 +246,10 @@ pub struct CdrOut {
     pub hangup_by: String,
     pub duration_ms: u64,
     pub billsec_ms: u64,
+    /// The supervisor (extension) who took the call over, if one did.
+    pub taken_over_by: Option<String>,
+    /// When, epoch milliseconds.
+    pub taken_over_at: Option<u64>,
 }
 
 fn cdr_out(r: CallRecord) -> CdrOut {
@@ -263,6 +267,8 @@ fn cdr_out(r: CallRecord) -> CdrOut {
         hangup_by: r.hangup_by,
         duration_ms: r.duration_ms,
         billsec_ms: r.billsec_ms,
+        taken_over_by: r.taken_over.as_ref().map(|t| t.by.clone()),
+        taken_over_at: r.taken_over.as_ref().map(|t| ms(t.at)),
     }
 }
 

@@ -555,6 +555,7 @@ async fn cdr_and_audit_with_filters() {
                     hangup_by: "caller".into(),
                     duration_ms: 5000,
                     billsec_ms: 4000,
+                    taken_over: None,
                 })
                 .await
                 .unwrap();

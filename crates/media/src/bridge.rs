@@ -154,6 +154,13 @@ impl BridgeControl {
         self.send(Control::SetLocal { side, local });
     }
 
+    /// That leg's phone left for good while the call goes on (a supervisor took
+    /// the call over): it is sent nothing more, and what it still sends is
+    /// dropped, not heard.
+    pub fn release(&self, side: Side) {
+        self.send(Control::Release { side });
+    }
+
     /// Plays a source to this leg's phone, replacing whatever played; the receiver
     /// says how it ended.
     pub fn play(

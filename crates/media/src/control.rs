@@ -47,6 +47,10 @@ pub(crate) enum Control {
         side: Side,
         local: bool,
     },
+    /// The phone on `side` left for good while the call goes on (a takeover).
+    Release {
+        side: Side,
+    },
     Play {
         side: Side,
         source: Box<dyn FrameSource + Send>,

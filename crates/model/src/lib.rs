@@ -12,8 +12,9 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 /// How a supervisor takes part in a call: hear both sides, speak to the agent
-/// only, or speak to both. On the wire (API, database, events): `listen`,
-/// `whisper`, `barge`.
+/// only, speak to both, or take the call over (the agent's leg is released and the
+/// client talks with the supervisor from then on). On the wire (API, database,
+/// events): `listen`, `whisper`, `barge`, `takeover`.
 #[derive(
     Debug,
     Clone,
@@ -32,18 +33,26 @@ pub enum SpyMode {
     Listen,
     Whisper,
     Barge,
+    /// One way: once taken over, the session is the supervisor's call.
+    Takeover,
 }
 
 impl SpyMode {
     /// Every mode, in canonical order.
-    pub const ALL: [SpyMode; 3] = [SpyMode::Listen, SpyMode::Whisper, SpyMode::Barge];
+    pub const ALL: [SpyMode; 4] = [
+        SpyMode::Listen,
+        SpyMode::Whisper,
+        SpyMode::Barge,
+        SpyMode::Takeover,
+    ];
 
-    /// `listen`, `whisper` or `barge`.
-    pub fn as_str(self) -> &'static str {
+    /// `listen`, `whisper`, `barge` or `takeover`.
+    pub const fn as_str(self) -> &'static str {
         match self {
             SpyMode::Listen => "listen",
             SpyMode::Whisper => "whisper",
             SpyMode::Barge => "barge",
+            SpyMode::Takeover => "takeover",
         }
     }
 }
@@ -54,16 +63,16 @@ impl fmt::Display for SpyMode {
     }
 }
 
-/// A mode that is not `listen`, `whisper` or `barge` (the text, cut to 80
-/// characters).
+/// A mode that is not `listen`, `whisper`, `barge` or `takeover` (the text, cut
+/// to 80 characters).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0:?} is not a spy mode: use listen, whisper or barge")]
+#[error("{0:?} is not a spy mode: use listen, whisper, barge or takeover")]
 pub struct UnknownMode(pub String);
 
 impl FromStr for SpyMode {
     type Err = UnknownMode;
 
-    /// `listen`, `whisper` or `barge`, in any case.
+    /// `listen`, `whisper`, `barge` or `takeover`, in any case.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         SpyMode::ALL
             .into_iter()
@@ -91,7 +100,7 @@ pub enum MonitorFailure {
     /// 403: the supervisor's grant does not allow it (decided before any phone rings).
     #[error("{0}")]
     Forbidden(String),
-    /// 409: the supervisor is already on a call.
+    /// 409: the supervisor is already on a call; the call was taken over already.
     #[error("{0}")]
     Conflict(String),
     /// 503: out of RTP ports, or no switch.

@@ -49,6 +49,15 @@ pub enum Event {
         disposition: String,
         hangup_by: String,
     },
+    /// A supervisor took the call over: `agent_channel` was released, the call
+    /// goes on between its other party and the supervisor.
+    #[serde(rename = "call.takeover")]
+    CallTakeover {
+        call: String,
+        agent_channel: String,
+        supervisor: String,
+        supervisor_channel: String,
+    },
     #[serde(rename = "monitor.start")]
     MonitorStart {
         session: String,

@@ -24,6 +24,6 @@ mod shell;
 
 pub use config::PbxConfig;
 pub use events::{Event, EventBus};
-pub use monitor::{MonitorCmd, MonitorError, MonitorId, Monitors};
+pub use monitor::{ModeReply, MonitorCmd, MonitorError, MonitorId, Monitors};
 pub use plan::LoadedPlan;
 pub use server::{start, Controller, PbxError, PbxHandle, SharedStats, Status};

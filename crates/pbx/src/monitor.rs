@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use media::mix::SpyMode;
 use model::MonitorFailure;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 /// A click-to-spy monitor's id: `mon-<call>-<random>`, safe in a URL path.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -19,10 +19,24 @@ impl std::fmt::Display for MonitorId {
 }
 
 /// What the API can ask of a running monitor's ChanSpy session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum MonitorCmd {
-    Mode(SpyMode),
+    /// Switch to this mode; the outcome goes back on the reply, if any (a mode the
+    /// grant allows can still be refused: the call was taken over).
+    Mode(SpyMode, Option<ModeReply>),
     Stop,
+}
+
+/// Where a mode change's outcome goes: the API answers only once the session took
+/// it (or refused it).
+#[derive(Debug)]
+pub struct ModeReply(pub oneshot::Sender<Result<(), MonitorError>>);
+
+impl ModeReply {
+    pub fn send(self, outcome: Result<(), MonitorError>) {
+        // The API gave up waiting: nothing to tell.
+        let _ = self.0.send(outcome);
+    }
 }
 
 /// Why a monitor cannot start or change. Each maps to one HTTP status.
@@ -43,6 +57,10 @@ pub enum MonitorError {
     /// The supervisor's phone is already on a call.
     #[error("supervisor {0} is already on a call")]
     SupervisorBusy(String),
+    /// The call was taken over (by this monitor: no other mode any more; by
+    /// another supervisor: no second takeover).
+    #[error("{0}")]
+    TakenOver(String),
     /// Out of RTP ports, or the switch is not running.
     #[error("{0}")]
     Unavailable(String),
@@ -58,7 +76,9 @@ impl MonitorError {
             | MonitorError::NoSuchSupervisor(_)
             | MonitorError::NotRegistered(_) => MonitorFailure::NotFound(why),
             MonitorError::Forbidden(_) => MonitorFailure::Forbidden(why),
-            MonitorError::SupervisorBusy(_) => MonitorFailure::Conflict(why),
+            MonitorError::SupervisorBusy(_) | MonitorError::TakenOver(_) => {
+                MonitorFailure::Conflict(why)
+            }
             MonitorError::Unavailable(_) => MonitorFailure::Unavailable(why),
         }
     }

@@ -9,7 +9,7 @@ use std::time::{Instant, SystemTime};
 use media::mix::SpyMode;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::monitor::{MonitorCmd, MonitorError, MonitorId, Monitors};
+use crate::monitor::{ModeReply, MonitorCmd, MonitorError, MonitorId, Monitors};
 use crate::permit::{Denied, Policy};
 use crate::shell::{Command, EngineMedia, Shell, ShellParts};
 use crate::switch::{Switch, SwitchInit};
@@ -17,6 +17,9 @@ use crate::{EventBus, LoadedPlan, PbxConfig};
 
 /// How long a refusal waits for a fresh configuration snapshot before it stands.
 const REFRESH_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+/// How long a mode change waits for its session to take it (a takeover waits for
+/// the switch); the session answers within milliseconds unless it is stuck.
+const MODE_REPLY_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Why the switch could not start.
 #[derive(Debug, thiserror::Error)]
@@ -170,7 +173,18 @@ impl Controller {
                 return Err(MonitorError::Forbidden(reason));
             }
         }
-        self.monitors.send(id, MonitorCmd::Mode(mode))
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.monitors
+            .send(id, MonitorCmd::Mode(mode, Some(ModeReply(tx))))?;
+        match tokio::time::timeout(MODE_REPLY_WAIT, rx).await {
+            Ok(Ok(outcome)) => outcome,
+            // The session ended meanwhile.
+            Ok(Err(_)) => Err(MonitorError::NoSuchMonitor(id.to_string())),
+            Err(_) => Err(MonitorError::Unavailable(format!(
+                "monitor {id} did not take the mode change within {} s",
+                MODE_REPLY_WAIT.as_secs()
+            ))),
+        }
     }
 
     /// Ends a running monitor.

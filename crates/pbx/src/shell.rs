@@ -358,6 +358,11 @@ impl Shell {
                     b.control().set_codec(side, codec, dtmf_pt);
                 }
             }
+            MediaOp::Release { side } => {
+                if let Some(b) = bridges.get(&id) {
+                    b.control().release(side);
+                }
+            }
             // Dropping the bridge stops its relay and frees its ports.
             MediaOp::Close => drop(bridges.remove(&id)),
         }

@@ -310,6 +310,7 @@ fn cdr_list_shows_calls_newest_first() {
                 hangup_by: "caller".into(),
                 duration_ms: 65_000,
                 billsec_ms: 0,
+                taken_over: None,
             })
             .await
             .unwrap();

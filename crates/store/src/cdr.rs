@@ -79,6 +79,17 @@ pub struct CallRecord {
     pub duration_ms: u64,
     /// From answer to end, in milliseconds (0 if never answered).
     pub billsec_ms: u64,
+    /// A supervisor took the call over: the agent's leg was released and the
+    /// client talked with the supervisor from then on.
+    pub taken_over: Option<TakenOver>,
+}
+
+/// Who took a call over, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TakenOver {
+    /// The supervisor's extension.
+    pub by: String,
+    pub at: SystemTime,
 }
 
 fn ms_column(row: &AnyRow, name: &'static str) -> Result<u64, StoreError> {
@@ -106,6 +117,16 @@ fn from_row(row: &AnyRow) -> Result<CallRecord, StoreError> {
         hangup_by: row.try_get("hangup_by")?,
         duration_ms: ms_column(row, "duration_ms")?,
         billsec_ms: ms_column(row, "billsec_ms")?,
+        taken_over: match (
+            row.try_get::<Option<String>, _>("taken_over_by")?,
+            row.try_get::<Option<i64>, _>("taken_over_at")?,
+        ) {
+            (Some(by), Some(at)) => Some(TakenOver {
+                by,
+                at: from_ms(at),
+            }),
+            _ => None,
+        },
     })
 }
 
@@ -125,8 +146,9 @@ impl Store {
         }
         sqlx::query(
             "INSERT INTO cdr (id, call_id, caller, callee, caller_channel, callee_channel, \
-               start_at, answer_at, end_at, disposition, hangup_by, duration_ms, billsec_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+               start_at, answer_at, end_at, disposition, hangup_by, duration_ms, billsec_ms, \
+               taken_over_by, taken_over_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(&rec.id)
         .bind(&rec.call_id)
@@ -141,6 +163,8 @@ impl Store {
         .bind(&rec.hangup_by)
         .bind(ms_value(rec.duration_ms))
         .bind(ms_value(rec.billsec_ms))
+        .bind(rec.taken_over.as_ref().map(|t| t.by.clone()))
+        .bind(rec.taken_over.as_ref().map(|t| to_ms(t.at)))
         .execute(&self.pool)
         .await
         .map_err(|e| map_insert(e, "call record", &rec.id))?;
@@ -151,7 +175,8 @@ impl Store {
     pub async fn list_cdr(&self, limit: u32) -> Result<Vec<CallRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, call_id, caller, callee, caller_channel, callee_channel, start_at, \
-               answer_at, end_at, disposition, hangup_by, duration_ms, billsec_ms \
+               answer_at, end_at, disposition, hangup_by, duration_ms, billsec_ms, \
+               taken_over_by, taken_over_at \
              FROM cdr ORDER BY start_at DESC, id DESC LIMIT $1",
         )
         .bind(i64::from(limit))

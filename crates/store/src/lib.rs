@@ -48,7 +48,7 @@ mod write;
 mod write_behind;
 
 pub use builder::ConfigBuilder;
-pub use cdr::{CallRecord, Disposition};
+pub use cdr::{CallRecord, Disposition, TakenOver};
 pub use error::StoreError;
 pub use extensions::{Extension, ExtensionUpdate, NewExtension};
 pub use groups::SpyGroup;

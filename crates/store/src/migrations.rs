@@ -31,5 +31,12 @@ pub(crate) fn migrator() -> Migrator {
             include_str!("../migrations/0003_spy_groups.sql").into_sql_str(),
             false,
         ),
+        Migration::new(
+            4,
+            "takeover".into(),
+            MigrationType::Simple,
+            include_str!("../migrations/0004_takeover.sql").into_sql_str(),
+            false,
+        ),
     ])
 }

@@ -16,7 +16,7 @@ use sqlx::{Any, Executor, Row};
 
 use crate::error::map_insert;
 use crate::time::{from_ms, to_ms};
-use crate::{Store, StoreError};
+use crate::{SpyMode, Store, StoreError};
 
 /// What the PBX knows when a supervisor starts (or is refused) a monitoring session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,7 +71,12 @@ pub struct MonitorRecord {
 
 /// The modes a supervisor can be in. Checked on write so the audit trail never holds
 /// a spelling a reader (or a regulator's report) would not recognise.
-const MODES: [&str; 3] = ["listen", "whisper", "barge"];
+const MODES: [&str; 4] = [
+    SpyMode::Listen.as_str(),
+    SpyMode::Whisper.as_str(),
+    SpyMode::Barge.as_str(),
+    SpyMode::Takeover.as_str(),
+];
 
 /// Length bounds of one free-text field, with the words used when they are broken.
 struct Limit {
@@ -136,7 +141,7 @@ fn mode(value: &str) -> Result<(), StoreError> {
         Err(invalid(
             "monitor mode",
             value,
-            "must be listen, whisper or barge",
+            "must be listen, whisper, barge or takeover",
         ))
     }
 }

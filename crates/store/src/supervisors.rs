@@ -68,7 +68,8 @@ pub struct Grant {
     /// The supervisor's extension number.
     pub extension: String,
     pub groups: GroupScope,
-    /// Canonical order (listen, whisper, barge), no duplicates when read back.
+    /// Canonical order (listen, whisper, barge, takeover), no duplicates when read
+    /// back.
     pub modes: Vec<SpyMode>,
 }
 
@@ -90,7 +91,7 @@ pub fn parse_modes(s: &str) -> Result<Vec<SpyMode>, StoreError> {
             m.parse::<SpyMode>().map_err(|_| StoreError::Invalid {
                 field: "modes",
                 value: m.chars().take(80).collect(),
-                reason: "must be listen, whisper or barge",
+                reason: "must be listen, whisper, barge or takeover",
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -102,7 +103,7 @@ fn checked_modes(modes: &[SpyMode]) -> Result<Vec<SpyMode>, StoreError> {
         return Err(StoreError::Invalid {
             field: "modes",
             value: String::new(),
-            reason: "must name at least one of listen, whisper and barge",
+            reason: "must name at least one of listen, whisper, barge and takeover",
         });
     }
     let mut out = modes.to_vec();
@@ -121,25 +122,22 @@ pub(crate) async fn read_grants(
     conn: &mut AnyConnection,
     only: Option<&str>,
 ) -> Result<Vec<Grant>, StoreError> {
-    let rows = match only {
-        Some(ext) => {
-            sqlx::query(
-                "SELECT extension, all_groups, may_listen, may_whisper, may_barge \
+    let rows =
+        match only {
+            Some(ext) => sqlx::query(
+                "SELECT extension, all_groups, may_listen, may_whisper, may_barge, may_takeover \
                  FROM supervisors WHERE extension = $1",
             )
             .bind(ext)
             .fetch_all(&mut *conn)
-            .await?
-        }
-        None => {
-            sqlx::query(
-                "SELECT extension, all_groups, may_listen, may_whisper, may_barge \
+            .await?,
+            None => sqlx::query(
+                "SELECT extension, all_groups, may_listen, may_whisper, may_barge, may_takeover \
                  FROM supervisors ORDER BY extension",
             )
             .fetch_all(&mut *conn)
-            .await?
-        }
-    };
+            .await?,
+        };
     let links: Vec<(String, String)> = match only {
         Some(ext) => {
             sqlx::query_as(
@@ -178,6 +176,7 @@ pub(crate) async fn read_grants(
             ("may_listen", SpyMode::Listen),
             ("may_whisper", SpyMode::Whisper),
             ("may_barge", SpyMode::Barge),
+            ("may_takeover", SpyMode::Takeover),
         ] {
             if flag(row, column)? {
                 modes.push(mode);
@@ -214,18 +213,20 @@ impl Store {
         // An upsert, not delete + insert: deleting would cascade to the tokens.
         sqlx::query(
             "INSERT INTO supervisors \
-               (extension, all_groups, may_listen, may_whisper, may_barge, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6) \
+               (extension, all_groups, may_listen, may_whisper, may_barge, may_takeover, \
+                created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) \
              ON CONFLICT (extension) DO UPDATE SET \
                all_groups = excluded.all_groups, may_listen = excluded.may_listen, \
                may_whisper = excluded.may_whisper, may_barge = excluded.may_barge, \
-               updated_at = excluded.updated_at",
+               may_takeover = excluded.may_takeover, updated_at = excluded.updated_at",
         )
         .bind(&g.extension)
         .bind(i64::from(groups.is_none()))
         .bind(may(SpyMode::Listen))
         .bind(may(SpyMode::Whisper))
         .bind(may(SpyMode::Barge))
+        .bind(may(SpyMode::Takeover))
         .bind(now)
         .execute(&mut *tx)
         .await?;

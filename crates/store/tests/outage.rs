@@ -65,6 +65,7 @@ async fn writes_survive_an_outage_in_order() {
         hangup_by: "caller".into(),
         duration_ms: 2000,
         billsec_ms: 0,
+        taken_over: None,
     };
     assert!(live.submit(Write::MonitorStarted(session)));
     assert!(live.submit(Write::MonitorModeChanged {

@@ -131,6 +131,7 @@ fn record(id: &str, start: u64, disposition: Disposition) -> CallRecord {
         hangup_by: "caller".into(),
         duration_ms: 5_000,
         billsec_ms: 0,
+        taken_over: None,
     }
 }
 

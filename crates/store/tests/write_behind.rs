@@ -33,6 +33,7 @@ fn cdr(id: &str) -> CallRecord {
         hangup_by: "caller".into(),
         duration_ms: 5000,
         billsec_ms: 4000,
+        taken_over: None,
     }
 }
 

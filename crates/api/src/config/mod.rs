@@ -42,13 +42,15 @@ fn check_group_name(field: &str, name: &str) -> ApiResult<()> {
 /// A monitor mode named in request field `field`; grants and monitors both take one.
 pub(crate) fn parse_mode<M: std::str::FromStr>(field: &str, s: &str) -> ApiResult<M> {
     // Exactly as the API documents them (lower case), then the one parser of modes.
-    let parsed = matches!(s, "listen" | "whisper" | "barge")
+    let parsed = model::SpyMode::ALL
+        .iter()
+        .any(|m| m.as_str() == s)
         .then(|| s.parse::<M>().ok())
         .flatten();
     parsed.ok_or_else(|| {
         Failure::bad(
             field,
-            format!("{field} {s:?} is not a mode: use listen, whisper or barge"),
+            format!("{field} {s:?} is not a mode: use listen, whisper, barge or takeover"),
         )
     })
 }

@@ -46,6 +46,9 @@ pub(crate) struct SideProc {
     /// The PBX terminates this leg's media (it answered the call itself): decode what
     /// the phone sends (in-band DTMF) and keep sending it audio.
     pub local: bool,
+    /// The phone left the call while the call goes on (a supervisor took it
+    /// over): it is sent nothing, and what it still sends is not heard.
+    pub released: bool,
     pub player: Option<Player>,
     /// Digits for whoever runs this leg's dialplan.
     pub dtmf: Option<mpsc::UnboundedSender<char>>,
@@ -71,6 +74,7 @@ impl SideProc {
             rfc4733: Rfc4733Receiver::new(8000),
             inband: InbandDetector::new(),
             local: false,
+            released: false,
             player: None,
             dtmf: None,
             talk: None,
@@ -181,6 +185,9 @@ impl SideProc {
             self.report(vec![e]);
         }
         let inband = self.detects_inband();
+        if self.released {
+            return None;
+        }
         if !wanted && !inband && self.talk.is_none() {
             self.jitter.skip(now);
             return None;

@@ -8,7 +8,10 @@
 //! - whisper: the spy hook plus a whisper hook on the spied channel, so the
 //!   supervisor is added to what the spied phone hears;
 //! - barge: both, plus a whisper hook on the bridged peer, so both parties hear
-//!   the supervisor.
+//!   the supervisor;
+//! - takeover: the spy hook and the whisper hook on the peer only: the spied
+//!   phone's leg is released (its bridge side stops sending and hearing), so the
+//!   peer talks with the supervisor from the same tick on, with no gap.
 //!
 //! The two parties always hear each other at full level; a supervisor never hears
 //! their own voice back.
@@ -138,6 +141,8 @@ impl CallMixer {
             SpyMode::Listen => (false, false),
             SpyMode::Whisper => (true, false),
             SpyMode::Barge => (true, true),
+            // The spied phone is leaving (or gone): only the peer hears us.
+            SpyMode::Takeover => (false, true),
         };
         let t = s.target.index();
         let p = s.target.other().index();

@@ -100,6 +100,10 @@ impl Relay {
                 p.negotiated = true;
             }
             Control::SetLocal { side, local } => self.proc.sides[side.index()].local = local,
+            Control::Release { side } => {
+                self.legs[side.index()].held = true;
+                self.proc.sides[side.index()].released = true;
+            }
             Control::Play { side, source, done } => {
                 let p = &mut self.proc.sides[side.index()];
                 if let Some(old) = p.player.take() {
@@ -199,6 +203,10 @@ impl Relay {
             return self.on_rtcp(from, src, pkt);
         }
         let c = &self.shared[from.index()];
+        if self.proc.sides[from.index()].released {
+            // That phone left the call (taken over): it is no party any more.
+            return dropped(&c.dropped_foreign);
+        }
         // Parsed once; everything below reads this header.
         let Ok(header) = RtpHeader::parse(pkt) else {
             return dropped(&c.dropped_bad);

@@ -11,8 +11,11 @@
 //! dBm0 becomes dBFS with mu-law's digital milliwatt: 0 dBm0 = -3.17 dBFS. Every
 //! burst starts and ends with a short raised-cosine ramp so tones do not click.
 
+mod cue;
 #[cfg(test)]
 mod tests;
+
+pub use cue::{Cue, Interruptible};
 
 use crate::frame::{Frame, FRAME_MS};
 

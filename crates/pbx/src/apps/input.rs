@@ -11,7 +11,7 @@ use crate::chan::{ChanEvent, Channel};
 use crate::monitor::MonitorCmd;
 
 /// One thing that happened while an application waited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Input {
     Digit(char),
     Timeout,
@@ -102,7 +102,10 @@ impl InputQueue {
                         return Input::Hangup;
                     }
                     ChanEvent::Dtmf(d) => return Input::Digit(d),
-                    ChanEvent::AnswerDone(_) | ChanEvent::DialDone(_) | ChanEvent::PlacedAnswered(_) => {}
+                    ChanEvent::AnswerDone(_)
+                    | ChanEvent::DialDone(_)
+                    | ChanEvent::PlacedAnswered(_)
+                    | ChanEvent::TakeOverDone(_) => {}
                 },
                 _ = tokio::time::sleep_until(until) => return Input::Timeout,
             }

@@ -35,6 +35,17 @@ pub enum ChanEvent {
     /// A call the PBX placed was answered (click-to-spy: the supervisor picked up);
     /// the answering phone's channel.
     PlacedAnswered(String),
+    /// The answer to [`ChanOp::TakeOver`].
+    TakeOverDone(Result<(), TakeOverRefused>),
+}
+
+/// Why the switch would not let a supervisor take a call over.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TakeOverRefused {
+    #[error("channel {0} is on no answered two-party call")]
+    NoCall(String),
+    #[error("the call was already taken over by {0}")]
+    Already(String),
 }
 
 /// What a channel task asks of the switch, for one call.
@@ -82,6 +93,15 @@ pub enum ChanOp {
     Spying {
         channel: String,
         on: Option<(String, SpyMode)>,
+    },
+    /// This call's channel (a supervisor spying on `target`) takes `target`'s call
+    /// over: `target`'s leg gets a BYE, its peer stays, and the call now lasts as
+    /// long as this one. Answered with `TakeOverDone`.
+    TakeOver {
+        /// The supervisor's extension, for the call record.
+        supervisor: String,
+        channel: String,
+        target: String,
     },
 }
 
@@ -240,6 +260,22 @@ impl Channel {
     pub fn set_in_chanspy(&mut self, active: bool) {
         let channel = self.name.clone();
         self.send(ChanOp::InChanSpy { channel, active });
+    }
+
+    /// Takes `target`'s call over (see [`ChanOp::TakeOver`]); the switch's answer.
+    pub async fn take_over(&mut self, target: &str) -> Result<(), TakeOverRefused> {
+        self.send(ChanOp::TakeOver {
+            supervisor: self.caller.endpoint.clone(),
+            channel: self.name.clone(),
+            target: target.to_string(),
+        });
+        match self
+            .wait_for(|e| matches!(e, ChanEvent::TakeOverDone(_)))
+            .await
+        {
+            Some(ChanEvent::TakeOverDone(r)) => r,
+            _ => Err(TakeOverRefused::NoCall(target.to_string())),
+        }
     }
 
     pub fn requester(&self) -> ChanRequester {

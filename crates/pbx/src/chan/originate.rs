@@ -42,7 +42,7 @@ pub async fn run_click_to_spy(
                 tracing::info!(monitor = %id, %supervisor, status = outcome.status.as_str(), "click-to-spy: supervisor did not answer");
                 break false;
             }
-            ChanEvent::Dtmf(_) | ChanEvent::AnswerDone(_) => {}
+            ChanEvent::Dtmf(_) | ChanEvent::AnswerDone(_) | ChanEvent::TakeOverDone(_) => {}
         }
     };
     if answered {

@@ -142,6 +142,8 @@ pub struct Call {
     pub no_cdr: bool,
     /// CDR written.
     pub recorded: bool,
+    /// A supervisor took the call over (the agent's leg is gone).
+    pub taken_over: Option<super::takeover::TakenOver>,
 }
 
 /// What a call starts with: who calls what, the codecs we may use,
@@ -189,6 +191,7 @@ impl Call {
             fail_status: 480,
             no_cdr: false,
             recorded: false,
+            taken_over: None,
         }
     }
 

@@ -14,7 +14,7 @@ use super::{Switch, TxPurpose};
 
 /// How long an ended call's dialogs still answer a crossing BYE with 200 (Timer F:
 /// as long as the other side may retransmit it).
-const ENDED_DIALOG_LINGER: std::time::Duration = std::time::Duration::from_secs(32);
+pub(super) const ENDED_DIALOG_LINGER: std::time::Duration = std::time::Duration::from_secs(32);
 use crate::chan::{ChanEvent, DialStatus};
 use crate::events::Event;
 
@@ -224,6 +224,9 @@ impl Switch {
         if !no_cdr {
             self.store(store::Write::Cdr(rec));
         }
+        // A taken-over call ended: its supervisor holds nothing any more.
+        self.takeovers.retain(|_, taken| *taken != id);
+        self.supervisor_left(id, now);
     }
 }
 
@@ -255,5 +258,9 @@ fn call_record(
         hangup_by: hangup_by.to_string(),
         duration_ms: since(call.started),
         billsec_ms: call.answered.map_or(0, since),
+        taken_over: call.taken_over.as_ref().map(|t| store::TakenOver {
+            by: t.by.clone(),
+            at: t.at,
+        }),
     }
 }

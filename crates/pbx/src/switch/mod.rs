@@ -23,6 +23,7 @@ mod output;
 mod register;
 mod sdp;
 mod setup;
+mod takeover;
 #[cfg(test)]
 mod tests;
 
@@ -103,6 +104,8 @@ pub struct Switch {
     /// Dialogs of calls that just ended, until when: a BYE that crossed ours is
     /// answered 200 rather than 481 (RFC 3261 15.1.2 allows either; phones like 200).
     ended_dialogs: HashMap<(String, String), Instant>,
+    /// Supervisor's call -> the call it took over (see `takeover`).
+    takeovers: HashMap<CallId, CallId>,
     next_call: u64,
     /// The live channels: this switch is their one owner, and publishes them.
     channels: Channels,
@@ -168,6 +171,7 @@ impl Switch {
             client_txs: HashMap::new(),
             server_invites: HashMap::new(),
             ended_dialogs: HashMap::new(),
+            takeovers: HashMap::new(),
             next_call: 1,
             channels: Channels::default(),
             registrations: 0,
@@ -242,6 +246,11 @@ impl Switch {
             ChanOp::Spying { channel, on } => self
                 .channels
                 .update(&channel, &mut self.out, |c| c.spying_on = on),
+            ChanOp::TakeOver {
+                supervisor,
+                channel,
+                target,
+            } => self.on_take_over(id, supervisor, channel, target, now),
         }
         self.drive(now);
     }

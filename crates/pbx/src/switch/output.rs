@@ -65,6 +65,9 @@ pub enum MediaOp {
         codec: AudioCodec,
         dtmf_pt: Option<u8>,
     },
+    /// That side's phone left while the call goes on (a supervisor took it over):
+    /// send it nothing, hear nothing from it.
+    Release { side: Side },
     /// The call is over: stop relaying and free the ports.
     Close,
 }

@@ -28,7 +28,7 @@ pub enum MonitorCommand {
         call: String,
         #[arg(long)]
         supervisor: String,
-        #[arg(long, default_value = "listen", value_parser = ["listen", "whisper", "barge"])]
+        #[arg(long, default_value = "listen", value_parser = ["listen", "whisper", "barge", "takeover"])]
         mode: String,
         #[command(flatten)]
         api: ApiArgs,
@@ -36,7 +36,7 @@ pub enum MonitorCommand {
     /// Switch a running monitor to another mode.
     Mode {
         id: String,
-        #[arg(value_parser = ["listen", "whisper", "barge"])]
+        #[arg(value_parser = ["listen", "whisper", "barge", "takeover"])]
         mode: String,
         #[command(flatten)]
         api: ApiArgs,

@@ -7,8 +7,14 @@
 //! options are in `options.rs`, one session's records in `session.rs`.
 //!
 //! While spying: `*` next channel, digits then `#` spy on that extension, `#` alone
-//! cycles the volume (unless `d`). A monitor started from the API is steered by
-//! typed commands (mode, stop) instead of digits.
+//! cycles the volume (unless `d`: then 4/5/6 listen/whisper/barge and 7 take the
+//! call over). A monitor started from the API is steered by typed commands (mode,
+//! stop) instead of digits.
+//!
+//! A takeover (`7`, `T`, the API's `takeover`) makes the session the supervisor's
+//! call: the agent's leg is released, the client talks with the supervisor, digits
+//! steer nothing more, and leaving the session (hangup, exit digit, stop) hangs the
+//! call up.
 
 mod options;
 mod session;
@@ -22,11 +28,16 @@ use media::{LinkSource, PlayEnd};
 use super::play::{split_first, Played};
 use super::{Input, PbxHost};
 use crate::events::Event;
-use crate::monitor::MonitorCmd;
+use crate::monitor::{MonitorCmd, MonitorError};
 use crate::permit::{Denied, Policy};
 use crate::registry::ChannelEntry;
 pub(crate) use options::{parse_options, spec_matches, SpyOptions};
 use session::{session_id, SpySession};
+
+/// A takeover by key: how long both parties hear the supervisor before the agent
+/// is released, so the supervisor's voice is back after the key press (a phone
+/// sends the key for 100-250 ms, then its jitter buffer on our side catches up).
+const KEY_HANDOVER: Duration = Duration::from_millis(400);
 
 /// How long a refusal waits for a fresher configuration before it stands.
 const REFRESH_WAIT: Duration = Duration::from_secs(1);
@@ -40,6 +51,32 @@ enum SpyEnd {
     Hangup,
     TargetGone,
     Jump(String),
+}
+
+/// What a running spy session steers: the hook on the spied call, and how.
+struct Steer<'a> {
+    t: &'a ChannelEntry,
+    link: media::mix::SupervisorId,
+    mode: SpyMode,
+    policy: &'a Policy,
+    /// Plays refusal tones over what the supervisor hears.
+    cue: media::tone::Cue,
+    /// The supervisor's voice toward the hook (whisper, barge, takeover).
+    says: media::FrameSender,
+    /// This session took the call over: the call is the supervisor's now.
+    taken: bool,
+    /// The mode change comes from a key the supervisor pressed.
+    after_key: bool,
+}
+
+/// Three short congestion bursts: "no" while spying goes on.
+fn refusal_tone() -> Box<dyn media::tone::FrameSource + Send> {
+    let tone = media::tone::ToneSpec {
+        repeat: false,
+        cadence: vec![(250, 250); 3],
+        ..media::tone::ToneSpec::congestion()
+    };
+    Box::new(media::tone::ToneGenerator::new(tone))
 }
 
 /// Whom a refused attempt was about: a live channel, or only what was asked for.
@@ -244,39 +281,61 @@ impl PbxHost {
                 }
             }
         }
+        // A takeover starts as listening: the hook changes only once the switch
+        // has given us the call.
+        let attach_as = if *mode == SpyMode::Takeover {
+            SpyMode::Listen
+        } else {
+            *mode
+        };
         let Some(link) = t
             .bridge
-            .attach_spy_tap(t.info.side, *mode, *volume, opts.one_way)
+            .attach_spy_tap(t.info.side, attach_as, *volume, opts.one_way)
             .await
         else {
             return SpyEnd::TargetGone;
         };
-        let session = SpySession::start(
+        let mut session = SpySession::start(
             &self.env,
             self.chan.requester(),
             &self.chan.caller.endpoint,
             &self.chan.name,
             t,
-            *mode,
+            attach_as,
             opts.monitor.as_deref(),
         );
         let talk = |mode: SpyMode| mode != SpyMode::Listen || opts.private_whisper;
         self.media
-            .talk_to(self.side, talk(*mode).then(|| link.says.clone()));
-        let mut done = if opts.private_whisper {
+            .talk_to(self.side, talk(attach_as).then(|| link.says.clone()));
+        let hears: Box<dyn media::tone::FrameSource + Send> = if opts.private_whisper {
             // Talk, hear nothing.
-            self.media
-                .play(self.side, Box::new(media::tone::Silence::forever()))
+            Box::new(media::tone::Silence::forever())
         } else {
-            let source: Box<dyn media::tone::FrameSource + Send> =
-                Box::new(LinkSource::new(link.hears));
-            let source = match &opts.record {
+            let source = Box::new(LinkSource::new(link.hears));
+            match &opts.record {
                 Some(name) => self.recording(name, source),
                 None => source,
-            };
-            self.media.play(self.side, source)
+            }
         };
-        let mut session = session;
+        // Refusal tones are heard over the call, without stopping it.
+        let (hears, cue) = media::tone::Interruptible::new(hears);
+        let mut done = self.media.play(self.side, Box::new(hears));
+        let mut steer = Steer {
+            t,
+            link: link.id,
+            mode: attach_as,
+            policy,
+            cue,
+            says: link.says.clone(),
+            taken: false,
+            after_key: false,
+        };
+        if *mode == SpyMode::Takeover {
+            *mode = attach_as;
+            let _ = self
+                .change_mode(&mut steer, &mut session, SpyMode::Takeover, opts)
+                .await;
+        }
         let mut typed = String::new();
         let (end, reason) = loop {
             let input = tokio::select! {
@@ -284,26 +343,49 @@ impl PbxHost {
                     // The hook's queue closing ends the player: the spied call is gone.
                     // Our own bridge closing (or stopping the player) means we are.
                     match r {
+                        Ok(PlayEnd::Finished) if steer.taken => {
+                            // The call we held ended: so does ours.
+                            self.chan.hangup(None);
+                            break (SpyEnd::Hangup, "the other party hung up")
+                        }
                         Ok(PlayEnd::Finished) => break (SpyEnd::TargetGone, "target hung up"),
                         Ok(PlayEnd::Stopped) | Err(_) => break (SpyEnd::Hangup, "supervisor hung up"),
                     }
                 }
                 i = self.input.next(&mut self.chan, None) => i,
             };
-            let new_mode = match input {
+            let asked = match input {
                 Input::Hangup => break (SpyEnd::Hangup, "supervisor hung up"),
                 Input::Timeout => None,
+                // Leaving a call one took over hangs it up: nobody else is on it.
+                Input::Remote(MonitorCmd::Stop) if steer.taken => {
+                    self.chan.hangup(None);
+                    break (SpyEnd::Hangup, "stopped through the API");
+                }
                 Input::Remote(MonitorCmd::Stop) => break (SpyEnd::Exit, "stopped through the API"),
-                Input::Remote(MonitorCmd::Mode(m)) => Some(m),
+                Input::Remote(MonitorCmd::Mode(m, reply)) => Some((m, reply)),
+                Input::Digit(d) if Some(d) == opts.exit_digit && steer.taken => {
+                    self.chan.hangup(None);
+                    break (SpyEnd::Hangup, "exit digit");
+                }
                 Input::Digit(d) if Some(d) == opts.exit_digit => {
                     break (SpyEnd::Exit, "exit digit")
                 }
-                Input::Digit(d) if opts.dtmf_modes && matches!(d, '4' | '5' | '6') => {
-                    Some(match d {
+                // The call is the supervisor's now: digits steer nothing.
+                Input::Digit(_) if steer.taken => None,
+                Input::Digit(d) if opts.dtmf_modes && matches!(d, '4'..='7') => {
+                    let m = match d {
                         '4' => SpyMode::Listen,
                         '5' => SpyMode::Whisper,
-                        _ => SpyMode::Barge,
-                    })
+                        '6' => SpyMode::Barge,
+                        _ => SpyMode::Takeover,
+                    };
+                    if m == SpyMode::Takeover {
+                        // The key press itself: the phone sends its digit instead of
+                        // voice for as long as the key is down.
+                        steer.after_key = true;
+                    }
+                    Some((m, None))
                 }
                 Input::Digit(d) if d == opts.cycle_digit.unwrap_or('*') => {
                     break (SpyEnd::Next, "next channel")
@@ -327,18 +409,13 @@ impl PbxHost {
                 }
                 Input::Digit(_) => None,
             };
-            match new_mode {
-                Some(new) if new != *mode && !policy.mode_allowed(new) => {
-                    session.mode_refused(new, t);
+            if let Some((new, reply)) = asked {
+                let outcome = self.change_mode(&mut steer, &mut session, new, opts).await;
+                steer.after_key = false;
+                *mode = steer.mode;
+                if let Some(reply) = reply {
+                    reply.send(outcome);
                 }
-                Some(new) if new != *mode => {
-                    *mode = new;
-                    t.bridge.set_spy_mode(link.id, new);
-                    self.media
-                        .talk_to(self.side, talk(new).then(|| link.says.clone()));
-                    session.mode_changed(new);
-                }
-                _ => {}
             }
         };
         t.bridge.detach_spy(link.id);
@@ -349,6 +426,68 @@ impl PbxHost {
             self.hung_up = true;
         }
         end
+    }
+
+    /// One mode change asked for (a digit, the API, `T` at the start): refused
+    /// when the grant does not allow it or the call was taken over, else applied
+    /// to the hook at once. A takeover first gets the call from the switch, then
+    /// switches the hook and releases the agent's side in one step (the same
+    /// control queue, applied before the same tick), so the client hears no gap.
+    async fn change_mode(
+        &mut self,
+        s: &mut Steer<'_>,
+        session: &mut SpySession,
+        new: SpyMode,
+        opts: &SpyOptions,
+    ) -> Result<(), MonitorError> {
+        if new == s.mode {
+            return Ok(());
+        }
+        if s.taken {
+            let why = "this monitor took the call over: it is the supervisor's call now, \
+                       in no other mode";
+            session.mode_refused(new, s.t, why.to_string());
+            s.cue.play(refusal_tone());
+            return Err(MonitorError::TakenOver(why.to_string()));
+        }
+        if !s.policy.mode_allowed(new) {
+            let why = Denied::Mode(new).reason(&self.chan.caller.endpoint, &s.t.info.endpoint);
+            session.mode_refused(new, s.t, why.clone());
+            s.cue.play(refusal_tone());
+            return Err(MonitorError::Forbidden(why));
+        }
+        if new == SpyMode::Takeover {
+            if s.after_key {
+                // A phone sends a pressed key (RFC 4733) instead of its voice, and
+                // resumes only after the key is up: the client would hear nothing
+                // in between. So the client hears both (a barge) until the
+                // supervisor's voice is back, then the agent goes.
+                s.t.bridge.set_spy_mode(s.link, SpyMode::Barge);
+                self.media.talk_to(self.side, Some(s.says.clone()));
+                tokio::time::sleep(KEY_HANDOVER).await;
+            }
+            // The answer comes within a switch round trip; digits wait meanwhile.
+            let granted = self.chan.take_over(&s.t.info.name).await;
+            if let Err(refused) = granted {
+                let talk = s.mode != SpyMode::Listen || opts.private_whisper;
+                s.t.bridge.set_spy_mode(s.link, s.mode);
+                self.media.talk_to(self.side, talk.then(|| s.says.clone()));
+                let why = refused.to_string();
+                session.mode_refused(new, s.t, why.clone());
+                s.cue.play(refusal_tone());
+                return Err(MonitorError::TakenOver(why));
+            }
+            s.t.bridge.set_spy_mode(s.link, new);
+            s.t.bridge.release(s.t.info.side);
+            s.taken = true;
+        } else {
+            s.t.bridge.set_spy_mode(s.link, new);
+        }
+        let talk = new != SpyMode::Listen || opts.private_whisper;
+        self.media.talk_to(self.side, talk.then(|| s.says.clone()));
+        s.mode = new;
+        session.mode_changed(new);
+        Ok(())
     }
 
     /// A refused attempt: recorded, announced as an event, and the supervisor hears
@@ -378,14 +517,7 @@ impl PbxHost {
             reason,
             session: None,
         });
-        let tone = media::tone::ToneSpec {
-            repeat: false,
-            cadence: vec![(250, 250); 3],
-            ..media::tone::ToneSpec::congestion()
-        };
-        let _ = self
-            .play_source(Box::new(media::tone::ToneGenerator::new(tone)), false)
-            .await;
+        let _ = self.play_source(refusal_tone(), false).await;
     }
 
     /// Wraps what the spy hears in a recorder; on a file error, logs and plays on.

@@ -3,8 +3,10 @@
 //! Options:
 //! - targets: `b` bridged channels only, `e(ext:ext)` only these endpoints,
 //!   `g(grp:grp)` only channels whose SPYGROUP shares a group;
-//! - modes: `w` whisper, `W` private whisper (talk, hear nothing), `B` barge, `o` hear
-//!   only the spied channel, `d` DTMF 4/5/6 switch listen/whisper/barge live;
+//! - modes: `w` whisper, `W` private whisper (talk, hear nothing), `B` barge, `T`
+//!   take the call over at once (spygroup's; Asterisk has none), `o` hear only the
+//!   spied channel, `d` DTMF 4/5/6 switch listen/whisper/barge live and 7 takes
+//!   the call over;
 //! - flow: `E` exit when the spied channel hangs up, `S` stop when nothing is left,
 //!   `x(d)` exit on digit `d`, `X` a digit naming a one-digit extension of the
 //!   current context leaves for it, `c(d)` next channel on `d` instead of `*`;
@@ -63,6 +65,7 @@ pub(crate) fn parse_options(s: &str) -> SpyOptions {
         match c {
             'b' => o.bridged_only = true,
             'B' => o.mode = Some(SpyMode::Barge),
+            'T' => o.mode = Some(SpyMode::Takeover),
             'w' => o.mode = Some(SpyMode::Whisper),
             'W' => {
                 o.mode = Some(SpyMode::Whisper);

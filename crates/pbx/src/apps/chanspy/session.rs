@@ -14,7 +14,6 @@ use media::mix::SpyMode;
 use crate::apps::AppEnv;
 use crate::chan::ChanRequester;
 use crate::events::Event;
-use crate::permit::Denied;
 use crate::registry::ChannelEntry;
 
 pub(super) struct SpySession {
@@ -94,10 +93,10 @@ impl SpySession {
         );
     }
 
-    /// A mode change the grant does not allow: refused, and recorded as a denied
-    /// attempt of its own so the audit trail shows every refusal.
-    pub fn mode_refused(&self, mode: SpyMode, target: &ChannelEntry) {
-        let reason = Denied::Mode(mode).reason(&self.supervisor, &target.info.endpoint);
+    /// A mode change refused (the grant does not allow it, the call was taken
+    /// over): recorded as a denied attempt of its own so the audit trail shows
+    /// every refusal.
+    pub fn mode_refused(&self, mode: SpyMode, target: &ChannelEntry, reason: String) {
         tracing::warn!(supervisor = %self.supervisor_channel, "spy mode refused: {reason}");
         self.env.events.emit(Event::MonitorDenied {
             supervisor: self.supervisor.clone(),

@@ -1,0 +1,8 @@
+-- spygroup schema, version 4: taking a call over.
+-- A supervisor may be granted `takeover` (release the agent's leg and keep the
+-- client, talking to the supervisor from then on); no existing grant gets it. A
+-- call record says who took the call over and when (NULL: nobody did).
+ALTER TABLE supervisors ADD COLUMN may_takeover BIGINT NOT NULL DEFAULT 0
+    CHECK (may_takeover IN (0, 1));
+ALTER TABLE cdr ADD COLUMN taken_over_by TEXT;
+ALTER TABLE cdr ADD COLUMN taken_over_at BIGINT;
