@@ -40,8 +40,14 @@ pub struct LiveChannel {
 /// Whom a monitoring channel listens to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Spying {
+    /// The spied channel.
     pub channel: String,
     pub mode: SpyMode,
+    /// The session's id in the audit trail (`GET /api/v1/audit`).
+    pub session: String,
+    /// When the session started, and when it entered `mode`, epoch milliseconds.
+    pub since: u64,
+    pub mode_since: u64,
 }
 
 /// The switch's live state as the API sees it.

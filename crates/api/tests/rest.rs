@@ -683,6 +683,9 @@ async fn live_calls_are_grouped_by_call_with_their_monitors() {
         spy.spying = Some(Spying {
             channel: "SIP/110-00000001".into(),
             mode: SpyMode::Listen,
+            session: "1764000000100-0000abcd".into(),
+            since: 1_764_000_000_100,
+            mode_since: 1_764_000_000_100,
         });
         *s.live.channels.lock().unwrap() = vec![agent, lone, carrier, spy];
         let r = s.get("/api/v1/calls").await;

@@ -133,9 +133,13 @@ impl api::LiveView for LiveAdapter {
                 call: c.call_ref,
                 endpoint: c.endpoint,
                 bridged_to: c.bridged_to,
-                spying: c
-                    .spying_on
-                    .map(|(channel, mode)| api::Spying { channel, mode }),
+                spying: c.spying_on.map(|s| api::Spying {
+                    channel: s.target,
+                    mode: s.mode,
+                    session: s.session,
+                    since: s.since_ms,
+                    mode_since: s.mode_since_ms,
+                }),
                 in_chanspy: c.in_chanspy,
                 role: c.role,
                 trunk: c.trunk,

@@ -293,7 +293,7 @@ fn bad_arguments_exit_2_and_change_nothing() {
                 "--modes",
                 "spy",
             ],
-            "listen, whisper or barge",
+            "listen, whisper, barge or takeover",
         ),
         (
             &[

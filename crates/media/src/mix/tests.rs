@@ -297,3 +297,99 @@ fn tick_changes_names_only_the_phones_that_hear_something_new() {
     let heard = mixer.supervisor_hears(id).unwrap().expect("a tapped frame");
     assert_eq!(heard.samples()[0], -100);
 }
+
+#[test]
+fn takeover_reaches_the_peer_only_and_the_supervisor_still_hears_the_call() {
+    let mut m = CallMixer::new();
+    let s = m.attach(AGENT_SIDE, SpyMode::Takeover, VolumeStep::UNITY);
+    assert_eq!(m.mode(s), Some(SpyMode::Takeover));
+    // The spy hook alone on the agent's channel, a whisper on the client's.
+    assert_eq!(m.hooks(Side::A).len(), 1);
+    assert_eq!(m.hooks(Side::B).len(), 1);
+    assert!(
+        !m.alters(Side::A),
+        "nothing is whispered to the spied phone"
+    );
+    assert!(m.alters(Side::B), "the bridged peer hears the supervisor");
+    let h = run(&mut m, &[s], 27);
+    present(&h.supervisors[0], CLIENT);
+    present(&h.supervisors[0], AGENT);
+    absent(&h.supervisors[0], SUPERVISOR);
+    present(&h.client, SUPERVISOR);
+    absent(&h.agent, SUPERVISOR);
+    present(&h.agent, CLIENT);
+    // The mixer does not silence the agent (the relay's release does): the client
+    // hears whatever is still read on the agent's channel, never itself.
+    present(&h.client, AGENT);
+    absent(&h.client, CLIENT);
+    assert!(m.detach(s));
+    assert!(!m.is_hooked());
+}
+
+#[test]
+fn switching_listen_to_takeover_changes_what_each_side_hears_on_the_next_tick() {
+    let a = Frame::from_samples(&[100; 160]).unwrap();
+    let b = Frame::from_samples(&[-200; 160]).unwrap();
+    let says = Frame::from_samples(&[7; 160]).unwrap();
+    let mut m = CallMixer::new();
+    let id = m.attach(AGENT_SIDE, SpyMode::Listen, VolumeStep::UNITY);
+    // Listening: what the supervisor says goes nowhere, now or later.
+    m.supervisor_says(id, &says).unwrap();
+    assert_eq!(m.tick_changes(&a, &b), [None, None]);
+    assert_eq!(m.supervisor_hears(id).unwrap().unwrap().samples()[0], -100);
+
+    m.set_mode(id, SpyMode::Takeover).unwrap();
+    assert_eq!(m.mode(id), Some(SpyMode::Takeover));
+    let says = Frame::from_samples(&[9; 160]).unwrap();
+    m.supervisor_says(id, &says).unwrap();
+    // The very next tick: the client hears the agent plus the supervisor (no tick
+    // of silence, and not the frame said while listening); the agent hears the
+    // client unchanged.
+    let out = m.tick(&a, &b);
+    assert_eq!(out.a_hears, b, "the agent hears the client only");
+    assert!(
+        out.b_hears.samples().iter().all(|&s| s == 109),
+        "the client hears agent + supervisor at once: {:?}",
+        &out.b_hears.samples()[..4]
+    );
+    // The supervisor still hears both parties, and not themselves.
+    let heard = m.supervisor_hears(id).unwrap().expect("a tapped frame");
+    assert!(heard.samples().iter().all(|&s| s == -100));
+    let whisper = m
+        .hooks(Side::B)
+        .stats(HookId(0))
+        .expect("the peer's whisper");
+    assert_eq!((whisper.delivered, whisper.underruns), (1, 0));
+}
+
+#[test]
+fn switching_barge_to_takeover_keeps_the_peers_queued_voice_and_mutes_the_target() {
+    let a = Frame::from_samples(&[100; 160]).unwrap();
+    let b = Frame::from_samples(&[-200; 160]).unwrap();
+    let mut m = CallMixer::new();
+    let id = m.attach(AGENT_SIDE, SpyMode::Barge, VolumeStep::UNITY);
+    m.supervisor_says(id, &Frame::from_samples(&[7; 160]).unwrap())
+        .unwrap();
+    m.supervisor_says(id, &Frame::from_samples(&[9; 160]).unwrap())
+        .unwrap();
+    let out = m.tick(&a, &b);
+    assert_eq!(out.a_hears.samples()[0], -193);
+    assert_eq!(out.b_hears.samples()[0], 107);
+
+    m.set_mode(id, SpyMode::Takeover).unwrap();
+    assert_eq!(m.hooks(Side::A).len(), 1, "the agent's whisper is gone");
+    assert_eq!(m.hooks(Side::B).len(), 1, "the client's whisper stays");
+    // Next tick: the agent no longer hears the supervisor, although a frame was
+    // queued for it; the client gets the next queued frame, with no gap.
+    let out = m.tick(&a, &b);
+    assert_eq!(out.a_hears, b);
+    assert!(out.b_hears.samples().iter().all(|&s| s == 109));
+
+    // Back to listening: nobody hears the supervisor any more.
+    m.set_mode(id, SpyMode::Listen).unwrap();
+    m.supervisor_says(id, &Frame::from_samples(&[5; 160]).unwrap())
+        .unwrap();
+    assert_eq!(m.tick_changes(&a, &b), [None, None]);
+    assert!(m.detach(id));
+    assert!(!m.is_hooked());
+}

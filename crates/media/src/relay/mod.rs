@@ -198,14 +198,14 @@ impl Relay {
         src: SocketAddr,
         pkt: &mut [u8],
     ) -> Option<Transmit> {
-        if looks_like_rtcp(pkt) {
-            // RFC 5761 multiplexing: a phone that muxes sends RTCP here.
-            return self.on_rtcp(from, src, pkt);
-        }
         let c = &self.shared[from.index()];
         if self.proc.sides[from.index()].released {
             // That phone left the call (taken over): it is no party any more.
             return dropped(&c.dropped_foreign);
+        }
+        if looks_like_rtcp(pkt) {
+            // RFC 5761 multiplexing: a phone that muxes sends RTCP here.
+            return self.on_rtcp(from, src, pkt);
         }
         // Parsed once; everything below reads this header.
         let Ok(header) = RtpHeader::parse(pkt) else {
@@ -289,6 +289,9 @@ impl Relay {
     /// forwarded with its sender SSRC rewritten; its timing is not looked at.
     fn on_rtcp(&mut self, from: Side, src: SocketAddr, pkt: &mut [u8]) -> Option<Transmit> {
         let c = &self.shared[from.index()];
+        if self.proc.sides[from.index()].released {
+            return dropped(&c.dropped_foreign);
+        }
         if rtcp::validate(pkt).is_err() {
             return dropped(&c.dropped_bad);
         }

@@ -13,10 +13,9 @@ mod task;
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use media::mix::SpyMode;
 use tokio::sync::mpsc;
 
-pub use crate::switch::CallId;
+pub use crate::switch::{CallId, SpyingOn};
 pub use originate::run_click_to_spy;
 pub use status::{DialOutcome, DialStatus};
 pub use task::run_dialplan;
@@ -89,10 +88,10 @@ pub enum ChanOp {
         channel: String,
         active: bool,
     },
-    /// The channel monitors `target` in `mode` now, or nothing.
+    /// The channel monitors a target now (see [`SpyingOn`]), or nothing.
     Spying {
         channel: String,
-        on: Option<(String, SpyMode)>,
+        on: Option<SpyingOn>,
     },
     /// This call's channel (a supervisor spying on `target`) takes `target`'s call
     /// over: `target`'s leg gets a BYE, its peer stays, and the call now lasts as
@@ -128,8 +127,8 @@ pub struct ChanRequester {
 }
 
 impl ChanRequester {
-    /// The channel monitors `on` now (channel and mode), or nothing.
-    pub fn set_spying(&self, channel: &str, on: Option<(String, SpyMode)>) {
+    /// The channel monitors `on` now, or nothing.
+    pub fn set_spying(&self, channel: &str, on: Option<SpyingOn>) {
         let channel = channel.to_string();
         self.send(ChanOp::Spying { channel, on });
     }

@@ -50,7 +50,7 @@ use channels::Channels;
 pub use call::CallId;
 pub use output::{
     BridgeId, ChannelInfo, MediaOp, MediaPorts, MediaUnavailable, OpenedBridge, Output, Role,
-    Spawn, SpawnKind,
+    Spawn, SpawnKind, SpyingOn,
 };
 
 pub(crate) const USER_AGENT: &str = concat!("spygroup/", env!("CARGO_PKG_VERSION"));

@@ -122,11 +122,24 @@ pub struct ChannelInfo {
     /// True while the channel runs ChanSpy: it is never spied on.
     pub in_chanspy: bool,
     /// The channel it monitors right now, and how.
-    pub spying_on: Option<(String, SpyMode)>,
+    pub spying_on: Option<SpyingOn>,
     /// Wall-clock start, epoch milliseconds.
     pub started_ms: u64,
     /// A trunk's channel (the outside party).
     pub trunk: bool,
+}
+
+/// What a supervisor's channel monitors: the roster entry of the spied call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpyingOn {
+    /// The spied channel.
+    pub target: String,
+    pub mode: SpyMode,
+    /// The audit session (`spygroup audit list`).
+    pub session: String,
+    /// When the session started, and when it entered `mode`, epoch milliseconds.
+    pub since_ms: u64,
+    pub mode_since_ms: u64,
 }
 
 impl ChannelInfo {

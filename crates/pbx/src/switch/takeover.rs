@@ -73,12 +73,14 @@ impl Switch {
             })
             .ok_or_else(no_call)?;
         let at = self.wall(now);
+        let holds_one = self.takeovers.contains_key(&from);
         let call = self.calls.get_mut(&id).ok_or_else(no_call)?;
-        if call.state != CallState::Answered || call.b.is_none() || id == from {
-            return Err(no_call());
-        }
+        // Before the shape checks: a taken-over callee has no leg B any more.
         if let Some(t) = &call.taken_over {
             return Err(TakeOverRefused::Already(t.by.clone()));
+        }
+        if call.state != CallState::Answered || call.b.is_none() || id == from || holds_one {
+            return Err(no_call());
         }
         call.taken_over = Some(TakenOver {
             by: supervisor.clone(),

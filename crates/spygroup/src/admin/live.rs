@@ -87,11 +87,22 @@ pub fn calls(api: ApiArgs, config_http: Option<SocketAddr>) -> anyhow::Result<()
                 }
             })
             .collect();
-        let spies: Vec<&str> = call["monitored_by"]
+        // The roster: who monitors, how, for how long.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let spies: Vec<String> = call["monitored_by"]
             .as_array()
             .into_iter()
             .flatten()
-            .filter_map(|m| m["name"].as_str())
+            .filter_map(|m| {
+                let name = m["name"].as_str()?;
+                let mode = m["spying"]["mode"].as_str().unwrap_or("?");
+                let secs = m["spying"]["since"]
+                    .as_u64()
+                    .map_or(0, |t| now.saturating_sub(t) / 1000);
+                Some(format!("{name} ({mode}, {}:{:02})", secs / 60, secs % 60))
+            })
             .collect();
         let spied = if spies.is_empty() {
             String::new()

@@ -16,8 +16,9 @@ pub enum SupervisorCommand {
         #[arg(long, value_name = "G1,G2|all", value_parser = parse_scope)]
         groups: GroupScope,
         /// Comma-separated modes: listen (hear both sides), whisper (speak to the
-        /// agent only), barge (speak to both).
-        #[arg(long, value_name = "listen,whisper,barge", value_parser = parse_modes)]
+        /// agent only), barge (speak to both), takeover (release the agent and keep
+        /// the client).
+        #[arg(long, value_name = "listen,whisper,barge,takeover", value_parser = parse_modes)]
         modes: Modes,
     },
     /// Take away every monitoring right of EXT (and its supervise API tokens).

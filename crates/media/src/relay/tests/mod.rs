@@ -1,8 +1,10 @@
 //! The relay in virtual time, without sockets: datagrams, controls and ticks go in
 //! with the time, transmits come out. This file: the fast path (forwarding,
-//! latching, hold, RTCP); `decode.rs`: the decode path's ticks.
+//! latching, hold, RTCP); `decode.rs`: the decode path's ticks; `takeover.rs`: a
+//! supervisor taking a call over (a released leg).
 
 mod decode;
+mod takeover;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -12,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use media::mix::SpyMode;
 
 use crate::apps::AppEnv;
-use crate::chan::ChanRequester;
+use crate::chan::{ChanRequester, SpyingOn};
 use crate::events::Event;
 use crate::registry::ChannelEntry;
 
@@ -24,6 +24,7 @@ pub(super) struct SpySession {
     supervisor_channel: String,
     target_channel: String,
     mode: SpyMode,
+    since_ms: u64,
     ended: bool,
 }
 
@@ -60,8 +61,18 @@ impl SpySession {
             mode: start.mode.clone(),
             monitor: monitor.map(str::to_string),
         });
+        let since_ms = epoch_ms(start.started_at);
         env.config.submit(store::Write::MonitorStarted(start));
-        chan.set_spying(supervisor_channel, Some((target.info.name.clone(), mode)));
+        chan.set_spying(
+            supervisor_channel,
+            Some(SpyingOn {
+                target: target.info.name.clone(),
+                mode,
+                session: id.clone(),
+                since_ms,
+                mode_since_ms: since_ms,
+            }),
+        );
         SpySession {
             id,
             env: env.clone(),
@@ -70,6 +81,7 @@ impl SpySession {
             supervisor_channel: supervisor_channel.to_string(),
             target_channel: target.info.name.clone(),
             mode,
+            since_ms,
             ended: false,
         }
     }
@@ -82,14 +94,21 @@ impl SpySession {
             session: self.id.clone(),
             mode: mode.as_str().into(),
         });
+        let at = SystemTime::now();
         self.env.config.submit(store::Write::MonitorModeChanged {
             id: self.id.clone(),
             mode: mode.as_str().into(),
-            at: SystemTime::now(),
+            at,
         });
         self.chan.set_spying(
             &self.supervisor_channel,
-            Some((self.target_channel.clone(), mode)),
+            Some(SpyingOn {
+                target: self.target_channel.clone(),
+                mode,
+                session: self.id.clone(),
+                since_ms: self.since_ms,
+                mode_since_ms: epoch_ms(at),
+            }),
         );
     }
 
@@ -152,8 +171,11 @@ impl Drop for SpySession {
 
 /// A monitoring session's id in the audit log: start time, then random bits.
 pub(super) fn session_id() -> String {
-    let ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis());
+    let ms = epoch_ms(SystemTime::now());
     format!("{ms}-{:08x}", rand::random::<u32>())
+}
+
+fn epoch_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

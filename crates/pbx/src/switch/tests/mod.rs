@@ -9,3 +9,4 @@ mod dial;
 mod indialog;
 mod late_offer;
 mod lifecycle;
+mod takeover;
