@@ -146,6 +146,21 @@ def gaps(wav_path, start=0.0, end=None, window=0.1, threshold=GAP_DBFS):
     return out
 
 
+# The notes of the shipped default music on hold (scripts/make-moh.py).
+MOH_NOTES = (349.23, 440.0, 493.88, 523.25, 587.33, 659.26, 783.99)
+
+
+def music_level(wav_path, start=0.0, end=None, notes=MOH_NOTES, window=0.1):
+    """Median over 100 ms windows of the loudest note of the music on hold: one
+    note per window at most, so the music reads near its note level while a
+    steady test tone between the notes reads as nothing."""
+    pcm, rate = read_wav(wav_path)
+    blocks = _windows(pcm, rate, start, end, window)
+    if not blocks:
+        raise AssertionError(f"{wav_path}: nothing between {start}s and {end}s")
+    return float(np.median([max(goertzel_dbfs(b, rate, f) for f in notes) for b in blocks]))
+
+
 def longest_silence(wav_path, start=0.0, end=None, window=0.01, threshold=GAP_DBFS):
     """The longest run of quiet ``window`` windows (10 ms: fine enough to see a
     60 ms gap that a 100 ms window would average away), in seconds, and where it

@@ -161,6 +161,12 @@ impl BridgeControl {
         self.send(Control::Release { side });
     }
 
+    /// Music the phone on `side` hears in place of its peer while the peer holds
+    /// it; None when the peer resumes.
+    pub fn hold_music(&self, side: Side, music: Option<Box<dyn FrameSource + Send>>) {
+        self.send(Control::HoldMusic { side, music });
+    }
+
     /// Plays a source to this leg's phone, replacing whatever played; the receiver
     /// says how it ended.
     pub fn play(

@@ -51,6 +51,12 @@ pub(crate) enum Control {
     Release {
         side: Side,
     },
+    /// Music the phone on `side` hears instead of its peer while the peer holds
+    /// it (None: the peer resumed).
+    HoldMusic {
+        side: Side,
+        music: Option<Box<dyn FrameSource + Send>>,
+    },
     Play {
         side: Side,
         source: Box<dyn FrameSource + Send>,

@@ -49,6 +49,14 @@ pub enum Event {
         disposition: String,
         hangup_by: String,
     },
+    /// A party put the other on hold (`held`), or resumed; `channel` is the one
+    /// that holds.
+    #[serde(rename = "call.hold")]
+    CallHold {
+        call: String,
+        channel: String,
+        held: bool,
+    },
     /// A supervisor took the call over: `agent_channel` was released, the call
     /// goes on between its other party and the supervisor.
     #[serde(rename = "call.takeover")]

@@ -11,6 +11,7 @@ pub mod apps;
 pub mod chan;
 pub mod channel;
 pub mod events;
+pub mod moh;
 pub mod monitor;
 pub mod permit;
 pub mod registrar;

@@ -255,6 +255,7 @@ pub async fn start(cfg: PbxConfig, config: store::LiveConfig) -> Result<PbxHandl
     let events = EventBus::new();
     let monitors = Monitors::default();
     let prompts = Arc::new(media::wav::Prompts::new(cfg.sounds.clone()));
+    let cfg_sounds = cfg.sounds.clone();
     let (shell, chan_requests) = Shell::new(
         switch,
         ShellParts {
@@ -267,6 +268,7 @@ pub async fn start(cfg: PbxConfig, config: store::LiveConfig) -> Result<PbxHandl
             monitors: monitors.clone(),
             stats: stats.clone(),
             prompts,
+            music: Arc::new(crate::moh::MusicLibrary::new(&cfg_sounds)),
         },
     );
     let task = tokio::spawn(shell.run(inbound, command_rx, chan_requests));

@@ -104,6 +104,7 @@ pub(crate) struct ShellParts {
     pub monitors: Monitors,
     pub stats: Arc<SharedStats>,
     pub prompts: Arc<media::wav::Prompts>,
+    pub music: Arc<crate::moh::MusicLibrary>,
 }
 
 pub(crate) struct Shell {
@@ -363,6 +364,12 @@ impl Shell {
                     b.control().release(side);
                 }
             }
+            MediaOp::HoldMusic { side, class } => {
+                if let Some(b) = bridges.get(&id) {
+                    let music = class.and_then(|c| self.parts.music.player(&c));
+                    b.control().hold_music(side, music);
+                }
+            }
             // Dropping the bridge stops its relay and frees its ports.
             MediaOp::Close => drop(bridges.remove(&id)),
         }
@@ -390,6 +397,7 @@ impl Shell {
             config: self.parts.config.clone(),
             plan: plan.plan.clone(),
             prompts: self.parts.prompts.clone(),
+            music: self.parts.music.clone(),
             registry: self.parts.registry.clone(),
             recordings: self.parts.cfg.recordings.clone(),
             events: self.parts.events.clone(),

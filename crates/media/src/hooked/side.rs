@@ -50,6 +50,9 @@ pub(crate) struct SideProc {
     /// over): it is sent nothing, and what it still sends is not heard.
     pub released: bool,
     pub player: Option<Player>,
+    /// Music on hold: heard in place of the peer while the peer holds this phone
+    /// (whispers still mix on top, as Asterisk's audiohooks do on MOH).
+    pub hold_music: Option<Box<dyn FrameSource + Send>>,
     /// Digits for whoever runs this leg's dialplan.
     pub dtmf: Option<mpsc::UnboundedSender<char>>,
     /// This leg's decoded audio for another bridge (a supervisor's voice).
@@ -76,6 +79,7 @@ impl SideProc {
             local: false,
             released: false,
             player: None,
+            hold_music: None,
             dtmf: None,
             talk: None,
             gen_ssrc: rand::random(),
@@ -87,13 +91,27 @@ impl SideProc {
     }
 
     pub fn needs_processing(&self) -> bool {
-        self.local || self.player.is_some() || self.talk.is_some()
+        self.local || self.player.is_some() || self.talk.is_some() || self.hold_music.is_some()
     }
 
     /// This leg's phone hears a stream the PBX makes (a digit being replayed
     /// finishes before forwarding resumes).
     pub fn generates(&self) -> bool {
-        self.local || self.player.is_some() || !self.dtmf_out.is_empty()
+        self.local
+            || self.player.is_some()
+            || self.hold_music.is_some()
+            || !self.dtmf_out.is_empty()
+    }
+
+    /// What this phone hears from its peer this tick: music while held, else
+    /// `peer` (what the peer sent).
+    pub fn from_peer(&mut self, peer: Option<Frame>) -> Option<Frame> {
+        let Some(music) = self.hold_music.as_mut() else {
+            return peer;
+        };
+        let mut f = Frame::silence();
+        music.next_frame(&mut f);
+        Some(f)
     }
 
     /// An RFC 4733 packet from this leg's phone.

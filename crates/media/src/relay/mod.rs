@@ -100,6 +100,9 @@ impl Relay {
                 p.negotiated = true;
             }
             Control::SetLocal { side, local } => self.proc.sides[side.index()].local = local,
+            Control::HoldMusic { side, music } => {
+                self.proc.sides[side.index()].hold_music = music;
+            }
             Control::Release { side } => {
                 self.legs[side.index()].held = true;
                 self.proc.sides[side.index()].released = true;

@@ -2,10 +2,12 @@
 //! `sounds/<lang>/*.wav` use. No resampling: any other format is refused with an
 //! error naming the file, so a wrong file is found at load time, not heard.
 
+mod moh;
 mod prompts;
 #[cfg(test)]
 mod tests;
 
+pub use moh::{MohClass, MohPlayer};
 pub use prompts::Prompts;
 
 use crate::frame::{Frame, SAMPLES_8K};
@@ -39,6 +41,8 @@ pub enum WavError {
     },
     #[error("'{0}' is not a valid prompt name (letters, digits, - _ / only, no '..')")]
     BadName(String),
+    #[error("music on hold class '{class}': no WAV file in {dir}")]
+    NoMusic { class: String, dir: PathBuf },
 }
 
 /// A prompt loaded in memory (prompts are short); cheap to clone and share

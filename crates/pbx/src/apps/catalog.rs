@@ -23,6 +23,7 @@ pub enum App {
     StopPlaytones,
     Echo,
     SetMusicOnHold,
+    MusicOnHold,
     Authenticate,
     Dial,
     ChanSpy,
@@ -30,7 +31,7 @@ pub enum App {
 }
 
 impl App {
-    pub const ALL: [App; 21] = [
+    pub const ALL: [App; 22] = [
         App::Answer,
         App::Hangup,
         App::Wait,
@@ -48,6 +49,7 @@ impl App {
         App::StopPlaytones,
         App::Echo,
         App::SetMusicOnHold,
+        App::MusicOnHold,
         App::Authenticate,
         App::Dial,
         App::ChanSpy,
@@ -74,6 +76,7 @@ impl App {
             App::StopPlaytones => "StopPlaytones",
             App::Echo => "Echo",
             App::SetMusicOnHold => "SetMusicOnHold",
+            App::MusicOnHold => "MusicOnHold",
             App::Authenticate => "Authenticate",
             App::Dial => "Dial",
             App::ChanSpy => "ChanSpy",

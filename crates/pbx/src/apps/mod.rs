@@ -31,6 +31,8 @@ pub struct AppEnv {
     pub config: store::LiveConfig,
     pub plan: Arc<Dialplan>,
     pub prompts: Arc<Prompts>,
+    /// Music-on-hold classes (`MusicOnHold`, held parties).
+    pub music: Arc<crate::moh::MusicLibrary>,
     pub registry: Registry,
     /// Where ChanSpy's `r()` option records.
     pub recordings: std::path::PathBuf,
@@ -47,6 +49,8 @@ pub struct PbxHost {
     pub input: input::InputQueue,
     pub answered: bool,
     pub hung_up: bool,
+    /// `SetMusicOnHold`'s class (empty: `default`), for `MusicOnHold()`.
+    pub music_class: String,
 }
 
 impl PbxHost {
@@ -65,6 +69,7 @@ impl PbxHost {
             input: input::InputQueue::new(dtmf),
             answered: false,
             hung_up: false,
+            music_class: String::new(),
         }
     }
 
@@ -107,7 +112,13 @@ impl PbxHost {
                 let secs: f64 = args.trim().parse().unwrap_or(0.0);
                 self.wait_ms((secs.max(0.0) * 1000.0) as u64).await
             }
-            App::SetMusicOnHold => AppOutcome::Continue,
+            App::SetMusicOnHold => {
+                let class = args.split(',').next().unwrap_or("").trim();
+                self.music_class = class.to_string();
+                self.chan.set_music_class(class);
+                AppOutcome::Continue
+            }
+            App::MusicOnHold => self.music_on_hold(args).await,
             App::NoCdr => {
                 self.chan.no_cdr();
                 AppOutcome::Continue

@@ -275,6 +275,42 @@ impl PbxHost {
     }
 
     /// `Echo()`: the caller hears itself until it presses `#` or hangs up.
+    /// `MusicOnHold([class[,duration]])`: music until the caller hangs up, or for
+    /// `duration` seconds. The class defaults to `SetMusicOnHold`'s, then `default`.
+    pub(super) async fn music_on_hold(&mut self, args: &str) -> AppOutcome {
+        if !self.ensure_answered().await {
+            return AppOutcome::Hangup;
+        }
+        let (class, rest) = split_first(args);
+        let class = match class.trim() {
+            "" if self.music_class.is_empty() => crate::moh::DEFAULT_CLASS.to_string(),
+            "" => self.music_class.clone(),
+            c => c.to_string(),
+        };
+        let Some(music) = self.env.music.player(&class) else {
+            return AppOutcome::Fail(format!(
+                "MusicOnHold({args}): no music on hold to play (class {class:?}, nor default)"
+            ));
+        };
+        let secs: f64 = rest.trim().parse().unwrap_or(0.0);
+        if secs > 0.0 {
+            let limit = Duration::from_secs_f64(secs.min(86_400.0));
+            match tokio::time::timeout(limit, self.play_source(music, false)).await {
+                Ok(Played::Hangup) => AppOutcome::Hangup,
+                Ok(_) => AppOutcome::Continue,
+                Err(_) => {
+                    self.media.stop_play(self.side);
+                    AppOutcome::Continue
+                }
+            }
+        } else {
+            match self.play_source(music, false).await {
+                Played::Hangup => AppOutcome::Hangup,
+                _ => AppOutcome::Continue,
+            }
+        }
+    }
+
     pub(super) async fn echo(&mut self) -> AppOutcome {
         if !self.ensure_answered().await {
             return AppOutcome::Hangup;

@@ -77,6 +77,10 @@ pub enum ChanOp {
     },
     /// Do not write a call record for this call.
     NoCdr,
+    /// `SetMusicOnHold(class)`: what a held party of this call hears.
+    MusicClass {
+        class: String,
+    },
     /// The dialplan set the channel's `SPYGROUP` (ChanSpy's `g()` and permissions
     /// read it from the live-channel table).
     SpyGroup {
@@ -203,6 +207,12 @@ impl Channel {
 
     pub fn no_cdr(&mut self) {
         self.send(ChanOp::NoCdr);
+    }
+
+    pub fn set_music_class(&mut self, class: &str) {
+        self.send(ChanOp::MusicClass {
+            class: class.to_string(),
+        });
     }
 
     /// Rings endpoints and waits until the dial fails or the bridged call ends. The

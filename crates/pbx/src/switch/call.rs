@@ -144,6 +144,11 @@ pub struct Call {
     pub recorded: bool,
     /// A supervisor took the call over (the agent's leg is gone).
     pub taken_over: Option<super::takeover::TakenOver>,
+    /// `SetMusicOnHold`: what a held party of this call hears.
+    pub moh_class: String,
+    /// Which legs hold the other one now (their last offer was sendonly or
+    /// inactive), by `LegSide` (A, B).
+    pub holding: [bool; 2],
 }
 
 /// What a call starts with: who calls what, the codecs we may use,
@@ -192,6 +197,8 @@ impl Call {
             no_cdr: false,
             recorded: false,
             taken_over: None,
+            moh_class: crate::moh::DEFAULT_CLASS.to_string(),
+            holding: [false; 2],
         }
     }
 

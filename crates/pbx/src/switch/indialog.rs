@@ -9,9 +9,11 @@ use sip::transaction::ServerTxId;
 use sip::{Method, Request};
 
 use super::call::{CallId, LegSide};
+use super::output::MediaOp;
 use super::sdp::bridge_side;
 use super::Switch;
 use crate::chan::ChanEvent;
+use crate::events::Event;
 
 impl Switch {
     pub(super) fn on_in_dialog(
@@ -72,6 +74,7 @@ impl Switch {
                         self.set_remote(bridge, bridge_side(side), &offer);
                     }
                     tracing::info!(call = %id, ?side, hold = offer.is_hold(), "media renegotiated");
+                    self.hold_changed(id, side, offer.is_hold());
                     Some(offer.direction.reverse())
                 }
                 Err(e) => {
@@ -99,6 +102,49 @@ impl Switch {
         ok.headers.push("Content-Type", "application/sdp");
         ok.body = body;
         self.layer.respond(tx, ok, now);
+    }
+
+    /// A leg held its peer or resumed: the held phone hears the call's music on
+    /// hold in place of the peer, until the peer resumes. Only between two phones:
+    /// a leg the PBX answers itself (a prompt, ChanSpy) has no peer to hear.
+    fn hold_changed(&mut self, id: CallId, side: LegSide, hold: bool) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let i = match side {
+            LegSide::A => 0,
+            LegSide::B => 1,
+        };
+        let two_phones = call.b.is_some() && !call.virtual_a;
+        if call.holding[i] == hold || !two_phones {
+            return;
+        }
+        call.holding[i] = hold;
+        let Some(bridge) = call.bridge.map(|b| b.id) else {
+            return;
+        };
+        let held = match side {
+            LegSide::A => LegSide::B,
+            LegSide::B => LegSide::A,
+        };
+        let class = hold.then(|| call.moh_class.clone());
+        let event = Event::CallHold {
+            call: call.public_id.clone(),
+            channel: call
+                .leg(side)
+                .map(|l| l.channel.clone())
+                .unwrap_or_default(),
+            held: hold,
+        };
+        tracing::info!(call = %id, ?side, hold, "hold changed");
+        self.media_op(
+            bridge,
+            MediaOp::HoldMusic {
+                side: bridge_side(held),
+                class,
+            },
+        );
+        self.emit(event);
     }
 
     /// SIP INFO DTMF (`application/dtmf-relay` or `application/dtmf`) from the caller

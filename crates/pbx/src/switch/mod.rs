@@ -235,6 +235,15 @@ impl Switch {
                     c.no_cdr = true;
                 }
             }
+            ChanOp::MusicClass { class } => {
+                if let Some(c) = self.calls.get_mut(&id) {
+                    c.moh_class = if class.trim().is_empty() {
+                        crate::moh::DEFAULT_CLASS.to_string()
+                    } else {
+                        class.trim().to_string()
+                    };
+                }
+            }
             ChanOp::SpyGroup { channel, groups } => {
                 self.channels
                     .update(&channel, &mut self.out, |c| c.spygroup = groups)

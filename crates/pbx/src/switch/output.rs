@@ -68,6 +68,9 @@ pub enum MediaOp {
     /// That side's phone left while the call goes on (a supervisor took it over):
     /// send it nothing, hear nothing from it.
     Release { side: Side },
+    /// That side's phone hears this music-on-hold class in place of its peer (the
+    /// peer holds it); None: the peer resumed.
+    HoldMusic { side: Side, class: Option<String> },
     /// The call is over: stop relaying and free the ports.
     Close,
 }
