@@ -111,8 +111,8 @@ impl Processing {
         // A held phone hears music in place of the peer that holds it; a spy and
         // a whisper see the music as that peer's audio (the peer is silent while
         // it holds), so a whisper is heard over the music.
-        let read_b = self.sides[0].from_peer(read_b);
-        let read_a = self.sides[1].from_peer(read_a);
+        let read_b = self.sides[0].hears_from_peer(read_b);
+        let read_a = self.sides[1].hears_from_peer(read_a);
         if !tapped {
             // Nothing hooked (a prompt, or a supervisor's own leg): each phone hears
             // the other as read, with no mixing and no copies.

@@ -105,7 +105,7 @@ impl SideProc {
 
     /// What this phone hears from its peer this tick: music while held, else
     /// `peer` (what the peer sent).
-    pub fn from_peer(&mut self, peer: Option<Frame>) -> Option<Frame> {
+    pub fn hears_from_peer(&mut self, peer: Option<Frame>) -> Option<Frame> {
         let Some(music) = self.hold_music.as_mut() else {
             return peer;
         };
