@@ -35,6 +35,7 @@ say auth-thankyou  "Thank you."
 say auth-incorrect "Password incorrect. Please enter your password, followed by the pound key."
 say vm-goodbye     "Goodbye."
 say pls-try-again  "Please try again."
+say call-monitored "This call is being monitored."
 words=(zero one two three four five six seven eight nine)
 for d in "${!words[@]}"; do
     say "digits/$d" "${words[$d]}"

@@ -161,6 +161,12 @@ impl BridgeControl {
         self.send(Control::Release { side });
     }
 
+    /// Mixes a short sound over what the phone on `side` hears (a monitoring
+    /// notice), whatever it hears: its peer, a prompt, music, a whisper.
+    pub fn notice(&self, side: Side, sound: Box<dyn FrameSource + Send>) {
+        self.send(Control::Notice { side, sound });
+    }
+
     /// Music the phone on `side` hears in place of its peer while the peer holds
     /// it; None when the peer resumes.
     pub fn hold_music(&self, side: Side, music: Option<Box<dyn FrameSource + Send>>) {

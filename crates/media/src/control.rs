@@ -51,6 +51,11 @@ pub(crate) enum Control {
     Release {
         side: Side,
     },
+    /// A short sound mixed over what the phone on `side` hears (a notice).
+    Notice {
+        side: Side,
+        sound: Box<dyn FrameSource + Send>,
+    },
     /// Music the phone on `side` hears instead of its peer while the peer holds
     /// it (None: the peer resumed).
     HoldMusic {

@@ -45,9 +45,27 @@ fn groups_and_members() {
     assert_code(&o, 0);
     let out = stdout(&o);
     let lines: Vec<_> = out.lines().collect();
-    assert_eq!(words(lines[0]), ["GROUP", "MEMBERS", "DESCRIPTION"]);
-    assert_eq!(words(lines[1]), ["sales", "110,111", "Sales", "floor"]);
-    assert_eq!(words(lines[2]), ["vip"]);
+    assert_eq!(
+        words(lines[0]),
+        ["GROUP", "MEMBERS", "NOTICE", "DESCRIPTION"]
+    );
+    assert_eq!(
+        words(lines[1]),
+        ["sales", "110,111", "none", "Sales", "floor"]
+    );
+    assert_eq!(words(lines[2]), ["vip", "none"]);
+    // A notice policy, shown by the list.
+    let o = env.run(&["group", "notice", "sales", "both", "--every", "15"]);
+    assert_code(&o, 0);
+    assert!(stdout(&o).contains("both every 15s"), "{}", stdout(&o));
+    let out = stdout(&env.run(&["group", "list"]));
+    assert!(out.contains("both-every-15s"), "{out}");
+    assert_code(&env.run(&["group", "notice", "sales", "loud"]), 2);
+    assert_code(
+        &env.run(&["group", "notice", "sales", "agent", "--every", "9999"]),
+        2,
+    );
+    assert_code(&env.run(&["group", "notice", "nope", "agent"]), 1);
 
     assert_code(&env.run(&["group", "member", "del", "sales", "111"]), 0);
     assert_code(&env.run(&["group", "member", "del", "sales", "111"]), 1);
@@ -395,5 +413,9 @@ fn deleting_an_extension_cleans_up() {
     assert_eq!(stdout(&env.run(&["supervisor", "list"])).lines().count(), 1);
     assert_eq!(stdout(&env.run(&["token", "list"])).lines().count(), 1);
     let out = stdout(&env.run(&["group", "list"]));
-    assert_eq!(words(out.lines().nth(1).unwrap()), ["sales"], "{out}");
+    assert_eq!(
+        words(out.lines().nth(1).unwrap()),
+        ["sales", "none"],
+        "{out}"
+    );
 }

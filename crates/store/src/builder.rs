@@ -21,6 +21,7 @@ pub struct ConfigBuilder {
     extensions: Vec<Extension>,
     trunks: Vec<Trunk>,
     groups: Vec<(String, Option<String>)>,
+    notices: Vec<(String, crate::GroupNotice)>,
     members: Vec<(String, String)>,
     rules: Vec<(Option<String>, String, String, Vec<String>)>,
     supervisors: Vec<Grant>,
@@ -57,6 +58,12 @@ impl ConfigBuilder {
     }
 
     /// A spy group with a description (groups named by members or rules exist anyway).
+    /// A group's notice policy (the group must also be added or named).
+    pub fn group_notice(mut self, name: &str, notice: crate::GroupNotice) -> Self {
+        self.notices.push((name.to_string(), notice));
+        self
+    }
+
     pub fn group(mut self, name: &str, description: Option<&str>) -> Self {
         self.groups
             .push((name.to_string(), description.map(str::to_string)));
@@ -180,6 +187,7 @@ impl ConfigBuilder {
             extensions,
             trunks,
             groups,
+            notices: self.notices,
             members: self.members,
             rules,
             supervisors,

@@ -19,6 +19,103 @@ pub struct SpyGroup {
     pub description: Option<String>,
     /// Member extension numbers, in order.
     pub members: Vec<String>,
+    /// What the parties of a monitored call in this group are told.
+    pub notice: GroupNotice,
+}
+
+/// How the parties of a monitored call learn that they are monitored, by their
+/// spy group's policy. Ordered from the least to the most told: a call in several
+/// groups gets the most any of them asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum Notice {
+    /// Nothing (Asterisk's behaviour).
+    #[default]
+    None,
+    /// A beep to the monitored agent.
+    Agent,
+    /// A beep to both parties.
+    Both,
+    /// "This call is being monitored", to both parties.
+    Announce,
+}
+
+impl Notice {
+    pub const ALL: [Notice; 4] = [Notice::None, Notice::Agent, Notice::Both, Notice::Announce];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Notice::None => "none",
+            Notice::Agent => "agent",
+            Notice::Both => "both",
+            Notice::Announce => "announce",
+        }
+    }
+}
+
+impl std::str::FromStr for Notice {
+    type Err = StoreError;
+
+    fn from_str(s: &str) -> Result<Notice, StoreError> {
+        Notice::ALL
+            .into_iter()
+            .find(|n| n.as_str() == s.trim())
+            .ok_or_else(|| StoreError::Invalid {
+                field: "notice",
+                value: s.chars().take(80).collect(),
+                reason: "must be none, agent, both or announce",
+            })
+    }
+}
+
+/// A group's notice policy: what, at the start and at each mode change, and how
+/// often a reminder beep follows while the call is monitored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GroupNotice {
+    pub notice: Notice,
+    /// Seconds between reminder beeps while monitored; 0: none.
+    pub every_s: u32,
+}
+
+impl GroupNotice {
+    /// The longest reminder period accepted.
+    pub const MAX_EVERY_S: u32 = 3600;
+
+    /// What a call in all of `groups` gets: the most told, and the shortest
+    /// reminder period any of them asks for.
+    pub fn strongest<'a>(groups: impl IntoIterator<Item = &'a GroupNotice>) -> GroupNotice {
+        groups
+            .into_iter()
+            .fold(GroupNotice::default(), |acc, g| GroupNotice {
+                notice: acc.notice.max(g.notice),
+                every_s: match (acc.every_s, g.every_s) {
+                    (0, e) | (e, 0) => e,
+                    (a, b) => a.min(b),
+                },
+            })
+    }
+}
+
+impl std::fmt::Display for GroupNotice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.notice.as_str())?;
+        if self.every_s > 0 {
+            write!(f, " every {}s", self.every_s)?;
+        }
+        Ok(())
+    }
+}
+
+/// A stored notice policy; a value another writer left that this version does not
+/// know reads as none (logged), never as an error that would hide the group.
+pub(crate) fn notice_of(notice: String, every_s: i64) -> GroupNotice {
+    let kind = notice.parse().unwrap_or_else(|_| {
+        tracing::warn!(%notice, "unknown spy group notice policy; treated as none");
+        Notice::None
+    });
+    GroupNotice {
+        notice: kind,
+        every_s: u32::try_from(every_s.clamp(0, i64::from(GroupNotice::MAX_EVERY_S))).unwrap_or(0),
+    }
 }
 
 /// True when `sql` (a `SELECT COUNT(*) … WHERE x = $1`) counts at least one row.
@@ -136,22 +233,47 @@ impl Store {
         Ok(gone)
     }
 
+    /// Sets a group's notice policy; `false` if there is no such group.
+    pub async fn group_notice(&self, name: &str, notice: GroupNotice) -> Result<bool, StoreError> {
+        validate::group_name(name)?;
+        if notice.every_s > GroupNotice::MAX_EVERY_S {
+            return Err(StoreError::Invalid {
+                field: "every",
+                value: notice.every_s.to_string(),
+                reason: "must be 0 to 3600 seconds",
+            });
+        }
+        let n =
+            sqlx::query("UPDATE spy_groups SET notice = $2, notice_every_s = $3 WHERE name = $1")
+                .bind(name)
+                .bind(notice.notice.as_str())
+                .bind(i64::from(notice.every_s))
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        Ok(n > 0)
+    }
+
     /// Every spy group with its members, ordered by name.
     pub async fn group_list(&self) -> Result<Vec<SpyGroup>, StoreError> {
         // One read transaction, so members match the groups listed.
         let mut tx = self.pool.begin().await?;
-        let rows = sqlx::query("SELECT name, description FROM spy_groups ORDER BY name")
-            .fetch_all(&mut *tx)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT name, description, notice, notice_every_s FROM spy_groups ORDER BY name",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
         let mut groups = BTreeMap::new();
         for row in &rows {
             let name: String = row.try_get("name")?;
+            let notice = notice_of(row.try_get("notice")?, row.try_get("notice_every_s")?);
             groups.insert(
                 name.clone(),
                 SpyGroup {
                     name,
                     description: row.try_get("description")?,
                     members: Vec::new(),
+                    notice,
                 },
             );
         }
@@ -210,5 +332,33 @@ impl Store {
         .bind(ext)
         .fetch_all(&self.pool)
         .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_in_several_groups_gets_the_most_told_and_the_shortest_reminder() {
+        let g = |notice, every_s| GroupNotice { notice, every_s };
+        let got = GroupNotice::strongest(&[
+            g(Notice::Agent, 30),
+            g(Notice::None, 0),
+            g(Notice::Both, 0),
+            g(Notice::None, 15),
+        ]);
+        assert_eq!(got, g(Notice::Both, 15));
+        assert_eq!(GroupNotice::strongest(&[]), GroupNotice::default());
+        assert_eq!(got.to_string(), "both every 15s");
+        for n in Notice::ALL {
+            assert_eq!(n.as_str().parse::<Notice>().unwrap(), n);
+        }
+        assert!("loud".parse::<Notice>().is_err());
+        assert_eq!(notice_of("shout".into(), 10).notice, Notice::None);
+        assert_eq!(
+            notice_of("agent".into(), 99_999).every_s,
+            GroupNotice::MAX_EVERY_S
+        );
     }
 }

@@ -51,7 +51,7 @@ pub use builder::ConfigBuilder;
 pub use cdr::{CallRecord, Disposition, TakenOver};
 pub use error::StoreError;
 pub use extensions::{Extension, ExtensionUpdate, NewExtension};
-pub use groups::SpyGroup;
+pub use groups::{GroupNotice, Notice, SpyGroup};
 pub use health::StoreHealth;
 pub use live::LiveConfig;
 pub use locations::StoredLocation;

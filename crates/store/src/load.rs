@@ -77,10 +77,19 @@ async fn read_parts(conn: &mut AnyConnection, realm: &str) -> Result<Parts, Stor
         .filter_map(|r| skip_bad("trunk", trunk_row(r)))
         .collect();
 
-    let groups: Vec<(String, Option<String>)> =
-        sqlx::query_as("SELECT name, description FROM spy_groups ORDER BY name")
-            .fetch_all(&mut *conn)
-            .await?;
+    let group_rows: Vec<(String, Option<String>, String, i64)> = sqlx::query_as(
+        "SELECT name, description, notice, notice_every_s FROM spy_groups ORDER BY name",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let notices = group_rows
+        .iter()
+        .map(|(name, _, n, every)| (name.clone(), crate::groups::notice_of(n.clone(), *every)))
+        .collect();
+    let groups = group_rows
+        .into_iter()
+        .map(|(name, description, _, _)| (name, description))
+        .collect();
     let members: Vec<(String, String)> =
         sqlx::query_as("SELECT group_name, extension FROM group_members")
             .fetch_all(&mut *conn)
@@ -98,6 +107,7 @@ async fn read_parts(conn: &mut AnyConnection, realm: &str) -> Result<Parts, Stor
         extensions,
         trunks,
         groups,
+        notices,
         members,
         rules,
         supervisors,

@@ -50,6 +50,8 @@ pub(crate) struct Parts {
     /// `(stored host text, trunk)`.
     pub trunks: Vec<(String, Trunk)>,
     pub groups: Vec<(String, Option<String>)>,
+    /// Each group's notice policy (a group without an entry has none).
+    pub notices: Vec<(String, crate::GroupNotice)>,
     /// `(group, extension)`.
     pub members: Vec<(String, String)>,
     pub rules: Vec<MonitorRule>,
@@ -83,11 +85,13 @@ impl ConfigSnapshot {
         }
         let trunks = trunks.into_iter().map(|(_, t)| t).collect();
 
+        let notices: HashMap<String, crate::GroupNotice> = p.notices.into_iter().collect();
         let mut groups: BTreeMap<String, SpyGroup> = p
             .groups
             .into_iter()
             .map(|(name, description)| {
                 let g = SpyGroup {
+                    notice: notices.get(&name).copied().unwrap_or_default(),
                     name: name.clone(),
                     description,
                     members: Vec::new(),
@@ -176,6 +180,17 @@ impl ConfigSnapshot {
     /// One spy group, or `None`.
     pub fn group(&self, name: &str) -> Option<&SpyGroup> {
         self.groups.get(name)
+    }
+
+    /// What the parties of a call in `groups` are told when it is monitored (the
+    /// most any of its groups asks for; groups that do not exist ask nothing).
+    pub fn notice_for<S: AsRef<str>>(&self, groups: &[S]) -> crate::GroupNotice {
+        crate::GroupNotice::strongest(
+            groups
+                .iter()
+                .filter_map(|g| self.groups.get(g.as_ref()))
+                .map(|g| &g.notice),
+        )
     }
 
     /// The groups `ext` is a member of, ordered by name (empty for an unknown

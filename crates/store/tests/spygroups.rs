@@ -8,7 +8,8 @@ use std::time::SystemTime;
 
 use common::each_backend;
 use store::{
-    Grant, GroupScope, NewExtension, NewTrunk, SpyGroup, SpyMode, Store, StoreError, TokenScope,
+    Grant, GroupNotice, GroupScope, NewExtension, NewTrunk, Notice, SpyGroup, SpyMode, Store,
+    StoreError, TokenScope,
 };
 
 async fn ext(s: &Store, number: &str) {
@@ -101,6 +102,21 @@ async fn groups_and_members() {
         let e = s.group_member_add("sales", "1 1").await.unwrap_err();
         assert!(is_invalid(&e, "extension number"), "{e}");
 
+        // A notice policy: stored, listed, and in the snapshot.
+        let agent_15 = GroupNotice {
+            notice: Notice::Agent,
+            every_s: 15,
+        };
+        assert!(s.group_notice("sales", agent_15).await.unwrap());
+        assert!(!s.group_notice("nope", agent_15).await.unwrap());
+        let too_long = GroupNotice {
+            every_s: 3601,
+            ..agent_15
+        };
+        assert!(is_invalid(
+            &s.group_notice("sales", too_long).await.unwrap_err(),
+            "every"
+        ));
         assert_eq!(
             s.group_list().await.unwrap(),
             [
@@ -108,16 +124,22 @@ async fn groups_and_members() {
                     name: "empty".into(),
                     description: None,
                     members: vec![],
+                    notice: GroupNotice::default(),
                 },
                 SpyGroup {
                     name: "sales".into(),
                     description: Some("Sales floor".into()),
                     members: strings(&["110", "111"]),
+                    notice: GroupNotice {
+                        notice: Notice::Agent,
+                        every_s: 15,
+                    },
                 },
                 SpyGroup {
                     name: "vip".into(),
                     description: None,
                     members: strings(&["110"]),
+                    notice: GroupNotice::default(),
                 },
             ]
         );

@@ -53,6 +53,9 @@ pub(crate) struct SideProc {
     /// Music on hold: heard in place of the peer while the peer holds this phone
     /// (whispers still mix on top, as Asterisk's audiohooks do on MOH).
     pub hold_music: Option<Box<dyn FrameSource + Send>>,
+    /// A short sound mixed over whatever this phone hears (a monitoring notice),
+    /// dropped when it ends.
+    pub notice: Option<Box<dyn FrameSource + Send>>,
     /// Digits for whoever runs this leg's dialplan.
     pub dtmf: Option<mpsc::UnboundedSender<char>>,
     /// This leg's decoded audio for another bridge (a supervisor's voice).
@@ -80,6 +83,7 @@ impl SideProc {
             released: false,
             player: None,
             hold_music: None,
+            notice: None,
             dtmf: None,
             talk: None,
             gen_ssrc: rand::random(),
@@ -91,7 +95,11 @@ impl SideProc {
     }
 
     pub fn needs_processing(&self) -> bool {
-        self.local || self.player.is_some() || self.talk.is_some() || self.hold_music.is_some()
+        self.local
+            || self.player.is_some()
+            || self.talk.is_some()
+            || self.hold_music.is_some()
+            || self.notice.is_some()
     }
 
     /// This leg's phone hears a stream the PBX makes (a digit being replayed
@@ -100,6 +108,7 @@ impl SideProc {
         self.local
             || self.player.is_some()
             || self.hold_music.is_some()
+            || self.notice.is_some()
             || !self.dtmf_out.is_empty()
     }
 
@@ -221,8 +230,22 @@ impl SideProc {
         Some(frame)
     }
 
-    /// What this leg's phone hears: the player's audio while one plays, else the mix.
+    /// What this leg's phone hears: the player's audio while one plays, else the
+    /// mix; a notice on top of either.
     pub fn output(&mut self, mixed: Frame) -> Frame {
+        let mut out = self.played(mixed);
+        if let Some(notice) = self.notice.as_mut() {
+            let mut f = Frame::silence();
+            if notice.next_frame(&mut f) {
+                crate::mix::mix_into(&mut out, &f, crate::mix::VolumeStep::UNITY);
+            } else {
+                self.notice = None;
+            }
+        }
+        out
+    }
+
+    fn played(&mut self, mixed: Frame) -> Frame {
         let Some(player) = self.player.as_mut() else {
             return mixed;
         };

@@ -100,6 +100,9 @@ impl Relay {
                 p.negotiated = true;
             }
             Control::SetLocal { side, local } => self.proc.sides[side.index()].local = local,
+            Control::Notice { side, sound } => {
+                self.proc.sides[side.index()].notice = Some(sound);
+            }
             Control::HoldMusic { side, music } => {
                 self.proc.sides[side.index()].hold_music = music;
             }

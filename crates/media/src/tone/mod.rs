@@ -72,6 +72,18 @@ impl ToneSpec {
         }
     }
 
+    /// The monitoring notice: one 1400 Hz beep of 200 ms (the band and length
+    /// recording-warning rules ask for, e.g. 1260-1540 Hz, 170-180 ms or more),
+    /// distinct from ChanSpy's own 1000 Hz beep.
+    pub fn monitor_notice() -> ToneSpec {
+        ToneSpec {
+            freqs: vec![1400.0],
+            level_dbfs: -14.0 + DBM0_TO_DBFS,
+            cadence: vec![(200, 0)],
+            repeat: false,
+        }
+    }
+
     /// A steady sine (tests, calibration).
     pub fn sine(freq: f64, level_dbfs: f64) -> ToneSpec {
         ToneSpec::continuous(&[freq], level_dbfs)

@@ -21,8 +21,23 @@ pub enum GroupCommand {
         #[arg(value_parser = parse_group)]
         name: String,
     },
-    /// List spy groups with their members.
+    /// List spy groups with their members and notice policies.
     List,
+    /// What the parties of a monitored call in the group are told: none (the
+    /// default), agent (a beep to the agent), both (a beep to both) or announce
+    /// ("this call is being monitored", to both), at the start and at each mode
+    /// change.
+    Notice {
+        #[arg(value_parser = parse_group)]
+        name: String,
+        #[arg(value_parser = parse_notice)]
+        policy: store::Notice,
+        /// A reminder beep every SECS seconds while the call is monitored
+        /// (0: none; at most 3600).
+        #[arg(long, value_name = "SECS", default_value_t = 0,
+              value_parser = clap::value_parser!(u32).range(0..=3600))]
+        every: u32,
+    },
     /// Manage which extensions are in a group.
     #[command(subcommand)]
     Member(MemberCommand),
@@ -44,6 +59,10 @@ pub enum MemberCommand {
         #[arg(value_parser = parse_number)]
         ext: String,
     },
+}
+
+fn parse_notice(s: &str) -> Result<store::Notice, String> {
+    s.parse().map_err(|e: store::StoreError| e.to_string())
 }
 
 fn parse_description(s: &str) -> Result<String, String> {
@@ -73,14 +92,29 @@ pub async fn run(store: &Store, cmd: GroupCommand) -> anyhow::Result<()> {
                     vec![
                         g.name,
                         g.members.join(","),
+                        g.notice.to_string().replace(' ', "-"),
                         super::clean(&g.description.unwrap_or_default()),
                     ]
                 })
                 .collect();
             print!(
                 "{}",
-                table::render(&["GROUP", "MEMBERS", "DESCRIPTION"], &rows)
+                table::render(&["GROUP", "MEMBERS", "NOTICE", "DESCRIPTION"], &rows)
             );
+        }
+        GroupCommand::Notice {
+            name,
+            policy,
+            every,
+        } => {
+            let notice = store::GroupNotice {
+                notice: policy,
+                every_s: every,
+            };
+            if !store.group_notice(&name, notice).await? {
+                bail!("spy group {name:?} does not exist");
+            }
+            println!("spy group {name}: notice {notice}");
         }
         GroupCommand::Member(MemberCommand::Add { group, ext }) => {
             store.group_member_add(&group, &ext).await?;

@@ -73,6 +73,7 @@ fn may_create_database(command: &Command) -> bool {
             GroupCommand::Add { .. } => true,
             GroupCommand::Del { .. }
             | GroupCommand::List
+            | GroupCommand::Notice { .. }
             | GroupCommand::Member(MemberCommand::Add { .. } | MemberCommand::Del { .. }) => false,
         },
         Command::Token(c) => matches!(

@@ -34,6 +34,17 @@ use crate::registry::ChannelEntry;
 pub(crate) use options::{parse_options, spec_matches, SpyOptions};
 use session::{session_id, SpySession};
 
+/// The prompt a group's `announce` policy plays to both parties.
+const ANNOUNCEMENT: &str = "call-monitored";
+
+/// Sleeps until `at`; never wakes when there is none.
+async fn sleep_until_some(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// A takeover by key: how long both parties hear the supervisor before the agent
 /// is released, so the supervisor's voice is back after the key press (a phone
 /// sends the key for 100-250 ms, then its jitter buffer on our side catches up).
@@ -67,6 +78,8 @@ struct Steer<'a> {
     taken: bool,
     /// The mode change comes from a key the supervisor pressed.
     after_key: bool,
+    /// What the monitored parties are told (their groups' policy).
+    notice: store::GroupNotice,
 }
 
 /// Three short congestion bursts: "no" while spying goes on.
@@ -329,7 +342,15 @@ impl PbxHost {
             says: link.says.clone(),
             taken: false,
             after_key: false,
+            notice: {
+                let config = self.env.config.snapshot();
+                config.notice_for(&t.info.groups(&config))
+            },
         };
+        if *mode != SpyMode::Takeover {
+            // (A takeover at the start tells them as the mode change it is.)
+            self.give_notice(&steer, steer.notice.notice);
+        }
         if *mode == SpyMode::Takeover {
             *mode = attach_as;
             let _ = self
@@ -337,8 +358,20 @@ impl PbxHost {
                 .await;
         }
         let mut typed = String::new();
+        let every = Duration::from_secs(u64::from(steer.notice.every_s));
+        let mut reminder = (steer.notice.every_s > 0).then(|| tokio::time::Instant::now() + every);
         let (end, reason) = loop {
             let input = tokio::select! {
+                () = sleep_until_some(reminder) => {
+                    // A reminder is a beep, even where the start was announced.
+                    let beep = match steer.notice.notice {
+                        store::Notice::Announce => store::Notice::Both,
+                        n => n,
+                    };
+                    self.give_notice(&steer, beep);
+                    reminder = Some(tokio::time::Instant::now() + every);
+                    continue;
+                }
                 r = &mut done => {
                     // The hook's queue closing ends the player: the spied call is gone.
                     // Our own bridge closing (or stopping the player) means we are.
@@ -487,7 +520,39 @@ impl PbxHost {
         self.media.talk_to(self.side, talk.then(|| s.says.clone()));
         s.mode = new;
         session.mode_changed(new);
+        self.give_notice(s, s.notice.notice);
         Ok(())
+    }
+
+    /// Tells the monitored parties, as their groups' policy asks: a beep to the
+    /// agent (the spied channel), to both, or the announcement to both. Mixed
+    /// over what they hear, so the call goes on underneath.
+    fn give_notice(&self, s: &Steer<'_>, notice: store::Notice) {
+        let beep = || -> Box<dyn media::tone::FrameSource + Send> {
+            Box::new(media::tone::ToneGenerator::new(
+                media::tone::ToneSpec::monitor_notice(),
+            ))
+        };
+        let side = s.t.info.side;
+        match notice {
+            store::Notice::None => {}
+            store::Notice::Agent => s.t.bridge.notice(side, beep()),
+            store::Notice::Both => {
+                s.t.bridge.notice(side, beep());
+                s.t.bridge.notice(side.other(), beep());
+            }
+            store::Notice::Announce => {
+                for to in [side, side.other()] {
+                    match self.env.prompts.open("en", ANNOUNCEMENT) {
+                        Ok(p) => s.t.bridge.notice(to, Box::new(p.player())),
+                        Err(e) => {
+                            tracing::error!("monitoring announcement: {e}; beeping instead");
+                            s.t.bridge.notice(to, beep());
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// A refused attempt: recorded, announced as an event, and the supervisor hears
