@@ -82,6 +82,7 @@ fn documented(state: &ApiState) -> OpenApiRouter<ApiState> {
         .routes(routes!(groups::get_group, groups::delete_group))
         .routes(routes!(groups::list_members, groups::add_member))
         .routes(routes!(groups::delete_member))
+        .routes(routes!(groups::set_notice))
         .routes(routes!(supervisors::list_supervisors))
         .routes(routes!(
             supervisors::get_supervisor,

@@ -222,7 +222,8 @@ async fn groups_and_memberships() {
             .await;
         assert_eq!(
             r.expect(201),
-            &json!({"name": "sales", "description": "Sales floor", "members": []})
+            &json!({"name": "sales", "description": "Sales floor", "members": [],
+                    "notice": "none", "notice_every_s": 0})
         );
         s.admin("POST", "/api/v1/groups", Some(json!({"name": "sales"})))
             .await
@@ -286,6 +287,40 @@ async fn groups_and_memberships() {
             &json!(["sales"])
         );
         s.get("/api/v1/groups/nope").await.expect(404);
+
+        // The notice policy: set, shown, refused when wrong.
+        assert_eq!(
+            s.get("/api/v1/groups/sales").await.expect(200)["notice"],
+            "none"
+        );
+        let g = s
+            .admin(
+                "PUT",
+                "/api/v1/groups/sales/notice",
+                Some(json!({"notice": "both", "every_s": 15})),
+            )
+            .await
+            .expect(200)
+            .clone();
+        assert_eq!(
+            (g["notice"].clone(), g["notice_every_s"].clone()),
+            (json!("both"), json!(15))
+        );
+        for bad in [
+            json!({"notice": "loud"}),
+            json!({"notice": "agent", "every_s": 4000}),
+        ] {
+            s.admin("PUT", "/api/v1/groups/sales/notice", Some(bad))
+                .await
+                .expect(400);
+        }
+        s.admin(
+            "PUT",
+            "/api/v1/groups/nope/notice",
+            Some(json!({"notice": "agent"})),
+        )
+        .await
+        .expect(404);
 
         s.admin("DELETE", "/api/v1/groups/sales/members/201", None)
             .await

@@ -18,6 +18,24 @@ pub struct GroupOut {
     pub description: Option<String>,
     /// Extension numbers.
     pub members: Vec<String>,
+    /// What the parties of a monitored call in the group are told: `none`,
+    /// `agent`, `both` or `announce`.
+    pub notice: String,
+    /// Seconds between reminder beeps while monitored (0: none).
+    pub notice_every_s: u32,
+}
+
+/// A group's notice policy.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoticeIn {
+    /// `none`, `agent` (a beep to the agent), `both` (a beep to both) or
+    /// `announce` ("this call is being monitored", to both).
+    pub notice: String,
+    /// A reminder beep every so many seconds while monitored (0 or absent: none;
+    /// at most 3600).
+    #[serde(default)]
+    pub every_s: u32,
 }
 
 /// A new spy group.
@@ -42,6 +60,8 @@ fn group_out(g: SpyGroup) -> GroupOut {
         name: g.name,
         description: g.description,
         members: g.members,
+        notice: g.notice.notice.as_str().to_string(),
+        notice_every_s: g.notice.every_s,
     }
 }
 
@@ -104,6 +124,32 @@ pub(crate) async fn delete_group(
             "spy group {name:?} does not exist"
         )))
     }
+}
+
+#[utoipa::path(put, path = "/api/v1/groups/{name}/notice", tag = "groups",
+    params(("name" = String, Path)), request_body = NoticeIn,
+    responses((status = 200, description = "the group with its policy", body = GroupOut),
+              (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn set_notice(
+    State(s): State<ApiState>,
+    PathArg(name): PathArg<String>,
+    Body(req): Body<NoticeIn>,
+) -> ApiResult<Json<GroupOut>> {
+    let st = store(&s)?;
+    let notice = req
+        .notice
+        .parse::<store::Notice>()
+        .map_err(Failure::field("notice"))?;
+    let policy = store::GroupNotice {
+        notice,
+        every_s: req.every_s,
+    };
+    if !st.group_notice(&name, policy).await? {
+        return Err(Failure::not_found(format!(
+            "spy group {name:?} does not exist"
+        )));
+    }
+    Ok(Json(group_out(find_group(st, &name).await?)))
 }
 
 #[utoipa::path(get, path = "/api/v1/groups/{name}/members", tag = "groups",

@@ -69,6 +69,11 @@ impl Switch {
             return;
         };
         let virtual_a = call.virtual_a;
+        // A callee that leaves while holding the caller stops its music.
+        self.hold_changed(id, LegSide::B, false);
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         if let Some(b) = call.b.take() {
             tracing::info!(a = %call.a.channel, b = %b.channel, "callee hung up");
             self.channels.gone(&b.channel, &mut self.out);

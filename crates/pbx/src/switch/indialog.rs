@@ -107,7 +107,7 @@ impl Switch {
     /// A leg held its peer or resumed: the held phone hears the call's music on
     /// hold in place of the peer, until the peer resumes. Only between two phones:
     /// a leg the PBX answers itself (a prompt, ChanSpy) has no peer to hear.
-    fn hold_changed(&mut self, id: CallId, side: LegSide, hold: bool) {
+    pub(super) fn hold_changed(&mut self, id: CallId, side: LegSide, hold: bool) {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
@@ -116,7 +116,9 @@ impl Switch {
             LegSide::B => 1,
         };
         let two_phones = call.b.is_some() && !call.virtual_a;
-        if call.holding[i] == hold || !two_phones {
+        // Resuming needs no peer: a leg that leaves (hangs up, is taken over)
+        // stops the music it caused.
+        if call.holding[i] == hold || (hold && !two_phones) {
             return;
         }
         call.holding[i] = hold;
@@ -196,6 +198,10 @@ impl Switch {
                 if awaited {
                     // The phone chose among the codecs we offered.
                     self.set_codec(bridge, bridge_side(side), &desc.codecs, desc.dtmf.as_ref());
+                } else {
+                    // The answer to our offer in a 200 to an offerless re-INVITE:
+                    // how some phones resume (or hold).
+                    self.hold_changed(id, side, desc.is_hold());
                 }
             }
             (Some(Err(e)), _) if awaited => {

@@ -115,6 +115,8 @@ impl Switch {
     /// only to answer a crossing BYE. Leg A of the struct stays (the call's record
     /// names its channel) but is never sent anything again.
     fn release_leg(&mut self, id: CallId, side: LegSide, now: Instant) {
+        // The agent held the client: the client now talks with the supervisor.
+        self.hold_changed(id, side, false);
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };

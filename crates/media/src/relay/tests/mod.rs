@@ -4,6 +4,7 @@
 //! supervisor taking a call over (a released leg).
 
 mod decode;
+mod hold;
 mod takeover;
 
 use std::net::SocketAddr;

@@ -6,6 +6,7 @@ mod harness;
 mod cancel;
 mod click_to_spy;
 mod dial;
+mod hold;
 mod indialog;
 mod late_offer;
 mod lifecycle;
