@@ -161,6 +161,16 @@ impl BridgeControl {
         self.send(Control::Release { side });
     }
 
+    /// Starts a MixMonitor on this bridge (its files are already open).
+    pub fn mix_monitor(&self, monitor: crate::hooked::MixMonitor) {
+        self.send(Control::MixMonitor { monitor });
+    }
+
+    /// Stops a MixMonitor, or all of them (None); their files are completed.
+    pub fn stop_mix_monitor(&self, id: Option<crate::hooked::MixMonitorId>) {
+        self.send(Control::StopMixMonitor { id });
+    }
+
     /// Mixes a short sound over what the phone on `side` hears (a monitoring
     /// notice), whatever it hears: its peer, a prompt, music, a whisper.
     pub fn notice(&self, side: Side, sound: Box<dyn FrameSource + Send>) {

@@ -51,6 +51,14 @@ pub(crate) enum Control {
     Release {
         side: Side,
     },
+    /// Starts recording a channel of the bridge.
+    MixMonitor {
+        monitor: crate::hooked::MixMonitor,
+    },
+    /// Stops one MixMonitor (its files are completed), or every one (None).
+    StopMixMonitor {
+        id: Option<crate::hooked::MixMonitorId>,
+    },
     /// A short sound mixed over what the phone on `side` hears (a notice).
     Notice {
         side: Side,

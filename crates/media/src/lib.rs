@@ -52,9 +52,12 @@ mod worker;
 pub use bridge::{BridgeControl, MediaBridge};
 pub use engine::{MediaEngine, MediaError};
 pub use hooked::{
-    frame_pipe, FrameReceiver, FrameSender, LinkSource, PipeClosed, PlayEnd, Recv, SpyLink,
+    frame_pipe, FrameReceiver, FrameSender, LinkSource, MixMonitor, MixMonitorId, PipeClosed,
+    PlayEnd, Recv, SpyLink,
 };
-pub use recording::{RecordingSink, RecordingSource, RecordingStatus, RECORDING_QUEUE_FRAMES};
+pub use recording::{
+    RecordingSink, RecordingSource, RecordingStatus, RecordingTap, RECORDING_QUEUE_FRAMES,
+};
 pub use side::Side;
 pub use stats::{BridgeStats, SideStats};
 

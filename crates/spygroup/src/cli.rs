@@ -138,7 +138,7 @@ pub struct ServeArgs {
     /// Prompts directory, holding `<lang>/<name>.wav` [default: sounds].
     #[arg(long, value_name = "DIR")]
     pub sounds: Option<PathBuf>,
-    /// Where ChanSpy's r(name) option records [default: recordings].
+    /// Where ChanSpy's r(name) and MixMonitor record [default: recordings].
     #[arg(long, value_name = "DIR")]
     pub recordings: Option<PathBuf>,
 }

@@ -9,8 +9,11 @@
 //! (packets in, ticks with the time), and knows nothing of sockets or threads.
 
 mod link;
+mod mixmonitor;
 mod pipe;
 mod side;
+
+pub use mixmonitor::{MixMonitor, MixMonitorId};
 
 pub use link::{LinkSource, SpyLink};
 pub use pipe::{frame_pipe, Closed as PipeClosed, FrameReceiver, FrameSender, Recv};
@@ -35,6 +38,8 @@ pub(crate) struct Processing {
     pub sides: [SideProc; 2],
     pub mixer: CallMixer,
     pub supervisors: Vec<Supervisor>,
+    /// MixMonitors recording this bridge's channels.
+    pub recorders: Vec<MixMonitor>,
     /// Where a supervisor's voice is copied on its way to the mixer.
     scratch: Frame,
 }
@@ -51,6 +56,7 @@ impl Processing {
             sides: [SideProc::new(), SideProc::new()],
             mixer: CallMixer::new(),
             supervisors: Vec::new(),
+            recorders: Vec::new(),
             scratch: Frame::silence(),
         }
     }
@@ -60,6 +66,7 @@ impl Processing {
     pub fn active(&self) -> bool {
         self.mixer.is_hooked()
             || !self.supervisors.is_empty()
+            || !self.recorders.is_empty()
             || self.sides.iter().any(SideProc::needs_processing)
     }
 
@@ -101,13 +108,17 @@ impl Processing {
     /// One tick: what each phone sent comes out of its jitter buffer; supervisors'
     /// voices go in; each phone gets the other (plus whispers), or its player.
     pub fn tick(&mut self, now: Instant) -> TickOutput {
-        let tapped = self.mixer.is_hooked() || !self.supervisors.is_empty();
+        let recording = !self.recorders.is_empty();
+        let tapped = self.mixer.is_hooked() || !self.supervisors.is_empty() || recording;
         // A phone's audio is decoded only when it is used: tapped for a spy, or
         // heard by the other phone in a stream the PBX makes. A supervisor's own
         // leg while they only listen decodes nothing.
         let wanted = [Side::B, Side::A].map(|other| tapped || self.generates(other));
         let read_a = self.sides[0].read(now, wanted[0]);
         let read_b = self.sides[1].read(now, wanted[1]);
+        // What each party said, before music on hold takes a holder's place.
+        let said =
+            recording.then(|| [&read_a, &read_b].map(|r| r.clone().unwrap_or_else(Frame::silence)));
         // A held phone hears music in place of the peer that holds it; a spy and
         // a whisper see the music as that peer's audio (the peer is silent while
         // it holds), so a whisper is heard over the music.
@@ -124,11 +135,15 @@ impl Processing {
         let read_b = read_b.unwrap_or_else(Frame::silence);
         // A supervisor whose bridge went away leaves: their queue is closed.
         let mut gone = Vec::new();
+        let mut supervisors_said = recording.then(Frame::silence);
         for s in &mut self.supervisors {
             loop {
                 match s.says.recv_into(&mut self.scratch) {
                     Recv::Frame => {
                         let _ = self.mixer.supervisor_says(s.id, &self.scratch);
+                        if let Some(sum) = supervisors_said.as_mut() {
+                            crate::mix::mix_into(sum, &self.scratch, VolumeStep::UNITY);
+                        }
                     }
                     Recv::Empty => break,
                     Recv::Closed => {
@@ -151,6 +166,21 @@ impl Processing {
         }
         for id in gone {
             self.detach(id);
+        }
+        if let (Some(said), Some(sup)) = (&said, &supervisors_said) {
+            let peer_is_phone = |s: &SideProc| s.negotiated && !s.released && !s.local;
+            let audio = mixmonitor::TickAudio {
+                said: [&said[0], &said[1]],
+                heard: [
+                    a_mix.as_ref().unwrap_or(&read_b),
+                    b_mix.as_ref().unwrap_or(&read_a),
+                ],
+                supervisors: sup,
+                bridged: [peer_is_phone(&self.sides[1]), peer_is_phone(&self.sides[0])],
+            };
+            for r in &mut self.recorders {
+                r.record(&audio);
+            }
         }
         TickOutput {
             hears: [

@@ -45,24 +45,26 @@ const WARN_EVERY: u64 = 250;
 /// Plays a source and records every frame it plays. See the module docs.
 pub struct RecordingSource {
     inner: Box<dyn FrameSource + Send>,
-    /// None once the recording ended (the source ended, or the writer stopped).
+    tap: RecordingTap,
+}
+
+/// The media side of one recording: frames pushed here reach its writer thread
+/// without waiting (see the module docs); dropping it completes the file.
+pub struct RecordingTap {
+    /// None once the recording ended (closed, or the writer stopped).
     tx: Option<SyncSender<Frame>>,
     status: RecordingStatus,
 }
 
-impl RecordingSource {
+impl RecordingTap {
     /// Records to a WAV file (created by the caller, so a bad path is its error).
-    pub fn new(inner: Box<dyn FrameSource + Send>, recorder: WavRecorder) -> RecordingSource {
-        RecordingSource::with_sink(inner, Box::new(recorder), RECORDING_QUEUE_FRAMES)
+    pub fn new(recorder: WavRecorder) -> RecordingTap {
+        RecordingTap::with_sink(Box::new(recorder), RECORDING_QUEUE_FRAMES)
     }
 
     /// Records to any sink, through a queue of `queue_frames` frames (at least one).
-    /// Starts the sink's writer thread; if that fails the source plays unrecorded.
-    pub fn with_sink(
-        inner: Box<dyn FrameSource + Send>,
-        sink: Box<dyn RecordingSink>,
-        queue_frames: usize,
-    ) -> RecordingSource {
+    /// Starts the sink's writer thread; if that fails nothing is recorded (logged).
+    pub fn with_sink(sink: Box<dyn RecordingSink>, queue_frames: usize) -> RecordingTap {
         let status = RecordingStatus::new(sink.label());
         let (tx, rx) = sync_channel(queue_frames.max(1));
         let tx = match writer::spawn(sink, rx, status.clone()) {
@@ -73,16 +75,16 @@ impl RecordingSource {
                 None
             }
         };
-        RecordingSource { inner, tx, status }
+        RecordingTap { tx, status }
     }
 
-    /// A handle on the recording's progress, valid after the source is gone.
+    /// A handle on the recording's progress, valid after the tap is gone.
     pub fn status(&self) -> RecordingStatus {
         self.status.clone()
     }
 
-    /// Copies one played frame to the writer; never waits.
-    fn record(&mut self, frame: &Frame) {
+    /// Copies one frame to the writer; never waits.
+    pub fn push(&mut self, frame: &Frame) {
         let Some(tx) = &self.tx else { return };
         match tx.try_send(frame.clone()) {
             Ok(()) => {}
@@ -100,15 +102,45 @@ impl RecordingSource {
             Err(TrySendError::Disconnected(_)) => self.tx = None,
         }
     }
+
+    /// Ends the recording now: the writer completes the file.
+    pub fn close(&mut self) {
+        self.tx = None;
+    }
+}
+
+impl RecordingSource {
+    /// Records to a WAV file (created by the caller, so a bad path is its error).
+    pub fn new(inner: Box<dyn FrameSource + Send>, recorder: WavRecorder) -> RecordingSource {
+        RecordingSource::with_sink(inner, Box::new(recorder), RECORDING_QUEUE_FRAMES)
+    }
+
+    /// Records to any sink, through a queue of `queue_frames` frames (at least one).
+    /// Starts the sink's writer thread; if that fails the source plays unrecorded.
+    pub fn with_sink(
+        inner: Box<dyn FrameSource + Send>,
+        sink: Box<dyn RecordingSink>,
+        queue_frames: usize,
+    ) -> RecordingSource {
+        RecordingSource {
+            inner,
+            tap: RecordingTap::with_sink(sink, queue_frames),
+        }
+    }
+
+    /// A handle on the recording's progress, valid after the source is gone.
+    pub fn status(&self) -> RecordingStatus {
+        self.tap.status()
+    }
 }
 
 impl FrameSource for RecordingSource {
     fn next_frame(&mut self, out: &mut Frame) -> bool {
         let more = self.inner.next_frame(out);
-        self.record(out);
+        self.tap.push(out);
         if !more {
             // Closing the queue lets the writer finish the file now, not at drop.
-            self.tx = None;
+            self.tap.close();
         }
         more
     }

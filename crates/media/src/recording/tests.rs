@@ -245,5 +245,5 @@ fn a_write_error_ends_the_recording_and_the_audio_plays_on() {
         assert!(rec.next_frame(&mut out));
         assert_eq!(out.samples()[0], k);
     }
-    assert!(rec.tx.is_none());
+    assert!(rec.tap.tx.is_none());
 }

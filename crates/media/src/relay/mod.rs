@@ -100,6 +100,11 @@ impl Relay {
                 p.negotiated = true;
             }
             Control::SetLocal { side, local } => self.proc.sides[side.index()].local = local,
+            Control::MixMonitor { monitor } => self.proc.recorders.push(monitor),
+            Control::StopMixMonitor { id } => self
+                .proc
+                .recorders
+                .retain(|r| id.is_some_and(|id| r.id != id)),
             Control::Notice { side, sound } => {
                 self.proc.sides[side.index()].notice = Some(sound);
             }

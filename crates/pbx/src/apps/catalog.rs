@@ -24,6 +24,8 @@ pub enum App {
     Echo,
     SetMusicOnHold,
     MusicOnHold,
+    MixMonitor,
+    StopMixMonitor,
     Authenticate,
     Dial,
     ChanSpy,
@@ -31,7 +33,7 @@ pub enum App {
 }
 
 impl App {
-    pub const ALL: [App; 22] = [
+    pub const ALL: [App; 24] = [
         App::Answer,
         App::Hangup,
         App::Wait,
@@ -50,6 +52,8 @@ impl App {
         App::Echo,
         App::SetMusicOnHold,
         App::MusicOnHold,
+        App::MixMonitor,
+        App::StopMixMonitor,
         App::Authenticate,
         App::Dial,
         App::ChanSpy,
@@ -77,6 +81,8 @@ impl App {
             App::Echo => "Echo",
             App::SetMusicOnHold => "SetMusicOnHold",
             App::MusicOnHold => "MusicOnHold",
+            App::MixMonitor => "MixMonitor",
+            App::StopMixMonitor => "StopMixMonitor",
             App::Authenticate => "Authenticate",
             App::Dial => "Dial",
             App::ChanSpy => "ChanSpy",

@@ -10,6 +10,7 @@ mod catalog;
 pub(crate) mod chanspy;
 mod dial;
 mod input;
+mod mixmonitor;
 mod play;
 
 use std::sync::Arc;
@@ -119,6 +120,8 @@ impl PbxHost {
                 AppOutcome::Continue
             }
             App::MusicOnHold => self.music_on_hold(args).await,
+            App::MixMonitor => self.mix_monitor(args, vars),
+            App::StopMixMonitor => self.stop_mix_monitor(),
             App::NoCdr => {
                 self.chan.no_cdr();
                 AppOutcome::Continue

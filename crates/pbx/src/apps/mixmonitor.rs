@@ -1,0 +1,187 @@
+//! `MixMonitor(file[,options])` and `StopMixMonitor()`: record this channel's call
+//! to WAV files under the recordings folder, from now until the call ends (or
+//! `StopMixMonitor`). A compatible subset of Asterisk's options:
+//! - `r(file)`: also what this channel's phone said, alone; `t(file)`: what it
+//!   heard, alone (the other party, and a supervisor who barges; a whisper to the
+//!   other party is never in it);
+//! - `S(file)` (spygroup's): what supervisors said into the call, whisper included,
+//!   so each party's voice has a file of its own;
+//! - `b`: only while bridged to another phone; `v(x)`/`V(x)`: the volume of what
+//!   was heard/said, -4 to 4; `a` (append) is not supported (warned about).
+//!
+//! File names are relative to the recordings folder (`/` makes sub-folders, no
+//! `..`); `.wav` is added when missing. `MIXMONITOR_FILENAME` gets the main file's
+//! path, as in Asterisk.
+
+use std::path::{Path, PathBuf};
+
+use dialplan::{AppOutcome, ChannelVars};
+use media::mix::VolumeStep;
+use media::{MixMonitor, RecordingTap};
+
+use super::play::split_first;
+use super::PbxHost;
+
+/// Parsed MixMonitor options.
+#[derive(Debug, Default, PartialEq)]
+struct Options {
+    read: Option<String>,
+    write: Option<String>,
+    supervisors: Option<String>,
+    only_bridged: bool,
+    heard: i32,
+    said: i32,
+    ignored: Vec<char>,
+}
+
+fn parse_options(s: &str) -> Options {
+    let mut o = Options::default();
+    let chars: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        i += 1;
+        let mut arg = None;
+        if chars.get(i) == Some(&'(') {
+            let close = chars[i..]
+                .iter()
+                .position(|&c| c == ')')
+                .map_or(chars.len(), |p| i + p);
+            arg = Some(
+                chars[i + 1..close.min(chars.len())]
+                    .iter()
+                    .collect::<String>(),
+            );
+            i = close + 1;
+        }
+        let level = |a: &Option<String>| {
+            a.as_deref()
+                .and_then(|v| v.trim().parse::<i32>().ok())
+                .unwrap_or(0)
+                .clamp(-4, 4)
+        };
+        match c {
+            'r' => o.read = arg,
+            't' => o.write = arg,
+            'S' => o.supervisors = arg,
+            'b' => o.only_bridged = true,
+            'v' => o.heard = level(&arg),
+            'V' => o.said = level(&arg),
+            other => o.ignored.push(other),
+        }
+    }
+    o
+}
+
+/// `name` under `dir`, `.wav` added: plain relative names only.
+fn recording_path(dir: &Path, name: &str) -> Result<PathBuf, String> {
+    let ok = !name.is_empty()
+        && name.len() <= 200
+        && !name.starts_with('/')
+        && name.split('/').all(|part| {
+            !part.is_empty()
+                && part != "."
+                && part != ".."
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        });
+    if !ok {
+        return Err(format!(
+            "{name:?} is not a recording name (letters, digits, - _ . and / only, no '..')"
+        ));
+    }
+    let mut p = dir.join(name);
+    if p.extension().is_none_or(|e| !e.eq_ignore_ascii_case("wav")) {
+        p.set_extension("wav");
+    }
+    Ok(p)
+}
+
+fn open_tap(path: &Path) -> Result<RecordingTap, String> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+    }
+    media::wav::WavRecorder::create(path)
+        .map(RecordingTap::new)
+        .map_err(|e| e.to_string())
+}
+
+impl PbxHost {
+    pub(super) fn mix_monitor(&mut self, args: &str, vars: &mut ChannelVars) -> AppOutcome {
+        let (file, opts) = split_first(args);
+        let opts = parse_options(opts);
+        if !opts.ignored.is_empty() {
+            tracing::warn!(channel = %self.chan.name, options = ?opts.ignored, "MixMonitor: options not supported, ignored");
+        }
+        let dir = self.env.recordings.clone();
+        let open =
+            |name: &str| recording_path(&dir, name).and_then(|p| open_tap(&p).map(|t| (p, t)));
+        let main = match open(file) {
+            Ok(m) => m,
+            Err(e) => {
+                // As Asterisk: the call goes on unrecorded, and the log says why.
+                tracing::error!(channel = %self.chan.name, "MixMonitor({args}): {e}");
+                return AppOutcome::Continue;
+            }
+        };
+        let extra = |name: &Option<String>| -> Option<RecordingTap> {
+            let name = name.as_deref()?;
+            match open(name) {
+                Ok((_, tap)) => Some(tap),
+                Err(e) => {
+                    tracing::error!(channel = %self.chan.name, "MixMonitor: {e}");
+                    None
+                }
+            }
+        };
+        let monitor = MixMonitor {
+            id: rand::random(),
+            side: self.side,
+            read: extra(&opts.read),
+            write: extra(&opts.write),
+            supervisors: extra(&opts.supervisors),
+            mixed: Some(main.1),
+            only_bridged: opts.only_bridged,
+            heard_gain: VolumeStep::new(opts.heard).unwrap_or(VolumeStep::UNITY),
+            said_gain: VolumeStep::new(opts.said).unwrap_or(VolumeStep::UNITY),
+        };
+        tracing::info!(channel = %self.chan.name, file = %main.0.display(), "MixMonitor recording");
+        vars.set("MIXMONITOR_FILENAME", &main.0.display().to_string());
+        self.media.mix_monitor(monitor);
+        AppOutcome::Continue
+    }
+
+    pub(super) fn stop_mix_monitor(&mut self) -> AppOutcome {
+        self.media.stop_mix_monitor(None);
+        AppOutcome::Continue
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_and_names() {
+        let o = parse_options("br(in)t(out)S(sup)v(2)V(-9)a");
+        assert_eq!(o.read.as_deref(), Some("in"));
+        assert_eq!(o.write.as_deref(), Some("out"));
+        assert_eq!(o.supervisors.as_deref(), Some("sup"));
+        assert!(o.only_bridged);
+        assert_eq!((o.heard, o.said), (2, -4));
+        assert_eq!(o.ignored, ['a']);
+        let dir = Path::new("/rec");
+        assert_eq!(
+            recording_path(dir, "q/1-2").unwrap(),
+            Path::new("/rec/q/1-2.wav")
+        );
+        assert_eq!(
+            recording_path(dir, "a.WAV").unwrap(),
+            Path::new("/rec/a.WAV")
+        );
+        for bad in ["", "/etc/x", "../x", "a/../b", "a b", "a//b"] {
+            assert!(recording_path(dir, bad).is_err(), "{bad:?}");
+        }
+    }
+}
