@@ -27,6 +27,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("delete", "/api/v1/groups/{name}"),
     ("get", "/api/v1/groups/{name}/members"),
     ("post", "/api/v1/groups/{name}/members"),
+    ("put", "/api/v1/groups/{name}/notice"),
     ("delete", "/api/v1/groups/{name}/members/{extension}"),
     ("get", "/api/v1/supervisors"),
     ("get", "/api/v1/supervisors/{extension}"),
