@@ -160,3 +160,30 @@ def test_api_takeover_is_one_per_call(pbx, ua, make_phone, tones):
     assert held[0]["taken_over_at"] >= held[0]["answer_at"], held
     audit = pbx.cli("audit", "list").stdout
     assert "DENIED" in audit and "already taken over by 201" in audit, audit
+
+
+def test_click_to_spy_straight_into_takeover(pbx, ua, make_phone, tones):
+    """POST /calls/{id}/monitor with mode takeover (what ChanSpy's T does): the
+    supervisor's phone rings, and on answer the call is theirs at once."""
+    client = carrier_trunk(pbx, make_phone, tones[400])
+    agent = registered_phone(pbx, make_phone, "110", tones[1000])
+    sup = registered_phone(pbx, make_phone, "201", tones[1500])
+    pbx.cli("supervisor", "grant", "201", "--groups", "all", "--modes", "listen,takeover")
+    token = pbx.cli("token", "create", "--scope", "supervise", "--supervisor", "201").stdout.strip()
+    ccall, aleg = inbound_call(ua, pbx, client, agent, "110")
+    status, calls = api(pbx, "GET", "/api/v1/calls", token)
+    [call] = calls["calls"]
+    taken = count_log(pbx, "call taken over")
+    status, body = api(pbx, "POST", f"/api/v1/calls/{call['id']}/monitor", token,
+                       {"supervisor": "201", "mode": "takeover"})  # fmt: skip
+    assert status == 201, body
+    leg = sup.incoming(timeout=10)
+    ua.wait_for(lambda: leg.confirmed and leg.media_active, 10, "the supervisor answers")
+    wait_log(ua, pbx, "call taken over", taken, 8, "the takeover")
+    ua.wait_for(lambda: aleg.disconnected, 5, "the agent's leg to get its BYE")
+    ua.poll(2.5)
+    wav = ccall.stop_recording()
+    end = audio.duration(wav)
+    check("client", levels(wav, end - 1.5, end), [1500], [400, 1000], "after the takeover")
+    leg.end()
+    ua.wait_for(lambda: ccall.disconnected, 5, "the client's call to end with the supervisor's")
