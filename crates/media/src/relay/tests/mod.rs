@@ -6,6 +6,7 @@
 mod decode;
 mod hold;
 mod takeover;
+mod voices;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -5,105 +5,13 @@
 //! A (spied, "agent") says 1000 Hz, B ("client") 400 Hz, the supervisor 1500 Hz,
 //! all at -12 dBFS and through PCMU as on the wire.
 
-use tokio::sync::oneshot;
-
-use super::{addr, header, Bench, Stream, PHONE_A, PHONE_A_RTCP, PHONE_B, PHONE_B_RTCP};
-use crate::codec::AudioCodec;
+use super::voices::{absent, attach, decoded, present, Talker, Voice, AGENT, CLIENT, SUPERVISOR};
+use super::{addr, header, Bench, PHONE_A, PHONE_A_RTCP, PHONE_B, PHONE_B_RTCP};
 use crate::control::Control;
-use crate::frame::{Frame, SAMPLES_8K};
-use crate::goertzel::tone_dbfs;
-use crate::hooked::SpyLink;
-use crate::mix::{SpyMode, VolumeStep};
+use crate::frame::Frame;
+use crate::mix::SpyMode;
 use crate::relay::{Port, Transmit};
-use crate::side::Side::{self, A, B};
-use crate::tone::{FrameSource, ToneGenerator, ToneSpec};
-
-const AGENT: f64 = 1000.0;
-const CLIENT: f64 = 400.0;
-const SUPERVISOR: f64 = 1500.0;
-
-fn level(samples: &[i16], hz: f64) -> f64 {
-    tone_dbfs(samples, hz, 8000)
-}
-
-fn present(samples: &[i16], hz: f64, what: &str) {
-    let l = level(samples, hz);
-    assert!(
-        (l - -12.0).abs() < 0.6,
-        "{what}: {hz} Hz expected at -12 dBFS, got {l:.2}"
-    );
-}
-
-fn absent(samples: &[i16], hz: f64, what: &str) {
-    let l = level(samples, hz);
-    assert!(
-        l < -50.0,
-        "{what}: {hz} Hz expected absent, got {l:.2} dBFS"
-    );
-}
-
-/// A tone, 20 ms at a time.
-struct Voice(ToneGenerator);
-
-impl Voice {
-    fn new(hz: f64) -> Voice {
-        Voice(ToneGenerator::new(ToneSpec::sine(hz, -12.0)))
-    }
-
-    fn frame(&mut self) -> Frame {
-        let mut f = Frame::silence();
-        assert!(self.0.next_frame(&mut f));
-        f
-    }
-}
-
-/// A phone saying a tone: one PCMU packet of it every 20 ms.
-struct Talker {
-    stream: Stream,
-    voice: Voice,
-}
-
-impl Talker {
-    fn new(ssrc: u32, hz: f64) -> Talker {
-        Talker {
-            stream: Stream::new(ssrc),
-            voice: Voice::new(hz),
-        }
-    }
-
-    fn packet(&mut self) -> Vec<u8> {
-        let mut p = self.stream.packet(0);
-        let mut code = [0u8; SAMPLES_8K];
-        AudioCodec::Pcmu
-            .encode_frame(&self.voice.frame(), &mut code)
-            .unwrap();
-        p[12..].copy_from_slice(&code);
-        p
-    }
-}
-
-/// What a phone hears in a PCMU packet.
-fn decoded(pkt: &[u8]) -> Frame {
-    assert_eq!(header(pkt).payload_type, 0, "PCMU");
-    let mut f = Frame::silence();
-    AudioCodec::Pcmu.decode_frame(&pkt[12..], &mut f).unwrap();
-    f
-}
-
-fn attach(b: &mut Bench, at_ms: u64, target: Side, mode: SpyMode) -> SpyLink {
-    let (reply, mut link) = oneshot::channel();
-    b.control(
-        at_ms,
-        Control::AttachSpy {
-            target,
-            mode,
-            volume: VolumeStep::UNITY,
-            one_way: false,
-            reply,
-        },
-    );
-    link.try_recv().expect("the relay replies at once")
-}
+use crate::side::Side::{A, B};
 
 /// B's RTP socket sending to B's phone.
 fn to_b() -> Transmit {
