@@ -45,6 +45,7 @@ class Baresip:
                     "net_interface 127.0.0.1",
                     f"rtp_ports {rtp_lo}-{rtp_hi}",
                     "module_path /usr/lib/baresip/modules",
+                    "module stdio.so",  # reads menu commands (command()) from stdin
                     "module g711.so",
                     "module ausine.so",
                     "module sndfile.so",

@@ -192,6 +192,7 @@ class Call(pj.Call):
         self.stream_remote = None  # "ip:port" the phone sends RTP to
         self.connected_at = None
         self.disconnected_at = None
+        self.transfer_codes: list[tuple[int, bool]] = []  # (sipfrag status, final)
 
     # ---- callbacks -------------------------------------------------------
     def onCallState(self, prm):
@@ -212,6 +213,10 @@ class Call(pj.Call):
     def onCallMediaState(self, prm):
         self.media_events += 1
         self._connect_media()
+
+    def onCallTransferStatus(self, prm):
+        # The NOTIFYs of our REFER: sipfrag status, and whether it is the last.
+        self.transfer_codes.append((prm.statusCode, prm.finalNotify))
 
     # ---- media -----------------------------------------------------------
     def _audio_index(self):
@@ -319,6 +324,19 @@ class Call(pj.Call):
 
     def hold(self):
         self.setHold(pj.CallOpParam(True))
+
+    def transfer(self, target):
+        """Blind transfer: REFER the other party to ``target``."""
+        self.xfer(self.phone.uri(target), pj.CallOpParam(True))
+
+    def transfer_to_call(self, other):
+        """Attended transfer: REFER the other party to ``other``'s party, with
+        Replaces naming ``other``'s dialog (RFC 3891)."""
+        self.xferReplaces(other, pj.CallOpParam(True))
+
+    @property
+    def transferred_ok(self):
+        return any(final and 200 <= code < 300 for code, final in self.transfer_codes)
 
     def unhold(self):
         prm = pj.CallOpParam(True)

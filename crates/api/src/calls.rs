@@ -108,8 +108,14 @@ pub(crate) async fn list_calls(State(s): State<ApiState>) -> ApiResult<Json<Call
 pub struct MonitorIn {
     /// The supervisor's extension, whose phone rings.
     pub supervisor: String,
-    /// `listen`, `whisper` or `barge`.
+    /// `listen`, `whisper`, `barge` or `takeover`.
     pub mode: String,
+    /// When the call is transferred: `none` (default: the monitor ends with the
+    /// monitored channel), `agent` (it stays with the monitored extension and
+    /// moves to its next call) or `client` (it stays with the party the monitored
+    /// channel talks to, across transfers to other agents).
+    #[serde(default)]
+    pub follow: Option<String>,
 }
 
 /// A mode switch.
@@ -182,9 +188,15 @@ pub(crate) async fn start_monitor(
 ) -> ApiResult<(StatusCode, Json<MonitorOut>)> {
     store::validate::extension_number(&req.supervisor).map_err(Failure::field("supervisor"))?;
     let mode = parse_mode("mode", &req.mode)?;
+    let follow = match req.follow.as_deref() {
+        None => model::Follow::None,
+        Some(f) => f
+            .parse::<model::Follow>()
+            .map_err(|e| Failure::bad("follow", e.to_string()))?,
+    };
     may_act_as(&caller, Some(&req.supervisor))?;
     let id = live(&s)?
-        .monitor_start(&req.supervisor, &id, mode)
+        .monitor_start(&req.supervisor, &id, mode, follow)
         .await
         .map_err(refused)?;
     Ok((StatusCode::CREATED, Json(MonitorOut { id })))

@@ -61,7 +61,13 @@ pub trait LiveView: Send + Sync {
     /// Click-to-spy: ring `supervisor`, then monitor `target` (a call id, or a
     /// channel name) in `mode`. Ok carries the monitor's id. A view without
     /// click-to-spy knows no call to monitor.
-    fn monitor_start(&self, _supervisor: &str, target: &str, _mode: SpyMode) -> MonitorStart {
+    fn monitor_start(
+        &self,
+        _supervisor: &str,
+        target: &str,
+        _mode: SpyMode,
+        _follow: model::Follow,
+    ) -> MonitorStart {
         let why = format!("no call {target:?}: monitoring from the API is not available here");
         Box::pin(async { Err(MonitorFailure::NotFound(why)) })
     }

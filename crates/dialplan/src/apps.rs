@@ -46,6 +46,7 @@ pub const DEFAULT_APPS: &[&str] = &[
     "SayDigits",
     "Authenticate",
     "Dial",
+    "Transfer",
     "NoCDR",
     "DBdel",
     "DBdeltree",

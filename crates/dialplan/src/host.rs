@@ -17,6 +17,10 @@ pub enum AppOutcome {
     Digits(String),
     /// WaitExten timed out: go to `t`.
     Timeout,
+    /// Something outside the dialplan moved the channel (a blind transfer: the
+    /// transferer's phone sent a REFER): go on at `exten`, priority 1, in `context`,
+    /// as Asterisk's async goto does.
+    Goto { context: String, exten: String },
     /// The application could not run (unknown application such as AGI, bad
     /// arguments): the call ends with this reason logged.
     Fail(String),

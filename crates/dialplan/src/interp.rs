@@ -439,6 +439,16 @@ impl Interpreter {
                     ))
                 }
             }
+            AppOutcome::Goto { context, exten } => {
+                if self.plan.exists(&context, &exten) {
+                    // Out of any Macro or Gosub: the channel is somewhere else now.
+                    self.frames.clear();
+                    self.goto(&context, &exten, 1);
+                    Flow::Jump
+                } else {
+                    self.fail(format!("moved to {exten}@{context}: no such extension"))
+                }
+            }
             AppOutcome::Timeout => {
                 let ctx = self.loc.context.clone();
                 if self.plan.exists(&ctx, "t") {

@@ -303,6 +303,48 @@ fn digits_without_i_and_timeout_without_t() {
 }
 
 #[test]
+fn a_transfer_moves_the_channel_out_of_its_macro_to_the_target() {
+    // A blind transfer ends the Dial inside [macro-dial] with a Goto: the channel
+    // goes on at 120 in the transferer's context, and never back into the macro.
+    let p = plan(
+        "[from-trunk]\n\
+         exten => 110,1,Macro(dial,110)\n\
+         same => n,Playback(after-macro)\n\
+         [macro-dial]\n\
+         exten => s,1,Dial(SIP/${ARG1})\n\
+         same => n,Playback(in-macro)\n\
+         [from-internal]\n\
+         exten => 120,1,Dial(SIP/120)\n\
+         same => n,Hangup\n",
+    );
+    let mut host = MockHost::default().answer(
+        "Dial",
+        &[
+            AppOutcome::Goto {
+                context: "from-internal".into(),
+                exten: "120".into(),
+            },
+            AppOutcome::Continue,
+        ],
+    );
+    let end = block_on(interp(&p, "5551234").run(&mut host, "from-trunk", "110", 1));
+    assert_eq!(end, RunEnd::Hangup);
+    assert_eq!(host.apps(), vec!["Dial", "Dial", "Hangup"], "no Playback: the macro is left");
+    assert_eq!(host.calls[1].1, "SIP/120");
+
+    // A target that does not exist fails the call, saying why.
+    let mut host = MockHost::default().answer(
+        "Dial",
+        &[AppOutcome::Goto {
+            context: "from-internal".into(),
+            exten: "999".into(),
+        }],
+    );
+    let end = block_on(interp(&p, "5551234").run(&mut host, "from-trunk", "110", 1));
+    assert!(matches!(end, RunEnd::Failed(ref m) if m.contains("999@from-internal")), "{end:?}");
+}
+
+#[test]
 fn h_runs_after_hangup_and_autofallthrough() {
     let p = plan(
         "[a]\n\

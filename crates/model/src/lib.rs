@@ -81,6 +81,49 @@ impl FromStr for SpyMode {
     }
 }
 
+/// Where a monitoring session goes when its call changes under it (a transfer):
+/// `none` ends it with the call (the API's default), `agent` stays with the
+/// monitored channel's extension (its next call, as ChanSpy without `E`), `client`
+/// stays with the party the monitored channel was talking to (ChanSpy's `F`).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Follow {
+    #[default]
+    None,
+    Agent,
+    Client,
+}
+
+impl Follow {
+    pub const ALL: [Follow; 3] = [Follow::None, Follow::Agent, Follow::Client];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Follow::None => "none",
+            Follow::Agent => "agent",
+            Follow::Client => "client",
+        }
+    }
+}
+
+/// A follow rule that is not `none`, `agent` or `client`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a follow rule: use none, agent or client")]
+pub struct UnknownFollow(pub String);
+
+impl FromStr for Follow {
+    type Err = UnknownFollow;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Follow::ALL
+            .into_iter()
+            .find(|f| f.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| UnknownFollow(s.chars().take(80).collect()))
+    }
+}
+
 /// Whether a channel placed its call or was called. On the wire: `caller`, `callee`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]

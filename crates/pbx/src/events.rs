@@ -66,6 +66,18 @@ pub enum Event {
         supervisor: String,
         supervisor_channel: String,
     },
+    /// A party transferred the other: `blind` (REFER to `target`, an extension the
+    /// transferee's dialplan now dials) or `attended` (REFER with Replaces: the
+    /// transferee now talks with `target`, the channel the transferer consulted).
+    /// The transferer's legs are released.
+    #[serde(rename = "call.transfer")]
+    CallTransfer {
+        call: String,
+        kind: String,
+        transferer: String,
+        transferee: String,
+        target: String,
+    },
     #[serde(rename = "monitor.start")]
     MonitorStart {
         session: String,

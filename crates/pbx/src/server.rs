@@ -143,6 +143,7 @@ impl Controller {
         supervisor: &str,
         target: &str,
         mode: SpyMode,
+        follow: model::Follow,
     ) -> Result<MonitorId, MonitorError> {
         let gone = || MonitorError::Unavailable("the switch is not running".into());
         let (reply, wait) = oneshot::channel();
@@ -151,6 +152,7 @@ impl Controller {
                 supervisor: supervisor.to_string(),
                 target: target.to_string(),
                 mode,
+                follow,
                 reply,
             })
             .await

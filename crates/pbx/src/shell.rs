@@ -42,6 +42,7 @@ pub enum Command {
         supervisor: String,
         target: String,
         mode: media::mix::SpyMode,
+        follow: model::Follow,
         reply: oneshot::Sender<Result<MonitorId, MonitorError>>,
     },
 }
@@ -51,6 +52,7 @@ pub(crate) struct MonitorRequest {
     supervisor: String,
     target: String,
     mode: media::mix::SpyMode,
+    follow: model::Follow,
     reply: oneshot::Sender<Result<MonitorId, MonitorError>>,
 }
 
@@ -174,8 +176,8 @@ impl Shell {
                     Some(Command::ReloadDialplan(reply)) => {
                         let _ = reply.send(self.reload_dialplan());
                     }
-                    Some(Command::Monitor { supervisor, target, mode, reply }) => {
-                        let req = MonitorRequest { supervisor, target, mode, reply };
+                    Some(Command::Monitor { supervisor, target, mode, follow, reply }) => {
+                        let req = MonitorRequest { supervisor, target, mode, follow, reply };
                         match self.switch.check_monitor(&req.supervisor, &req.target, req.mode) {
                             Err(MonitorError::Forbidden(_) | MonitorError::NoSuchSupervisor(_)) => {
                                 self.pending_monitors.push(req);
@@ -219,9 +221,13 @@ impl Shell {
     }
 
     fn monitor(&mut self, req: MonitorRequest) {
-        let r = self
-            .switch
-            .start_monitor(&req.supervisor, &req.target, req.mode, Instant::now());
+        let r = self.switch.start_monitor(
+            &req.supervisor,
+            &req.target,
+            req.mode,
+            req.follow,
+            Instant::now(),
+        );
         let _ = req.reply.send(r);
     }
 
@@ -424,6 +430,7 @@ impl Shell {
                 supervisor,
                 target,
                 mode,
+                follow,
             } => {
                 let caller = chan::CallerInfo {
                     endpoint: supervisor.clone(),
@@ -443,7 +450,7 @@ impl Shell {
                 let env = env(self.switch.dialplan());
                 let monitors = self.parts.monitors.clone();
                 tokio::spawn(chan::run_click_to_spy(
-                    chan, env, media, supervisor, target, mode, monitor, monitors,
+                    chan, env, media, supervisor, target, mode, follow, monitor, monitors,
                 ));
             }
         }

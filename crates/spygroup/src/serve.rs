@@ -157,12 +157,13 @@ impl api::LiveView for LiveAdapter {
         supervisor: &str,
         target: &str,
         mode: model::SpyMode,
+        follow: model::Follow,
     ) -> api::MonitorStart {
         let control = self.control.clone();
         let (supervisor, target) = (supervisor.to_string(), target.to_string());
         Box::pin(async move {
             control
-                .monitor_start(&supervisor, &target, mode)
+                .monitor_start(&supervisor, &target, mode, follow)
                 .await
                 .map(|id| id.0)
                 .map_err(|e| e.failure())

@@ -229,6 +229,16 @@ impl Relay {
                 store_addr(&c.latched_rtp, Some(src));
                 tracing::debug!(?from, %src, "RTP latched");
             }
+            // The address the phone's SDP names beats a guess: after a re-INVITE
+            // (a transfer moved another phone onto this leg) the phone that left
+            // may still send for a moment, and must not keep the leg.
+            Some(l) if l != src && leg.sdp_rtp == Some(src) => {
+                leg.latched_rtp = Some(src);
+                leg.latched_rtcp = None;
+                store_addr(&c.latched_rtp, Some(src));
+                store_addr(&c.latched_rtcp, None);
+                tracing::debug!(?from, %src, was = %l, "RTP latched to the SDP's address");
+            }
             Some(l) if l != src => return dropped(&c.dropped_foreign),
             Some(_) => {}
         }

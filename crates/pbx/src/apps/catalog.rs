@@ -28,12 +28,13 @@ pub enum App {
     StopMixMonitor,
     Authenticate,
     Dial,
+    Transfer,
     ChanSpy,
     ExtenSpy,
 }
 
 impl App {
-    pub const ALL: [App; 24] = [
+    pub const ALL: [App; 25] = [
         App::Answer,
         App::Hangup,
         App::Wait,
@@ -56,6 +57,7 @@ impl App {
         App::StopMixMonitor,
         App::Authenticate,
         App::Dial,
+        App::Transfer,
         App::ChanSpy,
         App::ExtenSpy,
     ];
@@ -85,6 +87,7 @@ impl App {
             App::StopMixMonitor => "StopMixMonitor",
             App::Authenticate => "Authenticate",
             App::Dial => "Dial",
+            App::Transfer => "Transfer",
             App::ChanSpy => "ChanSpy",
             App::ExtenSpy => "ExtenSpy",
         }

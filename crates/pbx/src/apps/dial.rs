@@ -48,6 +48,41 @@ impl PbxHost {
             // Back to the PBX: it may play prompts again.
             self.media.set_local(self.side, true);
         }
+        if let Some(t) = self.chan.take_transferred() {
+            tracing::info!(channel = %self.chan.name, by = %t.by, "blind transfer to {}@{}", t.exten, t.context);
+            vars.set("BLINDTRANSFER", &t.by);
+            return AppOutcome::Goto {
+                context: t.context,
+                exten: t.exten,
+            };
+        }
+        AppOutcome::Continue
+    }
+
+    /// `Transfer([tech/]dest)`: sends the caller's phone to `dest` on this PBX (a 302
+    /// before answer, a REFER after), sets `TRANSFERSTATUS` (SUCCESS, FAILURE,
+    /// UNSUPPORTED) and `TRANSFERSTATUSPROTOCOL` (the SIP status), and goes on, as
+    /// Asterisk's. After a success the phone hangs this call up by itself.
+    pub(super) async fn transfer(&mut self, args: &str, vars: &mut ChannelVars) -> AppOutcome {
+        let dest = args.split(',').next().unwrap_or_default().trim();
+        let exten = parse_target(dest).unwrap_or_else(|| dest.to_string());
+        let valid = !exten.is_empty()
+            && exten.len() <= 64
+            && exten.chars().all(|c| {
+                c.is_ascii_alphanumeric() || matches!(c, '*' | '#' | '+' | '-' | '_' | '.')
+            });
+        if !valid {
+            tracing::warn!(channel = %self.chan.name, "Transfer({args}): not a destination (write Transfer(SIP/120) or Transfer(120))");
+            vars.set(
+                "TRANSFERSTATUS",
+                crate::chan::TransferStatus::Failure.as_str(),
+            );
+            return AppOutcome::Continue;
+        }
+        let (status, sip) = self.chan.transfer(&exten).await;
+        tracing::info!(channel = %self.chan.name, %exten, status = status.as_str(), sip, "Transfer");
+        vars.set("TRANSFERSTATUS", status.as_str());
+        vars.set("TRANSFERSTATUSPROTOCOL", &sip.to_string());
         AppOutcome::Continue
     }
 }

@@ -105,7 +105,9 @@ impl InputQueue {
                     ChanEvent::AnswerDone(_)
                     | ChanEvent::DialDone(_)
                     | ChanEvent::PlacedAnswered(_)
-                    | ChanEvent::TakeOverDone(_) => {}
+                    | ChanEvent::TakeOverDone(_)
+                    | ChanEvent::Transferred(_)
+                    | ChanEvent::TransferDone { .. } => {}
                 },
                 _ = tokio::time::sleep_until(until) => return Input::Timeout,
             }

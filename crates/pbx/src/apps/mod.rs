@@ -149,6 +149,7 @@ impl PbxHost {
             App::Echo => self.echo().await,
             App::Authenticate => self.authenticate(args, vars).await,
             App::Dial => self.dial(args, vars).await,
+            App::Transfer => self.transfer(args, vars).await,
             App::ChanSpy => self.chanspy(args, vars, false).await,
             App::ExtenSpy => self.chanspy(args, vars, true).await,
         }

@@ -36,6 +36,41 @@ pub enum ChanEvent {
     PlacedAnswered(String),
     /// The answer to [`ChanOp::TakeOver`].
     TakeOverDone(Result<(), TakeOverRefused>),
+    /// The bridged callee transferred this channel away (a blind REFER): the Dial
+    /// that bridged them returns next, and the dialplan goes on at the target, in
+    /// the transferer's context, as Asterisk's blind transfer does.
+    Transferred(Transferred),
+    /// The answer to [`ChanOp::Transfer`]: Asterisk's `TRANSFERSTATUS` and the SIP
+    /// status the phone reported.
+    TransferDone { status: TransferStatus, sip: u16 },
+}
+
+/// Where a blind transfer sends the transferee's channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transferred {
+    pub context: String,
+    pub exten: String,
+    /// The transferer's channel (Asterisk's `BLINDTRANSFER`).
+    pub by: String,
+}
+
+/// How `Transfer()` ended (`TRANSFERSTATUS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferStatus {
+    Success,
+    Failure,
+    /// The channel cannot be transferred (no phone, or it refused REFER with 405/501).
+    Unsupported,
+}
+
+impl TransferStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransferStatus::Success => "SUCCESS",
+            TransferStatus::Failure => "FAILURE",
+            TransferStatus::Unsupported => "UNSUPPORTED",
+        }
+    }
 }
 
 /// Why the switch would not let a supervisor take a call over.
@@ -105,6 +140,12 @@ pub enum ChanOp {
         supervisor: String,
         channel: String,
         target: String,
+    },
+    /// `Transfer(SIP/120)`: send the caller's phone to `exten` at this PBX: a 302 if
+    /// the call is not answered yet, else a REFER (the phone calls the target and
+    /// hangs up this call). Answered with `TransferDone`.
+    Transfer {
+        exten: String,
     },
 }
 
@@ -284,6 +325,33 @@ impl Channel {
         {
             Some(ChanEvent::TakeOverDone(r)) => r,
             _ => Err(TakeOverRefused::NoCall(target.to_string())),
+        }
+    }
+
+    /// Where a blind transfer sent this channel, if the Dial that just returned
+    /// ended because of one.
+    pub fn take_transferred(&mut self) -> Option<Transferred> {
+        let i = self
+            .pending
+            .iter()
+            .position(|e| matches!(e, ChanEvent::Transferred(_)))?;
+        match self.pending.remove(i) {
+            Some(ChanEvent::Transferred(t)) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// Transfers the caller's phone to `exten` (see [`ChanOp::Transfer`]).
+    pub async fn transfer(&mut self, exten: &str) -> (TransferStatus, u16) {
+        self.send(ChanOp::Transfer {
+            exten: exten.to_string(),
+        });
+        match self
+            .wait_for(|e| matches!(e, ChanEvent::TransferDone { .. }))
+            .await
+        {
+            Some(ChanEvent::TransferDone { status, sip }) => (status, sip),
+            _ => (TransferStatus::Failure, 0),
         }
     }
 

@@ -25,6 +25,7 @@ pub async fn run_click_to_spy(
     supervisor: String,
     target: String,
     mode: SpyMode,
+    follow: model::Follow,
     id: MonitorId,
     monitors: Monitors,
 ) {
@@ -42,7 +43,11 @@ pub async fn run_click_to_spy(
                 tracing::info!(monitor = %id, %supervisor, status = outcome.status.as_str(), "click-to-spy: supervisor did not answer");
                 break false;
             }
-            ChanEvent::Dtmf(_) | ChanEvent::AnswerDone(_) | ChanEvent::TakeOverDone(_) => {}
+            ChanEvent::Dtmf(_)
+            | ChanEvent::AnswerDone(_)
+            | ChanEvent::TakeOverDone(_)
+            | ChanEvent::Transferred(_)
+            | ChanEvent::TransferDone { .. } => {}
         }
     };
     if answered {
@@ -50,17 +55,25 @@ pub async fn run_click_to_spy(
         let mut host = PbxHost::on_side(chan, env, media, Side::B);
         host.answered = true;
         host.input.set_remote(control);
+        // `agent`: ChanSpy on the extension without E (its next call too);
+        // `client`: F; `none`: this channel only, ending with it.
+        let stays = follow == model::Follow::Agent;
         let opts = SpyOptions {
             mode: Some(mode),
             quiet: true,
             dtmf_modes: true,
-            exit_on_hangup: true,
-            stop_when_none: true,
+            exit_on_hangup: !stays,
+            stop_when_none: !stays,
+            follow_client: follow == model::Follow::Client,
             monitor: Some(id.0.clone()),
             ..Default::default()
         };
+        let spec = match crate::channel::endpoint_of(&target) {
+            Some(ep) if stays => format!("SIP/{ep}"),
+            _ => target,
+        };
         let mut vars = ChannelVars::new(name, id.0.clone());
-        let _ = host.spy_with(target, &opts, &mut vars).await;
+        let _ = host.spy_with(spec, &opts, &mut vars).await;
         host.chan.hangup(None);
     } else {
         chan.hangup(None);

@@ -30,7 +30,26 @@ pub enum LegSide {
     B,
 }
 
+impl LegSide {
+    /// The leg across the bridge.
+    pub fn other(self) -> LegSide {
+        match self {
+            LegSide::A => LegSide::B,
+            LegSide::B => LegSide::A,
+        }
+    }
+
+    /// The index of per-leg arrays (`Call::holding`): A 0, B 1.
+    pub fn index(self) -> usize {
+        match self {
+            LegSide::A => 0,
+            LegSide::B => 1,
+        }
+    }
+}
+
 /// An established leg: a channel and its dialog.
+#[derive(Clone)]
 pub struct Leg {
     pub channel: String,
     pub dialog: Dialog,
@@ -149,6 +168,11 @@ pub struct Call {
     /// Which legs hold the other one now (their last offer was sendonly or
     /// inactive), by `LegSide` (A, B).
     pub holding: [bool; 2],
+    /// `Transfer()` sent leg A a REFER: the phone's NOTIFYs say how it went.
+    pub transferring: bool,
+    /// The ACK for the 2xx to our re-INVITE of leg B (an attended transfer moved
+    /// that phone here), re-sent if the 2xx is.
+    pub b_reinvite_ack: Option<Request>,
 }
 
 /// What a call starts with: who calls what, the codecs we may use,
@@ -199,6 +223,8 @@ impl Call {
             taken_over: None,
             moh_class: crate::moh::DEFAULT_CLASS.to_string(),
             holding: [false; 2],
+            transferring: false,
+            b_reinvite_ack: None,
         }
     }
 

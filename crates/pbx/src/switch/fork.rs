@@ -151,17 +151,7 @@ impl Switch {
         invite.headers.push("Content-Type", "application/sdp");
         let call = self.calls.get_mut(&id)?;
         let b_port = call.bridge.map_or(0, |b| b.port(Side::B));
-        // The caller's codecs first, then the other G.711 law: the relay converts
-        // between the two, so a callee that lacks the caller's law still connects.
-        let mut offer = call.codecs.clone();
-        for other in [sdp::Codec::pcmu(), sdp::Codec::pcma()] {
-            if !offer
-                .iter()
-                .any(|c| c.name.eq_ignore_ascii_case(&other.name))
-            {
-                offer.push(other);
-            }
-        }
+        let offer = callee_offer(&call.codecs);
         invite.body = sdp::build_sdp(
             &mut call.b_origin,
             false,
@@ -310,4 +300,20 @@ impl Switch {
             self.client_txs.insert(ctx, (id, TxPurpose::Other));
         }
     }
+}
+
+/// What we offer a callee: the caller's codecs first, then the other G.711 law:
+/// the relay converts between the two, so a callee that lacks the caller's law
+/// still connects.
+pub(super) fn callee_offer(codecs: &[sdp::Codec]) -> Vec<sdp::Codec> {
+    let mut offer = codecs.to_vec();
+    for other in [sdp::Codec::pcmu(), sdp::Codec::pcma()] {
+        if !offer
+            .iter()
+            .any(|c| c.name.eq_ignore_ascii_case(&other.name))
+        {
+            offer.push(other);
+        }
+    }
+    offer
 }

@@ -44,7 +44,12 @@ impl Switch {
                 self.respond(tx, &req, 200, now);
                 self.on_info_dtmf(id, side, &req);
             }
-            Method::Options | Method::Notify => self.respond(tx, &req, 200, now),
+            Method::Refer => self.on_refer(tx, req, id, side, now),
+            Method::Notify => {
+                self.respond(tx, &req, 200, now);
+                self.on_notify(id, side, &req, now);
+            }
+            Method::Options => self.respond(tx, &req, 200, now),
             Method::Other(_) => self.respond(tx, &req, 501, now),
             _ => self.respond(tx, &req, 405, now),
         }
@@ -111,10 +116,7 @@ impl Switch {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
-        let i = match side {
-            LegSide::A => 0,
-            LegSide::B => 1,
-        };
+        let i = side.index();
         let two_phones = call.b.is_some() && !call.virtual_a;
         // Resuming needs no peer: a leg that leaves (hangs up, is taken over)
         // stops the music it caused.
@@ -125,10 +127,7 @@ impl Switch {
         let Some(bridge) = call.bridge.map(|b| b.id) else {
             return;
         };
-        let held = match side {
-            LegSide::A => LegSide::B,
-            LegSide::B => LegSide::A,
-        };
+        let held = side.other();
         let class = hold.then(|| call.moh_class.clone());
         let event = Event::CallHold {
             call: call.public_id.clone(),

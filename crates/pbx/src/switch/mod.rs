@@ -26,6 +26,7 @@ mod setup;
 mod takeover;
 #[cfg(test)]
 mod tests;
+mod transfer;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -54,7 +55,7 @@ pub use output::{
 };
 
 pub(crate) const USER_AGENT: &str = concat!("spygroup/", env!("CARGO_PKG_VERSION"));
-const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE";
+const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY";
 /// How often expired registrations, nonces and lockouts are swept.
 const HOUSEKEEPING: Duration = Duration::from_secs(5);
 /// How many requests may wait for a fresher snapshot at once, and for how long.
@@ -68,6 +69,10 @@ enum TxPurpose {
     Branch(usize),
     /// BYE, CANCEL: only their completion matters.
     Other,
+    /// `Transfer()`'s REFER to leg A.
+    Refer,
+    /// A re-INVITE of leg B (a phone an attended transfer moved here).
+    Reinvite,
 }
 
 /// What a new switch starts from.
@@ -260,6 +265,7 @@ impl Switch {
                 channel,
                 target,
             } => self.on_take_over(id, supervisor, channel, target, now),
+            ChanOp::Transfer { exten } => self.on_transfer_op(id, exten, now),
         }
         self.drive(now);
     }
@@ -458,16 +464,39 @@ impl Switch {
         };
         match purpose {
             TxPurpose::Branch(n) => self.on_branch_response(id, n, resp, now),
+            TxPurpose::Refer if resp.status >= 200 => {
+                self.client_txs.remove(&tx);
+                self.on_refer_response(id, resp.status);
+            }
+            TxPurpose::Reinvite => {
+                // A 2xx is kept: its retransmissions are ACKed again.
+                if resp.status >= 300 {
+                    self.client_txs.remove(&tx);
+                }
+                self.on_reinvite_response(id, resp, now);
+            }
             TxPurpose::Other if resp.status >= 200 => {
                 self.client_txs.remove(&tx);
             }
-            TxPurpose::Other => {}
+            TxPurpose::Other | TxPurpose::Refer => {}
         }
     }
 
     fn on_client_timeout(&mut self, tx: ClientTxId, now: Instant) {
         match self.client_txs.remove(&tx) {
             Some((id, TxPurpose::Branch(n))) => self.on_branch_failed(id, n, 408, now),
+            Some((id, TxPurpose::Refer)) => self.on_refer_timeout(id),
+            Some((id, TxPurpose::Reinvite)) => {
+                let unanswered = self
+                    .calls
+                    .get(&id)
+                    .is_some_and(|c| c.b.is_some() && c.b_reinvite_ack.is_none());
+                if unanswered {
+                    tracing::warn!(call = %id, "the transferred phone never answered our re-INVITE: hanging it up");
+                    self.bye_leg(id, LegSide::B, now);
+                    self.callee_gone(id, now);
+                }
+            }
             Some((_, TxPurpose::Other)) | None => {}
         }
     }

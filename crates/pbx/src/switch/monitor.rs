@@ -73,6 +73,7 @@ impl Switch {
         supervisor: &str,
         target: &str,
         mode: SpyMode,
+        follow: model::Follow,
         now: Instant,
     ) -> Result<MonitorId, MonitorError> {
         let channel = match self.monitor_checks(supervisor, target, mode) {
@@ -171,6 +172,7 @@ impl Switch {
                 supervisor: supervisor.to_string(),
                 target: channel.name.clone(),
                 mode,
+                follow,
             },
         }));
         Ok(monitor)

@@ -99,6 +99,8 @@ pub enum SpawnKind {
         supervisor: String,
         target: String,
         mode: SpyMode,
+        /// Where the session goes when the call is transferred.
+        follow: model::Follow,
     },
 }
 

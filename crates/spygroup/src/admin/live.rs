@@ -30,6 +30,11 @@ pub enum MonitorCommand {
         supervisor: String,
         #[arg(long, default_value = "listen", value_parser = ["listen", "whisper", "barge", "takeover"])]
         mode: String,
+        /// When the call is transferred: none (the monitor ends with the channel),
+        /// agent (stays with the extension, moves to its next call) or client
+        /// (stays with the party the channel talks to).
+        #[arg(long, default_value = "none", value_parser = ["none", "agent", "client"])]
+        follow: String,
         #[command(flatten)]
         api: ApiArgs,
     },
@@ -121,11 +126,12 @@ pub fn monitor(cmd: MonitorCommand, config_http: Option<SocketAddr>) -> anyhow::
             call,
             supervisor,
             mode,
+            follow,
             api,
         } => {
             let token = token(api.token)?;
             let path = format!("/api/v1/calls/{}/monitor", segment(&call));
-            let body = json!({ "supervisor": supervisor, "mode": mode });
+            let body = json!({ "supervisor": supervisor, "mode": mode, "follow": follow });
             let (status, answer) = request(
                 addr(api.http, config_http),
                 "POST",

@@ -238,6 +238,26 @@ fn latches_to_where_the_phone_really_sends_from() {
 }
 
 #[test]
+fn the_address_the_sdp_names_takes_the_leg_back_from_a_stray_latch() {
+    let mut b = Bench::bare();
+    b.control(0, remote(B, PHONE_B));
+    // A re-INVITE moved a new phone onto leg A; the phone that left still sends
+    // a packet or two, and is latched first.
+    b.control(0, remote(A, PHONE_A));
+    let leaving = "127.0.0.1:38150";
+    assert!(b.rtp(0, A, leaving, &Stream::new(7).packet(1)).is_some());
+    assert_eq!(b.stats().a.latched_rtp, Some(addr(leaving)));
+    // The phone the SDP names takes the leg over.
+    assert!(b.rtp(10, A, PHONE_A, &Stream::new(8).packet(1)).is_some());
+    assert_eq!(b.stats().a.latched_rtp, Some(addr(PHONE_A)));
+    let (t, _) = b.rtp(20, B, PHONE_B, &Stream::new(2).packet(1)).unwrap();
+    assert_eq!(t.dest, addr(PHONE_A));
+    // And the one that left is foreign from then on.
+    assert!(b.rtp(30, A, leaving, &Stream::new(7).packet(2)).is_none());
+    assert_eq!(b.stats().a.dropped_foreign, 1);
+}
+
+#[test]
 fn a_held_leg_gets_nothing_and_a_leg_without_an_address_neither() {
     let mut b = Bench::bare();
     b.control(0, remote(A, PHONE_A));

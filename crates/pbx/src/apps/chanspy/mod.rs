@@ -16,6 +16,7 @@
 //! steer nothing more, and leaving the session (hangup, exit digit, stop) hangs the
 //! call up.
 
+mod follow;
 mod options;
 mod session;
 
@@ -31,6 +32,7 @@ use crate::events::Event;
 use crate::monitor::{MonitorCmd, MonitorError};
 use crate::permit::{Denied, Policy};
 use crate::registry::ChannelEntry;
+use follow::{after_change, Aim, Followed, PRESENCE_EVERY};
 pub(crate) use options::{parse_options, spec_matches, SpyOptions};
 use session::{session_id, SpySession};
 
@@ -62,6 +64,8 @@ enum SpyEnd {
     Hangup,
     TargetGone,
     Jump(String),
+    /// The call changed under the session: go on with this aim (see `follow.rs`).
+    Follow(Aim),
 }
 
 /// What a running spy session steers: the hook on the spied call, and how.
@@ -144,6 +148,7 @@ impl PbxHost {
         let mut mode = opts.mode.unwrap_or(SpyMode::Listen);
         let mut volume = VolumeStep::new(opts.volume.clamp(-4, 4)).unwrap_or(VolumeStep::UNITY);
         let mut last: Option<String> = None;
+        let mut aim: Option<Aim> = None;
         let supervisor = self.chan.caller.endpoint.clone();
         // A refusal is decided on a fresh snapshot: a grant made a moment ago counts.
         let mut refreshed = false;
@@ -169,54 +174,74 @@ impl PbxHost {
                 self.deny(asked, mode, Denied::NotSupervisor).await;
                 break AppOutcome::Continue;
             }
-            let seen = self.spy_candidates(&spec, opts, &config);
-            let mut candidates = Vec::new();
-            let mut refused = None;
-            for c in seen {
-                let groups = c.info.groups(&config);
-                match policy.check(groups.iter().map(String::as_str), mode) {
-                    Ok(()) => candidates.push(c),
-                    Err(d) => refused = refused.or(Some((c, d))),
+            let target = if let Some(aim) = aim.take() {
+                match self.follow(&aim, opts, &policy, mode).await {
+                    Followed::To(entry) => *entry,
+                    Followed::Lost if opts.exit_on_hangup => break AppOutcome::Continue,
+                    Followed::Lost => {
+                        last = None;
+                        continue;
+                    }
+                    Followed::Refused | Followed::Stop => break AppOutcome::Continue,
+                    Followed::Hangup => break AppOutcome::Hangup,
                 }
-            }
-            // Naming a channel one may not monitor is refused out loud, and recorded;
-            // a scan just passes such channels by.
-            if candidates.is_empty() && !spec.trim().is_empty() && refused.is_some() && !refreshed {
-                self.env.config.catch_up(REFRESH_WAIT).await;
-                refreshed = true;
-                continue;
-            }
-            if candidates.is_empty() && !spec.trim().is_empty() {
-                if let Some((target, denied)) = refused {
-                    self.deny(Refused::channel(&target), mode, denied).await;
-                    break AppOutcome::Continue;
+            } else {
+                let seen = self.spy_candidates(&spec, opts, &config);
+                let mut candidates = Vec::new();
+                let mut refused = None;
+                for c in seen {
+                    let groups = c.info.groups(&config);
+                    match policy.check(groups.iter().map(String::as_str), mode) {
+                        Ok(()) => candidates.push(c),
+                        Err(d) => refused = refused.or(Some((c, d))),
+                    }
                 }
-            }
-            let target = candidates
-                .iter()
-                .find(|c| {
-                    last.as_ref()
-                        .is_none_or(|l| c.info.name.as_str() > l.as_str())
-                })
-                .or_else(|| candidates.first())
-                .cloned();
-            let Some(target) = target else {
-                if opts.stop_when_none {
-                    break AppOutcome::Continue;
-                }
-                // Nothing to spy on yet: look again in a second (Asterisk waits too).
-                match self
-                    .input
-                    .next(&mut self.chan, Some(Duration::from_secs(1)))
-                    .await
+                // Naming a channel one may not monitor is refused out loud, and recorded;
+                // a scan just passes such channels by.
+                if candidates.is_empty()
+                    && !spec.trim().is_empty()
+                    && refused.is_some()
+                    && !refreshed
                 {
-                    Input::Hangup => break AppOutcome::Hangup,
-                    Input::Remote(MonitorCmd::Stop) => break AppOutcome::Continue,
-                    Input::Digit(d) if Some(d) == opts.exit_digit => break AppOutcome::Continue,
-                    _ => {}
+                    self.env.config.catch_up(REFRESH_WAIT).await;
+                    refreshed = true;
+                    continue;
                 }
-                last = None;
-                continue;
+                if candidates.is_empty() && !spec.trim().is_empty() {
+                    if let Some((target, denied)) = refused {
+                        self.deny(Refused::channel(&target), mode, denied).await;
+                        break AppOutcome::Continue;
+                    }
+                }
+                let target = candidates
+                    .iter()
+                    .find(|c| {
+                        last.as_ref()
+                            .is_none_or(|l| c.info.name.as_str() > l.as_str())
+                    })
+                    .or_else(|| candidates.first())
+                    .cloned();
+                let Some(target) = target else {
+                    if opts.stop_when_none {
+                        break AppOutcome::Continue;
+                    }
+                    // Nothing to spy on yet: look again in a second (Asterisk waits too).
+                    match self
+                        .input
+                        .next(&mut self.chan, Some(Duration::from_secs(1)))
+                        .await
+                    {
+                        Input::Hangup => break AppOutcome::Hangup,
+                        Input::Remote(MonitorCmd::Stop) => break AppOutcome::Continue,
+                        Input::Digit(d) if Some(d) == opts.exit_digit => {
+                            break AppOutcome::Continue
+                        }
+                        _ => {}
+                    }
+                    last = None;
+                    continue;
+                };
+                target
             };
             last = Some(target.info.name.clone());
             let context = vars.location.context.clone();
@@ -234,6 +259,7 @@ impl PbxHost {
                     spec = format!("SIP/{digits}");
                     last = None;
                 }
+                SpyEnd::Follow(next) => aim = Some(next),
             }
         };
         self.chan.set_in_chanspy(false);
@@ -360,8 +386,20 @@ impl PbxHost {
         let mut typed = String::new();
         let every = Duration::from_secs(u64::from(steer.notice.every_s));
         let mut reminder = (steer.notice.every_s > 0).then(|| tokio::time::Instant::now() + every);
+        // Who the spied channel talks to, for `F` (see `follow.rs`).
+        let client = t.info.bridged_to.clone();
+        let mut presence = tokio::time::interval(PRESENCE_EVERY);
+        presence.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let (end, reason) = loop {
             let input = tokio::select! {
+                _ = presence.tick(), if !steer.taken => {
+                    // A transfer may take the channel off this bridge without
+                    // closing it: the hook would hear whoever comes next.
+                    match after_change(self, t, client.as_ref(), opts) {
+                        Some(end) => break end,
+                        None => continue,
+                    }
+                }
                 () = sleep_until_some(reminder) => {
                     // A reminder is a beep, even where the start was announced.
                     let beep = match steer.notice.notice {
@@ -381,7 +419,10 @@ impl PbxHost {
                             self.chan.hangup(None);
                             break (SpyEnd::Hangup, "the other party hung up")
                         }
-                        Ok(PlayEnd::Finished) => break (SpyEnd::TargetGone, "target hung up"),
+                        Ok(PlayEnd::Finished) => match after_change(self, t, client.as_ref(), opts) {
+                            Some((SpyEnd::TargetGone, _)) | None => break (SpyEnd::TargetGone, "target hung up"),
+                            Some(end) => break end,
+                        },
                         Ok(PlayEnd::Stopped) | Err(_) => break (SpyEnd::Hangup, "supervisor hung up"),
                     }
                 }

@@ -8,6 +8,7 @@
 //!   spied channel, `d` DTMF 4/5/6 switch listen/whisper/barge live and 7 takes
 //!   the call over;
 //! - flow: `E` exit when the spied channel hangs up, `S` stop when nothing is left,
+//!   `F` follow the client when the spied channel transfers it away (spygroup's),
 //!   `x(d)` exit on digit `d`, `X` a digit naming a one-digit extension of the
 //!   current context leaves for it, `c(d)` next channel on `d` instead of `*`;
 //! - other: `q`/`n` no beep and no announcement, `N` don't answer, `v(-4..4)` volume,
@@ -24,6 +25,9 @@ pub(crate) struct SpyOptions {
     pub dtmf_modes: bool,
     pub endpoints: Vec<String>,
     pub exit_on_hangup: bool,
+    /// `F`: when the spied channel leaves, go on with whoever its peer (the client)
+    /// talks to next (see `follow.rs`).
+    pub follow_client: bool,
     pub groups: Vec<String>,
     pub quiet: bool,
     pub no_answer: bool,
@@ -80,6 +84,7 @@ pub(crate) fn parse_options(s: &str) -> SpyOptions {
                     .collect()
             }
             'E' => o.exit_on_hangup = true,
+            'F' => o.follow_client = true,
             'g' => {
                 o.groups = arg
                     .split(':')

@@ -40,7 +40,7 @@ fn a_granted_supervisor_is_rung_for_the_agent_of_the_call() {
     let now = net.now;
     let id = net
         .sw
-        .start_monitor("201", &call_ref, SpyMode::Whisper, now)
+        .start_monitor("201", &call_ref, SpyMode::Whisper, model::Follow::None, now)
         .unwrap();
     assert!(id.0.starts_with("mon-"));
     net.out
@@ -95,7 +95,7 @@ fn a_mode_without_a_grant_is_refused_before_anything_rings_and_is_audited() {
     let now = net.now;
     let err = net
         .sw
-        .start_monitor("201", &call_ref, SpyMode::Barge, now)
+        .start_monitor("201", &call_ref, SpyMode::Barge, model::Follow::None, now)
         .unwrap_err();
     assert_eq!(err, MonitorError::Forbidden("201 may not barge".into()));
     assert_eq!(err.http_status(), 403);
@@ -122,17 +122,17 @@ fn each_refusal_has_its_reason() {
     let now = net.now;
     let e = net
         .sw
-        .start_monitor("201", "12345-99", SpyMode::Listen, now)
+        .start_monitor("201", "12345-99", SpyMode::Listen, model::Follow::None, now)
         .unwrap_err();
     assert_eq!(e.http_status(), 404, "{e}");
     let e = net
         .sw
-        .start_monitor("202", &call_ref, SpyMode::Listen, now)
+        .start_monitor("202", &call_ref, SpyMode::Listen, model::Follow::None, now)
         .unwrap_err();
     assert_eq!(e, MonitorError::Forbidden("202 is not a supervisor".into()));
     let e = net
         .sw
-        .start_monitor("999", &call_ref, SpyMode::Listen, now)
+        .start_monitor("999", &call_ref, SpyMode::Listen, model::Follow::None, now)
         .unwrap_err();
     assert_eq!(e.http_status(), 404);
     // Channel names work as ids too (the API's older form).
@@ -147,7 +147,13 @@ fn each_refusal_has_its_reason() {
         .store(true, std::sync::atomic::Ordering::Relaxed);
     let e = net
         .sw
-        .start_monitor("201", &agent_channel, SpyMode::Listen, now)
+        .start_monitor(
+            "201",
+            &agent_channel,
+            SpyMode::Listen,
+            model::Follow::None,
+            now,
+        )
         .unwrap_err();
     assert_eq!(e.http_status(), 503, "{e}");
 }
@@ -170,7 +176,7 @@ fn an_unregistered_or_busy_supervisor_is_told_so() {
     assert_eq!(net.spawned().len(), 1, "201's own call runs");
     let e = net
         .sw
-        .start_monitor("201", &call_ref, SpyMode::Listen, now)
+        .start_monitor("201", &call_ref, SpyMode::Listen, model::Follow::None, now)
         .unwrap_err();
     assert_eq!(e, MonitorError::SupervisorBusy("201".into()));
     assert_eq!(e.http_status(), 409);
@@ -179,7 +185,7 @@ fn an_unregistered_or_busy_supervisor_is_told_so() {
     let call_ref = agents_call(&mut net);
     let e = net
         .sw
-        .start_monitor("201", &call_ref, SpyMode::Listen, now)
+        .start_monitor("201", &call_ref, SpyMode::Listen, model::Follow::None, now)
         .unwrap_err();
     assert_eq!(e, MonitorError::NotRegistered("201".into()));
 }

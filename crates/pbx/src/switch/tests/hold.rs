@@ -394,7 +394,13 @@ fn a_click_to_spy_supervisor_holding_plays_no_music_to_the_pbx() {
     // The PBX places the supervisor's call (its leg A is the PBX) and 201 answers.
     let now = net.now;
     net.sw
-        .start_monitor("201", &call_ref, media::mix::SpyMode::Whisper, now)
+        .start_monitor(
+            "201",
+            &call_ref,
+            media::mix::SpyMode::Whisper,
+            model::Follow::None,
+            now,
+        )
         .unwrap();
     net.out
         .extend(std::iter::from_fn(|| net.sw.poll_output()).collect::<Vec<_>>());

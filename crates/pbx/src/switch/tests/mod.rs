@@ -11,3 +11,4 @@ mod indialog;
 mod late_offer;
 mod lifecycle;
 mod takeover;
+mod transfer;

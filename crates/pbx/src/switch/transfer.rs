@@ -1,0 +1,632 @@
+//! Transfers: a phone's REFER (RFC 3515) moves its peer elsewhere, and the
+//! dialplan's `Transfer()` asks a phone to go elsewhere itself.
+//!
+//! - **Blind** (REFER, no Replaces) from the callee of a two-phone call: the caller's
+//!   channel leaves its `Dial` and goes on at the Refer-To extension in the
+//!   transferer's context (Asterisk's blind transfer), so the target is dialled by
+//!   the dialplan like any other call.
+//! - **Attended** (REFER whose Refer-To carries Replaces, RFC 3891): the transferer
+//!   talks to the transferee on one call and to the target on another. The two
+//!   parties that stay are joined on the call whose caller is not the transferer
+//!   (its dialplan task keeps running): the other phone is re-INVITEd to that
+//!   call's bridge, and the consultation call ends.
+//!
+//! Either way the transferer gets `202 Accepted`, a NOTIFY with `SIP/2.0 100
+//! Trying` and one with `SIP/2.0 200 OK` (RFC 3420 sipfrag, subscription
+//! terminated), then a BYE on every leg it had: as Asterisk, the PBX hangs the
+//! transferer up itself. A transferer that is the *caller* of its only call (a
+//! blind transfer from an agent who dialled out) is refused with 501 for now.
+
+use std::time::Instant;
+
+use media::sdp::{self, Direction};
+use media::Side;
+use sip::transaction::ServerTxId;
+use sip::{Message, Method, Request, Response, Uri};
+
+use super::call::{CallId, CallState, LegSide};
+use super::dialog::{contact_target, ContactTarget};
+use super::sdp::bridge_side;
+use super::{Switch, TxPurpose};
+use crate::chan::{ChanEvent, TransferStatus, Transferred};
+use crate::events::Event;
+
+/// The dialog a Replaces names (RFC 3891 section 6.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Replaces {
+    call_id: String,
+    to_tag: String,
+    from_tag: String,
+}
+
+impl Replaces {
+    /// From the `Replaces=` header of a Refer-To URI (percent-encoded).
+    fn from_uri(uri: &Uri) -> Option<Replaces> {
+        let headers = uri.headers.as_deref()?;
+        let value = headers.split('&').find_map(|h| {
+            let (k, v) = h.split_once('=')?;
+            k.trim().eq_ignore_ascii_case("replaces").then_some(v)
+        })?;
+        Replaces::parse(&percent_decode(value))
+    }
+
+    /// `call-id;to-tag=x;from-tag=y`.
+    fn parse(s: &str) -> Option<Replaces> {
+        let mut parts = s.split(';');
+        let call_id = parts.next()?.trim().to_string();
+        let (mut to_tag, mut from_tag) = (None, None);
+        for p in parts {
+            if let Some((k, v)) = p.split_once('=') {
+                match k.trim().to_ascii_lowercase().as_str() {
+                    "to-tag" => to_tag = Some(v.trim().to_string()),
+                    "from-tag" => from_tag = Some(v.trim().to_string()),
+                    _ => {}
+                }
+            }
+        }
+        (!call_id.is_empty()).then_some(Replaces {
+            call_id,
+            to_tag: to_tag?,
+            from_tag: from_tag?,
+        })
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 3 <= b.len() {
+            if let Some(v) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The status line of a `message/sipfrag` body: `SIP/2.0 200 OK` -> 200.
+fn sipfrag_status(body: &[u8]) -> Option<u16> {
+    let text = std::str::from_utf8(body).ok()?;
+    let line = text.lines().next()?.trim();
+    let rest = line.strip_prefix("SIP/2.0")?.trim_start();
+    rest.split_whitespace().next()?.parse().ok()
+}
+
+/// Why a REFER is refused before it is accepted.
+struct Refusal(u16, &'static str);
+
+impl Switch {
+    /// A REFER on leg `side` of call `id`.
+    pub(super) fn on_refer(
+        &mut self,
+        tx: ServerTxId,
+        req: Request,
+        id: CallId,
+        side: LegSide,
+        now: Instant,
+    ) {
+        let outcome = match self.refer_target(&req, id) {
+            Err(r) => Err(r),
+            Ok(uri) => match Replaces::from_uri(&uri) {
+                Some(replaces) => self.attended_transfer(tx, &req, id, side, &replaces, now),
+                None => self.blind_transfer(tx, &req, id, side, &uri, now),
+            },
+        };
+        if let Err(Refusal(status, why)) = outcome {
+            tracing::info!(call = %id, ?side, status, "transfer refused: {why}");
+            let mut resp = self.response(&req, status);
+            resp.headers
+                .push("Warning", format!("399 spygroup \"{why}\""));
+            self.layer.respond(tx, resp, now);
+        }
+    }
+
+    fn refer_target(&self, req: &Request, id: CallId) -> Result<Uri, Refusal> {
+        let call = self.calls.get(&id).ok_or(Refusal(481, "no such call"))?;
+        if call.state != CallState::Answered
+            || call.b.is_none()
+            || call.virtual_a
+            || call.taken_over.is_some()
+        {
+            return Err(Refusal(
+                403,
+                "only a call between two phones can be transferred",
+            ));
+        }
+        let refer_to = req
+            .headers
+            .get("Refer-To")
+            .ok_or(Refusal(400, "a REFER needs one Refer-To"))?;
+        let na: sip::NameAddr = refer_to
+            .parse()
+            .map_err(|_| Refusal(400, "Refer-To is not a SIP address"))?;
+        if na.uri.scheme != "sip" && na.uri.scheme != "sips" {
+            return Err(Refusal(416, "Refer-To must be a sip: URI"));
+        }
+        Ok(na.uri)
+    }
+
+    /// 202 to the REFER, then both NOTIFYs: the transfer is done on our side.
+    fn accept_refer(
+        &mut self,
+        tx: ServerTxId,
+        req: &Request,
+        id: CallId,
+        side: LegSide,
+        now: Instant,
+    ) {
+        let peer = self
+            .calls
+            .get(&id)
+            .and_then(|c| c.leg(side))
+            .map(|l| l.dialog.peer);
+        let mut resp = self.response(req, 202);
+        if let Some(peer) = peer {
+            resp.headers.push("Contact", self.contact(peer));
+        }
+        self.layer.respond(tx, resp, now);
+        self.notify_refer(id, side, "100 Trying", false, now);
+        self.notify_refer(id, side, "200 OK", true, now);
+    }
+
+    /// A NOTIFY of the implicit `refer` subscription (RFC 3515 2.4.4).
+    fn notify_refer(&mut self, id: CallId, side: LegSide, status: &str, last: bool, now: Instant) {
+        let via_host = self.via_host.clone();
+        let Some(leg) = self.calls.get_mut(&id).and_then(|c| c.leg_mut(side)) else {
+            return;
+        };
+        let peer = leg.dialog.peer;
+        let contact = super::contact_for(&via_host, peer.transport);
+        let mut notify = leg.dialog.request(Method::Notify, &via_host, &contact);
+        let h = &mut notify.headers;
+        h.push("Event", "refer");
+        h.push(
+            "Subscription-State",
+            if last {
+                "terminated;reason=noresource"
+            } else {
+                "active;expires=60"
+            },
+        );
+        h.push("Content-Type", "message/sipfrag;version=2.0");
+        notify.body = format!("SIP/2.0 {status}\r\n").into_bytes();
+        let ctx = self.layer.send_request(notify, peer, now);
+        self.client_txs.insert(ctx, (id, TxPurpose::Other));
+    }
+
+    /// A blind transfer from the callee: the caller's dialplan takes it to the target.
+    fn blind_transfer(
+        &mut self,
+        tx: ServerTxId,
+        req: &Request,
+        id: CallId,
+        side: LegSide,
+        target: &Uri,
+        now: Instant,
+    ) -> Result<(), Refusal> {
+        if side != LegSide::B {
+            return Err(Refusal(
+                501,
+                "a blind transfer by the calling party is not supported",
+            ));
+        }
+        let exten = target
+            .user
+            .as_deref()
+            .map(percent_decode)
+            .filter(|u| !u.is_empty())
+            .ok_or(Refusal(400, "Refer-To names no extension"))?;
+        let call = self.calls.get(&id).ok_or(Refusal(481, "no such call"))?;
+        let transferer = call
+            .b
+            .as_ref()
+            .map(|b| b.channel.clone())
+            .unwrap_or_default();
+        let transferee = call.a.channel.clone();
+        let public_id = call.public_id.clone();
+        let endpoint = crate::channel::endpoint_of(&transferer).unwrap_or_default();
+        let context = self
+            .config
+            .extension(endpoint)
+            .map(|e| e.context.clone())
+            .ok_or(Refusal(403, "the transferer is no extension"))?;
+        if !self.plan.plan.exists(&context, &exten) {
+            return Err(Refusal(
+                404,
+                "no such extension in the transferer's context",
+            ));
+        }
+        tracing::info!(call = %id, %transferer, %exten, %context, "blind transfer");
+        self.accept_refer(tx, req, id, side, now);
+        self.emit(Event::CallTransfer {
+            call: public_id,
+            kind: "blind".into(),
+            transferer: transferer.clone(),
+            transferee,
+            target: exten.clone(),
+        });
+        // Before the Dial returns, so the task sees where to go on.
+        self.tell_chan(
+            id,
+            ChanEvent::Transferred(Transferred {
+                context,
+                exten,
+                by: transferer,
+            }),
+        );
+        self.bye_leg(id, LegSide::B, now);
+        self.linger_dialog(id, LegSide::B, now);
+        self.callee_gone(id, now);
+        Ok(())
+    }
+
+    /// A leg's dialog still answers a crossing BYE for a while after we left it.
+    fn linger_dialog(&mut self, id: CallId, side: LegSide, now: Instant) {
+        if let Some(d) = self
+            .calls
+            .get(&id)
+            .and_then(|c| c.leg(side))
+            .map(|l| &l.dialog)
+        {
+            self.ended_dialogs.insert(
+                (d.call_id.clone(), d.local_tag.clone()),
+                now + super::hangup::ENDED_DIALOG_LINGER,
+            );
+        }
+    }
+
+    /// An attended transfer: REFER on call `x` (transferer on `sx`) naming, through
+    /// Replaces, the transferer's leg of another call.
+    fn attended_transfer(
+        &mut self,
+        tx: ServerTxId,
+        req: &Request,
+        x: CallId,
+        sx: LegSide,
+        replaces: &Replaces,
+        now: Instant,
+    ) -> Result<(), Refusal> {
+        let (y, sy) = [&replaces.to_tag, &replaces.from_tag]
+            .into_iter()
+            .find_map(|tag| {
+                self.dialogs
+                    .get(&(replaces.call_id.clone(), tag.clone()))
+                    .copied()
+            })
+            .ok_or(Refusal(403, "Replaces names no call of this PBX"))?;
+        let usable = self.calls.get(&y).is_some_and(|c| {
+            c.state == CallState::Answered
+                && c.b.is_some()
+                && !c.virtual_a
+                && c.taken_over.is_none()
+        });
+        if y == x || !usable {
+            return Err(Refusal(403, "Replaces names no other answered call"));
+        }
+        // The call kept is one whose leg B is the transferer: its caller's task
+        // goes on. The other party comes over from the other call.
+        let (keep, from, from_transferer) =
+            match (sx, sy) {
+                (LegSide::B, _) => (x, y, sy),
+                (LegSide::A, LegSide::B) => (y, x, sx),
+                (LegSide::A, LegSide::A) => return Err(Refusal(
+                    501,
+                    "an attended transfer between two calls the transferer placed is not supported",
+                )),
+            };
+        let moved_side = from_transferer.other();
+        self.accept_refer(tx, req, x, sx, now);
+
+        // Take the moving leg out of the other call, which then ends.
+        let Some(f) = self.calls.get_mut(&from) else {
+            return Ok(());
+        };
+        let (moved, origin) = match moved_side {
+            LegSide::A => {
+                f.virtual_a = true;
+                (f.a.clone(), f.a_origin.clone())
+            }
+            LegSide::B => match f.b.take() {
+                Some(b) => (b, f.b_origin.clone()),
+                None => return Ok(()),
+            },
+        };
+        f.holding = [false; 2];
+        let moved_key = (moved.dialog.call_id.clone(), moved.dialog.local_tag.clone());
+        self.dialogs.remove(&moved_key);
+        let moved_info = self.channels.get(&moved.channel).cloned();
+        self.linger_dialog(from, from_transferer, now);
+        self.pbx_hangup(from, now);
+
+        // Release the transferer's leg of the kept call.
+        let Some(k) = self.calls.get(&keep) else {
+            return Ok(());
+        };
+        let transferer = k.b.as_ref().map(|b| b.channel.clone()).unwrap_or_default();
+        let transferee = k.a.channel.clone();
+        let (public_id, bridge) = (k.public_id.clone(), k.bridge.map(|b| b.id));
+        self.bye_leg(keep, LegSide::B, now);
+        self.linger_dialog(keep, LegSide::B, now);
+        self.hold_changed(keep, LegSide::B, false);
+        if let Some(k) = self.calls.get_mut(&keep) {
+            if let Some(b) = k.b.take() {
+                self.dialogs
+                    .remove(&(b.dialog.call_id.clone(), b.dialog.local_tag.clone()));
+                self.channels.gone(&b.channel, &mut self.out);
+            }
+        }
+
+        // The moved phone joins the kept call as its leg B.
+        tracing::info!(call = %keep, %transferee, target = %moved.channel, %transferer, "attended transfer");
+        let Some(k) = self.calls.get_mut(&keep) else {
+            return Ok(());
+        };
+        k.b = Some(moved.clone());
+        k.b_origin = origin;
+        // The caller may still be holding: the newcomer hears the music until it
+        // resumes. (The transferer's hold ended when it left.)
+        k.holding[LegSide::B.index()] = false;
+        let trunk = k.trunk.clone();
+        k.b_reinvite_ack = None;
+        self.dialogs.insert(moved_key, (keep, LegSide::B));
+        if let (Some(mut info), Some(bridge)) = (moved_info, bridge) {
+            info.call_ref = public_id.clone();
+            info.bridge = bridge;
+            info.side = Side::B;
+            info.bridged_to = None;
+            // The agent of a call from a trunk: inbound rules give it groups.
+            info.inbound = trunk;
+            self.channels.up(info, &mut self.out);
+            self.channels
+                .bridge(&transferee, &moved.channel, &mut self.out);
+        }
+        self.emit(Event::CallTransfer {
+            call: public_id,
+            kind: "attended".into(),
+            transferer,
+            transferee,
+            target: moved.channel.clone(),
+        });
+        self.reinvite_b(keep, now);
+        Ok(())
+    }
+
+    /// Offers leg B our side of this call's bridge (a phone moved here).
+    fn reinvite_b(&mut self, id: CallId, now: Instant) {
+        let via_host = self.via_host.clone();
+        let media_ip = self.cfg.media_ip;
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        // The same choice as a Dial's INVITE: the relay converts between the laws.
+        let body = sdp::build_sdp(
+            &mut call.b_origin,
+            true,
+            media_ip,
+            call.bridge.map_or(0, |b| b.port(Side::B)),
+            &super::fork::callee_offer(&call.codecs),
+            call.dtmf.as_ref(),
+            Direction::SendRecv,
+            call.ptime,
+        );
+        let Some(leg) = call.b.as_mut() else {
+            return;
+        };
+        let peer = leg.dialog.peer;
+        let contact = super::contact_for(&via_host, peer.transport);
+        let mut invite = leg.dialog.request(Method::Invite, &via_host, &contact);
+        invite.headers.push("Content-Type", "application/sdp");
+        invite.body = body;
+        let ctx = self.layer.send_request(invite, peer, now);
+        self.client_txs.insert(ctx, (id, TxPurpose::Reinvite));
+    }
+
+    /// The moved phone answered our re-INVITE: ACK a 2xx and point the bridge at
+    /// it; a refusal hangs that phone up (the caller's Dial returns).
+    pub(super) fn on_reinvite_response(&mut self, id: CallId, resp: Response, now: Instant) {
+        let via_host = self.via_host.clone();
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let bridge = call.bridge.map(|b| b.id);
+        let Some(leg) = call.b.as_mut() else {
+            return;
+        };
+        if resp.status < 200 {
+            return;
+        }
+        if resp.status >= 300 {
+            tracing::warn!(call = %id, status = resp.status, "the transferred phone refused our re-INVITE: hanging it up");
+            self.bye_leg(id, LegSide::B, now);
+            self.callee_gone(id, now);
+            return;
+        }
+        if let Some(ack) = &call.b_reinvite_ack {
+            self.layer
+                .send_stateless(Message::Request(ack.clone()), leg.dialog.peer);
+            return;
+        }
+        if let Some(ContactTarget(uri)) = contact_target(&resp) {
+            leg.dialog.remote_target = uri;
+        }
+        let seq = resp.cseq().map(|c| c.seq).unwrap_or(leg.dialog.local_cseq);
+        let contact = super::contact_for(&via_host, leg.dialog.peer.transport);
+        let mut ack = leg.dialog.request(Method::Ack, &via_host, &contact);
+        ack.headers.set(
+            "CSeq",
+            sip::CSeq {
+                seq,
+                method: Method::Ack,
+            }
+            .to_string(),
+        );
+        let peer = leg.dialog.peer;
+        call.b_reinvite_ack = Some(ack.clone());
+        self.layer.send_stateless(Message::Request(ack), peer);
+        match (sdp::parse_audio(&resp.body), bridge) {
+            (Ok(answer), Some(bridge)) => {
+                self.set_remote(bridge, bridge_side(LegSide::B), &answer);
+                self.set_codec(bridge, Side::B, &answer.codecs, answer.dtmf.as_ref());
+            }
+            (Err(e), _) => {
+                tracing::warn!(call = %id, "the transferred phone's answer is unusable ({e}): hanging it up");
+                self.bye_leg(id, LegSide::B, now);
+                self.callee_gone(id, now);
+            }
+            _ => {}
+        }
+    }
+
+    /// `Transfer(exten)` on the caller's channel: 302 while it rings, else a REFER.
+    pub(super) fn on_transfer_op(&mut self, id: CallId, exten: String, now: Instant) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return self.transfer_done(id, TransferStatus::Failure, 0);
+        };
+        if call.virtual_a || call.transferring {
+            return self.transfer_done(id, TransferStatus::Unsupported, 0);
+        }
+        let target = format!("<sip:{exten}@{}>", self.via_host);
+        match call.state {
+            CallState::Ringing => {
+                let Some(tx) = call.invite_tx.take() else {
+                    return self.transfer_done(id, TransferStatus::Failure, 0);
+                };
+                let mut resp =
+                    Response::for_request(&call.invite, 302, Response::reason_phrase(302));
+                super::dialog::set_to_tag(&mut resp, &call.a.dialog.local_tag);
+                resp.headers.push("Contact", target);
+                resp.headers.push("User-Agent", super::USER_AGENT);
+                self.server_invites.remove(&tx);
+                self.layer.respond(tx, resp, now);
+                tracing::info!(call = %id, %exten, "Transfer: redirected the ringing caller (302)");
+                self.transfer_done(id, TransferStatus::Success, 302);
+                self.pbx_hangup(id, now);
+            }
+            CallState::Answered => {
+                call.transferring = true;
+                let via_host = self.via_host.clone();
+                let peer = call.a.dialog.peer;
+                let contact = super::contact_for(&via_host, peer.transport);
+                let mut refer = call.a.dialog.request(Method::Refer, &via_host, &contact);
+                refer.headers.push("Refer-To", target);
+                refer
+                    .headers
+                    .push("Referred-By", format!("<sip:spygroup@{via_host}>"));
+                let ctx = self.layer.send_request(refer, peer, now);
+                self.client_txs.insert(ctx, (id, TxPurpose::Refer));
+                tracing::info!(call = %id, %exten, "Transfer: REFER sent to the caller");
+            }
+            CallState::Ending => self.transfer_done(id, TransferStatus::Failure, 0),
+        }
+    }
+
+    /// The phone answered our REFER: a refusal ends `Transfer()` now; 202 waits for
+    /// its NOTIFYs.
+    pub(super) fn on_refer_response(&mut self, id: CallId, status: u16) {
+        if status < 300 {
+            return;
+        }
+        let result = if matches!(status, 405 | 420 | 501) {
+            TransferStatus::Unsupported
+        } else {
+            TransferStatus::Failure
+        };
+        if let Some(c) = self.calls.get_mut(&id) {
+            c.transferring = false;
+        }
+        self.transfer_done(id, result, status);
+    }
+
+    /// A NOTIFY from leg A while `Transfer()` waits: its sipfrag's final status ends it.
+    pub(super) fn on_notify(&mut self, id: CallId, side: LegSide, req: &Request, _now: Instant) {
+        let waiting = side == LegSide::A && self.calls.get(&id).is_some_and(|c| c.transferring);
+        let is_refer = req
+            .headers
+            .get("Event")
+            .is_some_and(|e| e.trim().to_ascii_lowercase().starts_with("refer"));
+        if !waiting || !is_refer {
+            return;
+        }
+        let terminated = req
+            .headers
+            .get("Subscription-State")
+            .is_some_and(|s| s.trim().to_ascii_lowercase().starts_with("terminated"));
+        let status = sipfrag_status(&req.body);
+        let result = match status {
+            Some(s) if (200..300).contains(&s) => Some(TransferStatus::Success),
+            Some(s) if s >= 300 => Some(TransferStatus::Failure),
+            _ if terminated => Some(TransferStatus::Failure),
+            _ => None,
+        };
+        if let Some(result) = result {
+            if let Some(c) = self.calls.get_mut(&id) {
+                c.transferring = false;
+            }
+            self.transfer_done(id, result, status.unwrap_or(0));
+        }
+    }
+
+    /// Our REFER got no answer at all.
+    pub(super) fn on_refer_timeout(&mut self, id: CallId) {
+        if let Some(c) = self.calls.get_mut(&id) {
+            c.transferring = false;
+        }
+        self.transfer_done(id, TransferStatus::Failure, 408);
+    }
+
+    fn transfer_done(&mut self, id: CallId, status: TransferStatus, sip: u16) {
+        self.tell_chan(id, ChanEvent::TransferDone { status, sip });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_from_a_refer_to() {
+        let na: sip::NameAddr =
+            "<sip:120@127.0.0.1:5060?Replaces=abc%40h%3Bto-tag%3Dt1%3Bfrom-tag%3Df1>"
+                .parse()
+                .unwrap();
+        assert_eq!(
+            Replaces::from_uri(&na.uri),
+            Some(Replaces {
+                call_id: "abc@h".into(),
+                to_tag: "t1".into(),
+                from_tag: "f1".into()
+            })
+        );
+        let plain: sip::NameAddr = "<sip:120@127.0.0.1>".parse().unwrap();
+        assert_eq!(Replaces::from_uri(&plain.uri), None);
+        assert_eq!(
+            Replaces::parse("abc;to-tag=1"),
+            None,
+            "both tags are needed"
+        );
+    }
+
+    #[test]
+    fn sipfrag_status_lines() {
+        assert_eq!(sipfrag_status(b"SIP/2.0 200 OK\r\n"), Some(200));
+        assert_eq!(sipfrag_status(b"SIP/2.0 100 Trying"), Some(100));
+        assert_eq!(sipfrag_status(b"SIP/2.0 486 Busy Here\r\n\r\n"), Some(486));
+        assert_eq!(sipfrag_status(b"hello"), None);
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("a%40b%3Bc"), "a@b;c");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz"), "%zz");
+    }
+}
