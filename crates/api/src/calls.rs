@@ -1,5 +1,5 @@
 //! Live calls, monitor control (click-to-spy), call records and the monitoring
-//! audit log.
+//! audit log (whose sessions recordings' metadata shows too).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -327,7 +327,7 @@ pub struct AuditOut {
     pub events: Vec<AuditEventOut>,
 }
 
-fn audit_out(r: MonitorRecord) -> AuditOut {
+pub(crate) fn audit_out(r: MonitorRecord) -> AuditOut {
     AuditOut {
         id: r.id,
         supervisor: r.supervisor,

@@ -1,5 +1,5 @@
 //! The HTTP side of spygroup: health, the REST API under `/api/v1` (OpenAPI document
-//! at `/openapi.json`), and live events over a WebSocket.
+//! at `/openapi.json`, recordings' WAV files included), and live events over a WebSocket.
 //!
 //! Binding and serving are split ([`bind`] then [`Bound::serve`]) so a busy port
 //! fails the start with a clear message before anything else is launched.
@@ -11,6 +11,7 @@ mod error;
 mod events;
 mod fail;
 mod live;
+mod recordings;
 mod routes;
 mod server;
 mod state;

@@ -19,7 +19,7 @@ use utoipa_axum::routes;
 use crate::config::{db, extensions, groups, rules, supervisors, trunks};
 use crate::fail::{ErrorBody, Failure};
 use crate::state::{ApiState, HealthFn};
-use crate::{auth, calls, events};
+use crate::{auth, calls, events, recordings};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -31,17 +31,17 @@ use crate::{auth, calls, events};
             `read` token may use every GET; `supervise` adds the monitor endpoints, acting \
             only as its own supervisor; `admin` may do everything. Missing or unknown \
             tokens answer 401, a scope too low 403; errors are `{\"error\": ..., \
-            \"field\": ...}`.\n\n\
-            Click-to-spy and monitor control (`POST /api/v1/calls/{id}/monitor`, `PATCH` \
-            and `DELETE /api/v1/monitors/{id}`) are not implemented yet and answer 501."
+            \"field\": ...}`."
     ),
     modifiers(&Bearer),
     security(("bearer" = [])),
     tags(
         (name = "extensions"), (name = "trunks"), (name = "groups"), (name = "supervisors"),
         (name = "rules"), (name = "db", description = "AstDB key/value families"),
-        (name = "calls"), (name = "monitors"), (name = "records"), (name = "events"),
-        (name = "system")
+        (name = "calls"), (name = "monitors"), (name = "records"),
+        (name = "recordings", description = "MixMonitor and ChanSpy recordings: metadata, \
+            WAV files; deleting needs an admin token"),
+        (name = "events"), (name = "system")
     )
 )]
 struct ApiDoc;
@@ -98,6 +98,12 @@ fn documented(state: &ApiState) -> OpenApiRouter<ApiState> {
         .routes(routes!(calls::change_monitor, calls::stop_monitor))
         .routes(routes!(calls::list_cdr))
         .routes(routes!(calls::list_audit))
+        .routes(routes!(recordings::list_recordings))
+        .routes(routes!(
+            recordings::get_recording,
+            recordings::delete_recording
+        ))
+        .routes(routes!(recordings::download_track))
         .routes(routes!(events::events))
         .routes(routes!(reload_handler))
         .route_layer(middleware::from_fn_with_state(

@@ -4,6 +4,7 @@
 //! handlers on this module, never back.
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -27,6 +28,9 @@ pub struct ApiState {
     pub store: Option<store::Store>,
     /// The running switch's live calls and events.
     pub live: Option<Arc<dyn LiveView>>,
+    /// The folder MixMonitor and ChanSpy record to: recordings' stored paths are
+    /// relative to it. Without it downloads and deletes answer `503`.
+    pub recordings: Option<PathBuf>,
 }
 
 impl ApiState {
@@ -37,6 +41,7 @@ impl ApiState {
             reload: None,
             store: None,
             live: None,
+            recordings: None,
         }
     }
 }

@@ -329,7 +329,11 @@ fn a_transfer_moves_the_channel_out_of_its_macro_to_the_target() {
     );
     let end = block_on(interp(&p, "5551234").run(&mut host, "from-trunk", "110", 1));
     assert_eq!(end, RunEnd::Hangup);
-    assert_eq!(host.apps(), vec!["Dial", "Dial", "Hangup"], "no Playback: the macro is left");
+    assert_eq!(
+        host.apps(),
+        vec!["Dial", "Dial", "Hangup"],
+        "no Playback: the macro is left"
+    );
     assert_eq!(host.calls[1].1, "SIP/120");
 
     // A target that does not exist fails the call, saying why.
@@ -341,7 +345,10 @@ fn a_transfer_moves_the_channel_out_of_its_macro_to_the_target() {
         }],
     );
     let end = block_on(interp(&p, "5551234").run(&mut host, "from-trunk", "110", 1));
-    assert!(matches!(end, RunEnd::Failed(ref m) if m.contains("999@from-internal")), "{end:?}");
+    assert!(
+        matches!(end, RunEnd::Failed(ref m) if m.contains("999@from-internal")),
+        "{end:?}"
+    );
 }
 
 #[test]

@@ -271,6 +271,7 @@ pub async fn start(cfg: PbxConfig, config: store::LiveConfig) -> Result<PbxHandl
             stats: stats.clone(),
             prompts,
             music: Arc::new(crate::moh::MusicLibrary::new(&cfg_sounds)),
+            pending_recordings: Default::default(),
         },
     );
     let task = tokio::spawn(shell.run(inbound, command_rx, chan_requests));

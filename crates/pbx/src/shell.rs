@@ -27,6 +27,8 @@ use crate::{EventBus, LoadedPlan, PbxConfig, SharedStats};
 const SHUTDOWN_DRAIN: Duration = Duration::from_secs(1);
 /// How long a stopping switch waits for queued database writes.
 const SHUTDOWN_FLUSH: Duration = Duration::from_secs(5);
+/// How long shutdown waits for recordings' files to be complete (a slow disk).
+const SHUTDOWN_RECORDINGS: Duration = Duration::from_secs(3);
 /// Reloads the switch asks for start at least this far apart, so a flood of
 /// requests naming unknown users cannot keep the database busy reloading.
 const REFRESH_GAP: Duration = Duration::from_millis(200);
@@ -107,6 +109,8 @@ pub(crate) struct ShellParts {
     pub stats: Arc<SharedStats>,
     pub prompts: Arc<media::wav::Prompts>,
     pub music: Arc<crate::moh::MusicLibrary>,
+    /// Recordings waiting for their files to be complete.
+    pub pending_recordings: crate::apps::PendingRecordings,
 }
 
 pub(crate) struct Shell {
@@ -275,6 +279,18 @@ impl Shell {
         for b in bridges {
             b.close().await;
         }
+        // Closing the bridges completed the recordings' files: let their ends be
+        // submitted before the last flush.
+        if !self
+            .parts
+            .pending_recordings
+            .settled(SHUTDOWN_RECORDINGS)
+            .await
+        {
+            tracing::warn!(
+                "recordings still being completed at shutdown stay without an end on record"
+            );
+        }
         if !self.parts.config.flush(SHUTDOWN_FLUSH).await {
             tracing::error!("database writes still queued at shutdown were not written");
         }
@@ -406,6 +422,7 @@ impl Shell {
             music: self.parts.music.clone(),
             registry: self.parts.registry.clone(),
             recordings: self.parts.cfg.recordings.clone(),
+            pending_recordings: self.parts.pending_recordings.clone(),
             events: self.parts.events.clone(),
         };
         match kind {

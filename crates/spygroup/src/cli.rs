@@ -52,6 +52,10 @@ pub enum Command {
     /// Monitoring audit trail: every listen/whisper/barge session and refused attempt.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Recordings (MixMonitor, ChanSpy's r()): list, show with their monitoring
+    /// sessions, delete with their files.
+    #[command(subcommand)]
+    Recordings(crate::admin::recordings::RecordingsCommand),
     /// Check or show an extensions.conf dialplan.
     #[command(subcommand)]
     Dialplan(DialplanCommand),
@@ -138,7 +142,8 @@ pub struct ServeArgs {
     /// Prompts directory, holding `<lang>/<name>.wav` [default: sounds].
     #[arg(long, value_name = "DIR")]
     pub sounds: Option<PathBuf>,
-    /// Where ChanSpy's r(name) and MixMonitor record [default: recordings].
+    /// Where ChanSpy's r(name) and MixMonitor record; the API serves the files from
+    /// there [default: recordings].
     #[arg(long, value_name = "DIR")]
     pub recordings: Option<PathBuf>,
 }

@@ -115,7 +115,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     config::DEFAULT_CONFIG
                 ),
             };
-            admin::run(other, &url, &origin).await
+            let recordings = file_cfg.and_then(|c| c.recordings.as_deref());
+            admin::run(other, &url, &origin, recordings).await
         }
     }
 }

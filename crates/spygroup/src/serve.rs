@@ -48,6 +48,8 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
     let http_addr = bound.local_addr();
 
     let (media, rtp) = (pbx.media_ip, pbx.rtp_ports.clone());
+    // The API serves and deletes the files MixMonitor and ChanSpy write there.
+    let recordings = pbx.recordings.clone();
     let handle = pbx::start(pbx, config.clone())
         .await
         .context("cannot start the switch")?;
@@ -72,6 +74,7 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
         })),
         store: Some(store.clone()),
         live: Some(live),
+        recordings: Some(recordings),
     };
     let mut api_task = tokio::spawn(bound.serve_with(state, async move {
         let _ = api_stopped.await;

@@ -69,6 +69,17 @@ pub enum StoreError {
     )]
     QueueFull { bound: usize },
 
+    /// A recording's file could not be deleted; the recording stays listed.
+    #[error(
+        "cannot delete recording file {}: {source}; the recording is kept, so once \
+         this user may delete the file, delete the recording again",
+        path.display()
+    )]
+    RecordingFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
     /// Any other database failure.
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),

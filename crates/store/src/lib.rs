@@ -4,7 +4,8 @@
 //! `postgres://…` for several nodes). Memory elsewhere holds only live calls;
 //! everything that must survive a restart (extensions, trunks, spy groups,
 //! supervisors and their grants, monitoring rules, API tokens, AstDB families,
-//! call records, registrations, the monitoring audit trail) lives here. The
+//! call records, registrations, the monitoring audit trail, recordings' metadata)
+//! lives here. The
 //! schema is documented in `docs/schema.md`.
 //!
 //! The PBX's call path does not query the [`Store`]: it reads a
@@ -31,6 +32,9 @@ mod monitor;
 mod notify;
 mod open;
 mod overlay;
+mod recording_files;
+mod recording_query;
+mod recordings;
 mod refresh;
 mod rules;
 pub mod secrets;
@@ -57,6 +61,12 @@ pub use live::LiveConfig;
 pub use locations::StoredLocation;
 pub use monitor::{MonitorEvent, MonitorRecord, MonitorStart};
 pub use open::{redact_url, sqlite_file, Store, DEFAULT_REALM};
+pub use recording_files::{track_file, DeletedFiles};
+pub use recording_query::{RecordingDetail, RecordingFilter};
+pub use recordings::{
+    new_recording_id, NewTrack, Recording, RecordingEnd, RecordingKind, RecordingStart,
+    RecordingTrack, Track, TrackEnd,
+};
 pub use refresh::LiveOptions;
 pub use rules::MonitorRule;
 pub use settings::MONITORING_OPEN;

@@ -38,5 +38,12 @@ pub(crate) fn migrator() -> Migrator {
             include_str!("../migrations/0004_takeover.sql").into_sql_str(),
             false,
         ),
+        Migration::new(
+            5,
+            "recordings".into(),
+            MigrationType::Simple,
+            include_str!("../migrations/0005_recordings.sql").into_sql_str(),
+            false,
+        ),
     ])
 }

@@ -79,23 +79,23 @@ const MODES: [&str; 4] = [
 ];
 
 /// Length bounds of one free-text field, with the words used when they are broken.
-struct Limit {
-    min: usize,
-    max: usize,
-    words: &'static str,
+pub(crate) struct Limit {
+    pub(crate) min: usize,
+    pub(crate) max: usize,
+    pub(crate) words: &'static str,
 }
 
-const ID: Limit = Limit {
+pub(crate) const ID: Limit = Limit {
     min: 1,
     max: 128,
     words: "must be 1 to 128 characters long",
 };
-const NAME: Limit = Limit {
+pub(crate) const NAME: Limit = Limit {
     min: 1,
     max: 80,
     words: "must be 1 to 80 characters long",
 };
-const CHANNEL: Limit = Limit {
+pub(crate) const CHANNEL: Limit = Limit {
     min: 1,
     max: 128,
     words: "must be 1 to 128 characters long",
@@ -112,7 +112,7 @@ const REASON: Limit = Limit {
 };
 
 /// Invalid-input error; echoes at most 80 characters so a huge value cannot flood a log.
-fn invalid(field: &'static str, value: &str, reason: &'static str) -> StoreError {
+pub(crate) fn invalid(field: &'static str, value: &str, reason: &'static str) -> StoreError {
     StoreError::Invalid {
         field,
         value: value.chars().take(80).collect(),
@@ -123,7 +123,7 @@ fn invalid(field: &'static str, value: &str, reason: &'static str) -> StoreError
 /// Free text that ends up in CLI output and logs: bounded, no control characters
 /// (which could forge lines or terminal escapes in a report). Same rules and words
 /// as [`crate::validate`].
-fn text(field: &'static str, value: &str, limit: &Limit) -> Result<(), StoreError> {
+pub(crate) fn text(field: &'static str, value: &str, limit: &Limit) -> Result<(), StoreError> {
     let len = value.chars().count();
     if len < limit.min || len > limit.max {
         return Err(invalid(field, value, limit.words));
@@ -199,7 +199,7 @@ where
     Ok(())
 }
 
-fn event_from_row(row: &AnyRow) -> Result<Option<MonitorEvent>, StoreError> {
+pub(crate) fn event_from_row(row: &AnyRow) -> Result<Option<MonitorEvent>, StoreError> {
     let at: Option<i64> = row.try_get("event_at")?;
     let Some(at) = at else {
         // A session without events (LEFT JOIN): only possible if edited by hand.
@@ -212,7 +212,7 @@ fn event_from_row(row: &AnyRow) -> Result<Option<MonitorEvent>, StoreError> {
     }))
 }
 
-fn session_from_row(row: &AnyRow) -> Result<MonitorRecord, StoreError> {
+pub(crate) fn session_from_row(row: &AnyRow) -> Result<MonitorRecord, StoreError> {
     let ended_at: Option<i64> = row.try_get("ended_at")?;
     Ok(MonitorRecord {
         id: row.try_get("id")?,

@@ -89,6 +89,15 @@ pub async fn sqlite_pragma(store: &crate::Store, name: &str) -> Option<i64> {
         .flatten()
 }
 
+/// Runs SQL on the store's own pool, as another program writing the database by
+/// hand would: tests use it to plant rows the store's doors refuse.
+pub async fn raw_sql(store: &crate::Store, sql: &str) {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+        .execute(&store.pool)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
 #[cfg(test)]
 mod tests {
     use super::with_database;

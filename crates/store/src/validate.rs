@@ -211,6 +211,39 @@ pub fn setting_value(value: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// A recording file's path as stored: relative to the recordings folder, 1 to 255
+/// characters of letters, digits, `-`, `_` and `.` in `/`-separated parts, no empty,
+/// `.` or `..` part. The same rule is applied when a path is written and when one is
+/// read back to serve or delete a file, so a row edited by hand cannot point a
+/// download outside the folder.
+pub fn recording_path(value: &str) -> Result<(), StoreError> {
+    let shown: String = value.chars().take(80).collect();
+    if value.is_empty() || value.len() > 255 {
+        return Err(invalid(
+            "recording path",
+            &shown,
+            "must be 1 to 255 characters long",
+        ));
+    }
+    let plain = value.split('/').all(|part| {
+        !part.is_empty()
+            && part != "."
+            && part != ".."
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    });
+    if !plain {
+        return Err(invalid(
+            "recording path",
+            &shown,
+            "must be relative to the recordings folder: letters, digits, '-', '_' and '.' \
+             in '/'-separated parts, no '..'",
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -282,5 +315,28 @@ mod tests {
         assert!(setting_key("a b").is_err());
         assert!(setting_value("true").is_ok());
         assert!(setting_value("a\u{1b}").is_err());
+    }
+
+    #[test]
+    fn recording_paths() {
+        for ok in ["a.wav", "calls/110-main.wav", "q/1/2/x_y.WAV", "..a/b..wav"] {
+            assert!(recording_path(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x.wav",
+            "a/../../b",
+            "a//b",
+            "a/./b",
+            "a/",
+            "a\\..\\b",
+            "a b.wav",
+            "a\nb",
+            "é.wav",
+            &"x".repeat(256),
+        ] {
+            assert!(recording_path(bad).is_err(), "{bad:?}");
+        }
     }
 }

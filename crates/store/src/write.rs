@@ -10,7 +10,9 @@
 use std::time::SystemTime;
 
 use crate::time::to_ms;
-use crate::{CallRecord, MonitorStart, Store, StoreError, StoredLocation};
+use crate::{
+    CallRecord, MonitorStart, RecordingEnd, RecordingStart, Store, StoreError, StoredLocation,
+};
 
 /// One write, with everything it needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +38,10 @@ pub enum Write {
         attempt: MonitorStart,
         reason: String,
     },
+    /// A recording started ([`Store::recording_started`]).
+    RecordingStarted(RecordingStart),
+    /// Every file of a recording is complete ([`Store::recording_ended`]).
+    RecordingEnded(RecordingEnd),
     /// All current bindings of an AOR (delete then insert, one transaction:
     /// [`Store::replace_locations`]); empty to unregister everything.
     Locations {
@@ -65,6 +71,8 @@ impl Write {
             Write::MonitorModeChanged { .. } => "monitor_mode_changed",
             Write::MonitorEnded { .. } => "monitor_ended",
             Write::MonitorDenied { .. } => "monitor_denied",
+            Write::RecordingStarted(_) => "recording_started",
+            Write::RecordingEnded(_) => "recording_ended",
             Write::Locations { .. } => "locations",
             Write::LocationDeleted { .. } => "location_deleted",
             Write::KvPut { .. } => "kv_put",
@@ -79,6 +87,8 @@ impl Write {
             Write::Cdr(r) => r.id.clone(),
             Write::MonitorStarted(s) | Write::MonitorDenied { attempt: s, .. } => s.id.clone(),
             Write::MonitorModeChanged { id, .. } | Write::MonitorEnded { id, .. } => id.clone(),
+            Write::RecordingStarted(r) => r.id.clone(),
+            Write::RecordingEnded(e) => e.id.clone(),
             Write::Locations { aor, .. } => aor.clone(),
             Write::LocationDeleted { aor, contact_uri } => format!("{aor} {contact_uri}"),
             Write::KvPut { family, key, .. } | Write::KvDel { family, key } => {
@@ -108,6 +118,16 @@ impl Write {
             }
             // Only the first end counts; later ones are no-ops already.
             Write::MonitorEnded { id, reason, at } => store.monitor_ended(id, reason, *at).await,
+            Write::RecordingStarted(r) => already_there_is_fine(store.recording_started(r).await),
+            // Only the first end counts. A recording deleted while it recorded (or
+            // whose start was dropped from a full queue) has nothing left to end.
+            Write::RecordingEnded(e) => match store.recording_ended(e).await {
+                Err(StoreError::NotFound { key, .. }) => {
+                    tracing::debug!(%key, "recording ended after it was deleted; nothing to record");
+                    Ok(())
+                }
+                other => other,
+            },
             Write::Locations { aor, bindings } => store.replace_locations(aor, bindings).await,
             Write::LocationDeleted { aor, contact_uri } => {
                 store.delete_location(aor, contact_uri).await.map(drop)

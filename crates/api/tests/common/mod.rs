@@ -60,9 +60,12 @@ pub struct Server {
     pub admin: String,
     pub read: String,
     pub sup201: String,
+    /// The server's recordings folder (empty at the start).
+    pub recordings: std::path::PathBuf,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<Result<(), api::ApiError>>>,
     _dir: Option<tempfile::TempDir>,
+    _recordings_dir: tempfile::TempDir,
 }
 
 impl Server {
@@ -110,9 +113,13 @@ impl Server {
 
         let reloads = Arc::new(AtomicUsize::new(0));
         let counter = reloads.clone();
+        let recordings_dir = tempfile::tempdir().unwrap();
+        let recordings = recordings_dir.path().join("recordings");
+        std::fs::create_dir(&recordings).unwrap();
         let mut state = ApiState::new(Arc::new(|| json!({ "calls": 0 })));
         state.store = Some(store.clone());
         state.live = Some(live.clone());
+        state.recordings = Some(recordings.clone());
         state.reload = Some(Arc::new(move || {
             let c = counter.clone();
             Box::pin(async move {
@@ -134,9 +141,11 @@ impl Server {
             admin,
             read,
             sup201,
+            recordings,
             stop: Some(stop),
             task: Some(task),
             _dir: None,
+            _recordings_dir: recordings_dir,
         }
     }
 
@@ -193,6 +202,37 @@ impl Resp {
         self.expect(status);
         assert_eq!(self.body["field"], field, "{}", self.body);
         assert!(self.body["error"].is_string(), "{}", self.body);
+    }
+}
+
+/// An answer whose body is not JSON (a download): status, lower-cased head, bytes.
+#[derive(Debug)]
+pub struct RawResp {
+    pub status: u16,
+    pub head: String,
+    pub body: Vec<u8>,
+}
+
+/// A GET with a bearer token, the answer's body kept as bytes.
+pub async fn get_raw(addr: SocketAddr, path: &str, token: &str) -> RawResp {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\
+         Authorization: Bearer {token}\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let split = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("an HTTP head");
+    let head = String::from_utf8(buf[..split].to_vec()).unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    RawResp {
+        status,
+        head: head.to_ascii_lowercase(),
+        body: buf[split + 4..].to_vec(),
     }
 }
 

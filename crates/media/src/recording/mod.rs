@@ -8,7 +8,9 @@
 //! writer thread of the recording's own (`writer.rs`) owns the file, does every
 //! write and finalises the WAV header when the queue closes: when the played source
 //! ends, or when the `RecordingSource` is dropped (ChanSpy stopping, the bridge
-//! closing). Neither end of the media side waits for the writer.
+//! closing). Neither end of the media side waits for the writer. A
+//! `RecordingStatus` tells how far the writer got and, through `on_finished`, when
+//! the file is complete (the PBX then records its size in the store).
 //!
 //! A disk slower than the queue is long (two seconds of audio) loses frames from the
 //! recording, never from what the supervisor hears: a frame that finds the queue
@@ -154,14 +156,32 @@ struct Status {
     label: String,
     written: AtomicU64,
     dropped: AtomicU64,
-    finished: Mutex<bool>,
+    finished: Mutex<Finish>,
     finished_cv: Condvar,
+}
+
+/// A callback run once the writer is done (see [`RecordingStatus::on_finished`]).
+type Waiter = Box<dyn FnOnce() + Send>;
+
+/// Whether the writer is done, and who wants to know when it is.
+#[derive(Default)]
+struct Finish {
+    done: bool,
+    waiters: Vec<Waiter>,
 }
 
 impl Status {
     fn mark_finished(&self) {
-        *self.finished.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        let waiters = {
+            let mut f = self.finished.lock().unwrap_or_else(|e| e.into_inner());
+            f.done = true;
+            std::mem::take(&mut f.waiters)
+        };
         self.finished_cv.notify_all();
+        // Outside the lock: a callback may read the status.
+        for w in waiters {
+            w();
+        }
     }
 }
 
@@ -171,7 +191,7 @@ impl RecordingStatus {
             label,
             written: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
-            finished: Mutex::new(false),
+            finished: Mutex::new(Finish::default()),
             finished_cv: Condvar::new(),
         }))
     }
@@ -193,7 +213,26 @@ impl RecordingStatus {
 
     /// True once the writer is done: the file is complete (or failed, and logged).
     pub fn is_finished(&self) -> bool {
-        *self.0.finished.lock().unwrap_or_else(|e| e.into_inner())
+        self.0
+            .finished
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .done
+    }
+
+    /// Runs `f` once the writer is done: on the writer thread as it finishes, or at
+    /// once (on the caller's thread) if it already has. Lets the PBX learn that a
+    /// file is complete (to record its size) without a thread blocked waiting, and
+    /// without the media thread ever being involved. `f` must be quick and must not
+    /// block: the writer thread runs it, e.g. to send on a channel.
+    pub fn on_finished(&self, f: impl FnOnce() + Send + 'static) {
+        let mut fin = self.0.finished.lock().unwrap_or_else(|e| e.into_inner());
+        if fin.done {
+            drop(fin);
+            f();
+        } else {
+            fin.waiters.push(Box::new(f));
+        }
     }
 
     /// Waits up to `timeout` for the writer to finish; true if it did. For a
@@ -204,9 +243,9 @@ impl RecordingStatus {
         let (guard, _) = self
             .0
             .finished_cv
-            .wait_timeout_while(guard, timeout, |done| !*done)
+            .wait_timeout_while(guard, timeout, |f| !f.done)
             .unwrap_or_else(|e| e.into_inner());
-        *guard
+        guard.done
     }
 }
 

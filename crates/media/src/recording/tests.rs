@@ -247,3 +247,39 @@ fn a_write_error_ends_the_recording_and_the_audio_plays_on() {
     }
     assert!(rec.tap.tx.is_none());
 }
+
+#[test]
+fn on_finished_runs_once_the_file_is_complete_or_at_once_after() {
+    let (disk, sink) = StalledDisk::new();
+    let mut rec = RecordingSource::with_sink(counting(None), sink, 4);
+    let status = rec.status();
+    let (told, heard) = mpsc::channel();
+    let before = told.clone();
+    let watched = status.clone();
+    status.on_finished(move || {
+        // The writer is done by the time it is told: the figures are final.
+        let _ = before.send(("before", watched.is_finished(), watched.frames_written()));
+    });
+    let mut out = Frame::silence();
+    assert!(rec.next_frame(&mut out));
+    disk.entered.recv_timeout(WAIT).unwrap();
+    drop(rec);
+    assert!(
+        heard.recv_timeout(Duration::from_millis(50)).is_err(),
+        "not while the disk is stuck"
+    );
+    disk.unblock();
+    assert_eq!(heard.recv_timeout(WAIT).unwrap(), ("before", true, 1));
+    assert!(
+        disk.finished.load(Ordering::SeqCst),
+        "after the sink's finish"
+    );
+
+    // Registered after the end: runs at once, on this thread.
+    let here = std::thread::current().id();
+    status.on_finished(move || {
+        assert_eq!(std::thread::current().id(), here);
+        let _ = told.send(("after", true, 0));
+    });
+    assert_eq!(heard.try_recv().unwrap().0, "after");
+}

@@ -12,14 +12,21 @@
 //! File names are relative to the recordings folder (`/` makes sub-folders, no
 //! `..`); `.wav` is added when missing. `MIXMONITOR_FILENAME` gets the main file's
 //! path, as in Asterisk.
+//!
+//! Each recording is listed in the store (`recordings.rs`) with its files as
+//! tracks: `mixed` (the main file), `read` (`r()`), `write` (`t()`) and
+//! `supervisors` (`S()`), for the API and `spygroup recordings`.
 
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use dialplan::{AppOutcome, ChannelVars};
 use media::mix::VolumeStep;
 use media::{MixMonitor, RecordingTap};
+use store::Track;
 
 use super::play::split_first;
+use super::recordings::{self, TrackFile};
 use super::PbxHost;
 
 /// Parsed MixMonitor options.
@@ -91,11 +98,13 @@ fn recording_path(dir: &Path, name: &str) -> Result<PathBuf, String> {
             "{name:?} is not a recording name (letters, digits, - _ . and / only, no '..')"
         ));
     }
-    let mut p = dir.join(name);
-    if p.extension().is_none_or(|e| !e.eq_ignore_ascii_case("wav")) {
-        p.set_extension("wav");
+    // Appended, never put in place of another extension: `${UNIQUEID}` names
+    // (`14400.7`, `14400.7-client`) would otherwise all become `14400.wav`.
+    if name.to_ascii_lowercase().ends_with(".wav") {
+        Ok(dir.join(name))
+    } else {
+        Ok(dir.join(format!("{name}.wav")))
     }
-    Ok(p)
 }
 
 fn open_tap(path: &Path) -> Result<RecordingTap, String> {
@@ -125,31 +134,65 @@ impl PbxHost {
                 return AppOutcome::Continue;
             }
         };
-        let extra = |name: &Option<String>| -> Option<RecordingTap> {
+        let mut files = Vec::new();
+        let mut keep = |track: Track, (path, tap): (PathBuf, RecordingTap)| {
+            files.push(TrackFile {
+                track,
+                path,
+                status: tap.status(),
+            });
+            tap
+        };
+        let main_path = main.0.clone();
+        let mixed = keep(Track::Mixed, main);
+        let mut extra = |track: Track, name: &Option<String>| -> Option<RecordingTap> {
             let name = name.as_deref()?;
             match open(name) {
-                Ok((_, tap)) => Some(tap),
+                Ok(opened) => Some(keep(track, opened)),
                 Err(e) => {
                     tracing::error!(channel = %self.chan.name, "MixMonitor: {e}");
                     None
                 }
             }
         };
+        let read = extra(Track::Read, &opts.read);
+        let write = extra(Track::Write, &opts.write);
+        let supervisors = extra(Track::Supervisors, &opts.supervisors);
         let monitor = MixMonitor {
             id: rand::random(),
             side: self.side,
-            read: extra(&opts.read),
-            write: extra(&opts.write),
-            supervisors: extra(&opts.supervisors),
-            mixed: Some(main.1),
+            read,
+            write,
+            supervisors,
+            mixed: Some(mixed),
             only_bridged: opts.only_bridged,
             heard_gain: VolumeStep::new(opts.heard).unwrap_or(VolumeStep::UNITY),
             said_gain: VolumeStep::new(opts.said).unwrap_or(VolumeStep::UNITY),
         };
-        tracing::info!(channel = %self.chan.name, file = %main.0.display(), "MixMonitor recording");
-        vars.set("MIXMONITOR_FILENAME", &main.0.display().to_string());
+        tracing::info!(channel = %self.chan.name, file = %main_path.display(), "MixMonitor recording");
+        vars.set("MIXMONITOR_FILENAME", &main_path.display().to_string());
         self.media.mix_monitor(monitor);
+        recordings::register(&self.env, self.recording_start(), files);
         AppOutcome::Continue
+    }
+
+    /// What this channel knows of its call when MixMonitor starts: the caller's
+    /// number and what was dialled, and the call and peer from the live table.
+    fn recording_start(&self) -> store::RecordingStart {
+        let live = self.env.registry.get(&self.chan.name);
+        store::RecordingStart {
+            id: String::new(),
+            kind: store::RecordingKind::MixMonitor,
+            call: live.as_ref().map(|e| e.info.call_ref.clone()),
+            channel: self.chan.name.clone(),
+            peer_channel: live.and_then(|e| e.info.bridged_to),
+            caller: recordings::tidy(&self.chan.caller.number),
+            callee: recordings::tidy(&self.chan.dialled),
+            monitor_session: None,
+            supervisor: None,
+            started_at: SystemTime::now(),
+            tracks: Vec::new(),
+        }
     }
 
     pub(super) fn stop_mix_monitor(&mut self) -> AppOutcome {
@@ -179,6 +222,15 @@ mod tests {
         assert_eq!(
             recording_path(dir, "a.WAV").unwrap(),
             Path::new("/rec/a.WAV")
+        );
+        // A dot in the name (`${UNIQUEID}`) is not an extension to replace.
+        assert_eq!(
+            recording_path(dir, "calls/14400.7").unwrap(),
+            Path::new("/rec/calls/14400.7.wav")
+        );
+        assert_eq!(
+            recording_path(dir, "calls/14400.7-client").unwrap(),
+            Path::new("/rec/calls/14400.7-client.wav")
         );
         for bad in ["", "/etc/x", "../x", "a/../b", "a b", "a//b"] {
             assert!(recording_path(dir, bad).is_err(), "{bad:?}");

@@ -12,6 +12,7 @@ mod dial;
 mod input;
 mod mixmonitor;
 mod play;
+mod recordings;
 
 use std::sync::Arc;
 
@@ -24,6 +25,7 @@ use crate::registry::Registry;
 pub use catalog::{load_options, App};
 pub(crate) use chanspy::SpyOptions;
 pub use input::Input;
+pub use recordings::PendingRecordings;
 
 /// What every channel task shares: the configuration (read from memory, written
 /// behind), the dialplan, sounds, live channels, events.
@@ -35,8 +37,10 @@ pub struct AppEnv {
     /// Music-on-hold classes (`MusicOnHold`, held parties).
     pub music: Arc<crate::moh::MusicLibrary>,
     pub registry: Registry,
-    /// Where ChanSpy's `r()` option records.
+    /// Where MixMonitor and ChanSpy's `r()` option record.
     pub recordings: std::path::PathBuf,
+    /// Recordings whose end is not on record yet (shutdown waits for them).
+    pub pending_recordings: PendingRecordings,
     pub events: crate::events::EventBus,
 }
 

@@ -38,8 +38,9 @@ fn clean(s: &str) -> String {
         .collect()
 }
 
-/// The printed block of one session, ending with a newline.
-fn block(r: &MonitorRecord) -> String {
+/// The printed block of one session, ending with a newline (also shown under a
+/// recording by `recordings show`).
+pub(super) fn block(r: &MonitorRecord) -> String {
     // A refused attempt may have been stopped before a channel was chosen.
     let target = if r.target_channel.is_empty() {
         &r.target_endpoint

@@ -10,6 +10,7 @@ pub mod group;
 mod http;
 pub mod live;
 pub mod monitoring;
+pub mod recordings;
 pub mod rule;
 pub mod supervisor;
 mod table;
@@ -25,8 +26,13 @@ use crate::cli::{Command, DbCommand, ExtCommand, TrunkCommand};
 
 /// Runs one admin command against the database at `url`; `origin` says where the
 /// URL came from (`--db`, a config file, the default), for the message when a
-/// SQLite file is missing.
-pub async fn run(command: Command, url: &str, origin: &str) -> anyhow::Result<()> {
+/// SQLite file is missing. `recordings` is the config file's recordings folder.
+pub async fn run(
+    command: Command,
+    url: &str,
+    origin: &str,
+    recordings: Option<&Path>,
+) -> anyhow::Result<()> {
     if let Some(path) = store::sqlite_file(url) {
         if !path.exists() && !may_create_database(&command) {
             anyhow::bail!(missing_database(&path, url, origin));
@@ -46,6 +52,7 @@ pub async fn run(command: Command, url: &str, origin: &str) -> anyhow::Result<()
         Command::Token(c) => token::run(&store, c).await,
         Command::Rule(c) => rule::run(&store, c).await,
         Command::Monitoring(c) => monitoring::run(&store, c).await,
+        Command::Recordings(c) => recordings::run(&store, c, recordings).await,
         Command::Serve(_) => Err(anyhow::anyhow!("serve is not an admin command")),
         Command::Dialplan(c) => dialplan::run(c, None, None),
         Command::Calls(api) => live::calls(api, None),
@@ -86,6 +93,7 @@ fn may_create_database(command: &Command) -> bool {
         Command::Monitoring(args) => args.policy.is_some(),
         Command::Cdr(_)
         | Command::Audit(_)
+        | Command::Recordings(_)
         | Command::Supervisor(_)
         | Command::Rule(_)
         | Command::Serve(_)

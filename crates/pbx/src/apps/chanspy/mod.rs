@@ -27,6 +27,7 @@ use media::mix::{SpyMode, VolumeStep};
 use media::{LinkSource, PlayEnd};
 
 use super::play::{split_first, Played};
+use super::recordings;
 use super::{Input, PbxHost};
 use crate::events::Event;
 use crate::monitor::{MonitorCmd, MonitorError};
@@ -352,7 +353,7 @@ impl PbxHost {
         } else {
             let source = Box::new(LinkSource::new(link.hears));
             match &opts.record {
-                Some(name) => self.recording(name, source),
+                Some(name) => self.recording(name, source, t, session.id()),
                 None => source,
             }
         };
@@ -626,11 +627,15 @@ impl PbxHost {
         let _ = self.play_source(refusal_tone(), false).await;
     }
 
-    /// Wraps what the spy hears in a recorder; on a file error, logs and plays on.
+    /// Wraps what the spy hears in a recorder, listed in the store as a `chanspy`
+    /// recording of the spied channel `t` within session `session`; on a file
+    /// error, logs and plays on.
     fn recording(
         &self,
         name: &str,
         source: Box<dyn media::tone::FrameSource + Send>,
+        t: &ChannelEntry,
+        session: &str,
     ) -> Box<dyn media::tone::FrameSource + Send> {
         let ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -643,7 +648,28 @@ impl PbxHost {
         match made {
             Ok(rec) => {
                 tracing::info!(channel = %self.chan.name, file = %path.display(), "ChanSpy recording");
-                Box::new(media::RecordingSource::new(source, rec))
+                let recorder = media::RecordingSource::new(source, rec);
+                let (caller, callee) = recordings::parties_of(&self.env, t);
+                let start = store::RecordingStart {
+                    id: String::new(),
+                    kind: store::RecordingKind::ChanSpy,
+                    call: Some(t.info.call_ref.clone()),
+                    channel: t.info.name.clone(),
+                    peer_channel: t.info.bridged_to.clone(),
+                    caller,
+                    callee,
+                    monitor_session: Some(session.to_string()),
+                    supervisor: recordings::tidy(&self.chan.caller.endpoint),
+                    started_at: SystemTime::now(),
+                    tracks: Vec::new(),
+                };
+                let file = recordings::TrackFile {
+                    track: store::Track::Heard,
+                    path,
+                    status: recorder.status(),
+                };
+                recordings::register(&self.env, start, vec![file]);
+                Box::new(recorder)
             }
             Err(e) => {
                 tracing::error!(channel = %self.chan.name, "ChanSpy cannot record to {}: {e}", path.display());

@@ -86,6 +86,11 @@ impl SpySession {
         }
     }
 
+    /// The session's id in the audit trail.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
     /// The mode changed: audited, announced, and shown in the live table.
     pub fn mode_changed(&mut self, mode: SpyMode) {
         self.mode = mode;
