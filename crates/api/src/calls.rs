@@ -151,7 +151,7 @@ pub struct MonitorOut {
     pub id: String,
 }
 
-fn live(s: &ApiState) -> ApiResult<&std::sync::Arc<dyn crate::LiveView>> {
+pub(crate) fn live(s: &ApiState) -> ApiResult<&std::sync::Arc<dyn crate::LiveView>> {
     s.live
         .as_ref()
         .ok_or_else(|| Failure::new(StatusCode::SERVICE_UNAVAILABLE, "no switch is running"))

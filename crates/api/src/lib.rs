@@ -6,6 +6,7 @@
 
 mod auth;
 mod calls;
+mod conferences;
 mod config;
 mod error;
 mod events;

@@ -58,6 +58,21 @@ pub trait LiveView: Send + Sync {
     /// `at` (epoch ms) and `type`.
     fn subscribe(&self) -> broadcast::Receiver<Arc<Value>>;
 
+    /// Live conference rooms (`ConfBridge`), by name.
+    fn conferences(&self) -> Vec<model::ConfRoom> {
+        Vec::new()
+    }
+
+    /// Mutes or unmutes a member of a room. Err: no such room or member.
+    fn conference_mute(&self, room: &str, channel: &str, _muted: bool) -> Result<(), String> {
+        Err(format!("channel {channel:?} is not in conference {room:?}"))
+    }
+
+    /// Asks a member to leave its room. Err: no such room or member.
+    fn conference_kick(&self, room: &str, channel: &str) -> Result<(), String> {
+        Err(format!("channel {channel:?} is not in conference {room:?}"))
+    }
+
     /// Click-to-spy: ring `supervisor`, then monitor `target` (a call id, or a
     /// channel name) in `mode`. Ok carries the monitor's id. A view without
     /// click-to-spy knows no call to monitor.

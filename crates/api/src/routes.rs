@@ -19,7 +19,7 @@ use utoipa_axum::routes;
 use crate::config::{db, extensions, groups, rules, supervisors, trunks};
 use crate::fail::{ErrorBody, Failure};
 use crate::state::{ApiState, HealthFn};
-use crate::{auth, calls, events, recordings};
+use crate::{auth, calls, conferences, events, recordings};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -38,7 +38,7 @@ use crate::{auth, calls, events, recordings};
     tags(
         (name = "extensions"), (name = "trunks"), (name = "groups"), (name = "supervisors"),
         (name = "rules"), (name = "db", description = "AstDB key/value families"),
-        (name = "calls"), (name = "monitors"), (name = "records"),
+        (name = "calls"), (name = "monitors"), (name = "conferences"), (name = "records"),
         (name = "recordings", description = "MixMonitor and ChanSpy recordings: metadata, \
             WAV files; deleting needs an admin token"),
         (name = "events"), (name = "system")
@@ -96,6 +96,11 @@ fn documented(state: &ApiState) -> OpenApiRouter<ApiState> {
         .routes(routes!(calls::list_calls))
         .routes(routes!(calls::start_monitor))
         .routes(routes!(calls::change_monitor, calls::stop_monitor))
+        .routes(routes!(conferences::list_conferences))
+        .routes(routes!(
+            conferences::change_member,
+            conferences::kick_member
+        ))
         .routes(routes!(calls::list_cdr))
         .routes(routes!(calls::list_audit))
         .routes(routes!(recordings::list_recordings))

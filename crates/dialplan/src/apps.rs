@@ -47,6 +47,7 @@ pub const DEFAULT_APPS: &[&str] = &[
     "Authenticate",
     "Dial",
     "Transfer",
+    "ConfBridge",
     "NoCDR",
     "DBdel",
     "DBdeltree",

@@ -62,6 +62,7 @@ pub use side::Side;
 pub use stats::{BridgeStats, SideStats};
 
 pub mod codec;
+pub mod conf;
 pub mod dtmf;
 pub mod frame;
 pub use frame::Frame;

@@ -179,3 +179,31 @@ mod tests {
         assert!(serde_json::from_str::<SpyMode>("\"Listen\"").is_err());
     }
 }
+
+/// One member of a conference room (`ConfBridge`), as the API lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ConfMember {
+    /// The member's channel, e.g. `SIP/101-00000004`.
+    pub channel: String,
+    /// Its extension (or trunk).
+    pub endpoint: String,
+    /// May mute and kick others.
+    pub admin: bool,
+    /// Members with `wait_marked` wait for a marked member.
+    pub marked: bool,
+    pub muted: bool,
+    /// Waiting for a marked member: hears music, is not heard.
+    pub waiting: bool,
+    /// When it joined, epoch milliseconds.
+    pub joined: u64,
+}
+
+/// One live conference room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ConfRoom {
+    pub name: String,
+    /// When its first member joined, epoch milliseconds.
+    pub started: u64,
+    /// In joining order.
+    pub members: Vec<ConfMember>,
+}

@@ -78,6 +78,29 @@ pub enum Event {
         transferee: String,
         target: String,
     },
+    /// A channel joined a conference room (`ConfBridge`).
+    #[serde(rename = "conference.join")]
+    ConferenceJoin {
+        room: String,
+        channel: String,
+        endpoint: String,
+    },
+    /// A member left: `hangup`, `kicked`, `endmarked`, `dtmf`.
+    #[serde(rename = "conference.leave")]
+    ConferenceLeave {
+        room: String,
+        channel: String,
+        reason: String,
+    },
+    #[serde(rename = "conference.mute")]
+    ConferenceMute {
+        room: String,
+        channel: String,
+        muted: bool,
+    },
+    /// The last member left: the room is gone.
+    #[serde(rename = "conference.end")]
+    ConferenceEnd { room: String },
     #[serde(rename = "monitor.start")]
     MonitorStart {
         session: String,

@@ -10,6 +10,7 @@
 pub mod apps;
 pub mod chan;
 pub mod channel;
+pub mod conference;
 pub mod events;
 pub mod moh;
 pub mod monitor;
@@ -23,6 +24,7 @@ mod plan;
 mod server;
 mod shell;
 
+pub use conference::{ConfError, Conferences};
 pub use config::PbxConfig;
 pub use events::{Event, EventBus};
 pub use monitor::{ModeReply, MonitorCmd, MonitorError, MonitorId, Monitors};

@@ -63,6 +63,7 @@ pub struct PbxHandle {
     registry: crate::registry::Registry,
     events: EventBus,
     monitors: Monitors,
+    conferences: crate::conference::Conferences,
     config: store::LiveConfig,
 }
 
@@ -98,6 +99,11 @@ impl PbxHandle {
     /// Live events (registrations, calls, monitoring).
     pub fn events(&self) -> EventBus {
         self.events.clone()
+    }
+
+    /// Conference rooms, for the API (list, mute, kick).
+    pub fn conferences(&self) -> crate::conference::Conferences {
+        self.conferences.clone()
     }
 
     /// Live channels, for the API.
@@ -256,6 +262,7 @@ pub async fn start(cfg: PbxConfig, config: store::LiveConfig) -> Result<PbxHandl
     let registry = crate::registry::Registry::new();
     let events = EventBus::new();
     let monitors = Monitors::default();
+    let conferences = crate::conference::Conferences::new(events.clone());
     let prompts = Arc::new(media::wav::Prompts::new(cfg.sounds.clone()));
     let cfg_sounds = cfg.sounds.clone();
     let (shell, chan_requests) = Shell::new(
@@ -268,6 +275,7 @@ pub async fn start(cfg: PbxConfig, config: store::LiveConfig) -> Result<PbxHandl
             registry: registry.clone(),
             events: events.clone(),
             monitors: monitors.clone(),
+            conferences: conferences.clone(),
             stats: stats.clone(),
             prompts,
             music: Arc::new(crate::moh::MusicLibrary::new(&cfg_sounds)),
@@ -283,6 +291,7 @@ pub async fn start(cfg: PbxConfig, config: store::LiveConfig) -> Result<PbxHandl
         registry,
         events,
         monitors,
+        conferences,
         config,
     })
 }

@@ -106,6 +106,7 @@ pub(crate) struct ShellParts {
     pub registry: Registry,
     pub events: EventBus,
     pub monitors: Monitors,
+    pub conferences: crate::conference::Conferences,
     pub stats: Arc<SharedStats>,
     pub prompts: Arc<media::wav::Prompts>,
     pub music: Arc<crate::moh::MusicLibrary>,
@@ -424,6 +425,7 @@ impl Shell {
             recordings: self.parts.cfg.recordings.clone(),
             pending_recordings: self.parts.pending_recordings.clone(),
             events: self.parts.events.clone(),
+            conferences: self.parts.conferences.clone(),
         };
         match kind {
             SpawnKind::Dialplan {

@@ -79,6 +79,10 @@ pub enum Command {
     /// Click-to-spy on the running server: start, switch mode, stop (needs a token).
     #[command(subcommand)]
     Monitor(crate::admin::live::MonitorCommand),
+    /// Conference rooms on the running server: list, mute, unmute, kick (needs a
+    /// token: read to list, admin for the rest).
+    #[command(subcommand)]
+    Conf(crate::admin::conf::ConfCommand),
 }
 
 #[derive(Debug, Subcommand)]

@@ -61,6 +61,7 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
         registry: handle.registry(),
         events: handle.events(),
         control: control.clone(),
+        conferences: handle.conferences(),
     });
     let shared: SharedPbx = Arc::new(Mutex::new(Some(handle)));
 
@@ -121,9 +122,26 @@ struct LiveAdapter {
     registry: pbx::registry::Registry,
     events: pbx::EventBus,
     control: pbx::Controller,
+    conferences: pbx::Conferences,
 }
 
 impl api::LiveView for LiveAdapter {
+    fn conferences(&self) -> Vec<model::ConfRoom> {
+        self.conferences.list()
+    }
+
+    fn conference_mute(&self, room: &str, channel: &str, muted: bool) -> Result<(), String> {
+        self.conferences
+            .set_muted(room, channel, muted)
+            .map_err(|e| e.to_string())
+    }
+
+    fn conference_kick(&self, room: &str, channel: &str) -> Result<(), String> {
+        self.conferences
+            .kick(room, channel)
+            .map_err(|e| e.to_string())
+    }
+
     fn channels(&self) -> Vec<api::LiveChannel> {
         let config = self.config.snapshot();
         self.registry

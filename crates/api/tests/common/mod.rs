@@ -20,6 +20,9 @@ pub struct FakeLive {
     pub tx: broadcast::Sender<Arc<Value>>,
     /// Events sent between `subscribe` and its return, to make a subscriber lag.
     pub prelag: Mutex<Vec<Arc<Value>>>,
+    /// Conference rooms, and the members kicked so far (room, channel).
+    pub rooms: Mutex<Vec<model::ConfRoom>>,
+    pub kicked: Mutex<Vec<(String, String)>>,
 }
 
 impl FakeLive {
@@ -28,6 +31,8 @@ impl FakeLive {
             channels: Mutex::new(Vec::new()),
             tx: broadcast::channel(capacity).0,
             prelag: Mutex::new(Vec::new()),
+            rooms: Mutex::new(Vec::new()),
+            kicked: Mutex::new(Vec::new()),
         })
     }
 }
@@ -35,6 +40,39 @@ impl FakeLive {
 impl LiveView for FakeLive {
     fn channels(&self) -> Vec<LiveChannel> {
         self.channels.lock().unwrap().clone()
+    }
+
+    fn conferences(&self) -> Vec<model::ConfRoom> {
+        self.rooms.lock().unwrap().clone()
+    }
+
+    fn conference_mute(&self, room: &str, channel: &str, muted: bool) -> Result<(), String> {
+        let mut rooms = self.rooms.lock().unwrap();
+        let m = rooms
+            .iter_mut()
+            .filter(|r| r.name == room)
+            .flat_map(|r| r.members.iter_mut())
+            .find(|m| m.channel == channel)
+            .ok_or_else(|| format!("channel {channel:?} is not in conference {room:?}"))?;
+        m.muted = muted;
+        Ok(())
+    }
+
+    fn conference_kick(&self, room: &str, channel: &str) -> Result<(), String> {
+        let known = self
+            .rooms
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|r| r.name == room && r.members.iter().any(|m| m.channel == channel));
+        if !known {
+            return Err(format!("channel {channel:?} is not in conference {room:?}"));
+        }
+        self.kicked
+            .lock()
+            .unwrap()
+            .push((room.to_string(), channel.to_string()));
+        Ok(())
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Arc<Value>> {

@@ -41,6 +41,18 @@ impl Accumulator {
         true
     }
 
+    /// Takes `src` back out (a conference member does not hear itself). A frame of
+    /// another shape is ignored, as in `add`.
+    pub fn subtract(&mut self, src: &Frame) -> bool {
+        if src.rate() != self.rate || src.len() != self.len {
+            return false;
+        }
+        for (a, &s) in self.acc[..self.len].iter_mut().zip(src.samples()) {
+            *a -= i32::from(s);
+        }
+        true
+    }
+
     /// Writes the clamped sum into `out` (reshaping it to this rate).
     pub fn write_to(&self, out: &mut Frame) {
         if out.rate() != self.rate {

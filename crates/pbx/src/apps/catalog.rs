@@ -29,12 +29,13 @@ pub enum App {
     Authenticate,
     Dial,
     Transfer,
+    ConfBridge,
     ChanSpy,
     ExtenSpy,
 }
 
 impl App {
-    pub const ALL: [App; 25] = [
+    pub const ALL: [App; 26] = [
         App::Answer,
         App::Hangup,
         App::Wait,
@@ -58,6 +59,7 @@ impl App {
         App::Authenticate,
         App::Dial,
         App::Transfer,
+        App::ConfBridge,
         App::ChanSpy,
         App::ExtenSpy,
     ];
@@ -88,6 +90,7 @@ impl App {
             App::Authenticate => "Authenticate",
             App::Dial => "Dial",
             App::Transfer => "Transfer",
+            App::ConfBridge => "ConfBridge",
             App::ChanSpy => "ChanSpy",
             App::ExtenSpy => "ExtenSpy",
         }

@@ -8,6 +8,7 @@
 mod auth;
 mod catalog;
 pub(crate) mod chanspy;
+mod confbridge;
 mod dial;
 mod input;
 mod mixmonitor;
@@ -42,6 +43,8 @@ pub struct AppEnv {
     /// Recordings whose end is not on record yet (shutdown waits for them).
     pub pending_recordings: PendingRecordings,
     pub events: crate::events::EventBus,
+    /// Conference rooms (`ConfBridge`).
+    pub conferences: crate::conference::Conferences,
 }
 
 /// One channel's host: its call-control handle and its media.
@@ -154,6 +157,7 @@ impl PbxHost {
             App::Authenticate => self.authenticate(args, vars).await,
             App::Dial => self.dial(args, vars).await,
             App::Transfer => self.transfer(args, vars).await,
+            App::ConfBridge => self.confbridge(args, vars).await,
             App::ChanSpy => self.chanspy(args, vars, false).await,
             App::ExtenSpy => self.chanspy(args, vars, true).await,
         }

@@ -54,7 +54,7 @@ pub enum MonitorCommand {
     },
 }
 
-fn addr(flag: Option<SocketAddr>, config: Option<SocketAddr>) -> SocketAddr {
+pub(super) fn addr(flag: Option<SocketAddr>, config: Option<SocketAddr>) -> SocketAddr {
     flag.or(config)
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8088)))
 }

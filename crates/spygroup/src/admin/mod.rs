@@ -3,6 +3,7 @@
 
 mod audit;
 mod cdr;
+pub mod conf;
 mod db;
 pub mod dialplan;
 mod ext;
@@ -57,6 +58,7 @@ pub async fn run(
         Command::Dialplan(c) => dialplan::run(c, None, None),
         Command::Calls(api) => live::calls(api, None),
         Command::Monitor(c) => live::monitor(c, None),
+        Command::Conf(c) => conf::run(c, None),
     };
     store.close().await;
     result
@@ -99,6 +101,7 @@ fn may_create_database(command: &Command) -> bool {
         | Command::Serve(_)
         | Command::Dialplan(_)
         | Command::Calls(_)
+        | Command::Conf(_)
         | Command::Monitor(_) => false,
     }
 }
