@@ -193,6 +193,8 @@ class Call(pj.Call):
         self.connected_at = None
         self.disconnected_at = None
         self.transfer_codes: list[tuple[int, bool]] = []  # (sipfrag status, final)
+        self.transfer_requests: list[str] = []  # Refer-To of REFERs received
+        self.redirects: list[str] = []  # targets of 3xx followed
 
     # ---- callbacks -------------------------------------------------------
     def onCallState(self, prm):
@@ -213,6 +215,20 @@ class Call(pj.Call):
     def onCallMediaState(self, prm):
         self.media_events += 1
         self._connect_media()
+
+    def onCallRedirected(self, prm):
+        # Follow a 302 as desk phones do (pjsua2's default stops at it).
+        self.redirects.append(prm.targetUri)
+        return pj.PJSIP_REDIRECT_ACCEPT
+
+    def onCallTransferRequest(self, prm):
+        # A REFER from the PBX (Transfer()): accept it, and make the new call one of
+        # ours so it plays this phone's tone and records what it hears.
+        self.transfer_requests.append(prm.dstUri)
+        call = Call(self.phone)
+        self.phone.calls.append(call)
+        self.phone._auto_media(call)
+        prm.newCall = call
 
     def onCallTransferStatus(self, prm):
         # The NOTIFYs of our REFER: sipfrag status, and whether it is the last.

@@ -143,3 +143,145 @@ def test_a_spy_on_a_member_hears_the_room_and_whispers_to_that_member_only(pbx, 
     expect(lv, "132", [400, 1500, 2000], [1000], "whispered to")
     expect(lv, "131", [1000, 1500], [2000], "not whispered to")
     expect(lv, "133", [400, 1000], [2000], "not whispered to")
+
+
+# ----------------------------------------------------------- barge -> conference
+
+CONF_MODES = "listen,whisper,barge,conference"
+
+
+def conference_call(pbx, ua, make_phone, tones):
+    """Client (trunk, 400 Hz) -> agent 110 (1000 Hz); supervisor 201 (1500 Hz)
+    spies with *225110 (d: DTMF modes), barges (6), then makes it a conference (8)."""
+    from spysetup import carrier_trunk, inbound_call
+
+    client = carrier_trunk(pbx, make_phone, tones[400])
+    agent = registered_phone(pbx, make_phone, "110", tones[1000])
+    sup = registered_phone(pbx, make_phone, "201", tones[1500])
+    pbx.cli("supervisor", "grant", "201", "--groups", "all", "--modes", CONF_MODES)
+    ccall, aleg = inbound_call(ua, pbx, client, agent, "110")
+    started = count_log(pbx, "spy session started")
+    scall = sup.call("*225110")
+    ua.wait_for(lambda: scall.confirmed and scall.media_active, 10, "*225110 answered")
+    wait_log(ua, pbx, "spy session started", started, 8, "the spy session to start")
+    ua.poll(1.0)
+    scall.send_digits("6")
+    ua.poll(1.0)
+    n = count_log(pbx, "call turned into a conference")
+    scall.send_digits("8")
+    wait_log(ua, pbx, "call turned into a conference", n, 5, "the conference")
+    ua.poll(0.8)
+    return ccall, aleg, scall
+
+
+def test_dtmf_8_makes_the_barge_a_conference_that_outlives_the_agent(pbx, ua, make_phone, tones):
+    ccall, aleg, scall = conference_call(pbx, ua, make_phone, tones)
+    token = pbx.cli("token", "create", "--scope", "read").stdout.strip()
+    [(room, members)] = room_members(pbx, token).items()
+    assert room.startswith("call-"), room
+    assert sorted(m["endpoint"] for m in members) == ["110", "201", "carrier"], members
+    lv = listen(ua, {"client": ccall, "agent": aleg, "sup": scall}, "conference")
+    check("client", lv["client"], [1000, 1500], [400], "in the conference")
+    check("agent", lv["agent"], [400, 1500], [1000], "in the conference")
+    check("supervisor", lv["sup"], [400, 1000], [1500], "in the conference")
+
+    # The agent leaves: the client and the supervisor go on.
+    aleg.end()
+    ua.wait_for(lambda: aleg.disconnected, 5, "the agent hangs up")
+    ua.poll(0.8)
+    assert ccall.confirmed and scall.confirmed, "the conference ended with the agent"
+    lv = listen(ua, {"client": ccall, "sup": scall}, "without-agent")
+    check("client", lv["client"], [1500], [400, 1000], "after the agent left")
+    check("supervisor", lv["sup"], [400], [1000, 1500], "after the agent left")
+    assert sorted(m["endpoint"] for m in room_members(pbx, token)[room]) == ["201", "carrier"]
+
+    # Then the supervisor: the client is the last one; when it leaves, the room
+    # and the call are over, with the conference in the audit trail.
+    scall.end()
+    ua.wait_for(lambda: scall.disconnected, 5, "the supervisor hangs up")
+    ccall.end()
+    ua.wait_for(lambda: room_members(pbx, token) == {}, 5, "the room to end")
+    audit = pbx.cli("audit", "list").stdout
+    assert "conference" in audit, audit
+
+
+def test_the_conference_outlives_the_supervisor_too(pbx, ua, make_phone, tones):
+    ccall, aleg, scall = conference_call(pbx, ua, make_phone, tones)
+    scall.end()
+    ua.wait_for(lambda: scall.disconnected, 5, "the supervisor hangs up")
+    ua.poll(0.8)
+    assert ccall.confirmed and aleg.confirmed, "the call ended with the supervisor"
+    lv = listen(ua, {"client": ccall, "agent": aleg}, "without-supervisor")
+    check("client", lv["client"], [1000], [400, 1500], "after the supervisor left")
+    check("agent", lv["agent"], [400], [1000, 1500], "after the supervisor left")
+    # The client leaves: the agent is alone, then leaves too; the call record is one
+    # answered call.
+    ccall.end()
+    ua.wait_for(lambda: ccall.disconnected, 5, "the client hangs up")
+    ua.poll(0.5)
+    assert aleg.confirmed, "the agent was hung up with the client"
+    aleg.end()
+    ua.wait_for(lambda: aleg.disconnected, 5, "the agent hangs up")
+    ua.poll(0.5)
+    cdr = pbx.cli("cdr", "list").stdout
+    assert "ANSWERED" in cdr, cdr
+
+
+def test_conference_needs_the_grant(pbx, ua, make_phone, tones):
+    from spysetup import carrier_trunk, inbound_call
+
+    client = carrier_trunk(pbx, make_phone, tones[400])
+    agent = registered_phone(pbx, make_phone, "110", tones[1000])
+    sup = registered_phone(pbx, make_phone, "201", tones[1500])
+    pbx.cli("supervisor", "grant", "201", "--groups", "all", "--modes", "listen,whisper,barge")
+    ccall, aleg = inbound_call(ua, pbx, client, agent, "110")
+    started = count_log(pbx, "spy session started")
+    scall = sup.call("*225110")
+    ua.wait_for(lambda: scall.confirmed and scall.media_active, 10, "*225110 answered")
+    wait_log(ua, pbx, "spy session started", started, 8, "the spy session to start")
+    ua.poll(1.0)
+    n = count_log(pbx, "mode refused")
+    scall.send_digits("8")
+    ua.poll(1.5)
+    assert count_log(pbx, "call turned into a conference") == 0
+    token = pbx.cli("token", "create", "--scope", "read").stdout.strip()
+    assert room_members(pbx, token) == {}
+    aleg.end()
+    ua.wait_for(lambda: ccall.disconnected, 8, "the call ends with the agent, as any barge")
+
+
+def test_the_api_makes_a_monitor_a_conference(pbx, ua, make_phone, tones):
+    from spysetup import carrier_trunk, inbound_call
+
+    client = carrier_trunk(pbx, make_phone, tones[400])
+    agent = registered_phone(pbx, make_phone, "110", tones[1000])
+    sup = registered_phone(pbx, make_phone, "201", tones[1500])
+    pbx.cli("supervisor", "grant", "201", "--groups", "all", "--modes", CONF_MODES)
+    token = pbx.cli("token", "create", "--scope", "supervise", "--supervisor", "201").stdout.strip()
+    ccall, aleg = inbound_call(ua, pbx, client, agent, "110")
+    status, calls = api(pbx, "GET", "/api/v1/calls", token)
+    [call] = calls["calls"]
+    started = count_log(pbx, "spy session started")
+    status, body = api(pbx, "POST", f"/api/v1/calls/{call['id']}/monitor", token,
+                       {"supervisor": "201", "mode": "barge"})  # fmt: skip
+    assert status == 201, body
+    monitor = body["id"]
+    scall = sup.incoming(timeout=10)
+    ua.wait_for(lambda: scall.confirmed and scall.media_active, 10, "the supervisor answers")
+    wait_log(ua, pbx, "spy session started", started, 8, "the monitor to start")
+    status, body = api(pbx, "PATCH", f"/api/v1/monitors/{monitor}", token, {"mode": "conference"})
+    assert status == 204, body
+    assert list(room_members(pbx, token)) == [f"call-{call['id']}"]
+    # In the room, no other mode.
+    status, body = api(pbx, "PATCH", f"/api/v1/monitors/{monitor}", token, {"mode": "listen"})
+    assert status == 409, body
+    aleg.end()
+    ua.wait_for(lambda: aleg.disconnected, 5, "the agent hangs up")
+    ua.poll(0.8)
+    lv = listen(ua, {"client": ccall}, "api-conference")
+    check("client", lv["client"], [1500], [400, 1000], "with the supervisor, the agent gone")
+    # Stopping the monitor takes the supervisor out; the client is alone in the room.
+    status, body = api(pbx, "DELETE", f"/api/v1/monitors/{monitor}", token)
+    assert status == 204, body
+    ua.wait_for(lambda: scall.disconnected, 5, "the supervisor's phone hung up")
+    assert ccall.confirmed

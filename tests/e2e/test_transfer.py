@@ -248,3 +248,46 @@ def test_click_to_spy_following_the_client_hears_it_with_the_next_agent(pbx, ua,
     status, calls = api(pbx, "GET", "/api/v1/calls", token)
     spying = [m["spying"] for call in calls["calls"] for m in call.get("monitored_by", [])]
     assert spying and spying[0]["channel"].startswith("SIP/120-"), spying
+
+
+@pytest.mark.pbx_dialplan(
+    text="""
+[from-internal]
+exten => 555,1,Answer()
+same => n,Wait(1)
+same => n,Transfer(SIP/120)
+same => n,Set(DB(xfer/result)=${TRANSFERSTATUS}:${TRANSFERSTATUSPROTOCOL})
+same => n,Hangup()
+exten => 556,1,Transfer(120)
+same => n,Set(DB(xfer/ringing)=${TRANSFERSTATUS}:${TRANSFERSTATUSPROTOCOL})
+exten => _1XX,1,Dial(SIP/${EXTEN},30)
+"""
+)
+def test_transfer_in_the_dialplan_sends_the_phone_to_the_target(pbx, ua, make_phone, tones):
+    caller = registered_phone(pbx, make_phone, "130", tones[400])
+    target = registered_phone(pbx, make_phone, "120", tones[1500])
+    # Answered: a REFER; the phone calls 120 itself and hangs this call up.
+    first = caller.call("555")
+    ua.wait_for(lambda: first.confirmed, 10, "555 answers")
+    tleg = target.incoming(timeout=10)
+    ua.wait_for(lambda: tleg.confirmed and tleg.media_active, 10, "120 answers the transferred phone")
+    assert first.transfer_requests and "120@" in first.transfer_requests[0], first.transfer_requests
+    ua.wait_for(lambda: first.disconnected, 8, "the first call to end")
+    new = [c for c in caller.calls if c is not first and not c.incoming]
+    assert new and new[0].confirmed, caller.calls
+    ua.wait_for(lambda: pbx.cli("db", "get", "xfer", "result").stdout.strip() != "", 5, "TRANSFERSTATUS")
+    assert pbx.cli("db", "get", "xfer", "result").stdout.strip() == "SUCCESS:200"
+    ua.poll(2.5)
+    wav = tleg.stop_recording()
+    lv = audio.tone_levels(wav, FREQS, audio.duration(wav) - 2.0, audio.duration(wav) - 0.2)
+    check("120", lv, [400], [1500], "talking with the transferred phone")
+    new[0].end()
+    ua.wait_for(lambda: new[0].disconnected, 5, "hang up")
+
+    # Not answered yet: a 302 to the target, which the phone follows.
+    redirected = caller.call("556")
+    tleg2 = target.incoming(timeout=10)
+    ua.wait_for(lambda: tleg2.confirmed, 10, "120 answers the redirected call")
+    assert redirected.redirects and "120@" in redirected.redirects[0], redirected.redirects
+    ua.wait_for(lambda: pbx.cli("db", "get", "xfer", "ringing").stdout.strip() != "", 5, "TRANSFERSTATUS")
+    assert pbx.cli("db", "get", "xfer", "ringing").stdout.strip() == "SUCCESS:302"

@@ -4,25 +4,18 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::calls::live;
 use crate::fail::{ApiResult, Body, ErrorBody, Failure, PathArg};
+use crate::live::ConfRefused;
 use crate::state::ApiState;
 
 /// Every live room.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConferencesOut {
     pub conferences: Vec<model::ConfRoom>,
-}
-
-/// A change to one member.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct MemberIn {
-    /// Mute (true) or unmute (false): the others stop or start hearing it.
-    pub muted: bool,
 }
 
 #[utoipa::path(get, path = "/api/v1/conferences", tag = "conferences",
@@ -36,17 +29,29 @@ pub(crate) async fn list_conferences(State(s): State<ApiState>) -> ApiResult<Jso
 
 #[utoipa::path(patch, path = "/api/v1/conferences/{room}/members/{channel}", tag = "conferences",
     params(("room" = String, Path), ("channel" = String, Path, description = "URL-encoded, e.g. SIP%2F101-00000004")),
-    request_body = MemberIn,
+    description = "Mutes or unmutes a member, or sets how loud it is heard (`talk_volume`) \
+                   and how loud it hears the room (`listen_volume`), -4 to 4; fields left \
+                   out stay as they are.",
+    request_body = model::ConfChange,
     responses((status = 204, description = "done"), (status = 400, body = ErrorBody),
               (status = 404, description = "no such room, or the channel is not in it", body = ErrorBody)))]
 pub(crate) async fn change_member(
     State(s): State<ApiState>,
     PathArg((room, channel)): PathArg<(String, String)>,
-    Body(req): Body<MemberIn>,
+    Body(req): Body<model::ConfChange>,
 ) -> ApiResult<StatusCode> {
+    if req == model::ConfChange::default() {
+        return Err(Failure::bad(
+            "muted",
+            "say what to change: muted, talk_volume or listen_volume",
+        ));
+    }
     live(&s)?
-        .conference_mute(&room, &channel, req.muted)
-        .map_err(Failure::not_found)?;
+        .conference_change(&room, &channel, &req)
+        .map_err(|e| match e {
+            ConfRefused::NotFound(why) => Failure::not_found(why),
+            ConfRefused::Bad(field, why) => Failure::bad(field, why),
+        })?;
     Ok(StatusCode::NO_CONTENT)
 }
 

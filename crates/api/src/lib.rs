@@ -18,7 +18,9 @@ mod server;
 mod state;
 
 pub use error::ApiError;
-pub use live::{LiveChannel, LiveView, MonitorFailure, MonitorStart, Pending, Role, Spying};
+pub use live::{
+    ConfRefused, LiveChannel, LiveView, MonitorFailure, MonitorStart, Pending, Role, Spying,
+};
 pub use routes::{openapi, router, router_with};
 pub use server::{bind, serve, Bound};
 pub use state::{ApiState, HealthFn, ReloadFn};

@@ -63,9 +63,17 @@ pub trait LiveView: Send + Sync {
         Vec::new()
     }
 
-    /// Mutes or unmutes a member of a room. Err: no such room or member.
-    fn conference_mute(&self, room: &str, channel: &str, _muted: bool) -> Result<(), String> {
-        Err(format!("channel {channel:?} is not in conference {room:?}"))
+    /// Mutes, unmutes or sets the volumes of a member of a room. Err: no such room
+    /// or member (404), or a volume out of range (400).
+    fn conference_change(
+        &self,
+        room: &str,
+        channel: &str,
+        _change: &model::ConfChange,
+    ) -> Result<(), ConfRefused> {
+        Err(ConfRefused::NotFound(format!(
+            "channel {channel:?} is not in conference {room:?}"
+        )))
     }
 
     /// Asks a member to leave its room. Err: no such room or member.
@@ -104,6 +112,15 @@ pub trait LiveView: Send + Sync {
     fn monitor_owner(&self, _id: &str) -> Option<String> {
         None
     }
+}
+
+/// Why a change to a conference member was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfRefused {
+    /// No such room, or the channel is not in it.
+    NotFound(String),
+    /// A field out of range: the field and why.
+    Bad(&'static str, String),
 }
 
 /// The pending answer of a monitor request.

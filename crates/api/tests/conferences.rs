@@ -13,6 +13,8 @@ fn member(channel: &str, endpoint: &str) -> model::ConfMember {
         marked: false,
         muted: false,
         waiting: false,
+        talk_volume: 0,
+        listen_volume: 0,
         joined: 1_700_000_000_000,
     }
 }
@@ -90,6 +92,26 @@ async fn muting_needs_admin_scope_and_a_member_of_the_room() {
     s.call("PATCH", MEMBER, Some(&s.admin), Some(r#"{"mute": true}"#))
         .await
         .expect(400);
+    s.call("PATCH", MEMBER, Some(&s.admin), Some("{}"))
+        .await
+        .expect(400);
+    s.call(
+        "PATCH",
+        MEMBER,
+        Some(&s.admin),
+        Some(r#"{"talk_volume": 9}"#),
+    )
+    .await
+    .expect(400);
+    s.call(
+        "PATCH",
+        MEMBER,
+        Some(&s.admin),
+        Some(r#"{"talk_volume": -2}"#),
+    )
+    .await
+    .expect(204);
+    assert_eq!(s.live.rooms.lock().unwrap()[0].members[0].talk_volume, -2);
 }
 
 #[tokio::test]

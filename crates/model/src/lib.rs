@@ -35,24 +35,29 @@ pub enum SpyMode {
     Barge,
     /// One way: once taken over, the session is the supervisor's call.
     Takeover,
+    /// One way: the barge becomes a conference room that goes on when any one
+    /// party leaves.
+    Conference,
 }
 
 impl SpyMode {
     /// Every mode, in canonical order.
-    pub const ALL: [SpyMode; 4] = [
+    pub const ALL: [SpyMode; 5] = [
         SpyMode::Listen,
         SpyMode::Whisper,
         SpyMode::Barge,
         SpyMode::Takeover,
+        SpyMode::Conference,
     ];
 
-    /// `listen`, `whisper`, `barge` or `takeover`.
+    /// `listen`, `whisper`, `barge`, `takeover` or `conference`.
     pub const fn as_str(self) -> &'static str {
         match self {
             SpyMode::Listen => "listen",
             SpyMode::Whisper => "whisper",
             SpyMode::Barge => "barge",
             SpyMode::Takeover => "takeover",
+            SpyMode::Conference => "conference",
         }
     }
 }
@@ -66,13 +71,13 @@ impl fmt::Display for SpyMode {
 /// A mode that is not `listen`, `whisper`, `barge` or `takeover` (the text, cut
 /// to 80 characters).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0:?} is not a spy mode: use listen, whisper, barge or takeover")]
+#[error("{0:?} is not a spy mode: use listen, whisper, barge, takeover or conference")]
 pub struct UnknownMode(pub String);
 
 impl FromStr for SpyMode {
     type Err = UnknownMode;
 
-    /// `listen`, `whisper`, `barge` or `takeover`, in any case.
+    /// `listen`, `whisper`, `barge`, `takeover` or `conference`, in any case.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         SpyMode::ALL
             .into_iter()
@@ -194,8 +199,26 @@ pub struct ConfMember {
     pub muted: bool,
     /// Waiting for a marked member: hears music, is not heard.
     pub waiting: bool,
+    /// How loud the others hear it, and how loud it hears them: -4 to 4 (0 as is).
+    pub talk_volume: i32,
+    pub listen_volume: i32,
     /// When it joined, epoch milliseconds.
     pub joined: u64,
+}
+
+/// A change to one conference member (the API's PATCH); what is absent stays.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfChange {
+    /// Mute (true: the others stop hearing it) or unmute.
+    #[serde(default)]
+    pub muted: Option<bool>,
+    /// -4 to 4.
+    #[serde(default)]
+    pub talk_volume: Option<i32>,
+    /// -4 to 4.
+    #[serde(default)]
+    pub listen_volume: Option<i32>,
 }
 
 /// One live conference room.

@@ -41,6 +41,8 @@ pub enum ConfError {
     NoSuchRoom(String),
     #[error("channel {1:?} is not in conference {0:?}")]
     NoSuchMember(String, String),
+    #[error("{0} must be -4 to 4, not {1}")]
+    Volume(&'static str, i32),
 }
 
 pub use model::{ConfMember as MemberInfo, ConfRoom as RoomInfo};
@@ -131,6 +133,8 @@ impl Conferences {
                 marked: flags.marked,
                 muted: flags.start_muted,
                 waiting,
+                talk_volume: 0,
+                listen_volume: 0,
                 joined: now_ms(),
             },
             id: joined.id,
@@ -241,6 +245,83 @@ impl Conferences {
         Ok(())
     }
 
+    /// Applies an API change (mute, volumes) to one member; nothing when invalid.
+    pub fn change(
+        &self,
+        room: &str,
+        channel: &str,
+        c: &model::ConfChange,
+    ) -> Result<(), ConfError> {
+        let volume = |what, v: Option<i32>| -> Result<Option<media::mix::VolumeStep>, ConfError> {
+            v.map(|v| media::mix::VolumeStep::new(v).map_err(|_| ConfError::Volume(what, v)))
+                .transpose()
+        };
+        let talk = volume("talk_volume", c.talk_volume)?;
+        let listen = volume("listen_volume", c.listen_volume)?;
+        {
+            let mut rooms = self.lock();
+            let entry = rooms
+                .get_mut(room)
+                .ok_or_else(|| ConfError::NoSuchRoom(room.to_string()))?;
+            let m = entry
+                .members
+                .iter_mut()
+                .find(|m| m.info.channel == channel)
+                .ok_or_else(|| ConfError::NoSuchMember(room.to_string(), channel.to_string()))?;
+            if let Some(t) = talk {
+                m.info.talk_volume = t.get();
+            }
+            if let Some(l) = listen {
+                m.info.listen_volume = l.get();
+            }
+            let id = m.id;
+            entry.mixer.update(id, |s| {
+                if let Some(t) = talk {
+                    s.talk = t;
+                }
+                if let Some(l) = listen {
+                    s.listen = l;
+                }
+            });
+            entry.bump();
+        }
+        match c.muted {
+            Some(muted) => self.set_muted(room, channel, muted),
+            None => Ok(()),
+        }
+    }
+
+    /// An admin's key: mutes (or unmutes) every member but the admins.
+    pub fn mute_others(&self, room: &str, muted: bool) {
+        let others: Vec<String> = self
+            .lock()
+            .get(room)
+            .map(|e| {
+                e.members
+                    .iter()
+                    .filter(|m| !m.flags.admin)
+                    .map(|m| m.info.channel.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for channel in others {
+            let _ = self.set_muted(room, &channel, muted);
+        }
+    }
+
+    /// An admin's key: kicks the member who joined last, admins aside.
+    pub fn kick_last(&self, room: &str) -> Option<String> {
+        let last = self.lock().get(room).and_then(|e| {
+            e.members
+                .iter()
+                .rev()
+                .find(|m| !m.flags.admin)
+                .map(|m| m.info.channel.clone())
+        })?;
+        self.kick(room, &last).ok()?;
+        Some(last)
+    }
+
     /// Asks one member to leave; its ConfBridge returns with `KICKED`.
     pub fn kick(&self, room: &str, channel: &str) -> Result<(), ConfError> {
         let rooms = self.lock();
@@ -279,6 +360,58 @@ impl Conferences {
     }
 }
 
+/// How often an adopted member checks that its channel is still on its call.
+const PRESENCE_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+impl Conferences {
+    /// Makes a phone of a live call a member without a task of its own (a barge
+    /// turned into a conference): its bridge side sends what the phone says to the
+    /// room and plays the room to it, until its channel leaves the call. A kick
+    /// hangs that leg up (through `requester`).
+    pub fn adopt(
+        &self,
+        room: &str,
+        entry: crate::registry::ChannelEntry,
+        registry: crate::registry::Registry,
+        requester: crate::chan::ChanRequester,
+    ) {
+        let mut m = self.join(
+            room,
+            &entry.info.name,
+            &entry.info.endpoint,
+            UserFlags::default(),
+        );
+        let Some(joined) = m.media.take() else {
+            return;
+        };
+        let side = entry.info.side;
+        entry.bridge.talk_to(side, Some(joined.says));
+        entry.bridge.hold_music(side, Some(Box::new(joined.hears)));
+        tokio::spawn(async move {
+            let name = entry.info.name.clone();
+            loop {
+                let kicked = m.kicked.clone();
+                tokio::select! {
+                    _ = kicked.notified() => {
+                        m.reason = "kicked";
+                        requester.hangup_channel(&name);
+                        break;
+                    }
+                    _ = tokio::time::sleep(PRESENCE_EVERY) => {
+                        let here = registry
+                            .get(&name)
+                            .is_some_and(|e| e.info.bridge == entry.info.bridge);
+                        if !here || entry.bridge.is_closed() {
+                            break;
+                        }
+                    }
+                }
+            }
+            drop(m);
+        });
+    }
+}
+
 impl Membership {
     /// This member's mute state, as the room has it.
     pub fn muted(&self) -> bool {
@@ -289,11 +422,18 @@ impl Membership {
             .is_some_and(|m| m.info.muted)
     }
 
-    /// Changes this member's talk or listen volume.
-    pub fn set_volume(&self, f: impl FnOnce(&mut media::conf::MemberState)) {
-        if let Some(e) = self.confs.lock().get(&self.room) {
-            e.mixer.update(self.id, f);
-        }
+    /// Changes this member's talk or listen volume (its own keys).
+    pub fn set_volume(
+        &self,
+        talk: Option<media::mix::VolumeStep>,
+        listen: Option<media::mix::VolumeStep>,
+    ) {
+        let change = model::ConfChange {
+            muted: None,
+            talk_volume: talk.map(|v| v.get()),
+            listen_volume: listen.map(|v| v.get()),
+        };
+        let _ = self.confs.change(&self.room, &self.channel, &change);
     }
 }
 
@@ -383,5 +523,50 @@ mod tests {
         drop(m);
         assert!(!c.has_marked("800"));
         drop(a);
+    }
+
+    #[test]
+    fn volumes_and_an_admins_keys() {
+        let c = confs();
+        let admin = UserFlags {
+            admin: true,
+            ..Default::default()
+        };
+        let _a = c.join("800", "SIP/101-1", "101", admin);
+        let _b = c.join("800", "SIP/102-2", "102", UserFlags::default());
+        let _d = c.join("800", "SIP/103-3", "103", UserFlags::default());
+        let change = model::ConfChange {
+            talk_volume: Some(-2),
+            listen_volume: Some(3),
+            ..Default::default()
+        };
+        assert_eq!(c.change("800", "SIP/102-2", &change), Ok(()));
+        let m = |ch: &str| {
+            c.list()[0]
+                .members
+                .iter()
+                .find(|m| m.channel == ch)
+                .cloned()
+                .unwrap()
+        };
+        assert_eq!(
+            (m("SIP/102-2").talk_volume, m("SIP/102-2").listen_volume),
+            (-2, 3)
+        );
+        let bad = model::ConfChange {
+            talk_volume: Some(5),
+            muted: Some(true),
+            ..Default::default()
+        };
+        assert_eq!(
+            c.change("800", "SIP/102-2", &bad),
+            Err(ConfError::Volume("talk_volume", 5))
+        );
+        assert!(!m("SIP/102-2").muted, "a refused change changes nothing");
+        c.mute_others("800", true);
+        assert!(!m("SIP/101-1").muted && m("SIP/102-2").muted && m("SIP/103-3").muted);
+        c.mute_others("800", false);
+        assert!(!m("SIP/102-2").muted);
+        assert_eq!(c.kick_last("800").as_deref(), Some("SIP/103-3"));
     }
 }

@@ -78,6 +78,14 @@ pub enum Event {
         transferee: String,
         target: String,
     },
+    /// A supervisor turned a barge into a conference: the call's two parties and
+    /// the supervisor are members of `room` now, and each may leave on its own.
+    #[serde(rename = "call.conference")]
+    CallConference {
+        call: String,
+        room: String,
+        supervisor: String,
+    },
     /// A channel joined a conference room (`ConfBridge`).
     #[serde(rename = "conference.join")]
     ConferenceJoin {

@@ -130,10 +130,18 @@ impl api::LiveView for LiveAdapter {
         self.conferences.list()
     }
 
-    fn conference_mute(&self, room: &str, channel: &str, muted: bool) -> Result<(), String> {
+    fn conference_change(
+        &self,
+        room: &str,
+        channel: &str,
+        change: &model::ConfChange,
+    ) -> Result<(), api::ConfRefused> {
         self.conferences
-            .set_muted(room, channel, muted)
-            .map_err(|e| e.to_string())
+            .change(room, channel, change)
+            .map_err(|e| match e {
+                pbx::ConfError::Volume(field, _) => api::ConfRefused::Bad(field, e.to_string()),
+                other => api::ConfRefused::NotFound(other.to_string()),
+            })
     }
 
     fn conference_kick(&self, room: &str, channel: &str) -> Result<(), String> {

@@ -45,5 +45,12 @@ pub(crate) fn migrator() -> Migrator {
             include_str!("../migrations/0005_recordings.sql").into_sql_str(),
             false,
         ),
+        Migration::new(
+            6,
+            "conference".into(),
+            MigrationType::Simple,
+            include_str!("../migrations/0006_conference.sql").into_sql_str(),
+            false,
+        ),
     ])
 }

@@ -71,11 +71,12 @@ pub struct MonitorRecord {
 
 /// The modes a supervisor can be in. Checked on write so the audit trail never holds
 /// a spelling a reader (or a regulator's report) would not recognise.
-const MODES: [&str; 4] = [
+const MODES: [&str; 5] = [
     SpyMode::Listen.as_str(),
     SpyMode::Whisper.as_str(),
     SpyMode::Barge.as_str(),
     SpyMode::Takeover.as_str(),
+    SpyMode::Conference.as_str(),
 ];
 
 /// Length bounds of one free-text field, with the words used when they are broken.

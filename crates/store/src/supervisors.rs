@@ -125,15 +125,16 @@ pub(crate) async fn read_grants(
     let rows =
         match only {
             Some(ext) => sqlx::query(
-                "SELECT extension, all_groups, may_listen, may_whisper, may_barge, may_takeover \
+                "SELECT extension, all_groups, may_listen, may_whisper, may_barge, may_takeover, \
+                 may_conference \
                  FROM supervisors WHERE extension = $1",
             )
             .bind(ext)
             .fetch_all(&mut *conn)
             .await?,
             None => sqlx::query(
-                "SELECT extension, all_groups, may_listen, may_whisper, may_barge, may_takeover \
-                 FROM supervisors ORDER BY extension",
+                "SELECT extension, all_groups, may_listen, may_whisper, may_barge, may_takeover, \
+                 may_conference FROM supervisors ORDER BY extension",
             )
             .fetch_all(&mut *conn)
             .await?,
@@ -177,6 +178,7 @@ pub(crate) async fn read_grants(
             ("may_whisper", SpyMode::Whisper),
             ("may_barge", SpyMode::Barge),
             ("may_takeover", SpyMode::Takeover),
+            ("may_conference", SpyMode::Conference),
         ] {
             if flag(row, column)? {
                 modes.push(mode);
@@ -214,12 +216,13 @@ impl Store {
         sqlx::query(
             "INSERT INTO supervisors \
                (extension, all_groups, may_listen, may_whisper, may_barge, may_takeover, \
-                created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) \
+                may_conference, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) \
              ON CONFLICT (extension) DO UPDATE SET \
                all_groups = excluded.all_groups, may_listen = excluded.may_listen, \
                may_whisper = excluded.may_whisper, may_barge = excluded.may_barge, \
-               may_takeover = excluded.may_takeover, updated_at = excluded.updated_at",
+               may_takeover = excluded.may_takeover, may_conference = excluded.may_conference, \
+               updated_at = excluded.updated_at",
         )
         .bind(&g.extension)
         .bind(i64::from(groups.is_none()))
@@ -227,6 +230,7 @@ impl Store {
         .bind(may(SpyMode::Whisper))
         .bind(may(SpyMode::Barge))
         .bind(may(SpyMode::Takeover))
+        .bind(may(SpyMode::Conference))
         .bind(now)
         .execute(&mut *tx)
         .await?;

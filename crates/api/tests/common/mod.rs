@@ -46,15 +46,30 @@ impl LiveView for FakeLive {
         self.rooms.lock().unwrap().clone()
     }
 
-    fn conference_mute(&self, room: &str, channel: &str, muted: bool) -> Result<(), String> {
+    fn conference_change(
+        &self,
+        room: &str,
+        channel: &str,
+        change: &model::ConfChange,
+    ) -> Result<(), api::ConfRefused> {
         let mut rooms = self.rooms.lock().unwrap();
         let m = rooms
             .iter_mut()
             .filter(|r| r.name == room)
             .flat_map(|r| r.members.iter_mut())
             .find(|m| m.channel == channel)
-            .ok_or_else(|| format!("channel {channel:?} is not in conference {room:?}"))?;
-        m.muted = muted;
+            .ok_or_else(|| {
+                api::ConfRefused::NotFound(format!("channel {channel:?} is not in {room:?}"))
+            })?;
+        if let Some(v) = change.talk_volume {
+            if !(-4..=4).contains(&v) {
+                return Err(api::ConfRefused::Bad("talk_volume", "-4 to 4".into()));
+            }
+            m.talk_volume = v;
+        }
+        if let Some(muted) = change.muted {
+            m.muted = muted;
+        }
         Ok(())
     }
 

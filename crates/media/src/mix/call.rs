@@ -143,6 +143,8 @@ impl CallMixer {
             SpyMode::Barge => (true, true),
             // The spied phone is leaving (or gone): only the peer hears us.
             SpyMode::Takeover => (false, true),
+            // Heard by both until the conference room takes over.
+            SpyMode::Conference => (true, true),
         };
         let t = s.target.index();
         let p = s.target.other().index();

@@ -14,7 +14,9 @@
 //!   leaves with the last one).
 //!
 //! Keys while in the room: `1` mute or unmute yourself, `4`/`6` listen volume
-//! down/up, `7`/`9` talk volume down/up, `#` leave (`CONFBRIDGE_RESULT=DTMF`).
+//! down/up, `7`/`9` talk volume down/up, `#` leave (`CONFBRIDGE_RESULT=DTMF`);
+//! admins also `2` mute or unmute everyone but the admins, `3` kick the member who
+//! joined last (Asterisk's admin menu actions).
 //!
 //! A member is a channel like any other: ChanSpy on it hears the room as that
 //! member does, and a whisper reaches that member only.
@@ -72,11 +74,13 @@ fn room_beep(join: bool) -> Box<dyn FrameSource + Send> {
 
 /// Why a member left, for `CONFBRIDGE_RESULT` and the `conference.leave` event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Left {
+pub(super) enum Left {
     Hangup,
     Kicked,
     EndMarked,
     Dtmf,
+    /// A monitor in the room (a barge made a conference) stopped through the API.
+    Stopped,
 }
 
 impl Left {
@@ -86,6 +90,7 @@ impl Left {
             Left::Kicked => "KICKED",
             Left::EndMarked => "ENDMARKED",
             Left::Dtmf => "DTMF",
+            Left::Stopped => "STOPPED",
         }
     }
 
@@ -95,6 +100,7 @@ impl Left {
             Left::Kicked => "kicked",
             Left::EndMarked => "endmarked",
             Left::Dtmf => "dtmf",
+            Left::Stopped => "stopped",
         }
     }
 }
@@ -134,7 +140,7 @@ impl PbxHost {
     }
 
     /// In the room until the member leaves, one way or another.
-    async fn in_room(&mut self, room: &str, flags: UserFlags, beeps: bool) -> Left {
+    pub(super) async fn in_room(&mut self, room: &str, flags: UserFlags, beeps: bool) -> Left {
         let confs = self.env.conferences.clone();
         let (name, endpoint) = (self.chan.name.clone(), self.chan.caller.endpoint.clone());
         let mut m = confs.join(room, &name, &endpoint, flags);
@@ -162,6 +168,7 @@ impl PbxHost {
         }
         let mut marked_seen = confs.has_marked(room);
         let (mut talk, mut listen) = (VolumeStep::UNITY, VolumeStep::UNITY);
+        let mut others_muted = false;
         let left = loop {
             let kicked = m.kicked.clone();
             tokio::select! {
@@ -190,14 +197,35 @@ impl PbxHost {
                     }
                     Input::Digit(d @ ('4' | '6')) => {
                         listen = step(listen, d == '6');
-                        m.set_volume(|s| s.listen = listen);
+                        m.set_volume(None, Some(listen));
                     }
                     Input::Digit(d @ ('7' | '9')) => {
                         talk = step(talk, d == '9');
-                        m.set_volume(|s| s.talk = talk);
+                        m.set_volume(Some(talk), None);
+                    }
+                    // Admins: mute or unmute everyone else, kick the last one in.
+                    Input::Digit('2') if flags.admin => {
+                        others_muted = !others_muted;
+                        confs.mute_others(room, others_muted);
+                    }
+                    Input::Digit('3') if flags.admin => {
+                        if let Some(kicked) = confs.kick_last(room) {
+                            tracing::info!(%room, admin = %name, %kicked, "admin kicked the last member");
+                        }
                     }
                     Input::Digit('#') => break Left::Dtmf,
-                    Input::Digit(_) | Input::Timeout | Input::Remote(_) => {}
+                    Input::Remote(crate::monitor::MonitorCmd::Stop) => break Left::Stopped,
+                    Input::Remote(crate::monitor::MonitorCmd::Mode(_, reply)) => {
+                        // In the room, a monitor has no other mode.
+                        if let Some(reply) = reply {
+                            reply.send(Err(crate::monitor::MonitorError::TakenOver(
+                                "this monitor made the call a conference: it is in the room now, \
+                                 in no other mode"
+                                    .into(),
+                            )));
+                        }
+                    }
+                    Input::Digit(_) | Input::Timeout => {}
                 },
             }
         };

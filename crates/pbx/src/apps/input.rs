@@ -107,6 +107,7 @@ impl InputQueue {
                     | ChanEvent::PlacedAnswered(_)
                     | ChanEvent::TakeOverDone(_)
                     | ChanEvent::Transferred(_)
+                    | ChanEvent::ConferenceDone(_)
                     | ChanEvent::TransferDone { .. } => {}
                 },
                 _ = tokio::time::sleep_until(until) => return Input::Timeout,

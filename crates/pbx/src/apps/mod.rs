@@ -8,7 +8,7 @@
 mod auth;
 mod catalog;
 pub(crate) mod chanspy;
-mod confbridge;
+pub(crate) mod confbridge;
 mod dial;
 mod input;
 mod mixmonitor;

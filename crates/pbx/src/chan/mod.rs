@@ -40,6 +40,8 @@ pub enum ChanEvent {
     /// that bridged them returns next, and the dialplan goes on at the target, in
     /// the transferer's context, as Asterisk's blind transfer does.
     Transferred(Transferred),
+    /// The answer to [`ChanOp::Conference`].
+    ConferenceDone(Result<(), TakeOverRefused>),
     /// The answer to [`ChanOp::Transfer`]: Asterisk's `TRANSFERSTATUS` and the SIP
     /// status the phone reported.
     TransferDone { status: TransferStatus, sip: u16 },
@@ -80,6 +82,8 @@ pub enum TakeOverRefused {
     NoCall(String),
     #[error("the call was already taken over by {0}")]
     Already(String),
+    #[error("the call is conference {0} now: everyone in it is a party already")]
+    InConference(String),
 }
 
 /// What a channel task asks of the switch, for one call.
@@ -147,6 +151,19 @@ pub enum ChanOp {
     Transfer {
         exten: String,
     },
+    /// This call's channel (a supervisor barging on `target`) turns `target`'s call
+    /// into conference `room`: from now on each of its two legs leaves on its own,
+    /// and the call lasts until both have. Answered with `ConferenceDone`.
+    Conference {
+        supervisor: String,
+        target: String,
+        room: String,
+    },
+    /// Hang up one leg of whichever call has `channel` (a conference member kicked
+    /// through the API).
+    HangupChannel {
+        channel: String,
+    },
 }
 
 /// Who placed the call, as the channel task sees it.
@@ -176,6 +193,13 @@ impl ChanRequester {
     pub fn set_spying(&self, channel: &str, on: Option<SpyingOn>) {
         let channel = channel.to_string();
         self.send(ChanOp::Spying { channel, on });
+    }
+
+    /// Hangs up `channel`'s leg, wherever it is (see [`ChanOp::HangupChannel`]).
+    pub fn hangup_channel(&self, channel: &str) {
+        self.send(ChanOp::HangupChannel {
+            channel: channel.to_string(),
+        });
     }
 
     fn send(&self, op: ChanOp) {
@@ -352,6 +376,22 @@ impl Channel {
         {
             Some(ChanEvent::TransferDone { status, sip }) => (status, sip),
             _ => (TransferStatus::Failure, 0),
+        }
+    }
+
+    /// Turns `target`'s call into conference `room` (see [`ChanOp::Conference`]).
+    pub async fn conference(&mut self, target: &str, room: &str) -> Result<(), TakeOverRefused> {
+        self.send(ChanOp::Conference {
+            supervisor: self.caller.endpoint.clone(),
+            target: target.to_string(),
+            room: room.to_string(),
+        });
+        match self
+            .wait_for(|e| matches!(e, ChanEvent::ConferenceDone(_)))
+            .await
+        {
+            Some(ChanEvent::ConferenceDone(r)) => r,
+            _ => Err(TakeOverRefused::NoCall(target.to_string())),
         }
     }
 

@@ -47,6 +47,7 @@ pub async fn run_click_to_spy(
             | ChanEvent::AnswerDone(_)
             | ChanEvent::TakeOverDone(_)
             | ChanEvent::Transferred(_)
+            | ChanEvent::ConferenceDone(_)
             | ChanEvent::TransferDone { .. } => {}
         }
     };

@@ -168,6 +168,9 @@ pub struct Call {
     /// Which legs hold the other one now (their last offer was sendonly or
     /// inactive), by `LegSide` (A, B).
     pub holding: [bool; 2],
+    /// A supervisor turned the call into this conference room: its legs leave one
+    /// by one, and the call ends when both have (see `conference.rs`).
+    pub conference: Option<String>,
     /// `Transfer()` sent leg A a REFER: the phone's NOTIFYs say how it went.
     pub transferring: bool,
     /// The ACK for the 2xx to our re-INVITE of leg B (an attended transfer moved
@@ -223,6 +226,7 @@ impl Call {
             taken_over: None,
             moh_class: crate::moh::DEFAULT_CLASS.to_string(),
             holding: [false; 2],
+            conference: None,
             transferring: false,
             b_reinvite_ack: None,
         }

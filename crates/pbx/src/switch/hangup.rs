@@ -47,6 +47,12 @@ impl Switch {
         if call.state == CallState::Ending {
             return;
         }
+        if self.conference_caller_left(id, now) {
+            return;
+        }
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         let was_answered = call.state == CallState::Answered;
         call.state = CallState::Ending;
         self.tell_chan(id, ChanEvent::Hangup);
@@ -64,7 +70,10 @@ impl Switch {
 
     /// The bridged callee hung up: the Dial returns (ANSWER) and the caller's dialplan
     /// goes on, as in Asterisk.
-    pub(super) fn callee_gone(&mut self, id: CallId, _now: Instant) {
+    pub(super) fn callee_gone(&mut self, id: CallId, now: Instant) {
+        if self.conference_callee_left(id, now) {
+            return;
+        }
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
@@ -89,6 +98,9 @@ impl Switch {
     /// The channel task hangs up: BYE to whatever is answered, a final failure to a
     /// ringing caller.
     pub(super) fn task_hangup(&mut self, id: CallId, status: Option<u16>, now: Instant) {
+        if self.conference_keeps_call(id) {
+            return;
+        }
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };

@@ -116,6 +116,10 @@ impl Switch {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
+        // In a conference both legs hear the room, not each other: no music.
+        if call.conference.is_some() {
+            return;
+        }
         let i = side.index();
         let two_phones = call.b.is_some() && !call.virtual_a;
         // Resuming needs no peer: a leg that leaves (hangs up, is taken over)

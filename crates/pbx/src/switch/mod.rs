@@ -14,6 +14,7 @@ mod answer;
 mod auth;
 mod call;
 mod channels;
+mod conference;
 mod dialog;
 mod fork;
 mod hangup;
@@ -266,6 +267,12 @@ impl Switch {
                 target,
             } => self.on_take_over(id, supervisor, channel, target, now),
             ChanOp::Transfer { exten } => self.on_transfer_op(id, exten, now),
+            ChanOp::Conference {
+                supervisor,
+                target,
+                room,
+            } => self.on_conference(id, supervisor, &target, room),
+            ChanOp::HangupChannel { channel } => self.hangup_channel(&channel, now),
         }
         self.drive(now);
     }

@@ -79,6 +79,9 @@ impl Switch {
         if let Some(t) = &call.taken_over {
             return Err(TakeOverRefused::Already(t.by.clone()));
         }
+        if let Some(room) = &call.conference {
+            return Err(TakeOverRefused::InConference(room.clone()));
+        }
         if call.state != CallState::Answered || call.b.is_none() || id == from || holds_one {
             return Err(no_call());
         }

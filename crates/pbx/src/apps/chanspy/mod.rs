@@ -16,6 +16,7 @@
 //! steer nothing more, and leaving the session (hangup, exit digit, stop) hangs the
 //! call up.
 
+mod conference;
 mod follow;
 mod options;
 mod session;
@@ -67,6 +68,8 @@ enum SpyEnd {
     Jump(String),
     /// The call changed under the session: go on with this aim (see `follow.rs`).
     Follow(Aim),
+    /// The barge became a conference (see `conference.rs`); never leaves `spy_on`.
+    Conference,
 }
 
 /// What a running spy session steers: the hook on the spied call, and how.
@@ -85,6 +88,8 @@ struct Steer<'a> {
     after_key: bool,
     /// What the monitored parties are told (their groups' policy).
     notice: store::GroupNotice,
+    /// The call became this conference room: the session goes on in it.
+    conference: Option<String>,
 }
 
 /// Three short congestion bursts: "no" while spying goes on.
@@ -261,6 +266,7 @@ impl PbxHost {
                     last = None;
                 }
                 SpyEnd::Follow(next) => aim = Some(next),
+                SpyEnd::Conference => break AppOutcome::Continue,
             }
         };
         self.chan.set_in_chanspy(false);
@@ -323,7 +329,7 @@ impl PbxHost {
         }
         // A takeover starts as listening: the hook changes only once the switch
         // has given us the call.
-        let attach_as = if *mode == SpyMode::Takeover {
+        let attach_as = if matches!(*mode, SpyMode::Takeover | SpyMode::Conference) {
             SpyMode::Listen
         } else {
             *mode
@@ -369,19 +375,21 @@ impl PbxHost {
             says: link.says.clone(),
             taken: false,
             after_key: false,
+            conference: None,
             notice: {
                 let config = self.env.config.snapshot();
                 config.notice_for(&t.info.groups(&config))
             },
         };
-        if *mode != SpyMode::Takeover {
+        if !matches!(*mode, SpyMode::Takeover | SpyMode::Conference) {
             // (A takeover at the start tells them as the mode change it is.)
             self.give_notice(&steer, steer.notice.notice);
         }
-        if *mode == SpyMode::Takeover {
+        if matches!(*mode, SpyMode::Takeover | SpyMode::Conference) {
+            let asked = *mode;
             *mode = attach_as;
             let _ = self
-                .change_mode(&mut steer, &mut session, SpyMode::Takeover, opts)
+                .change_mode(&mut steer, &mut session, asked, opts)
                 .await;
         }
         let mut typed = String::new();
@@ -448,11 +456,12 @@ impl PbxHost {
                 }
                 // The call is the supervisor's now: digits steer nothing.
                 Input::Digit(_) if steer.taken => None,
-                Input::Digit(d) if opts.dtmf_modes && matches!(d, '4'..='7') => {
+                Input::Digit(d) if opts.dtmf_modes && matches!(d, '4'..='8') => {
                     let m = match d {
                         '4' => SpyMode::Listen,
                         '5' => SpyMode::Whisper,
                         '6' => SpyMode::Barge,
+                        '8' => SpyMode::Conference,
                         _ => SpyMode::Takeover,
                     };
                     if m == SpyMode::Takeover {
@@ -491,11 +500,23 @@ impl PbxHost {
                 if let Some(reply) = reply {
                     reply.send(outcome);
                 }
+                if steer.conference.is_some() {
+                    break (SpyEnd::Conference, "conference");
+                }
             }
         };
+        // Into the room before the hook goes, so the parties keep hearing us.
+        let room = steer.conference.take();
+        if let Some(room) = &room {
+            self.adopt_call(t, client.as_ref(), room);
+        }
         t.bridge.detach_spy(link.id);
         self.media.talk_to(self.side, None);
         self.media.stop_play(self.side);
+        let (end, reason) = match room {
+            Some(room) => self.supervisor_in_room(&room).await,
+            None => (end, reason),
+        };
         session.end(reason);
         if matches!(end, SpyEnd::Hangup) {
             self.hung_up = true;
@@ -530,6 +551,9 @@ impl PbxHost {
             session.mode_refused(new, s.t, why.clone());
             s.cue.play(refusal_tone());
             return Err(MonitorError::Forbidden(why));
+        }
+        if new == SpyMode::Conference {
+            return self.conference_mode(s, session, opts).await;
         }
         if new == SpyMode::Takeover {
             if s.after_key {

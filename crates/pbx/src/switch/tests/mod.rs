@@ -5,6 +5,7 @@ mod harness;
 
 mod cancel;
 mod click_to_spy;
+mod conference;
 mod dial;
 mod hold;
 mod indialog;
