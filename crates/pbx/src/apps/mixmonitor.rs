@@ -43,24 +43,7 @@ struct Options {
 
 fn parse_options(s: &str) -> Options {
     let mut o = Options::default();
-    let chars: Vec<char> = s.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        i += 1;
-        let mut arg = None;
-        if chars.get(i) == Some(&'(') {
-            let close = chars[i..]
-                .iter()
-                .position(|&c| c == ')')
-                .map_or(chars.len(), |p| i + p);
-            arg = Some(
-                chars[i + 1..close.min(chars.len())]
-                    .iter()
-                    .collect::<String>(),
-            );
-            i = close + 1;
-        }
+    for (c, arg) in super::letters::option_letters(s) {
         let level = |a: &Option<String>| {
             a.as_deref()
                 .and_then(|v| v.trim().parse::<i32>().ok())

@@ -11,6 +11,7 @@ pub(crate) mod chanspy;
 pub(crate) mod confbridge;
 mod dial;
 mod input;
+mod letters;
 mod mixmonitor;
 mod play;
 mod recordings;

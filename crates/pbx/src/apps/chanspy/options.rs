@@ -52,20 +52,8 @@ pub(crate) struct SpyOptions {
 /// Splits `gq(x)v(-2)` into options; unknown letters are kept to be warned about.
 pub(crate) fn parse_options(s: &str) -> SpyOptions {
     let mut o = SpyOptions::default();
-    let chars: Vec<char> = s.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        i += 1;
-        let mut arg = String::new();
-        if chars.get(i) == Some(&'(') {
-            let close = chars[i..]
-                .iter()
-                .position(|&c| c == ')')
-                .map_or(chars.len(), |p| i + p);
-            arg = chars[i + 1..close.min(chars.len())].iter().collect();
-            i = close + 1;
-        }
+    for (c, arg) in crate::apps::letters::option_letters(s) {
+        let arg = arg.unwrap_or_default();
         match c {
             'b' => o.bridged_only = true,
             'B' => o.mode = Some(SpyMode::Barge),

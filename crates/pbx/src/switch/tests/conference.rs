@@ -17,52 +17,6 @@ use crate::chan::{ChanEvent, ChanOp, DialOutcome, DialStatus, TakeOverRefused};
 use crate::events::Event;
 use crate::switch::{BridgeId, CallId, MediaOp, Output};
 
-/// A call an extension placed and the PBX answered itself (a supervisor in
-/// ChanSpy); everything polled away.
-struct ExtCall {
-    call: CallId,
-    channel: String,
-    phone: Phone,
-    invite: Request,
-    ok: Response,
-}
-
-/// Extension `phone` (secret `pw<user>`) calls `to` with its digest; the call's
-/// task is spawned and has asked nothing yet.
-fn ext_invite(net: &mut Net, phone: &mut Phone, to: &str) -> (CallId, String, Request) {
-    let invite = phone.invite(to, Some(&sdp_offer(phone.rtp)));
-    net.deliver(phone, invite.clone());
-    let challenge = net.responses_to(phone).pop().expect("a challenge");
-    assert_eq!(challenge.status, 407);
-    let again = phone.authorized(&invite, &challenge, &format!("pw{}", phone.user));
-    net.deliver(phone, again.clone());
-    let spawn = net.spawned().pop().expect("a dialplan task");
-    (spawn.call, spawn.channel, again)
-}
-
-/// Supervisor `user` at `addr` dials ChanSpy (`*222`) and its dialplan answers.
-fn supervisor_call_of(net: &mut Net, user: &str, addr: &str) -> ExtCall {
-    let mut phone = Phone::new(user, addr);
-    let (call, channel, invite) = ext_invite(net, &mut phone, "*222");
-    net.chan(call, ChanOp::Answer);
-    assert_eq!(net.chan_events(call), [ChanEvent::AnswerDone(true)]);
-    let ok = net
-        .responses_to(&phone)
-        .into_iter()
-        .find(|r| r.status == 200)
-        .expect("the supervisor's call is answered");
-    let ack = phone.in_dialog(Method::Ack, &invite, &ok);
-    net.deliver(&phone, ack);
-    net.out.clear();
-    ExtCall {
-        call,
-        channel,
-        phone,
-        invite,
-        ok,
-    }
-}
-
 /// Supervisor 201 in ChanSpy.
 fn supervisor_call(net: &mut Net) -> ExtCall {
     supervisor_call_of(net, "201", "127.0.0.5:5062")

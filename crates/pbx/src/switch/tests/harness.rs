@@ -587,3 +587,49 @@ pub fn answered_call(net: &mut Net) -> Answered {
         bob_tag: "bobtag".into(),
     }
 }
+
+/// A call an extension placed and the PBX answered itself (a supervisor in
+/// ChanSpy); everything polled away.
+pub struct ExtCall {
+    pub call: CallId,
+    pub channel: String,
+    pub phone: Phone,
+    pub invite: Request,
+    pub ok: Response,
+}
+
+/// Extension `phone` (secret `pw<user>`) calls `to` with its digest; the call's
+/// task is spawned and has asked nothing yet.
+pub fn ext_invite(net: &mut Net, phone: &mut Phone, to: &str) -> (CallId, String, Request) {
+    let invite = phone.invite(to, Some(&sdp_offer(phone.rtp)));
+    net.deliver(phone, invite.clone());
+    let challenge = net.responses_to(phone).pop().expect("a challenge");
+    assert_eq!(challenge.status, 407);
+    let again = phone.authorized(&invite, &challenge, &format!("pw{}", phone.user));
+    net.deliver(phone, again.clone());
+    let spawn = net.spawned().pop().expect("a dialplan task");
+    (spawn.call, spawn.channel, again)
+}
+
+/// Supervisor `user` at `addr` dials ChanSpy (`*222`) and its dialplan answers.
+pub fn supervisor_call_of(net: &mut Net, user: &str, addr: &str) -> ExtCall {
+    let mut phone = Phone::new(user, addr);
+    let (call, channel, invite) = ext_invite(net, &mut phone, "*222");
+    net.chan(call, ChanOp::Answer);
+    assert_eq!(net.chan_events(call), [ChanEvent::AnswerDone(true)]);
+    let ok = net
+        .responses_to(&phone)
+        .into_iter()
+        .find(|r| r.status == 200)
+        .expect("the supervisor's call is answered");
+    let ack = phone.in_dialog(Method::Ack, &invite, &ok);
+    net.deliver(&phone, ack);
+    net.out.clear();
+    ExtCall {
+        call,
+        channel,
+        phone,
+        invite,
+        ok,
+    }
+}
