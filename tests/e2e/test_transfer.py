@@ -291,3 +291,33 @@ def test_transfer_in_the_dialplan_sends_the_phone_to_the_target(pbx, ua, make_ph
     assert redirected.redirects and "120@" in redirected.redirects[0], redirected.redirects
     ua.wait_for(lambda: pbx.cli("db", "get", "xfer", "ringing").stdout.strip() != "", 5, "TRANSFERSTATUS")
     assert pbx.cli("db", "get", "xfer", "ringing").stdout.strip() == "SUCCESS:302"
+
+
+def test_blind_transfer_by_an_agent_who_dialled_out(pbx, ua, make_phone, tones):
+    """110 calls 130 itself, then transfers 130 to 120: 130's leg gets a call of its
+    own (re-INVITEd onto it) whose dialplan dials 120."""
+    from spysetup import internal_call
+
+    agent = registered_phone(pbx, make_phone, "110", tones[1000])
+    other = registered_phone(pbx, make_phone, "130", tones[400])
+    target = registered_phone(pbx, make_phone, "120", tones[1500])
+    acall, oleg = internal_call(ua, agent, other, "130")
+    ua.poll(1.0)
+    before = oleg.stream_remote
+    n = count_log(pbx, "blind transfer by the caller")
+    acall.transfer("120")
+    wait_log(ua, pbx, "blind transfer by the caller", n, 5, "the PBX to take the REFER")
+    tleg = target.incoming(timeout=10)
+    ua.wait_for(lambda: tleg.confirmed and tleg.media_active, 10, "120 answers")
+    ua.wait_for(lambda: acall.disconnected, 5, "the PBX hangs the agent up")
+    assert acall.transferred_ok, acall.transfer_codes
+    ua.wait_for(lambda: oleg.stream_remote != before, 5, "130 re-INVITEd onto its new call")
+    assert oleg.confirmed
+    t = time.monotonic() + 0.6
+    ua.poll(3.0)
+    owav, twav = oleg.stop_recording(), tleg.stop_recording()
+    lv_o = levels(oleg, owav, t, time.monotonic())
+    lv_t = levels(tleg, twav, t, time.monotonic())
+    print("130:", fmt(lv_o), "120:", fmt(lv_t))
+    check("130", lv_o, [1500], [1000], "after the transfer")
+    check("120", lv_t, [400], [1000], "after the transfer")

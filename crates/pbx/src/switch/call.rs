@@ -173,9 +173,9 @@ pub struct Call {
     pub conference: Option<String>,
     /// `Transfer()` sent leg A a REFER: the phone's NOTIFYs say how it went.
     pub transferring: bool,
-    /// The ACK for the 2xx to our re-INVITE of leg B (an attended transfer moved
-    /// that phone here), re-sent if the 2xx is.
-    pub b_reinvite_ack: Option<Request>,
+    /// The ACK for the 2xx to our re-INVITE of a leg (a transfer moved that phone
+    /// here), by `LegSide`, re-sent if the 2xx is.
+    pub reinvite_ack: [Option<Request>; 2],
 }
 
 /// What a call starts with: who calls what, the codecs we may use,
@@ -228,7 +228,7 @@ impl Call {
             holding: [false; 2],
             conference: None,
             transferring: false,
-            b_reinvite_ack: None,
+            reinvite_ack: [None, None],
         }
     }
 

@@ -22,6 +22,7 @@ mod indialog;
 mod monitor;
 mod output;
 mod register;
+mod reinvite;
 mod sdp;
 mod setup;
 mod takeover;
@@ -72,8 +73,8 @@ enum TxPurpose {
     Other,
     /// `Transfer()`'s REFER to leg A.
     Refer,
-    /// A re-INVITE of leg B (a phone an attended transfer moved here).
-    Reinvite,
+    /// A re-INVITE of one leg (a phone a transfer moved to this call's bridge).
+    Reinvite(LegSide),
 }
 
 /// What a new switch starts from.
@@ -475,12 +476,12 @@ impl Switch {
                 self.client_txs.remove(&tx);
                 self.on_refer_response(id, resp.status);
             }
-            TxPurpose::Reinvite => {
+            TxPurpose::Reinvite(side) => {
                 // A 2xx is kept: its retransmissions are ACKed again.
                 if resp.status >= 300 {
                     self.client_txs.remove(&tx);
                 }
-                self.on_reinvite_response(id, resp, now);
+                self.on_reinvite_response(id, side, resp, now);
             }
             TxPurpose::Other if resp.status >= 200 => {
                 self.client_txs.remove(&tx);
@@ -493,17 +494,7 @@ impl Switch {
         match self.client_txs.remove(&tx) {
             Some((id, TxPurpose::Branch(n))) => self.on_branch_failed(id, n, 408, now),
             Some((id, TxPurpose::Refer)) => self.on_refer_timeout(id),
-            Some((id, TxPurpose::Reinvite)) => {
-                let unanswered = self
-                    .calls
-                    .get(&id)
-                    .is_some_and(|c| c.b.is_some() && c.b_reinvite_ack.is_none());
-                if unanswered {
-                    tracing::warn!(call = %id, "the transferred phone never answered our re-INVITE: hanging it up");
-                    self.bye_leg(id, LegSide::B, now);
-                    self.callee_gone(id, now);
-                }
-            }
+            Some((id, TxPurpose::Reinvite(side))) => self.on_reinvite_timeout(id, side, now),
             Some((_, TxPurpose::Other)) | None => {}
         }
     }

@@ -1,10 +1,11 @@
 //! Transfers: a phone's REFER (RFC 3515) moves its peer elsewhere, and the
 //! dialplan's `Transfer()` asks a phone to go elsewhere itself.
 //!
-//! - **Blind** (REFER, no Replaces) from the callee of a two-phone call: the caller's
-//!   channel leaves its `Dial` and goes on at the Refer-To extension in the
-//!   transferer's context (Asterisk's blind transfer), so the target is dialled by
-//!   the dialplan like any other call.
+//! - **Blind** (REFER, no Replaces) from either party of a two-phone call: the
+//!   transferee goes on in the dialplan at the Refer-To extension in the
+//!   transferer's context (Asterisk's blind transfer), so the target is dialled like
+//!   any other call. From the callee, the caller's channel simply leaves its `Dial`;
+//!   from the caller, the callee's leg gets a new call and a dialplan task of its own.
 //! - **Attended** (REFER whose Refer-To carries Replaces, RFC 3891): the transferer
 //!   talks to the transferee on one call and to the target on another. The two
 //!   parties that stay are joined on the call whose caller is not the transferer
@@ -14,19 +15,17 @@
 //! Either way the transferer gets `202 Accepted`, a NOTIFY with `SIP/2.0 100
 //! Trying` and one with `SIP/2.0 200 OK` (RFC 3420 sipfrag, subscription
 //! terminated), then a BYE on every leg it had: as Asterisk, the PBX hangs the
-//! transferer up itself. A transferer that is the *caller* of its only call (a
-//! blind transfer from an agent who dialled out) is refused with 501 for now.
+//! transferer up itself. A blind transfer from the *caller* (an agent who dialled
+//! out) moves the transferee to a new call of its own, whose dialplan dials the
+//! target (`blind_transfer_by_caller`).
 
 use std::time::Instant;
 
-use media::sdp::{self, Direction};
 use media::Side;
 use sip::transaction::ServerTxId;
-use sip::{Message, Method, Request, Response, Uri};
+use sip::{Method, Request, Response, Uri};
 
 use super::call::{CallId, CallState, LegSide};
-use super::dialog::{contact_target, ContactTarget};
-use super::sdp::bridge_side;
 use super::{Switch, TxPurpose};
 use crate::chan::{ChanEvent, TransferStatus, Transferred};
 use crate::events::Event;
@@ -213,18 +212,15 @@ impl Switch {
         target: &Uri,
         now: Instant,
     ) -> Result<(), Refusal> {
-        if side != LegSide::B {
-            return Err(Refusal(
-                501,
-                "a blind transfer by the calling party is not supported",
-            ));
-        }
         let exten = target
             .user
             .as_deref()
             .map(percent_decode)
             .filter(|u| !u.is_empty())
             .ok_or(Refusal(400, "Refer-To names no extension"))?;
+        if side == LegSide::A {
+            return self.blind_transfer_by_caller(tx, req, id, exten, now);
+        }
         let call = self.calls.get(&id).ok_or(Refusal(481, "no such call"))?;
         let transferer = call
             .b
@@ -266,6 +262,119 @@ impl Switch {
         self.bye_leg(id, LegSide::B, now);
         self.linger_dialog(id, LegSide::B, now);
         self.callee_gone(id, now);
+        Ok(())
+    }
+
+    /// A blind transfer from the caller (an agent who dialled out transfers the
+    /// person it called): the transferee's leg moves to a new call of its own,
+    /// re-INVITEd onto that call's bridge, whose dialplan starts at the target in the
+    /// transferer's context and dials it like any other call. The transferer's call
+    /// ends.
+    fn blind_transfer_by_caller(
+        &mut self,
+        tx: ServerTxId,
+        req: &Request,
+        id: CallId,
+        exten: String,
+        now: Instant,
+    ) -> Result<(), Refusal> {
+        let call = self.calls.get(&id).ok_or(Refusal(481, "no such call"))?;
+        let transferer = call.a.channel.clone();
+        let endpoint = crate::channel::endpoint_of(&transferer).unwrap_or_default();
+        let context = self
+            .config
+            .extension(endpoint)
+            .map(|e| e.context.clone())
+            .ok_or(Refusal(403, "the transferer is no extension"))?;
+        if !self.plan.plan.exists(&context, &exten) {
+            return Err(Refusal(
+                404,
+                "no such extension in the transferer's context",
+            ));
+        }
+        let bridge = self
+            .media
+            .open()
+            .map_err(|_| Refusal(503, "no media port for the transferred call"))?;
+        self.accept_refer(tx, req, id, LegSide::A, now);
+        // The transferee's leg leaves the transferer's call, which then ends.
+        let Some(old) = self.calls.get_mut(&id) else {
+            return Ok(());
+        };
+        let Some(moved) = old.b.take() else {
+            return Ok(());
+        };
+        let (origin, invite, old_public) = (
+            old.b_origin.clone(),
+            old.invite.clone(),
+            old.public_id.clone(),
+        );
+        let setup = super::call::CallSetup {
+            caller: crate::channel::endpoint_of(&moved.channel)
+                .unwrap_or_default()
+                .to_string(),
+            dialled: exten.clone(),
+            codecs: old.codecs.clone(),
+            dtmf: old.dtmf.clone(),
+            ptime: old.ptime,
+        };
+        old.holding = [false; 2];
+        let key = (moved.dialog.call_id.clone(), moved.dialog.local_tag.clone());
+        self.dialogs.remove(&key);
+        let info = self.channels.get(&moved.channel).cloned();
+        self.linger_dialog(id, LegSide::A, now);
+        self.pbx_hangup(id, now);
+
+        let new_id = self.new_call_id();
+        let wall = self.wall(now);
+        let channel = moved.channel.clone();
+        let mut call = super::call::Call::new(new_id, moved, invite, bridge, setup, wall);
+        call.state = CallState::Answered;
+        call.answered = Some(wall);
+        call.a_origin = origin;
+        let public_id = call.public_id.clone();
+        let caller_number = call.caller.clone();
+        self.calls.insert(new_id, call);
+        self.dialogs.insert(key, (new_id, LegSide::A));
+        tracing::info!(call = %id, %transferer, transferee = %channel, %exten, %context, new_call = %new_id, "blind transfer by the caller");
+        if let Some(mut info) = info {
+            info.call_ref = public_id.clone();
+            info.bridge = bridge.id;
+            info.side = Side::A;
+            info.role = model::Role::Caller;
+            info.bridged_to = None;
+            self.channels.up(info, &mut self.out);
+        }
+        self.emit(Event::CallTransfer {
+            call: old_public,
+            kind: "blind".into(),
+            transferer,
+            transferee: channel.clone(),
+            target: exten.clone(),
+        });
+        self.emit(Event::CallStart {
+            call: public_id,
+            channel: channel.clone(),
+            caller: caller_number.clone(),
+            dialled: exten.clone(),
+        });
+        self.out.push_back(super::Output::Spawn(super::Spawn {
+            call: new_id,
+            bridge: bridge.id,
+            channel,
+            kind: super::SpawnKind::Dialplan {
+                caller: crate::chan::CallerInfo {
+                    endpoint: caller_number.clone(),
+                    number: caller_number,
+                    name: None,
+                    context,
+                    trunk: None,
+                },
+                dialled: exten,
+                plan: self.plan.clone(),
+            },
+        }));
+        self.reinvite(new_id, LegSide::A, now);
         Ok(())
     }
 
@@ -376,7 +485,7 @@ impl Switch {
         // resumes. (The transferer's hold ended when it left.)
         k.holding[LegSide::B.index()] = false;
         let trunk = k.trunk.clone();
-        k.b_reinvite_ack = None;
+        k.reinvite_ack[LegSide::B.index()] = None;
         self.dialogs.insert(moved_key, (keep, LegSide::B));
         if let (Some(mut info), Some(bridge)) = (moved_info, bridge) {
             info.call_ref = public_id.clone();
@@ -396,94 +505,8 @@ impl Switch {
             transferee,
             target: moved.channel.clone(),
         });
-        self.reinvite_b(keep, now);
+        self.reinvite(keep, LegSide::B, now);
         Ok(())
-    }
-
-    /// Offers leg B our side of this call's bridge (a phone moved here).
-    fn reinvite_b(&mut self, id: CallId, now: Instant) {
-        let via_host = self.via_host.clone();
-        let media_ip = self.cfg.media_ip;
-        let Some(call) = self.calls.get_mut(&id) else {
-            return;
-        };
-        // The same choice as a Dial's INVITE: the relay converts between the laws.
-        let body = sdp::build_sdp(
-            &mut call.b_origin,
-            true,
-            media_ip,
-            call.bridge.map_or(0, |b| b.port(Side::B)),
-            &super::fork::callee_offer(&call.codecs),
-            call.dtmf.as_ref(),
-            Direction::SendRecv,
-            call.ptime,
-        );
-        let Some(leg) = call.b.as_mut() else {
-            return;
-        };
-        let peer = leg.dialog.peer;
-        let contact = super::contact_for(&via_host, peer.transport);
-        let mut invite = leg.dialog.request(Method::Invite, &via_host, &contact);
-        invite.headers.push("Content-Type", "application/sdp");
-        invite.body = body;
-        let ctx = self.layer.send_request(invite, peer, now);
-        self.client_txs.insert(ctx, (id, TxPurpose::Reinvite));
-    }
-
-    /// The moved phone answered our re-INVITE: ACK a 2xx and point the bridge at
-    /// it; a refusal hangs that phone up (the caller's Dial returns).
-    pub(super) fn on_reinvite_response(&mut self, id: CallId, resp: Response, now: Instant) {
-        let via_host = self.via_host.clone();
-        let Some(call) = self.calls.get_mut(&id) else {
-            return;
-        };
-        let bridge = call.bridge.map(|b| b.id);
-        let Some(leg) = call.b.as_mut() else {
-            return;
-        };
-        if resp.status < 200 {
-            return;
-        }
-        if resp.status >= 300 {
-            tracing::warn!(call = %id, status = resp.status, "the transferred phone refused our re-INVITE: hanging it up");
-            self.bye_leg(id, LegSide::B, now);
-            self.callee_gone(id, now);
-            return;
-        }
-        if let Some(ack) = &call.b_reinvite_ack {
-            self.layer
-                .send_stateless(Message::Request(ack.clone()), leg.dialog.peer);
-            return;
-        }
-        if let Some(ContactTarget(uri)) = contact_target(&resp) {
-            leg.dialog.remote_target = uri;
-        }
-        let seq = resp.cseq().map(|c| c.seq).unwrap_or(leg.dialog.local_cseq);
-        let contact = super::contact_for(&via_host, leg.dialog.peer.transport);
-        let mut ack = leg.dialog.request(Method::Ack, &via_host, &contact);
-        ack.headers.set(
-            "CSeq",
-            sip::CSeq {
-                seq,
-                method: Method::Ack,
-            }
-            .to_string(),
-        );
-        let peer = leg.dialog.peer;
-        call.b_reinvite_ack = Some(ack.clone());
-        self.layer.send_stateless(Message::Request(ack), peer);
-        match (sdp::parse_audio(&resp.body), bridge) {
-            (Ok(answer), Some(bridge)) => {
-                self.set_remote(bridge, bridge_side(LegSide::B), &answer);
-                self.set_codec(bridge, Side::B, &answer.codecs, answer.dtmf.as_ref());
-            }
-            (Err(e), _) => {
-                tracing::warn!(call = %id, "the transferred phone's answer is unusable ({e}): hanging it up");
-                self.bye_leg(id, LegSide::B, now);
-                self.callee_gone(id, now);
-            }
-            _ => {}
-        }
     }
 
     /// `Transfer(exten)` on the caller's channel: 302 while it rings, else a REFER.

@@ -412,7 +412,8 @@ fn a_blind_refer_to_an_extension_not_in_the_plan_is_refused_404_and_the_call_goe
 }
 
 #[test]
-fn a_blind_refer_from_the_callers_leg_is_refused_501_and_the_call_goes_on() {
+fn a_blind_refer_from_a_trunk_caller_is_refused_403_and_the_call_goes_on() {
+    // A carrier has no context of ours to send our agent to.
     let mut net = Net::new();
     let mut c = answered_call(&mut net);
     let before: Vec<ChannelInfo> = net.sw.channels().cloned().collect();
@@ -422,12 +423,117 @@ fn a_blind_refer_from_the_callers_leg_is_refused_501_and_the_call_goes_on() {
         .push("Refer-To", "<sip:103@127.0.0.1:5060>".to_string());
     net.deliver(&c.carrier, refer);
     let r = net.responses_to(&c.carrier);
-    assert_eq!(r.iter().map(|r| r.status).collect::<Vec<_>>(), [501]);
+    assert_eq!(r.iter().map(|r| r.status).collect::<Vec<_>>(), [403]);
     assert!(net.sent_to(&c.bob).is_empty());
     assert!(net.chan_events(c.call).is_empty());
     assert!(transfers(&net.events()).is_empty());
     let now: Vec<ChannelInfo> = net.sw.channels().cloned().collect();
     assert_eq!(now, before);
+}
+
+/// 104 (an agent dialling out) calls 102 and blind-transfers it to 103: 102's leg
+/// gets a call of its own, re-INVITEd onto that call's bridge, whose dialplan
+/// starts at 103 in 104's context; 104's call ends.
+#[test]
+fn a_blind_refer_from_the_caller_gives_the_callee_a_call_that_dials_the_target() {
+    let mut net = Net::new();
+    let bob = Phone::new("102", "127.0.0.2:5062");
+    net.register(&bob);
+    let mut agent = Phone::new("104", "127.0.0.4:5062");
+    let (call, agent_channel, invite) = ext_invite(&mut net, &mut agent, "102");
+    net.chan(call, dial("102"));
+    let to_bob = net.requests_to(&bob).remove(0);
+    net.deliver(
+        &bob,
+        bob.answer(&to_bob, 200, "bobtag", Some(&sdp_offer(bob.rtp))),
+    );
+    let ok = net
+        .responses_to(&agent)
+        .into_iter()
+        .find(|r| r.status == 200)
+        .expect("104's call is answered");
+    let ack = agent.in_dialog(Method::Ack, &invite, &ok);
+    net.deliver(&agent, ack);
+    let bob_chan = chan_of(&net, "102");
+    net.out.clear();
+
+    let mut refer = agent.in_dialog(Method::Refer, &invite, &ok);
+    refer
+        .headers
+        .push("Refer-To", "<sip:103@127.0.0.1:5060>".to_string());
+    net.deliver(&agent, refer);
+    let (responses, requests) = after_refer(&mut net, &agent);
+    assert_eq!(
+        responses.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [202]
+    );
+    assert_eq!(
+        methods(&requests),
+        [Method::Notify, Method::Notify, Method::Bye],
+        "both NOTIFYs, then 104 is hung up"
+    );
+    // 104's call is over; its task is told.
+    assert!(net.chan_events(call).contains(&ChanEvent::Hangup));
+    assert!(channel_named(&net, &agent_channel).is_none());
+
+    // 102 is re-INVITEd, in its own dialog, onto a new bridge.
+    let reinvite = net.requests_to(&bob).remove(0);
+    assert_eq!(reinvite.method, Method::Invite);
+    assert_eq!(reinvite.call_id().unwrap(), to_bob.call_id().unwrap());
+    assert!(reinvite.cseq().unwrap().seq > to_bob.cseq().unwrap().seq);
+    let moved = chan_of(&net, "102");
+    assert_eq!(
+        moved.name, bob_chan.name,
+        "the same channel, on another call"
+    );
+    assert_ne!(moved.bridge, bob_chan.bridge);
+    assert_eq!(moved.side, Side::A);
+    assert_eq!(sdp_port(&reinvite.body), 10_000 + 4 * moved.bridge.0 as u16);
+    let (id_before, v_before) = sdp_origin(&to_bob.body);
+    let (id_after, v_after) = sdp_origin(&reinvite.body);
+    assert_eq!(id_after, id_before, "the dialog's SDP session goes on");
+    assert!(v_after > v_before);
+
+    // Its new call runs the dialplan at 103 in 104's context.
+    let spawn = net
+        .spawned()
+        .pop()
+        .expect("a dialplan task for 102's new call");
+    assert_eq!(spawn.channel, bob_chan.name);
+    match &spawn.kind {
+        crate::switch::SpawnKind::Dialplan {
+            caller, dialled, ..
+        } => {
+            assert_eq!(dialled, "103");
+            assert_eq!(caller.context, "from-internal");
+            assert_eq!(caller.number, "102");
+        }
+        other => panic!("not a dialplan task: {other:?}"),
+    }
+    let t = transfers(&net.events());
+    assert_eq!(t.len(), 1, "{t:?}");
+
+    // 102 answers: ACKed with the re-INVITE's CSeq, the new bridge points at it.
+    let new_rtp: SocketAddr = "127.0.0.2:30000".parse().unwrap();
+    net.deliver(
+        &bob,
+        bob.answer(&reinvite, 200, "bobtag", Some(&sdp_offer(new_rtp))),
+    );
+    let ack = net.requests_to(&bob).pop().expect("an ACK");
+    assert_eq!(ack.method, Method::Ack);
+    assert_eq!(ack.cseq().unwrap().seq, reinvite.cseq().unwrap().seq);
+    let ops = net.media_ops();
+    assert_eq!(remote_of(&ops, moved.bridge, Side::A), Some(new_rtp));
+
+    // The new call's task dials 103 like any call: 103 is rung from the new bridge.
+    let p103 = phone_103(&mut net);
+    net.chan(spawn.call, dial("103"));
+    let to_103 = net.requests_to(&p103).remove(0);
+    assert_eq!(to_103.method, Method::Invite);
+    assert_eq!(
+        sdp_port(&to_103.body),
+        10_000 + 4 * moved.bridge.0 as u16 + 2
+    );
 }
 
 #[test]
