@@ -321,3 +321,34 @@ def test_blind_transfer_by_an_agent_who_dialled_out(pbx, ua, make_phone, tones):
     print("130:", fmt(lv_o), "120:", fmt(lv_t))
     check("130", lv_o, [1500], [1000], "after the transfer")
     check("120", lv_t, [400], [1000], "after the transfer")
+
+
+def test_attended_transfer_between_two_calls_the_agent_dialled(pbx, ua, make_phone, tones):
+    """110 calls 130, holds it, calls 120, then transfers: 130 and 120 get a call
+    of their own (both re-INVITEd onto it), and 110 is hung up on both."""
+    from spysetup import internal_call
+
+    agent = registered_phone(pbx, make_phone, "110", tones[1000])
+    other = registered_phone(pbx, make_phone, "130", tones[400])
+    target = registered_phone(pbx, make_phone, "120", tones[1500])
+    first, oleg = internal_call(ua, agent, other, "130")
+    ua.poll(1.0)
+    legs = []
+
+    def answered(consult):
+        legs.append(target.incoming(timeout=10))
+        ua.wait_for(lambda: consult.confirmed and consult.media_active and legs[0].media_active, 10, "120 answers")
+
+    t_done = consult_and_transfer(ua, pbx, agent, first, "120", answered)
+    tleg = legs[0]
+    assert oleg.confirmed and tleg.confirmed
+    ua.poll(3.0)
+    owav, twav = oleg.stop_recording(), tleg.stop_recording()
+    lv_o = levels(oleg, owav, t_done + 0.8, time.monotonic())
+    lv_t = levels(tleg, twav, t_done + 0.8, time.monotonic())
+    print("130:", fmt(lv_o), "120:", fmt(lv_t))
+    check("130", lv_o, [1500], [1000], "after the transfer")
+    check("120", lv_t, [400], [1000], "after the transfer")
+    # One of them hangs up: the other is hung up too.
+    tleg.end()
+    ua.wait_for(lambda: oleg.disconnected, 5, "130 hung up with 120")

@@ -375,6 +375,11 @@ impl Conferences {
         registry: crate::registry::Registry,
         requester: crate::chan::ChanRequester,
     ) {
+        let member = |e: &Entry| e.members.iter().any(|m| m.info.channel == entry.info.name);
+        if self.lock().get(room).is_some_and(member) {
+            // Already in (a second supervisor made the same call a conference).
+            return;
+        }
         let mut m = self.join(
             room,
             &entry.info.name,

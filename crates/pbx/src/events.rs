@@ -93,7 +93,8 @@ pub enum Event {
         channel: String,
         endpoint: String,
     },
-    /// A member left: `hangup`, `kicked`, `endmarked`, `dtmf`.
+    /// A member left: `hangup`, `kicked`, `endmarked`, `dtmf`, or `stopped` (a
+    /// monitor in the room, stopped through the API).
     #[serde(rename = "conference.leave")]
     ConferenceLeave {
         room: String,

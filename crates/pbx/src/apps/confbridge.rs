@@ -1,8 +1,9 @@
 //! `ConfBridge(room[,bridge_profile[,user_profile]])`: a compatible subset of
 //! Asterisk's conference. The channel is answered and joins `room` (made by its
 //! first member, gone with its last); it hears everyone else and is heard by them,
-//! until it hangs up or is kicked; then the dialplan goes on with
-//! `CONFBRIDGE_RESULT` (`HANGUP`, `KICKED`, `ENDMARKED`, `FAILED`), as Asterisk's.
+//! until it hangs up, is kicked or presses `#`; then the dialplan goes on with
+//! `CONFBRIDGE_RESULT` (`HANGUP`, `KICKED`, `ENDMARKED`, `DTMF`, `FAILED`), as
+//! Asterisk's.
 //!
 //! Profiles are built in (there is no `confbridge.conf`):
 //! - bridge: `default_bridge` (a beep when someone joins or leaves), `silent_bridge`

@@ -168,6 +168,9 @@ pub struct Call {
     /// Which legs hold the other one now (their last offer was sendonly or
     /// inactive), by `LegSide` (A, B).
     pub holding: [bool; 2],
+    /// No channel task runs this call (two callees an attended transfer joined):
+    /// it ends when either leg hangs up.
+    pub no_task: bool,
     /// A supervisor turned the call into this conference room: its legs leave one
     /// by one, and the call ends when both have (see `conference.rs`).
     pub conference: Option<String>,
@@ -226,6 +229,7 @@ impl Call {
             taken_over: None,
             moh_class: crate::moh::DEFAULT_CLASS.to_string(),
             holding: [false; 2],
+            no_task: false,
             conference: None,
             transferring: false,
             reinvite_ack: [None, None],

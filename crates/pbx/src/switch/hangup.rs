@@ -93,6 +93,10 @@ impl Switch {
             // The only phone of a call the PBX placed hung up.
             self.tell_chan(id, ChanEvent::Hangup);
         }
+        if self.calls.get(&id).is_some_and(|c| c.no_task) {
+            // No dialplan goes on after it: the other phone is hung up too.
+            self.pbx_hangup(id, now);
+        }
     }
 
     /// The channel task hangs up: BYE to whatever is answered, a final failure to a

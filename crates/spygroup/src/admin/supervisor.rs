@@ -17,8 +17,9 @@ pub enum SupervisorCommand {
         groups: GroupScope,
         /// Comma-separated modes: listen (hear both sides), whisper (speak to the
         /// agent only), barge (speak to both), takeover (release the agent and keep
-        /// the client).
-        #[arg(long, value_name = "listen,whisper,barge,takeover", value_parser = parse_modes)]
+        /// the client), conference (make the call a conference room that goes on
+        /// when any one party leaves).
+        #[arg(long, value_name = "listen,whisper,barge,takeover,conference", value_parser = parse_modes)]
         modes: Modes,
     },
     /// Take away every monitoring right of EXT (and its supervise API tokens).

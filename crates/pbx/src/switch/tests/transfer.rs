@@ -1,4 +1,4 @@
-//! Transfers (`switch/transfer.rs`), three flows:
+//! Transfers (`switch/transfer/`), three flows:
 //!
 //! - **Blind transfer by a phone** (REFER without Replaces): the callee of an
 //!   answered call REFERs its caller to another extension. The transferer gets
@@ -6,14 +6,17 @@
 //!   Trying`, then `SIP/2.0 200 OK` with the subscription terminated) and a BYE; the
 //!   caller's channel task is told `Transferred` (where its dialplan goes on) before
 //!   its `Dial` returns, and the caller's phone sees nothing: the dialplan dials the
-//!   target like any other call. Refusals (no such extension, a REFER from the
-//!   caller, no Refer-To) leave the call as it was.
+//!   target like any other call. From the caller (an agent who dialled out), the
+//!   callee's leg gets a new call and a dialplan task of its own, re-INVITEd onto
+//!   its bridge. Refusals (no such extension, a REFER from a trunk, no Refer-To)
+//!   leave the call as it was.
 //! - **Attended transfer by a phone** (Refer-To with Replaces): 102 talks to the
 //!   carrier on call 1, holds it, calls 103 on call 2, then REFERs. The PBX joins
 //!   the carrier and 103 on call 1 (whose dialplan task keeps running): 103 is
 //!   re-INVITEd to call 1's bridge, 102 gets both NOTIFYs and a BYE on each of its
 //!   dialogs, call 2 ends. A refused re-INVITE hangs 103 up; a Replaces naming no
-//!   dialog of ours is refused.
+//!   dialog of ours is refused. Between two calls an agent dialled, the two callees
+//!   get a new call without a task, which ends when either hangs up.
 //! - **`Transfer()` in the dialplan** (`ChanOp::Transfer`): an answered caller's
 //!   phone is sent a REFER and its NOTIFYs decide `TransferDone`; a ringing caller
 //!   gets a 302 to the target and the call ends.
@@ -1348,4 +1351,125 @@ fn transfer_while_the_caller_rings_a_callee_redirects_it_and_cancels_the_branch(
     assert_eq!(methods(&net.requests_to(&r.bob)), [Method::Ack]);
     assert_eq!(net.sw.channels().count(), 0);
     assert!(net.sent_to(&r.carrier).is_empty());
+}
+
+// ------------------------------------------- attended, both calls dialled out
+
+/// 104 dials `to` (a registered phone) from its own phone: the call, 104's INVITE
+/// and our 200 to it, and the callee's INVITE from us.
+fn dial_out(
+    net: &mut Net,
+    agent: &mut Phone,
+    callee: &Phone,
+    tag: &str,
+) -> (CallId, Request, Response, Request) {
+    let (call, _, invite) = ext_invite(net, agent, &callee.user);
+    net.chan(call, dial(&callee.user));
+    let to_callee = net.requests_to(callee).remove(0);
+    net.deliver(
+        callee,
+        callee.answer(&to_callee, 200, tag, Some(&sdp_offer(callee.rtp))),
+    );
+    let ok = net
+        .responses_to(agent)
+        .into_iter()
+        .find(|r| r.status == 200 && r.call_id().ok() == invite.call_id().ok())
+        .expect("answered");
+    let ack = agent.in_dialog(Method::Ack, &invite, &ok);
+    net.deliver(agent, ack);
+    net.out.clear();
+    (call, invite, ok, to_callee)
+}
+
+/// 104 called 102, then 103, and joins them (REFER with Replaces on the first
+/// call): 102 and 103 get a call of their own, each re-INVITEd onto one side of its
+/// bridge; 104's two calls end; when one of them hangs up, the other is hung up.
+#[test]
+fn an_attended_transfer_between_two_calls_the_agent_dialled_joins_the_callees() {
+    let mut net = Net::new();
+    let bob = Phone::new("102", "127.0.0.2:5062");
+    net.register(&bob);
+    let mut p103 = phone_103(&mut net);
+    let mut agent = Phone::new("104", "127.0.0.4:5062");
+    let (call1, invite1, ok1, to_bob) = dial_out(&mut net, &mut agent, &bob, "bobtag");
+    let (call2, invite2, ok2, to_103) = dial_out(&mut net, &mut agent, &p103, "t103");
+    let (bob_chan, ch103) = (chan_of(&net, "102"), chan_of(&net, "103"));
+
+    let target = replaces_target(
+        invite2.call_id().unwrap(),
+        &tag(ok2.headers.get("To")),
+        &from_tag(&invite2),
+    );
+    let mut refer = agent.in_dialog(Method::Refer, &invite1, &ok1);
+    refer.headers.push("Refer-To", target);
+    net.deliver(&agent, refer);
+    let (responses, requests) = after_refer(&mut net, &agent);
+    assert_eq!(
+        responses.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [202]
+    );
+    let byes = requests.iter().filter(|r| r.method == Method::Bye).count();
+    assert_eq!(
+        byes,
+        2,
+        "104 is hung up on both calls: {:?}",
+        methods(&requests)
+    );
+    for call in [call1, call2] {
+        assert!(net.chan_events(call).contains(&ChanEvent::Hangup));
+    }
+
+    // Both callees are re-INVITEd onto the two sides of one new bridge.
+    let re_bob = net.requests_to(&bob).remove(0);
+    let re_103 = net.requests_to(&p103).remove(0);
+    assert_eq!(
+        (re_bob.method.clone(), re_103.method.clone()),
+        (Method::Invite, Method::Invite)
+    );
+    assert_eq!(re_bob.call_id().unwrap(), to_bob.call_id().unwrap());
+    assert_eq!(re_103.call_id().unwrap(), to_103.call_id().unwrap());
+    let (b2, c103) = (chan_of(&net, "102"), chan_of(&net, "103"));
+    assert_eq!(
+        (b2.name.clone(), c103.name.clone()),
+        (bob_chan.name.clone(), ch103.name.clone())
+    );
+    assert_eq!(b2.bridge, c103.bridge, "one new call");
+    assert_ne!(b2.bridge, bob_chan.bridge);
+    assert_ne!(b2.bridge, ch103.bridge);
+    assert_eq!((b2.side, c103.side), (Side::A, Side::B));
+    assert_eq!(b2.bridged_to.as_deref(), Some(c103.name.as_str()));
+    let base = 10_000 + 4 * b2.bridge.0 as u16;
+    assert_eq!(
+        (sdp_port(&re_bob.body), sdp_port(&re_103.body)),
+        (base, base + 2)
+    );
+    assert!(net.spawned().is_empty(), "the joined call runs no dialplan");
+
+    let rtp_b: SocketAddr = "127.0.0.2:31000".parse().unwrap();
+    let rtp_c: SocketAddr = "127.0.0.3:31000".parse().unwrap();
+    net.deliver(
+        &bob,
+        bob.answer(&re_bob, 200, "bobtag", Some(&sdp_offer(rtp_b))),
+    );
+    net.deliver(
+        &p103,
+        p103.answer(&re_103, 200, "t103", Some(&sdp_offer(rtp_c))),
+    );
+    let ops = net.media_ops();
+    assert_eq!(remote_of(&ops, b2.bridge, Side::A), Some(rtp_b));
+    assert_eq!(remote_of(&ops, b2.bridge, Side::B), Some(rtp_c));
+    net.out.clear();
+
+    // 103 hangs up: 102 is hung up too, and the joined call is recorded.
+    let bye = p103.in_callee_dialog(Method::Bye, &to_103, "t103");
+    net.deliver(&p103, bye);
+    assert!(net
+        .requests_to(&bob)
+        .iter()
+        .any(|r| r.method == Method::Bye));
+    assert!(net
+        .writes()
+        .iter()
+        .any(|w| matches!(w, store::Write::Cdr(r) if r.caller_channel == bob_chan.name)));
+    assert!(channel_named(&net, &bob_chan.name).is_none());
 }

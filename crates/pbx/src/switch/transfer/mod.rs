@@ -19,15 +19,18 @@
 //! out) moves the transferee to a new call of its own, whose dialplan dials the
 //! target (`blind_transfer_by_caller`).
 
+mod attended;
+mod dialplan;
+
 use std::time::Instant;
 
 use media::Side;
 use sip::transaction::ServerTxId;
-use sip::{Method, Request, Response, Uri};
+use sip::{Method, Request, Uri};
 
 use super::call::{CallId, CallState, LegSide};
 use super::{Switch, TxPurpose};
-use crate::chan::{ChanEvent, TransferStatus, Transferred};
+use crate::chan::{ChanEvent, Transferred};
 use crate::events::Event;
 
 /// The dialog a Replaces names (RFC 3891 section 6.1).
@@ -391,223 +394,6 @@ impl Switch {
                 now + super::hangup::ENDED_DIALOG_LINGER,
             );
         }
-    }
-
-    /// An attended transfer: REFER on call `x` (transferer on `sx`) naming, through
-    /// Replaces, the transferer's leg of another call.
-    fn attended_transfer(
-        &mut self,
-        tx: ServerTxId,
-        req: &Request,
-        x: CallId,
-        sx: LegSide,
-        replaces: &Replaces,
-        now: Instant,
-    ) -> Result<(), Refusal> {
-        let (y, sy) = [&replaces.to_tag, &replaces.from_tag]
-            .into_iter()
-            .find_map(|tag| {
-                self.dialogs
-                    .get(&(replaces.call_id.clone(), tag.clone()))
-                    .copied()
-            })
-            .ok_or(Refusal(403, "Replaces names no call of this PBX"))?;
-        let usable = self.calls.get(&y).is_some_and(|c| {
-            c.state == CallState::Answered
-                && c.b.is_some()
-                && !c.virtual_a
-                && c.taken_over.is_none()
-        });
-        if y == x || !usable {
-            return Err(Refusal(403, "Replaces names no other answered call"));
-        }
-        // The call kept is one whose leg B is the transferer: its caller's task
-        // goes on. The other party comes over from the other call.
-        let (keep, from, from_transferer) =
-            match (sx, sy) {
-                (LegSide::B, _) => (x, y, sy),
-                (LegSide::A, LegSide::B) => (y, x, sx),
-                (LegSide::A, LegSide::A) => return Err(Refusal(
-                    501,
-                    "an attended transfer between two calls the transferer placed is not supported",
-                )),
-            };
-        let moved_side = from_transferer.other();
-        self.accept_refer(tx, req, x, sx, now);
-
-        // Take the moving leg out of the other call, which then ends.
-        let Some(f) = self.calls.get_mut(&from) else {
-            return Ok(());
-        };
-        let (moved, origin) = match moved_side {
-            LegSide::A => {
-                f.virtual_a = true;
-                (f.a.clone(), f.a_origin.clone())
-            }
-            LegSide::B => match f.b.take() {
-                Some(b) => (b, f.b_origin.clone()),
-                None => return Ok(()),
-            },
-        };
-        f.holding = [false; 2];
-        let moved_key = (moved.dialog.call_id.clone(), moved.dialog.local_tag.clone());
-        self.dialogs.remove(&moved_key);
-        let moved_info = self.channels.get(&moved.channel).cloned();
-        self.linger_dialog(from, from_transferer, now);
-        self.pbx_hangup(from, now);
-
-        // Release the transferer's leg of the kept call.
-        let Some(k) = self.calls.get(&keep) else {
-            return Ok(());
-        };
-        let transferer = k.b.as_ref().map(|b| b.channel.clone()).unwrap_or_default();
-        let transferee = k.a.channel.clone();
-        let (public_id, bridge) = (k.public_id.clone(), k.bridge.map(|b| b.id));
-        self.bye_leg(keep, LegSide::B, now);
-        self.linger_dialog(keep, LegSide::B, now);
-        self.hold_changed(keep, LegSide::B, false);
-        if let Some(k) = self.calls.get_mut(&keep) {
-            if let Some(b) = k.b.take() {
-                self.dialogs
-                    .remove(&(b.dialog.call_id.clone(), b.dialog.local_tag.clone()));
-                self.channels.gone(&b.channel, &mut self.out);
-            }
-        }
-
-        // The moved phone joins the kept call as its leg B.
-        tracing::info!(call = %keep, %transferee, target = %moved.channel, %transferer, "attended transfer");
-        let Some(k) = self.calls.get_mut(&keep) else {
-            return Ok(());
-        };
-        k.b = Some(moved.clone());
-        k.b_origin = origin;
-        // The caller may still be holding: the newcomer hears the music until it
-        // resumes. (The transferer's hold ended when it left.)
-        k.holding[LegSide::B.index()] = false;
-        let trunk = k.trunk.clone();
-        k.reinvite_ack[LegSide::B.index()] = None;
-        self.dialogs.insert(moved_key, (keep, LegSide::B));
-        if let (Some(mut info), Some(bridge)) = (moved_info, bridge) {
-            info.call_ref = public_id.clone();
-            info.bridge = bridge;
-            info.side = Side::B;
-            info.bridged_to = None;
-            // The agent of a call from a trunk: inbound rules give it groups.
-            info.inbound = trunk;
-            self.channels.up(info, &mut self.out);
-            self.channels
-                .bridge(&transferee, &moved.channel, &mut self.out);
-        }
-        self.emit(Event::CallTransfer {
-            call: public_id,
-            kind: "attended".into(),
-            transferer,
-            transferee,
-            target: moved.channel.clone(),
-        });
-        self.reinvite(keep, LegSide::B, now);
-        Ok(())
-    }
-
-    /// `Transfer(exten)` on the caller's channel: 302 while it rings, else a REFER.
-    pub(super) fn on_transfer_op(&mut self, id: CallId, exten: String, now: Instant) {
-        let Some(call) = self.calls.get_mut(&id) else {
-            return self.transfer_done(id, TransferStatus::Failure, 0);
-        };
-        if call.virtual_a || call.transferring {
-            return self.transfer_done(id, TransferStatus::Unsupported, 0);
-        }
-        let target = format!("<sip:{exten}@{}>", self.via_host);
-        match call.state {
-            CallState::Ringing => {
-                let Some(tx) = call.invite_tx.take() else {
-                    return self.transfer_done(id, TransferStatus::Failure, 0);
-                };
-                let mut resp =
-                    Response::for_request(&call.invite, 302, Response::reason_phrase(302));
-                super::dialog::set_to_tag(&mut resp, &call.a.dialog.local_tag);
-                resp.headers.push("Contact", target);
-                resp.headers.push("User-Agent", super::USER_AGENT);
-                self.server_invites.remove(&tx);
-                self.layer.respond(tx, resp, now);
-                tracing::info!(call = %id, %exten, "Transfer: redirected the ringing caller (302)");
-                self.transfer_done(id, TransferStatus::Success, 302);
-                self.pbx_hangup(id, now);
-            }
-            CallState::Answered => {
-                call.transferring = true;
-                let via_host = self.via_host.clone();
-                let peer = call.a.dialog.peer;
-                let contact = super::contact_for(&via_host, peer.transport);
-                let mut refer = call.a.dialog.request(Method::Refer, &via_host, &contact);
-                refer.headers.push("Refer-To", target);
-                refer
-                    .headers
-                    .push("Referred-By", format!("<sip:spygroup@{via_host}>"));
-                let ctx = self.layer.send_request(refer, peer, now);
-                self.client_txs.insert(ctx, (id, TxPurpose::Refer));
-                tracing::info!(call = %id, %exten, "Transfer: REFER sent to the caller");
-            }
-            CallState::Ending => self.transfer_done(id, TransferStatus::Failure, 0),
-        }
-    }
-
-    /// The phone answered our REFER: a refusal ends `Transfer()` now; 202 waits for
-    /// its NOTIFYs.
-    pub(super) fn on_refer_response(&mut self, id: CallId, status: u16) {
-        if status < 300 {
-            return;
-        }
-        let result = if matches!(status, 405 | 420 | 501) {
-            TransferStatus::Unsupported
-        } else {
-            TransferStatus::Failure
-        };
-        if let Some(c) = self.calls.get_mut(&id) {
-            c.transferring = false;
-        }
-        self.transfer_done(id, result, status);
-    }
-
-    /// A NOTIFY from leg A while `Transfer()` waits: its sipfrag's final status ends it.
-    pub(super) fn on_notify(&mut self, id: CallId, side: LegSide, req: &Request, _now: Instant) {
-        let waiting = side == LegSide::A && self.calls.get(&id).is_some_and(|c| c.transferring);
-        let is_refer = req
-            .headers
-            .get("Event")
-            .is_some_and(|e| e.trim().to_ascii_lowercase().starts_with("refer"));
-        if !waiting || !is_refer {
-            return;
-        }
-        let terminated = req
-            .headers
-            .get("Subscription-State")
-            .is_some_and(|s| s.trim().to_ascii_lowercase().starts_with("terminated"));
-        let status = sipfrag_status(&req.body);
-        let result = match status {
-            Some(s) if (200..300).contains(&s) => Some(TransferStatus::Success),
-            Some(s) if s >= 300 => Some(TransferStatus::Failure),
-            _ if terminated => Some(TransferStatus::Failure),
-            _ => None,
-        };
-        if let Some(result) = result {
-            if let Some(c) = self.calls.get_mut(&id) {
-                c.transferring = false;
-            }
-            self.transfer_done(id, result, status.unwrap_or(0));
-        }
-    }
-
-    /// Our REFER got no answer at all.
-    pub(super) fn on_refer_timeout(&mut self, id: CallId) {
-        if let Some(c) = self.calls.get_mut(&id) {
-            c.transferring = false;
-        }
-        self.transfer_done(id, TransferStatus::Failure, 408);
-    }
-
-    fn transfer_done(&mut self, id: CallId, status: TransferStatus, sip: u16) {
-        self.tell_chan(id, ChanEvent::TransferDone { status, sip });
     }
 }
 
