@@ -5,7 +5,8 @@
 //! - `admin`: everything.
 //!
 //! `POST /api/v1/dialplan/reload` also works without a token from the PBX's own host,
-//! as the CLI's `spygroup dialplan reload` does.
+//! as the CLI's `spygroup dialplan reload` does, unless a browser sent it (a web page
+//! could otherwise reload the dialplan from any visitor's machine running spygroup).
 
 use std::net::SocketAddr;
 
@@ -66,10 +67,26 @@ fn presented_secret(req: &Request, path: &str) -> Result<Option<String>, Failure
     Ok(None)
 }
 
+/// Sent by a browser: browsers put `Origin` on every POST and `Sec-Fetch-*` on
+/// every request, the CLI neither. A web page open on the PBX's own host (any page
+/// on the internet) must not reach the token-less loopback reload.
+fn from_a_browser(req: &Request) -> bool {
+    let h = req.headers();
+    h.contains_key(header::ORIGIN)
+        || h.contains_key("sec-fetch-site")
+        || h.contains_key("sec-fetch-mode")
+}
+
 fn from_loopback(req: &Request) -> bool {
-    req.extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .is_some_and(|ConnectInfo(a)| a.ip().is_loopback())
+    // `MockConnectInfo` is axum's way for tests to say where a request came from.
+    let ext = req.extensions();
+    ext.get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(a)| *a)
+        .or_else(|| {
+            ext.get::<axum::extract::connect_info::MockConnectInfo<SocketAddr>>()
+                .map(|m| m.0)
+        })
+        .is_some_and(|a| a.ip().is_loopback())
 }
 
 /// Route-layer middleware: 401 without a valid token, 403 when its scope is too low.
@@ -86,6 +103,7 @@ pub(crate) async fn require_token(
     if path == RELOAD_PATH
         && !req.headers().contains_key(header::AUTHORIZATION)
         && from_loopback(&req)
+        && !from_a_browser(&req)
     {
         return next.run(req).await;
     }

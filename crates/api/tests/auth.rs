@@ -166,6 +166,58 @@ async fn reload_from_loopback_needs_no_token_but_a_given_token_is_checked() {
     .await;
 }
 
+/// What a request from 127.0.0.1 with `headers` gets.
+async fn from_loopback(state: api::ApiState, headers: &[(&str, &str)]) -> u16 {
+    let from: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+    let app = api::router_with(state).layer(MockConnectInfo(from));
+    let mut req = Request::builder()
+        .method("POST")
+        .uri("/api/v1/dialplan/reload");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = app.oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+    resp.status().as_u16()
+}
+
+#[tokio::test]
+async fn a_browser_cannot_use_the_tokenless_loopback_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = store::Store::open(&format!("sqlite://{}/a.db", dir.path().display()))
+        .await
+        .unwrap();
+    let reloads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut state = api::ApiState::new(Arc::new(|| Value::Null));
+    state.store = Some(st);
+    let counted = reloads.clone();
+    state.reload = Some(Arc::new(move || {
+        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Box::pin(async { Ok(0) })
+    }));
+    // The CLI: no Origin, no Sec-Fetch-*.
+    assert_eq!(from_loopback(state.clone(), &[]).await, 200);
+    // A page on any site, a form post, a page served by the PBX host itself.
+    for headers in [
+        &[("origin", "https://evil.example")][..],
+        &[("origin", "null")][..],
+        &[
+            ("sec-fetch-site", "cross-site"),
+            ("sec-fetch-mode", "no-cors"),
+        ][..],
+        &[
+            ("origin", "http://127.0.0.1:8088"),
+            ("sec-fetch-site", "same-origin"),
+        ][..],
+    ] {
+        assert_eq!(
+            from_loopback(state.clone(), headers).await,
+            401,
+            "{headers:?}"
+        );
+    }
+    assert_eq!(reloads.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
 async fn remote(
     state: api::ApiState,
     method: &str,

@@ -33,6 +33,9 @@ pub struct PbxConfig {
     pub sounds: PathBuf,
     /// Where ChanSpy's `r(name)` writes `<name>-<epoch ms>.wav`.
     pub recordings: PathBuf,
+    /// `User-Agent` of our requests and `Server` of our responses; empty sends
+    /// neither. The name without the version by default.
+    pub user_agent: String,
 }
 
 impl Default for PbxConfig {
@@ -50,6 +53,7 @@ impl Default for PbxConfig {
             digest_algorithms: vec![sip::auth::Algorithm::Md5],
             sounds: PathBuf::from("sounds"),
             recordings: PathBuf::from("recordings"),
+            user_agent: "spygroup".into(),
         }
     }
 }

@@ -150,6 +150,10 @@ pub struct ServeArgs {
     /// there [default: recordings].
     #[arg(long, value_name = "DIR")]
     pub recordings: Option<PathBuf>,
+    /// What SIP messages say we are (User-Agent, Server); "" sends nothing
+    /// [default: spygroup, without the version a scan could aim at].
+    #[arg(long, value_name = "TEXT", value_parser = parse_user_agent)]
+    pub user_agent: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -278,6 +282,15 @@ fn parse_secret(s: &str) -> Result<String, String> {
 
 fn parse_name(s: &str) -> Result<String, String> {
     store_rule(store::validate::display_name)(s)
+}
+
+/// Printable ASCII, no CR/LF (it goes into a header), at most 64 characters.
+fn parse_user_agent(s: &str) -> Result<String, String> {
+    if s.len() <= 64 && s.chars().all(|c| c.is_ascii_graphic() || c == ' ') {
+        Ok(s.to_string())
+    } else {
+        Err("printable ASCII up to 64 characters".into())
+    }
 }
 
 fn parse_realm(s: &str) -> Result<String, String> {

@@ -32,6 +32,7 @@ pub struct FileConfig {
     pub digest_algorithms: Option<Vec<String>>,
     pub sounds: Option<PathBuf>,
     pub recordings: Option<PathBuf>,
+    pub user_agent: Option<String>,
 }
 
 /// An RTP port range `LO-HI`: LO even (RTP on even ports, RTCP on the next), LO < HI.

@@ -102,6 +102,16 @@ pub fn resolve(
         Some(names) => parse_algorithms(&names)?,
     };
 
+    let user_agent = args
+        .user_agent
+        .clone()
+        .or_else(|| f.user_agent.clone())
+        .unwrap_or(defaults.user_agent);
+    if user_agent.len() > 64 || !user_agent.chars().all(|c| c.is_ascii_graphic() || c == ' ') {
+        return Err(Usage(
+            "user_agent: printable ASCII up to 64 characters (it goes into SIP headers)".into(),
+        ));
+    }
     let pbx = pbx::PbxConfig {
         sip_addr: sip,
         media_ip,
@@ -127,6 +137,7 @@ pub fn resolve(
             .clone()
             .or_else(|| f.recordings.clone())
             .unwrap_or(defaults.recordings),
+        user_agent,
     };
     Ok(ServeSettings {
         pbx,

@@ -269,12 +269,19 @@ fn classify(url: &str) -> Result<Target, StoreError> {
 
 /// Opens the file ourselves first: SQLite's own error ("unable to open database
 /// file") names neither the path nor the OS reason.
+/// Opens (and, unless read-only, creates) the SQLite file. A new file is made
+/// readable by its owner only: it holds digest HA1s, tokens' hashes and the
+/// monitoring audit. SQLite gives its `-wal` and `-shm` files the same mode.
 fn check_file(path: &PathBuf, read_only: bool) -> Result<(), StoreError> {
-    std::fs::OpenOptions::new()
+    let mut options = std::fs::OpenOptions::new();
+    options
         .read(true)
         .write(!read_only)
         .create(!read_only)
-        .truncate(false)
+        .truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
         .open(path)
         .map(drop)
         .map_err(|source| StoreError::File {

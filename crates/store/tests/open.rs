@@ -58,6 +58,24 @@ async fn uses_wal_journal() {
     );
 }
 
+/// The file holds digest HA1s, token hashes and the audit: its owner only, and its
+/// WAL as well.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_new_database_file_and_its_wal_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let db = common::temp_db();
+    let s = Store::open(&db.url).await.unwrap();
+    s.db_put("a", "b", "c").await.unwrap();
+    for name in ["test.db", "test.db-wal"] {
+        let mode = std::fs::metadata(db.dir.path().join(name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{name}: {:o}", mode & 0o777);
+    }
+}
+
 #[tokio::test]
 async fn commits_sync_at_checkpoints_not_each_write() {
     let db = common::temp_db();

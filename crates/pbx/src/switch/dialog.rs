@@ -66,7 +66,6 @@ impl Dialog {
             .to_string(),
         );
         h.push("Contact", contact.to_string());
-        h.push("User-Agent", super::USER_AGENT);
         req
     }
 }
@@ -157,7 +156,6 @@ pub(super) fn cancel_for(invite: &Request) -> Request {
             .to_string(),
         );
     }
-    cancel.headers.push("User-Agent", super::USER_AGENT);
     cancel
 }
 

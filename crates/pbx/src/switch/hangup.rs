@@ -158,7 +158,6 @@ impl Switch {
         };
         let mut resp = Response::for_request(&call.invite, status, Response::reason_phrase(status));
         set_to_tag(&mut resp, &call.a.dialog.local_tag);
-        resp.headers.push("User-Agent", super::USER_AGENT);
         self.server_invites.remove(&tx);
         self.layer.respond(tx, resp, now);
     }

@@ -56,7 +56,6 @@ pub use output::{
     Spawn, SpawnKind, SpyingOn,
 };
 
-pub(crate) const USER_AGENT: &str = concat!("spygroup/", env!("CARGO_PKG_VERSION"));
 const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY";
 /// How often expired registrations, nonces and lockouts are swept.
 const HOUSEKEEPING: Duration = Duration::from_secs(5);
@@ -165,8 +164,14 @@ impl Switch {
             default_expires: cfg.default_expires,
             max_bindings_per_aor: 10,
         });
+        // What we say we are, on everything we send: the name only by default, so
+        // a scan does not learn which version to attack (a setting).
+        let user_agent = Some(cfg.user_agent.trim().to_string()).filter(|u| !u.is_empty());
         Switch {
-            layer: TransactionLayer::new(TxConfig::default()),
+            layer: TransactionLayer::new(TxConfig {
+                user_agent,
+                ..TxConfig::default()
+            }),
             registrar,
             auth: Authenticator::new(realm, cfg.digest_algorithms.clone()),
             media,
@@ -533,12 +538,12 @@ impl Switch {
         self.drive(now);
     }
 
-    /// A response with our To tag, Allow and User-Agent, as every response we make.
+    /// A response with our To tag and Allow, as every response we make (the
+    /// transaction layer adds `Server`).
     fn response(&self, req: &Request, status: u16) -> Response {
         let mut resp = Response::for_request(req, status, Response::reason_phrase(status));
         ensure_to_tag(&mut resp, status);
         resp.headers.push("Allow", ALLOW);
-        resp.headers.push("User-Agent", USER_AGENT);
         resp
     }
 

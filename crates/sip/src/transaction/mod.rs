@@ -30,7 +30,7 @@ use key::{ClientKey, ServerKey};
 use server::{Fate, ServerTx};
 
 /// Timer base values (RFC 3261 17.1.1.1, table 4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// RTT estimate; retransmission intervals start here and timeouts are 64*T1.
     pub t1: Duration,
@@ -38,6 +38,9 @@ pub struct Config {
     pub t2: Duration,
     /// How long the network may keep a message (Timers I and K).
     pub t4: Duration,
+    /// Who we say we are: `User-Agent` on every request and `Server` on every
+    /// response that has none of its own; None sends neither.
+    pub user_agent: Option<String>,
 }
 
 impl Default for Config {
@@ -46,6 +49,7 @@ impl Default for Config {
             t1: Duration::from_millis(500),
             t2: Duration::from_secs(4),
             t4: Duration::from_secs(5),
+            user_agent: None,
         }
     }
 }
@@ -259,6 +263,7 @@ impl TransactionLayer {
     /// in. An ACK creates no transaction: it is sent statelessly and the returned id
     /// refers to nothing.
     pub fn send_request(&mut self, mut req: Request, peer: Peer, now: Instant) -> ClientTxId {
+        self.stamp_request(&mut req);
         let id = ClientTxId(self.next_id());
         if req.method == Method::Ack {
             self.send_stateless(Message::Request(req), peer);
@@ -292,16 +297,37 @@ impl TransactionLayer {
     }
 
     /// Send a message outside any transaction (ACK for 2xx, stateless forwarding).
-    pub fn send_stateless(&mut self, msg: Message, peer: Peer) {
+    pub fn send_stateless(&mut self, mut msg: Message, peer: Peer) {
+        match &mut msg {
+            Message::Request(r) => self.stamp_request(r),
+            Message::Response(r) => self.stamp_response(r),
+        }
         self.out.transmit(peer, msg.to_bytes());
+    }
+
+    fn stamp_request(&self, req: &mut Request) {
+        if let Some(ua) = &self.cfg.user_agent {
+            if req.headers.get("User-Agent").is_none() {
+                req.headers.push("User-Agent", ua.clone());
+            }
+        }
+    }
+
+    fn stamp_response(&self, resp: &mut Response) {
+        if let Some(ua) = &self.cfg.user_agent {
+            if resp.headers.get("Server").is_none() && resp.headers.get("User-Agent").is_none() {
+                resp.headers.push("Server", ua.clone());
+            }
+        }
     }
 
     /// Send the TU's response on a server transaction. Unknown transactions and
     /// responses the state machine cannot take (e.g. a second final) are ignored.
-    pub fn respond(&mut self, tx: ServerTxId, resp: Response, now: Instant) {
+    pub fn respond(&mut self, tx: ServerTxId, mut resp: Response, now: Instant) {
         if !(100..=699).contains(&resp.status) {
             return;
         }
+        self.stamp_response(&mut resp);
         let Some(stx) = self.servers.get_mut(&tx) else {
             return;
         };

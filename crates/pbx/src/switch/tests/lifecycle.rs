@@ -230,3 +230,33 @@ fn an_unknown_user_waits_for_a_fresher_snapshot_before_it_is_refused() {
     net.advance(Duration::from_millis(200));
     assert_eq!(net.statuses_to(&eve), [403]);
 }
+
+/// What we say we are: the name without the version by default (a scanner learns
+/// no version to aim at), as `Server` on responses and `User-Agent` on requests;
+/// a setting changes it, and an empty one sends neither.
+#[test]
+fn responses_and_requests_name_spygroup_without_its_version() {
+    let mut net = Net::new();
+    let mut p = Phone::new("101", "127.0.0.2:5062");
+    let reg = p.register(3600);
+    net.deliver(&p, reg);
+    let r = net.responses_to(&p);
+    assert_eq!(r[0].headers.get("Server"), Some("spygroup"), "{r:?}");
+    assert_eq!(r[0].headers.get("User-Agent"), None);
+    // A request we send: our INVITE to a callee.
+    let Ringing { to_bob, .. } = ringing_call(&mut net, "102");
+    assert_eq!(to_bob.headers.get("User-Agent"), Some("spygroup"));
+
+    for (setting, want) in [("", None), ("Acme PBX", Some("Acme PBX"))] {
+        let cfg = crate::PbxConfig {
+            user_agent: setting.into(),
+            ..Default::default()
+        };
+        let mut net = Net::with(default_config(), cfg);
+        let mut p = Phone::new("101", "127.0.0.2:5062");
+        let reg = p.register(3600);
+        net.deliver(&p, reg);
+        let r = net.responses_to(&p);
+        assert_eq!(r[0].headers.get("Server"), want, "{setting:?}");
+    }
+}

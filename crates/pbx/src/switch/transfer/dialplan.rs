@@ -29,7 +29,6 @@ impl Switch {
                     Response::for_request(&call.invite, 302, Response::reason_phrase(302));
                 crate::switch::dialog::set_to_tag(&mut resp, &call.a.dialog.local_tag);
                 resp.headers.push("Contact", target);
-                resp.headers.push("User-Agent", crate::switch::USER_AGENT);
                 self.server_invites.remove(&tx);
                 self.layer.respond(tx, resp, now);
                 tracing::info!(call = %id, %exten, "Transfer: redirected the ringing caller (302)");

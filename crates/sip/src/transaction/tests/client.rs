@@ -283,6 +283,7 @@ fn custom_t1_scales_timers() {
         t1: ms(100),
         t2: ms(400),
         t4: ms(1_000),
+        user_agent: None,
     };
     let mut l = TransactionLayer::new(cfg);
     let tx = l.send_request(request(Method::Info, "z9hG4bKt1", 1), udp(), t0);
@@ -295,4 +296,43 @@ fn custom_t1_scales_timers() {
         ])
     );
     assert_eq!(evs, vec![(ms(6_400), Event::Timeout { tx })]);
+}
+
+#[test]
+fn the_configured_user_agent_goes_on_what_has_none() {
+    let cfg = Config {
+        user_agent: Some("spygroup".into()),
+        ..Config::default()
+    };
+    let mut l = TransactionLayer::new(cfg);
+    let t0 = Instant::now();
+    l.send_request(request(Method::Options, "z9hG4bKua1", 1), udp(), t0);
+    let mut own = request(Method::Options, "z9hG4bKua2", 2);
+    own.headers.push("User-Agent", "kept");
+    l.send_request(own, udp(), t0);
+    let sent: Vec<Message> = transmits(&mut l).iter().map(parsed).collect();
+    let agents: Vec<Option<String>> = sent
+        .iter()
+        .map(|m| match m {
+            Message::Request(r) => r.headers.get("User-Agent").map(str::to_string),
+            Message::Response(_) => None,
+        })
+        .collect();
+    assert_eq!(agents, [Some("spygroup".into()), Some("kept".into())]);
+    // A stateless response says it as Server.
+    let req = request(Method::Options, "z9hG4bKua3", 3);
+    l.send_stateless(Message::Response(response(&req, 200, Some("t"))), udp());
+    let [t] = transmits(&mut l).try_into().unwrap();
+    let Message::Response(r) = parsed(&t) else {
+        panic!("a response")
+    };
+    assert_eq!(r.headers.get("Server"), Some("spygroup"));
+    // Without a configured one, nothing is added.
+    let mut quiet = TransactionLayer::new(Config::default());
+    quiet.send_request(request(Method::Options, "z9hG4bKua4", 4), udp(), t0);
+    let [t] = transmits(&mut quiet).try_into().unwrap();
+    let Message::Request(r) = parsed(&t) else {
+        panic!("a request")
+    };
+    assert_eq!(r.headers.get("User-Agent"), None);
 }
