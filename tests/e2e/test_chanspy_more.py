@@ -27,7 +27,6 @@ from spysetup import (
     fmt,
     inbound_call,
     registered_phone,
-    sha,
     wait_log,
 )
 
@@ -135,7 +134,7 @@ def test_dtmf_switches_listen_whisper_barge(pbx, ua, make_phone, tones):
 # ---- (b) 779: wrong extension, then the right one ----------------------------
 @pytest.mark.pbx_dialplan(path=str(SHIPPED))
 def test_779_wrong_extension_then_right(pbx, ua, make_phone, tones):
-    pbx.cli("db", "put", "spygroup", "pin_779", sha("4567"))
+    pbx.cli("pin", "set", "779", "4567")  # argon2id, as the README sets it
     client = carrier_trunk(pbx, make_phone, tones[400])
     agent = registered_phone(pbx, make_phone, "110", tones[1000])
     sup = registered_phone(pbx, make_phone, "201", tones[1500], supervisor=True)

@@ -15,6 +15,7 @@ pub mod events;
 pub mod moh;
 pub mod monitor;
 pub mod permit;
+pub mod pinguard;
 pub mod registrar;
 pub mod registry;
 pub mod switch;

@@ -276,6 +276,7 @@ pub async fn start(cfg: PbxConfig, config: store::LiveConfig) -> Result<PbxHandl
             events: events.clone(),
             monitors: monitors.clone(),
             conferences: conferences.clone(),
+            pins: Default::default(),
             stats: stats.clone(),
             prompts,
             music: Arc::new(crate::moh::MusicLibrary::new(&cfg_sounds)),

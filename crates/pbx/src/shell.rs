@@ -107,6 +107,7 @@ pub(crate) struct ShellParts {
     pub events: EventBus,
     pub monitors: Monitors,
     pub conferences: crate::conference::Conferences,
+    pub pins: crate::pinguard::PinGuard,
     pub stats: Arc<SharedStats>,
     pub prompts: Arc<media::wav::Prompts>,
     pub music: Arc<crate::moh::MusicLibrary>,
@@ -426,6 +427,7 @@ impl Shell {
             pending_recordings: self.parts.pending_recordings.clone(),
             events: self.parts.events.clone(),
             conferences: self.parts.conferences.clone(),
+            pins: self.parts.pins.clone(),
         };
         match kind {
             SpawnKind::Dialplan {

@@ -46,6 +46,9 @@ pub enum Command {
     /// Asterisk-style key/value database (AstDB).
     #[command(subcommand)]
     Db(DbCommand),
+    /// PINs of the monitoring codes (779, 778), stored salted and slow-hashed.
+    #[command(subcommand)]
+    Pin(PinCommand),
     /// Call detail records.
     #[command(subcommand)]
     Cdr(CdrCommand),
@@ -229,6 +232,36 @@ pub enum DbCommand {
     Del { family: String, key: String },
     /// Show every entry, or those of FAMILY and its sub-families.
     Show { family: Option<String> },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PinCommand {
+    /// Store PIN for the code NAME (`spygroup/pin_<NAME>`, what the shipped
+    /// dialplan's 779 and 778 check), as argon2id with a random salt.
+    Set {
+        /// 779, 778, or any name a dialplan reads with DB(spygroup/pin_<NAME>).
+        #[arg(value_parser = parse_pin_name)]
+        name: String,
+        /// 4 to 16 digits.
+        #[arg(value_parser = parse_pin)]
+        pin: String,
+    },
+}
+
+fn parse_pin_name(s: &str) -> Result<String, String> {
+    if !s.is_empty() && s.len() <= 32 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        Ok(s.to_string())
+    } else {
+        Err("letters, digits and _ only".into())
+    }
+}
+
+fn parse_pin(s: &str) -> Result<String, String> {
+    if store::pins::valid_pin(s) {
+        Ok(s.to_string())
+    } else {
+        Err("a PIN is 4 to 16 digits".into())
+    }
 }
 
 #[derive(Debug, Subcommand)]

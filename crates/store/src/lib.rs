@@ -32,6 +32,7 @@ mod monitor;
 mod notify;
 mod open;
 mod overlay;
+pub mod pins;
 mod recording_files;
 mod recording_query;
 mod recordings;

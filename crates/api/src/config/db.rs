@@ -3,11 +3,12 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
+use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{check, store};
+use crate::auth::Caller;
 use crate::fail::{ApiResult, Body, ErrorBody, Failure, PathArg, QueryMap};
 use crate::state::ApiState;
 use store::validate;
@@ -18,6 +19,18 @@ pub struct KvEntry {
     pub family: String,
     pub key: String,
     pub value: String,
+}
+
+/// What a stored PIN (`argon2:…`, `sha256:…`) shows to a token below admin scope:
+/// even salted, a PIN's hash is one dictionary of 10,000 entries away from it.
+pub const HIDDEN: &str = "(hidden: a PIN hash; an admin token shows it)";
+
+fn shown(caller: &Caller, value: String) -> String {
+    if caller.0.scope != store::TokenScope::Admin && ::store::pins::is_secret(&value) {
+        HIDDEN.to_string()
+    } else {
+        value
+    }
 }
 
 /// A value to store.
@@ -33,12 +46,17 @@ pub struct KvIn {
     responses((status = 200, body = Vec<KvEntry>)))]
 pub(crate) async fn list_kv(
     State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     q: QueryMap,
 ) -> ApiResult<Json<Vec<KvEntry>>> {
     let rows = store(&s)?.db_show(q.text("family")).await?;
     Ok(Json(
         rows.into_iter()
-            .map(|(family, key, value)| KvEntry { family, key, value })
+            .map(|(family, key, value)| KvEntry {
+                family,
+                key,
+                value: shown(&caller, value),
+            })
             .collect(),
     ))
 }
@@ -49,10 +67,15 @@ pub(crate) async fn list_kv(
     responses((status = 200, body = KvEntry), (status = 404, body = ErrorBody)))]
 pub(crate) async fn get_kv(
     State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     PathArg((family, key)): PathArg<(String, String)>,
 ) -> ApiResult<Json<KvEntry>> {
     match store(&s)?.db_get(&family, &key).await? {
-        Some(value) => Ok(Json(KvEntry { family, key, value })),
+        Some(value) => Ok(Json(KvEntry {
+            family,
+            key,
+            value: shown(&caller, value),
+        })),
         None => Err(Failure::not_found(format!(
             "no database entry {family}/{key}"
         ))),

@@ -7,15 +7,21 @@
 //! - with option `d`: a database key prefix: the entry `<prefix>/<digits>` must exist
 //!   (Asterisk's AstDB form; option `r` removes it after use);
 //! - a path starting with `/`: a file of accepted passwords, one per line;
-//! - `sha256:<hex>`: the SHA-256 of the PIN, so neither dialplan nor database holds
-//!   it in plain text (compute it with `printf %s 4567 | sha256sum`).
+//! - `argon2:<PHC>`: the PIN as `spygroup pin set` stores it (salted argon2id, see
+//!   `store::pins`), so neither dialplan nor database holds it, nor a hash that
+//!   falls to a dictionary; `sha256:<hex>` (unsalted, earlier versions' form) still
+//!   works.
 //!
 //! Option `a` sets `ACCOUNTCODE` to the password entered.
+//!
+//! Failures count across calls (`crate::pinguard`): a caller that keeps guessing is
+//! locked out, and a PIN guessed at from many callers is locked for all but those
+//! who entered it before. Every failure and every refusal by a lock is in the
+//! monitoring audit trail and the events (`monitor.denied`), with the code dialled.
 
 use std::time::Duration;
 
 use dialplan::{AppOutcome, ChannelVars};
-use sha2::{Digest, Sha256};
 
 use super::play::Played;
 use super::{Input, PbxHost};
@@ -47,7 +53,17 @@ impl PbxHost {
         if !self.ensure_answered().await {
             return AppOutcome::Hangup;
         }
-        for _ in 0..TRIES {
+        let caller = self.chan.caller.endpoint.clone();
+        if let Err(locked) = self
+            .env
+            .pins
+            .check(&caller, &password, std::time::Instant::now())
+        {
+            tracing::warn!(channel = %self.chan.name, %caller, "Authenticate: {}", locked.reason());
+            self.audit_pin(locked.reason());
+            return self.goodbye().await;
+        }
+        for attempt in 1..=TRIES {
             self.input.clear();
             let mut entered = String::new();
             let mut first = match self.play_file(&prompt, true).await {
@@ -76,6 +92,7 @@ impl PbxHost {
             }
             if self.password_ok(&password, &options, &entered).await {
                 tracing::info!(channel = %self.chan.name, "Authenticate: accepted");
+                self.env.pins.succeeded(&caller, &password);
                 if options.contains('a') {
                     // Asterisk's `a`: the account code becomes what was entered.
                     vars.set("ACCOUNTCODE", &entered);
@@ -85,15 +102,57 @@ impl PbxHost {
                 }
                 return AppOutcome::Continue;
             }
-            tracing::warn!(channel = %self.chan.name, caller = %self.chan.caller.number, "Authenticate: wrong password");
+            tracing::warn!(channel = %self.chan.name, caller = %self.chan.caller.number, attempt, "Authenticate: wrong password");
+            let now = std::time::Instant::now();
+            let locked = self.env.pins.failed(&caller, &password, now);
+            self.env.pins.purge(now);
+            self.audit_pin(&format!("wrong PIN (try {attempt} of {TRIES})"));
+            if let Some(locked) = locked {
+                tracing::warn!(channel = %self.chan.name, %caller, "Authenticate: {}", locked.reason());
+                self.audit_pin(locked.reason());
+                let _ = self.play_file("auth-incorrect", false).await;
+                return self.goodbye().await;
+            }
             if let Played::Hangup = self.play_file("auth-incorrect", false).await {
                 return AppOutcome::Hangup;
             }
         }
+        self.goodbye().await
+    }
+
+    async fn goodbye(&mut self) -> AppOutcome {
         let _ = self.play_file("vm-goodbye", false).await;
         self.chan.hangup(None);
         self.hung_up = true;
         AppOutcome::Hangup
+    }
+
+    /// A refused PIN in the monitoring audit trail and the events: who, from which
+    /// channel, which code (what they dialled), why.
+    fn audit_pin(&self, reason: &str) {
+        let supervisor = self.chan.caller.endpoint.clone();
+        let attempt = store::MonitorStart {
+            id: format!("pin-{:016x}", rand::random::<u64>()),
+            supervisor: supervisor.clone(),
+            supervisor_channel: self.chan.name.clone(),
+            target_endpoint: self.chan.dialled.clone(),
+            target_channel: String::new(),
+            peer_channel: None,
+            mode: store::SpyMode::Listen.as_str().into(),
+            started_at: std::time::SystemTime::now(),
+        };
+        let reason = format!("Authenticate at {}: {reason}", self.chan.dialled);
+        self.env.config.submit(store::Write::MonitorDenied {
+            attempt,
+            reason: reason.clone(),
+        });
+        self.env.events.emit(crate::events::Event::MonitorDenied {
+            supervisor,
+            target_channel: String::new(),
+            mode: store::SpyMode::Listen.as_str().into(),
+            reason,
+            session: None,
+        });
     }
 
     async fn password_ok(&mut self, password: &str, options: &str, entered: &str) -> bool {
@@ -112,13 +171,12 @@ impl PbxHost {
             }
             return ok;
         }
-        if let Some(hex) = password.strip_prefix("sha256:") {
-            let digest = Sha256::digest(entered.as_bytes());
-            let mine: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-            return sip::auth::constant_time_eq(
-                mine.as_bytes(),
-                hex.trim().to_ascii_lowercase().as_bytes(),
-            );
+        if store::pins::is_secret(password) {
+            // argon2 is slow on purpose: off the async threads.
+            let (stored, entered) = (password.to_string(), entered.to_string());
+            return tokio::task::spawn_blocking(move || store::pins::verify_pin(&stored, &entered))
+                .await
+                .unwrap_or(false);
         }
         if password.starts_with('/') {
             return match tokio::fs::read_to_string(password).await {

@@ -46,6 +46,8 @@ pub struct AppEnv {
     pub events: crate::events::EventBus,
     /// Conference rooms (`ConfBridge`).
     pub conferences: crate::conference::Conferences,
+    /// PIN failures across calls (`Authenticate`).
+    pub pins: crate::pinguard::PinGuard,
 }
 
 /// One channel's host: its call-control handle and its media.

@@ -3,7 +3,7 @@
 use anyhow::bail;
 use store::Store;
 
-use crate::cli::DbCommand;
+use crate::cli::{DbCommand, PinCommand};
 use crate::exit::Missing;
 
 pub async fn run(store: &Store, cmd: DbCommand) -> anyhow::Result<()> {
@@ -36,6 +36,20 @@ pub async fn run(store: &Store, cmd: DbCommand) -> anyhow::Result<()> {
                 entries.len(),
                 if entries.len() == 1 { "" } else { "s" }
             );
+        }
+    }
+    Ok(())
+}
+
+/// `spygroup pin set NAME PIN`.
+pub async fn pin(store: &Store, cmd: PinCommand) -> anyhow::Result<()> {
+    match cmd {
+        PinCommand::Set { name, pin } => {
+            let value = tokio::task::spawn_blocking(move || store::pins::hash_pin(&pin)).await?;
+            store
+                .db_put("spygroup", &format!("pin_{name}"), &value)
+                .await?;
+            println!("PIN for {name} stored (argon2id): /spygroup/pin_{name}");
         }
     }
     Ok(())

@@ -46,6 +46,7 @@ pub async fn run(
         Command::Ext(c) => ext::run(&store, c).await,
         Command::Trunk(c) => trunk::run(&store, c).await,
         Command::Db(c) => db::run(&store, c).await,
+        Command::Pin(c) => db::pin(&store, c).await,
         Command::Cdr(c) => cdr::run(&store, c).await,
         Command::Audit(c) => audit::run(&store, c).await,
         Command::Group(c) => group::run(&store, c).await,
@@ -78,6 +79,7 @@ fn may_create_database(command: &Command) -> bool {
         Command::Ext(c) => matches!(c, ExtCommand::Add { .. }),
         Command::Trunk(c) => matches!(c, TrunkCommand::Add { .. }),
         Command::Db(c) => matches!(c, DbCommand::Put { .. }),
+        Command::Pin(_) => true,
         Command::Group(c) => match c {
             GroupCommand::Add { .. } => true,
             GroupCommand::Del { .. }
