@@ -95,6 +95,23 @@ pub struct Membership {
     pub reason: &'static str,
 }
 
+/// The room `room` and the index of `channel` among its members.
+fn member_of<'a>(
+    rooms: &'a mut BTreeMap<String, Entry>,
+    room: &str,
+    channel: &str,
+) -> Result<(&'a mut Entry, usize), ConfError> {
+    let entry = rooms
+        .get_mut(room)
+        .ok_or_else(|| ConfError::NoSuchRoom(room.to_string()))?;
+    let i = entry
+        .members
+        .iter()
+        .position(|m| m.info.channel == channel)
+        .ok_or_else(|| ConfError::NoSuchMember(room.to_string(), channel.to_string()))?;
+    Ok((entry, i))
+}
+
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -220,14 +237,8 @@ impl Conferences {
     /// Mutes or unmutes one member (the API, an admin, or the member itself).
     pub fn set_muted(&self, room: &str, channel: &str, muted: bool) -> Result<(), ConfError> {
         let mut rooms = self.lock();
-        let entry = rooms
-            .get_mut(room)
-            .ok_or_else(|| ConfError::NoSuchRoom(room.to_string()))?;
-        let m = entry
-            .members
-            .iter_mut()
-            .find(|m| m.info.channel == channel)
-            .ok_or_else(|| ConfError::NoSuchMember(room.to_string(), channel.to_string()))?;
+        let (entry, i) = member_of(&mut rooms, room, channel)?;
+        let m = &mut entry.members[i];
         if m.info.muted == muted {
             return Ok(());
         }
@@ -260,14 +271,8 @@ impl Conferences {
         let listen = volume("listen_volume", c.listen_volume)?;
         {
             let mut rooms = self.lock();
-            let entry = rooms
-                .get_mut(room)
-                .ok_or_else(|| ConfError::NoSuchRoom(room.to_string()))?;
-            let m = entry
-                .members
-                .iter_mut()
-                .find(|m| m.info.channel == channel)
-                .ok_or_else(|| ConfError::NoSuchMember(room.to_string(), channel.to_string()))?;
+            let (entry, i) = member_of(&mut rooms, room, channel)?;
+            let m = &mut entry.members[i];
             if let Some(t) = talk {
                 m.info.talk_volume = t.get();
             }
@@ -324,16 +329,9 @@ impl Conferences {
 
     /// Asks one member to leave; its ConfBridge returns with `KICKED`.
     pub fn kick(&self, room: &str, channel: &str) -> Result<(), ConfError> {
-        let rooms = self.lock();
-        let entry = rooms
-            .get(room)
-            .ok_or_else(|| ConfError::NoSuchRoom(room.to_string()))?;
-        let m = entry
-            .members
-            .iter()
-            .find(|m| m.info.channel == channel)
-            .ok_or_else(|| ConfError::NoSuchMember(room.to_string(), channel.to_string()))?;
-        m.kicked.notify_one();
+        let mut rooms = self.lock();
+        let (entry, i) = member_of(&mut rooms, room, channel)?;
+        entry.members[i].kicked.notify_one();
         tracing::info!(%room, %channel, "conference member kicked");
         Ok(())
     }

@@ -36,27 +36,6 @@ fn conference(net: &mut Net, sup: CallId, by: &str, target: &str, room: &str) ->
     net.chan_events(sup)
 }
 
-fn take_over(net: &mut Net, sup: &ExtCall, target: &str) -> Vec<ChanEvent> {
-    net.chan(
-        sup.call,
-        ChanOp::TakeOver {
-            supervisor: "201".into(),
-            channel: sup.channel.clone(),
-            target: target.to_string(),
-        },
-    );
-    net.chan_events(sup.call)
-}
-
-fn channel_of(net: &Net, endpoint: &str) -> String {
-    net.sw
-        .channels()
-        .find(|c| c.endpoint == endpoint)
-        .unwrap_or_else(|| panic!("a live channel of {endpoint}"))
-        .name
-        .clone()
-}
-
 fn live_channels(net: &Net) -> Vec<String> {
     net.sw.channels().map(|c| c.name.clone()).collect()
 }

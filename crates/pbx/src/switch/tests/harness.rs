@@ -633,3 +633,26 @@ pub fn supervisor_call_of(net: &mut Net, user: &str, addr: &str) -> ExtCall {
         ok,
     }
 }
+
+/// Supervisor 201's call `sup` takes `target`'s call over: the answer to its task.
+pub fn take_over(net: &mut Net, sup: &ExtCall, target: &str) -> Vec<ChanEvent> {
+    net.chan(
+        sup.call,
+        ChanOp::TakeOver {
+            supervisor: "201".into(),
+            channel: sup.channel.clone(),
+            target: target.to_string(),
+        },
+    );
+    net.chan_events(sup.call)
+}
+
+/// The name of a live channel of `endpoint`.
+pub fn channel_of(net: &Net, endpoint: &str) -> String {
+    net.sw
+        .channels()
+        .find(|c| c.endpoint == endpoint)
+        .unwrap_or_else(|| panic!("a live channel of {endpoint}"))
+        .name
+        .clone()
+}

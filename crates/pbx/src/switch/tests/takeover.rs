@@ -16,27 +16,6 @@ fn supervisor_call(net: &mut Net) -> ExtCall {
     supervisor_call_of(net, "201", "127.0.0.5:5062")
 }
 
-fn take_over(net: &mut Net, sup: &ExtCall, target: &str) -> Vec<ChanEvent> {
-    net.chan(
-        sup.call,
-        ChanOp::TakeOver {
-            supervisor: "201".into(),
-            channel: sup.channel.clone(),
-            target: target.to_string(),
-        },
-    );
-    net.chan_events(sup.call)
-}
-
-fn channel_of(net: &Net, endpoint: &str) -> String {
-    net.sw
-        .channels()
-        .find(|c| c.endpoint == endpoint)
-        .unwrap_or_else(|| panic!("a live channel of {endpoint}"))
-        .name
-        .clone()
-}
-
 fn cdrs(net: &mut Net) -> Vec<store::CallRecord> {
     net.writes()
         .into_iter()
