@@ -145,7 +145,10 @@ def prompt_plan(prompt, extra=""):
     return f"""
 [from-internal]
 exten => 400,1,Answer()
+ same => n,Wait(0.5)
  same => n,Playback({prompt})
+ ; the phone's recorder lags its audio: keep the call up until it has all of it
+ same => n,Wait(1)
  same => n,Hangup()
 {extra}"""
 
