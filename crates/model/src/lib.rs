@@ -230,3 +230,57 @@ pub struct ConfRoom {
     /// In joining order.
     pub members: Vec<ConfMember>,
 }
+
+/// What a lock against guessing holds back: digest authentication from a source,
+/// of an extension (under a distributed attack), of an extension from its own
+/// known-good source; PIN entry by a caller, or of one PIN from anyone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LockoutKind {
+    Source,
+    Extension,
+    SourceExtension,
+    PinCaller,
+    Pin,
+}
+
+impl LockoutKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            LockoutKind::Source => "source",
+            LockoutKind::Extension => "extension",
+            LockoutKind::SourceExtension => "source_extension",
+            LockoutKind::PinCaller => "pin_caller",
+            LockoutKind::Pin => "pin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<LockoutKind> {
+        [
+            LockoutKind::Source,
+            LockoutKind::Extension,
+            LockoutKind::SourceExtension,
+            LockoutKind::PinCaller,
+            LockoutKind::Pin,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// A lock in force, as the API and events show it (never a PIN or its hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Lockout {
+    /// Names what is locked (the same for every lock of it); lift it by this id.
+    pub id: String,
+    pub kind: LockoutKind,
+    /// What is locked, in words: `source 192.0.2.7`, `extension 110 from
+    /// 192.0.2.7`, `PIN at 778`.
+    pub subject: String,
+    /// When it started and until when it holds, epoch milliseconds.
+    pub since: u64,
+    pub until: u64,
+    /// Locks of this subject in a row (each one twice as long as the last).
+    pub count: u32,
+    pub reason: String,
+}

@@ -36,6 +36,8 @@ pub struct PbxConfig {
     /// `User-Agent` of our requests and `Server` of our responses; empty sends
     /// neither. The name without the version by default.
     pub user_agent: String,
+    /// When digest guessing locks a source or an extension out, and for how long.
+    pub lockout: sip::auth::LockoutConfig,
 }
 
 impl Default for PbxConfig {
@@ -54,6 +56,7 @@ impl Default for PbxConfig {
             sounds: PathBuf::from("sounds"),
             recordings: PathBuf::from("recordings"),
             user_agent: "spygroup".into(),
+            lockout: sip::auth::LockoutConfig::default(),
         }
     }
 }

@@ -143,6 +143,19 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         session: Option<String>,
     },
+    /// A lock against guessing started (digest passwords or PINs).
+    #[serde(rename = "security.lockout")]
+    Lockout {
+        #[serde(flatten)]
+        lockout: model::Lockout,
+    },
+    /// An administrator lifted a lock.
+    #[serde(rename = "security.lockout_lifted")]
+    LockoutLifted {
+        id: String,
+        subject: String,
+        by: String,
+    },
 }
 
 /// Fan-out of live events; cheap to clone.

@@ -12,6 +12,7 @@ pub mod chan;
 pub mod channel;
 pub mod conference;
 pub mod events;
+pub mod lockouts;
 pub mod moh;
 pub mod monitor;
 pub mod permit;

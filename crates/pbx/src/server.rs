@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::monitor::{ModeReply, MonitorCmd, MonitorError, MonitorId, Monitors};
 use crate::permit::{Denied, Policy};
+use crate::pinguard::{Announce, PinGuard};
 use crate::shell::{Command, EngineMedia, Shell, ShellParts};
 use crate::switch::{Switch, SwitchInit};
 use crate::{EventBus, LoadedPlan, PbxConfig};
@@ -65,6 +66,7 @@ pub struct PbxHandle {
     monitors: Monitors,
     conferences: crate::conference::Conferences,
     config: store::LiveConfig,
+    pins: PinGuard,
 }
 
 impl PbxHandle {
@@ -93,6 +95,7 @@ impl PbxHandle {
             commands: self.commands.clone(),
             monitors: self.monitors.clone(),
             config: self.config.clone(),
+            pins: self.pins.clone(),
         }
     }
 
@@ -127,9 +130,41 @@ pub struct Controller {
     commands: mpsc::Sender<Command>,
     monitors: Monitors,
     config: store::LiveConfig,
+    pins: PinGuard,
 }
 
 impl Controller {
+    /// Every lock against guessing in force: digest locks (from the switch, their
+    /// owner) and PIN locks.
+    pub async fn lockouts(&self) -> Result<Vec<model::Lockout>, String> {
+        let (reply, wait) = oneshot::channel();
+        self.commands
+            .send(Command::Lockouts(reply))
+            .await
+            .map_err(|_| "the switch is not running".to_string())?;
+        let mut all = wait.await.map_err(|_| "the switch stopped".to_string())?;
+        all.extend(self.pins.locks(Instant::now()));
+        Ok(all)
+    }
+
+    /// Lifts the lock named `id` (as [`Controller::lockouts`] lists it) on `by`'s
+    /// say-so; false when none is in force.
+    pub async fn lift_lockout(&self, id: &str, by: &str) -> Result<bool, String> {
+        if self.pins.lift(id, by, Instant::now()) {
+            return Ok(true);
+        }
+        let (reply, wait) = oneshot::channel();
+        self.commands
+            .send(Command::LiftLockout {
+                id: id.to_string(),
+                by: by.to_string(),
+                reply,
+            })
+            .await
+            .map_err(|_| "the switch is not running".to_string())?;
+        wait.await.map_err(|_| "the switch stopped".to_string())
+    }
+
     /// Re-reads the dialplan file; on errors the running dialplan stays and the
     /// errors (file:line) come back, and are logged. Ok carries the number of warnings.
     pub async fn reload(&self) -> Result<usize, String> {
@@ -261,6 +296,17 @@ pub async fn start(cfg: PbxConfig, config: store::LiveConfig) -> Result<PbxHandl
     }
     let registry = crate::registry::Registry::new();
     let events = EventBus::new();
+    let pins = pin_guard(&config, &events);
+    // Locks survive a restart: a crash must not be a way to a fresh guessing budget.
+    let locks = config
+        .store()
+        .active_lockouts(SystemTime::now())
+        .await
+        .map_err(|e| PbxError::Store(e.to_string()))?;
+    let restored = switch.restore_lockouts(&locks, now) + pins.restore(&locks, now);
+    if restored > 0 {
+        tracing::warn!("{restored} lockouts still in force, restored from the database");
+    }
     let monitors = Monitors::default();
     let conferences = crate::conference::Conferences::new(events.clone());
     let prompts = Arc::new(media::wav::Prompts::new(cfg.sounds.clone()));
@@ -276,7 +322,7 @@ pub async fn start(cfg: PbxConfig, config: store::LiveConfig) -> Result<PbxHandl
             events: events.clone(),
             monitors: monitors.clone(),
             conferences: conferences.clone(),
-            pins: Default::default(),
+            pins: pins.clone(),
             stats: stats.clone(),
             prompts,
             music: Arc::new(crate::moh::MusicLibrary::new(&cfg_sounds)),
@@ -294,5 +340,27 @@ pub async fn start(cfg: PbxConfig, config: store::LiveConfig) -> Result<PbxHandl
         monitors,
         conferences,
         config,
+        pins,
+    })
+}
+
+/// The PIN guard, recording and announcing its locks and lifts.
+fn pin_guard(config: &store::LiveConfig, events: &EventBus) -> PinGuard {
+    let (config, events) = (config.clone(), events.clone());
+    PinGuard::with_announcer(move |what| match what {
+        Announce::Started(started) => {
+            tracing::warn!(subject = %started.subject, "locked out: {}", started.reason);
+            let (write, event) = started.announce();
+            config.submit(write);
+            events.emit(event);
+        }
+        Announce::Lifted { id, subject, by } => {
+            config.submit(store::Write::LockoutLifted {
+                subject_id: id.clone(),
+                at: SystemTime::now(),
+                by: by.clone(),
+            });
+            events.emit(crate::events::Event::LockoutLifted { id, subject, by });
+        }
     })
 }

@@ -47,6 +47,14 @@ pub enum Command {
         follow: model::Follow,
         reply: oneshot::Sender<Result<MonitorId, MonitorError>>,
     },
+    /// The digest locks in force.
+    Lockouts(oneshot::Sender<Vec<model::Lockout>>),
+    /// Lift the digest lock with this id; the answer says whether there was one.
+    LiftLockout {
+        id: String,
+        by: String,
+        reply: oneshot::Sender<bool>,
+    },
 }
 
 /// A click-to-spy request on its way to the switch.
@@ -191,6 +199,12 @@ impl Shell {
                             }
                             _ => self.monitor(req),
                         }
+                    }
+                    Some(Command::Lockouts(reply)) => {
+                        let _ = reply.send(self.switch.lockouts(Instant::now()));
+                    }
+                    Some(Command::LiftLockout { id, by, reply }) => {
+                        let _ = reply.send(self.switch.lift_lockout(&id, &by, Instant::now()));
                     }
                     Some(Command::Shutdown(reply)) => {
                         done = Some(reply);

@@ -35,5 +35,5 @@ pub use challenge::Challenge;
 pub use credentials::Credentials;
 pub use digest::{constant_time_eq, expected_response, verify};
 pub use error::AuthError;
-pub use lockout::{LockoutConfig, LockoutTracker};
+pub use lockout::{Lock, LockoutConfig, LockoutTracker, Subject as LockSubject};
 pub use nonce::{NonceCheck, NonceTracker, DEFAULT_MAX_LIVE};

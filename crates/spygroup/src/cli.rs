@@ -157,6 +157,10 @@ pub struct ServeArgs {
     /// [default: spygroup, without the version a scan could aim at].
     #[arg(long, value_name = "TEXT", value_parser = parse_user_agent)]
     pub user_agent: Option<String>,
+    /// How long a source that keeps guessing passwords is first locked out,
+    /// seconds; each further lock in a row doubles it, up to a day [default: 300].
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub lockout_secs: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]

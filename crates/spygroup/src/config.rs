@@ -33,6 +33,7 @@ pub struct FileConfig {
     pub sounds: Option<PathBuf>,
     pub recordings: Option<PathBuf>,
     pub user_agent: Option<String>,
+    pub lockout_secs: Option<u64>,
 }
 
 /// An RTP port range `LO-HI`: LO even (RTP on even ports, RTCP on the next), LO < HI.

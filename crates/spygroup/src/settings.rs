@@ -112,6 +112,13 @@ pub fn resolve(
             "user_agent: printable ASCII up to 64 characters (it goes into SIP headers)".into(),
         ));
     }
+    let lockout_secs = args.lockout_secs.or(f.lockout_secs);
+    let lockout = sip::auth::LockoutConfig {
+        first_lock: lockout_secs
+            .map(Duration::from_secs)
+            .unwrap_or(defaults.lockout.first_lock),
+        ..defaults.lockout
+    };
     let pbx = pbx::PbxConfig {
         sip_addr: sip,
         media_ip,
@@ -138,6 +145,7 @@ pub fn resolve(
             .or_else(|| f.recordings.clone())
             .unwrap_or(defaults.recordings),
         user_agent,
+        lockout,
     };
     Ok(ServeSettings {
         pbx,

@@ -52,5 +52,12 @@ pub(crate) fn migrator() -> Migrator {
             include_str!("../migrations/0006_conference.sql").into_sql_str(),
             false,
         ),
+        Migration::new(
+            7,
+            "lockouts".into(),
+            MigrationType::Simple,
+            include_str!("../migrations/0007_lockouts.sql").into_sql_str(),
+            false,
+        ),
     ])
 }

@@ -11,7 +11,8 @@ use std::time::SystemTime;
 
 use crate::time::to_ms;
 use crate::{
-    CallRecord, MonitorStart, RecordingEnd, RecordingStart, Store, StoreError, StoredLocation,
+    CallRecord, LockoutRecord, MonitorStart, RecordingEnd, RecordingStart, Store, StoreError,
+    StoredLocation,
 };
 
 /// One write, with everything it needs.
@@ -60,6 +61,14 @@ pub enum Write {
     KvDel { family: String, key: String },
     /// [`Store::db_deltree`]: the family and its sub-families.
     KvDelTree { family: String },
+    /// A lock against guessing started ([`Store::lockout_started`]).
+    LockoutStarted(LockoutRecord),
+    /// The locks of a subject were lifted ([`Store::lockout_lifted`]).
+    LockoutLifted {
+        subject_id: String,
+        at: SystemTime,
+        by: String,
+    },
 }
 
 impl Write {
@@ -78,6 +87,8 @@ impl Write {
             Write::KvPut { .. } => "kv_put",
             Write::KvDel { .. } => "kv_del",
             Write::KvDelTree { .. } => "kv_deltree",
+            Write::LockoutStarted(_) => "lockout_started",
+            Write::LockoutLifted { .. } => "lockout_lifted",
         }
     }
 
@@ -95,6 +106,8 @@ impl Write {
                 format!("{family}/{key}")
             }
             Write::KvDelTree { family } => family.clone(),
+            Write::LockoutStarted(r) => r.id.clone(),
+            Write::LockoutLifted { subject_id, .. } => subject_id.clone(),
         }
     }
 
@@ -135,6 +148,11 @@ impl Write {
             Write::KvPut { family, key, value } => store.db_put(family, key, value).await,
             Write::KvDel { family, key } => store.db_del(family, key).await.map(drop),
             Write::KvDelTree { family } => store.db_deltree(family).await.map(drop),
+            Write::LockoutStarted(r) => already_there_is_fine(store.lockout_started(r).await),
+            // Lifting twice lifts nothing the second time.
+            Write::LockoutLifted { subject_id, at, by } => {
+                store.lockout_lifted(subject_id, *at, by).await.map(drop)
+            }
         }
     }
 }

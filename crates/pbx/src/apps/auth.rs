@@ -104,7 +104,10 @@ impl PbxHost {
             }
             tracing::warn!(channel = %self.chan.name, caller = %self.chan.caller.number, attempt, "Authenticate: wrong password");
             let now = std::time::Instant::now();
-            let locked = self.env.pins.failed(&caller, &password, now);
+            let locked = self
+                .env
+                .pins
+                .failed(&caller, &password, &self.chan.dialled, now);
             self.env.pins.purge(now);
             self.audit_pin(&format!("wrong PIN (try {attempt} of {TRIES})"));
             if let Some(locked) = locked {

@@ -3,11 +3,20 @@
 //!
 //! One answer for every failure: an unknown user, a wrong password and a locked-out
 //! source all get the same response, so nobody can learn which extensions exist.
+//!
+//! Nonces are bound to the source address they were sent to, and only a wrong
+//! answer to one of ours from that address counts as a failure (see
+//! `sip::auth::LockoutTracker` for the rules): credentials with a made-up or
+//! foreign nonce earn a fresh challenge and count for nothing, so nobody can lock
+//! an extension or an address out by forging requests.
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use sip::auth::{Algorithm, Challenge, Credentials, LockoutTracker, NonceCheck, NonceTracker};
+use sip::auth::{
+    Algorithm, Challenge, Credentials, Lock, LockSubject, LockoutConfig, LockoutTracker,
+    NonceCheck, NonceTracker,
+};
 use sip::{Request, Response};
 
 /// What the authenticator decided about a request.
@@ -28,18 +37,21 @@ pub struct Authenticator {
     algorithms: Vec<Algorithm>,
     nonces: NonceTracker,
     lockout: LockoutTracker,
+    /// Locks started since the switch last took them (to record and announce).
+    started: Vec<Lock>,
     /// Compared against when the user does not exist (see `check`).
     dummy_ha1: String,
 }
 
 impl Authenticator {
-    pub fn new(realm: String, algorithms: Vec<Algorithm>) -> Self {
+    pub fn new(realm: String, algorithms: Vec<Algorithm>, lockout: LockoutConfig) -> Self {
         let secret: [u8; 32] = rand::random();
         Authenticator {
             realm,
             algorithms,
             nonces: NonceTracker::new(secret, Duration::from_secs(300)),
-            lockout: LockoutTracker::new(5, Duration::from_secs(60), Duration::from_secs(300)),
+            lockout: LockoutTracker::with_config(lockout),
+            started: Vec::new(),
             dummy_ha1: hex_of(&rand::random::<[u8; 16]>()),
         }
     }
@@ -69,11 +81,16 @@ impl Authenticator {
             .filter_map(|v| Credentials::parse(v).ok())
             .find(|c| c.realm == self.realm && self.algorithms.contains(&c.algorithm));
         let Some(creds) = creds else {
-            return AuthOutcome::Reject(self.challenge(req, proxy, false, now));
+            return AuthOutcome::Reject(self.challenge(req, source, proxy, false, now));
         };
-        if self.lockout.is_locked(source, &creds.username, now) {
-            tracing::warn!(%source, user = %creds.username, "authentication refused: locked out");
+        if let Some(lock) = self.lockout.locked(source, &creds.username, now) {
+            tracing::warn!(%source, user = %creds.username, "authentication refused: {} locked out", lock.subject);
             return AuthOutcome::Reject(forbidden(req));
+        }
+        let binding = binding(source);
+        if !self.nonces.recognises(&creds.nonce, now, &binding) {
+            // Not a nonce we gave this address: no failure to count, just a challenge.
+            return AuthOutcome::Reject(self.challenge(req, source, proxy, false, now));
         }
         // From the configuration snapshot: no database round trip, and a database
         // outage locks nobody out.
@@ -92,31 +109,59 @@ impl Authenticator {
             });
         let ok = sip::auth::verify(&creds, req.method.as_str(), ha1) && ext.is_some();
         if ok {
-            match self.nonces.check(&creds.nonce, creds.nc, now) {
+            match self.nonces.check_for(&creds.nonce, creds.nc, now, &binding) {
                 NonceCheck::Valid => {}
                 NonceCheck::Stale => {
-                    return AuthOutcome::Reject(self.challenge(req, proxy, true, now))
+                    return AuthOutcome::Reject(self.challenge(req, source, proxy, true, now))
                 }
                 NonceCheck::Unknown | NonceCheck::Replay => {
-                    return AuthOutcome::Reject(self.challenge(req, proxy, false, now))
+                    return AuthOutcome::Reject(self.challenge(req, source, proxy, false, now))
                 }
             }
         }
         match (ok, ext) {
             (true, Some(ext)) => {
-                self.lockout.record_success(source, &creds.username);
+                self.lockout.record_success(source, &creds.username, now);
                 AuthOutcome::Accepted(ext)
             }
             _ => {
                 tracing::warn!(%source, user = %creds.username, "authentication failed");
-                self.lockout.record_failure(source, &creds.username, now);
+                let started = self.lockout.record_failure(source, &creds.username, now);
+                self.started.extend(started);
                 AuthOutcome::Reject(forbidden(req))
             }
         }
     }
 
-    fn challenge(&mut self, req: &Request, proxy: bool, stale: bool, now: Instant) -> Response {
-        let nonce = self.nonces.issue(now);
+    /// The locks started since the last call.
+    pub fn take_started(&mut self) -> Vec<Lock> {
+        std::mem::take(&mut self.started)
+    }
+
+    /// Every lock in force.
+    pub fn locks(&self, now: Instant) -> Vec<Lock> {
+        self.lockout.locks(now)
+    }
+
+    /// Lifts a lock; false when it was not in force.
+    pub fn lift(&mut self, subject: &LockSubject, now: Instant) -> bool {
+        self.lockout.lift(subject, now)
+    }
+
+    /// Puts back a lock kept across a restart.
+    pub fn restore(&mut self, subject: LockSubject, until: Instant, count: u32, now: Instant) {
+        self.lockout.restore(subject, until, count, now);
+    }
+
+    fn challenge(
+        &mut self,
+        req: &Request,
+        source: IpAddr,
+        proxy: bool,
+        stale: bool,
+        now: Instant,
+    ) -> Response {
+        let nonce = self.nonces.issue_for(now, &binding(source));
         let (status, header) = if proxy {
             (407, "Proxy-Authenticate")
         } else {
@@ -140,6 +185,14 @@ impl Authenticator {
     pub fn purge(&mut self, now: Instant) {
         self.nonces.purge(now);
         self.lockout.purge(now);
+    }
+}
+
+/// What a nonce is bound to: the address it was sent to.
+fn binding(source: IpAddr) -> Vec<u8> {
+    match source {
+        IpAddr::V4(v4) => v4.octets().to_vec(),
+        IpAddr::V6(v6) => v6.octets().to_vec(),
     }
 }
 

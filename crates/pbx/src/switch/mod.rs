@@ -19,6 +19,7 @@ mod dialog;
 mod fork;
 mod hangup;
 mod indialog;
+mod lockouts;
 mod monitor;
 mod output;
 mod register;
@@ -173,7 +174,7 @@ impl Switch {
                 ..TxConfig::default()
             }),
             registrar,
-            auth: Authenticator::new(realm, cfg.digest_algorithms.clone()),
+            auth: Authenticator::new(realm, cfg.digest_algorithms.clone(), cfg.lockout),
             media,
             namer: ChannelNamer::new(),
             config,
@@ -433,6 +434,7 @@ impl Switch {
                 TxEvent::AckTimeout { tx } => self.on_ack_timeout(tx, now),
             }
         }
+        self.publish_locks(now);
     }
 
     fn on_request(&mut self, tx: Option<ServerTxId>, req: Request, peer: Peer, now: Instant) {

@@ -10,6 +10,12 @@
 //!   requests (each one earns a challenge) evicts the oldest entries, whose
 //!   owners merely get `Stale` and re-authenticate.
 //!
+//! A nonce may be bound to something of the requester's (the PBX binds its source
+//! address): the MAC then covers it too, so a nonce fetched from one address is
+//! not ours when presented from another. That is what lets the PBX count only
+//! failures against nonces it issued to that very source, so nobody can make
+//! failures count against an address they cannot receive packets at.
+//!
 //! The serial starts at a random value so that a restart with the same
 //! secret cannot re-issue a nonce seen in a previous run.
 
@@ -95,8 +101,14 @@ impl NonceTracker {
         self.live.len()
     }
 
-    /// Issues a fresh nonce (64 lowercase hex characters).
+    /// Issues a fresh nonce (64 lowercase hex characters), bound to nothing.
     pub fn issue(&mut self, now: Instant) -> String {
+        self.issue_for(now, &[])
+    }
+
+    /// Issues a fresh nonce valid only with the same `binding` (e.g. the source
+    /// address's bytes) in [`NonceTracker::check_for`].
+    pub fn issue_for(&mut self, now: Instant, binding: &[u8]) -> String {
         let epoch = *self.epoch.get_or_insert(now);
         let ms =
             u64::try_from(now.saturating_duration_since(epoch).as_millis()).unwrap_or(u64::MAX);
@@ -119,7 +131,7 @@ impl NonceTracker {
         let mut raw = [0u8; RAW_LEN];
         raw[..TIME_LEN].copy_from_slice(&ms.to_be_bytes());
         raw[TIME_LEN..TIME_LEN + SERIAL_LEN].copy_from_slice(&serial.to_be_bytes());
-        let mac = self.mac(&raw[..TIME_LEN + SERIAL_LEN]);
+        let mac = self.mac(&raw[..TIME_LEN + SERIAL_LEN], binding);
         raw[TIME_LEN + SERIAL_LEN..].copy_from_slice(&mac[..MAC_LEN]);
         hex::encode(raw)
     }
@@ -130,19 +142,21 @@ impl NonceTracker {
     /// `nc` is `None` for RFC 2069 clients (no qop): those reuse the nonce
     /// with no counter, so they get `Valid` until the nonce expires.
     pub fn check(&mut self, nonce: &str, nc: Option<u32>, now: Instant) -> NonceCheck {
-        let Some((ms, serial)) = self.decode(nonce) else {
+        self.check_for(nonce, nc, now, &[])
+    }
+
+    /// [`NonceTracker::check`] for a nonce issued with [`NonceTracker::issue_for`]:
+    /// another `binding` makes it `Unknown`.
+    pub fn check_for(
+        &mut self,
+        nonce: &str,
+        nc: Option<u32>,
+        now: Instant,
+        binding: &[u8],
+    ) -> NonceCheck {
+        let Some((issued, serial)) = self.issued_at(nonce, now, binding) else {
             return NonceCheck::Unknown;
         };
-        let Some(issued) = self
-            .epoch
-            .and_then(|e| e.checked_add(Duration::from_millis(ms)))
-        else {
-            return NonceCheck::Unknown;
-        };
-        if issued > now {
-            // Only possible with a foreign tracker sharing our secret.
-            return NonceCheck::Unknown;
-        }
         if now.duration_since(issued) > self.lifetime {
             return NonceCheck::Stale;
         }
@@ -160,6 +174,23 @@ impl NonceTracker {
         }
     }
 
+    /// True when this tracker issued `nonce` for `binding` (young or expired),
+    /// without touching its state: a wrong password against such a nonce comes
+    /// from someone who really talked to us from there.
+    pub fn recognises(&self, nonce: &str, now: Instant, binding: &[u8]) -> bool {
+        self.issued_at(nonce, now, binding).is_some()
+    }
+
+    /// When `nonce` was issued and its serial, if it carries our MAC for `binding`.
+    fn issued_at(&self, nonce: &str, now: Instant, binding: &[u8]) -> Option<(Instant, u64)> {
+        let (ms, serial) = self.decode(nonce, binding)?;
+        let issued = self
+            .epoch
+            .and_then(|e| e.checked_add(Duration::from_millis(ms)))?;
+        // Later than now: only possible with a foreign tracker sharing our secret.
+        (issued <= now).then_some((issued, serial))
+    }
+
     /// Forgets nonces older than the lifetime. Call periodically; `check`
     /// stays correct without it, this only returns memory.
     pub fn purge(&mut self, now: Instant) {
@@ -171,13 +202,13 @@ impl NonceTracker {
     }
 
     /// Returns `(issued_ms, serial)` when `nonce` carries our MAC.
-    fn decode(&self, nonce: &str) -> Option<(u64, u64)> {
+    fn decode(&self, nonce: &str, binding: &[u8]) -> Option<(u64, u64)> {
         if nonce.len() != RAW_LEN * 2 {
             return None;
         }
         let raw = hex::decode(nonce).ok()?;
         let (body, mac) = raw.split_at(TIME_LEN + SERIAL_LEN);
-        if !constant_time_eq(&self.mac(body)[..MAC_LEN], mac) {
+        if !constant_time_eq(&self.mac(body, binding)[..MAC_LEN], mac) {
             return None;
         }
         let ms = u64::from_be_bytes(body[..TIME_LEN].try_into().ok()?);
@@ -185,8 +216,14 @@ impl NonceTracker {
         Some((ms, serial))
     }
 
-    fn mac(&self, msg: &[u8]) -> [u8; 32] {
-        hmac_sha256(&self.secret, msg)
+    fn mac(&self, body: &[u8], binding: &[u8]) -> [u8; 32] {
+        if binding.is_empty() {
+            return hmac_sha256(&self.secret, body);
+        }
+        let mut msg = Vec::with_capacity(body.len() + binding.len());
+        msg.extend_from_slice(body);
+        msg.extend_from_slice(binding);
+        hmac_sha256(&self.secret, &msg)
     }
 }
 
@@ -333,6 +370,33 @@ mod tests {
         assert_eq!(other.check(&n, Some(1), t0), NonceCheck::Unknown);
         // The genuine one still works after all that.
         assert_eq!(t.check(&n, Some(1), t0), NonceCheck::Valid);
+    }
+
+    #[test]
+    fn a_bound_nonce_is_ours_only_with_its_binding() {
+        let t0 = Instant::now();
+        let mut t = tracker();
+        let n = t.issue_for(t0, &[127, 0, 0, 1]);
+        assert!(t.recognises(&n, t0, &[127, 0, 0, 1]));
+        assert!(!t.recognises(&n, t0, &[127, 0, 0, 2]));
+        assert!(!t.recognises(&n, t0, &[]));
+        assert!(
+            t.recognises(&n, t0 + Duration::from_secs(3600), &[127, 0, 0, 1]),
+            "expired is still ours"
+        );
+        assert_eq!(
+            t.check_for(&n, Some(1), t0, &[10, 0, 0, 1]),
+            NonceCheck::Unknown
+        );
+        assert_eq!(t.check(&n, Some(1), t0), NonceCheck::Unknown);
+        assert_eq!(
+            t.check_for(&n, Some(1), t0, &[127, 0, 0, 1]),
+            NonceCheck::Valid
+        );
+        // An unbound nonce is not ours for a binding either.
+        let u = t.issue(t0);
+        assert!(!t.recognises(&u, t0, &[127, 0, 0, 1]));
+        assert!(t.recognises(&u, t0, &[]));
     }
 
     #[test]

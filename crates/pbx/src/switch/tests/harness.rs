@@ -126,7 +126,7 @@ impl Net {
         net
     }
 
-    fn pump(&mut self) {
+    pub fn pump(&mut self) {
         while let Some(o) = self.sw.poll_output() {
             self.out.push_back(o);
         }

@@ -11,5 +11,6 @@ mod hold;
 mod indialog;
 mod late_offer;
 mod lifecycle;
+mod lockout;
 mod takeover;
 mod transfer;
