@@ -14,12 +14,13 @@ mod fail;
 mod live;
 mod recordings;
 mod routes;
+mod security;
 mod server;
 mod state;
 
 pub use error::ApiError;
 pub use live::{
-    ConfRefused, LiveChannel, LiveView, MonitorFailure, MonitorStart, Pending, Role, Spying,
+    Answer, ConfRefused, LiveChannel, LiveView, MonitorFailure, MonitorStart, Pending, Role, Spying,
 };
 pub use routes::{openapi, router, router_with};
 pub use server::{bind, serve, Bound};

@@ -112,7 +112,20 @@ pub trait LiveView: Send + Sync {
     fn monitor_owner(&self, _id: &str) -> Option<String> {
         None
     }
+
+    /// Every lock against guessing in force (digest and PIN).
+    fn lockouts(&self) -> Answer<Vec<model::Lockout>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    /// Lifts the lock named `id` on `by`'s say-so; Ok(false): none in force.
+    fn lift_lockout(&self, _id: &str, _by: &str) -> Answer<bool> {
+        Box::pin(async { Ok(false) })
+    }
 }
+
+/// The pending answer of a question to the switch; Err says why it could not answer.
+pub type Answer<T> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, String>> + Send>>;
 
 /// Why a change to a conference member was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]

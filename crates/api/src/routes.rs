@@ -19,7 +19,7 @@ use utoipa_axum::routes;
 use crate::config::{db, extensions, groups, rules, supervisors, trunks};
 use crate::fail::{ErrorBody, Failure};
 use crate::state::{ApiState, HealthFn};
-use crate::{auth, calls, conferences, events, recordings};
+use crate::{auth, calls, conferences, events, recordings, security};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -41,6 +41,7 @@ use crate::{auth, calls, conferences, events, recordings};
         (name = "calls"), (name = "monitors"), (name = "conferences"), (name = "records"),
         (name = "recordings", description = "MixMonitor and ChanSpy recordings: metadata, \
             WAV files; deleting needs an admin token"),
+        (name = "security", description = "locks against password and PIN guessing"),
         (name = "events"), (name = "system")
     )
 )]
@@ -109,6 +110,9 @@ fn documented(state: &ApiState) -> OpenApiRouter<ApiState> {
             recordings::delete_recording
         ))
         .routes(routes!(recordings::download_track))
+        .routes(routes!(security::list_lockouts))
+        .routes(routes!(security::lockout_history))
+        .routes(routes!(security::lift_lockout))
         .routes(routes!(events::events))
         .routes(routes!(reload_handler))
         .route_layer(middleware::from_fn_with_state(

@@ -22,9 +22,12 @@ async fn extensions_crud_never_shows_secrets() {
             )
             .await;
         let body = created.expect(201);
+        // Stored, with a word about the weak secret.
         assert_eq!(
             body,
-            &json!({"number": "110", "name": "Agent 110", "context": "from-internal"})
+            &json!({"number": "110", "name": "Agent 110", "context": "from-internal",
+                    "warnings": ["weak secret: it contains the extension number; \
+                                  choose a longer, random one"]})
         );
 
         let list = s.get("/api/v1/extensions").await;

@@ -86,6 +86,10 @@ pub enum Command {
     /// token: read to list, admin for the rest).
     #[command(subcommand)]
     Conf(crate::admin::conf::ConfCommand),
+    /// Locks against password and PIN guessing on the running server: list them,
+    /// their history, lift one (needs a token: read to list, admin to lift).
+    #[command(subcommand)]
+    Security(crate::admin::security::SecurityCommand),
 }
 
 #[derive(Debug, Subcommand)]

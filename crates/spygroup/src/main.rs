@@ -100,6 +100,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             logging::init(cli.log_level.as_deref(), "warn");
             admin::conf::run(cmd, file_cfg.and_then(|c| c.http))
         }
+        Command::Security(cmd) => {
+            logging::init(cli.log_level.as_deref(), "warn");
+            admin::security::run(cmd, file_cfg.and_then(|c| c.http))
+        }
         other => {
             logging::init(cli.log_level.as_deref(), "warn");
             let url = settings::db_url(cli.db.as_deref(), file_cfg);

@@ -126,6 +126,17 @@ struct LiveAdapter {
 }
 
 impl api::LiveView for LiveAdapter {
+    fn lockouts(&self) -> api::Answer<Vec<model::Lockout>> {
+        let control = self.control.clone();
+        Box::pin(async move { control.lockouts().await })
+    }
+
+    fn lift_lockout(&self, id: &str, by: &str) -> api::Answer<bool> {
+        let control = self.control.clone();
+        let (id, by) = (id.to_string(), by.to_string());
+        Box::pin(async move { control.lift_lockout(&id, &by).await })
+    }
+
     fn conferences(&self) -> Vec<model::ConfRoom> {
         self.conferences.list()
     }

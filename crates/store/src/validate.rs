@@ -75,6 +75,61 @@ pub fn secret(value: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Secrets guessers try first (svcrack's and the usual dictionaries' first lines),
+/// compared in lower case.
+const COMMON_SECRETS: [&str; 24] = [
+    "password",
+    "password1",
+    "password123",
+    "passw0rd",
+    "secret",
+    "changeme",
+    "letmein",
+    "welcome",
+    "qwerty",
+    "qwerty123",
+    "abc123",
+    "admin",
+    "admin123",
+    "test",
+    "test123",
+    "sip",
+    "voip",
+    "asterisk",
+    "freepbx",
+    "123456",
+    "1234567890",
+    "000000",
+    "111111",
+    "iloveyou",
+];
+
+/// Why `secret` is a weak SIP secret for extension `number`, if it is: a digest
+/// exchange seen once (or a guesser at 4 tries a minute) breaks it quickly. Only
+/// a warning: the administrator decides (a lab phone may keep `1234`).
+pub fn weak_secret(number: &str, secret: &str) -> Option<&'static str> {
+    let lower = secret.to_lowercase();
+    let distinct = {
+        let mut c: Vec<char> = lower.chars().collect();
+        c.sort_unstable();
+        c.dedup();
+        c.len()
+    };
+    if COMMON_SECRETS.contains(&lower.as_str()) {
+        Some("it is one of the first secrets a guesser tries")
+    } else if !number.is_empty() && lower.contains(&number.to_lowercase()) {
+        Some("it contains the extension number")
+    } else if secret.chars().count() < 10 {
+        Some("it is shorter than 10 characters")
+    } else if secret.chars().all(|c| c.is_ascii_digit()) {
+        Some("it is digits only")
+    } else if distinct < 5 {
+        Some("it repeats too few different characters")
+    } else {
+        None
+    }
+}
+
 /// Display names: up to 80 characters, no control characters.
 pub fn display_name(value: &str) -> Result<(), StoreError> {
     if value.chars().count() > 80 {
@@ -338,5 +393,21 @@ mod tests {
         ] {
             assert!(recording_path(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn weak_secrets_are_told_apart_from_strong_ones() {
+        use super::weak_secret;
+        assert!(weak_secret("110", "password123").is_some());
+        assert!(weak_secret("110", "Password123").is_some());
+        assert!(weak_secret("110", "x110-long-enough").is_some());
+        assert!(weak_secret("110", "short1!").is_some());
+        assert!(weak_secret("110", "98765432109876").is_some());
+        assert!(weak_secret("110", "abababababab").is_some());
+        assert_eq!(weak_secret("110", "correct-horse-battery"), None);
+        assert_eq!(
+            weak_secret("110", "s3cret-110"),
+            Some("it contains the extension number")
+        );
     }
 }

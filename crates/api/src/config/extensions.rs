@@ -21,6 +21,9 @@ pub struct ExtensionOut {
     pub name: Option<String>,
     /// Dialplan context its calls start in.
     pub context: String,
+    /// Said when a secret just given is weak (stored all the same): why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// A new extension.
@@ -50,7 +53,17 @@ fn ext_out(e: store::Extension) -> ExtensionOut {
         number: e.number,
         name: e.name,
         context: e.context,
+        warnings: Vec::new(),
     }
+}
+
+/// The warning about a weak secret just set, if it is one.
+fn secret_warnings(number: &str, secret: Option<&str>) -> Vec<String> {
+    secret
+        .and_then(|s| validate::weak_secret(number, s))
+        .map(|why| format!("weak secret: {why}; choose a longer, random one"))
+        .into_iter()
+        .collect()
 }
 
 fn check_ext_fields(
@@ -93,6 +106,7 @@ pub(crate) async fn add_extension(
         req.name.as_deref(),
         req.context.as_deref(),
     )?;
+    let warnings = secret_warnings(&req.number, Some(&req.secret));
     st.add_extension(&NewExtension {
         number: req.number.clone(),
         secret: req.secret,
@@ -104,7 +118,13 @@ pub(crate) async fn add_extension(
         .get_extension(&req.number)
         .await?
         .ok_or_else(|| Failure::not_found(format!("extension {:?} vanished", req.number)))?;
-    Ok((StatusCode::CREATED, Json(ext_out(e))))
+    Ok((
+        StatusCode::CREATED,
+        Json(ExtensionOut {
+            warnings,
+            ..ext_out(e)
+        }),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/extensions/{number}", tag = "extensions",
@@ -138,6 +158,7 @@ pub(crate) async fn update_extension(
         req.name.as_deref().filter(|n| !n.is_empty()),
         req.context.as_deref(),
     )?;
+    let warnings = secret_warnings(&number, req.secret.as_deref());
     st.update_extension(
         &number,
         &ExtensionUpdate {
@@ -147,7 +168,8 @@ pub(crate) async fn update_extension(
         },
     )
     .await?;
-    get_extension(State(s), PathArg(number)).await
+    let Json(out) = get_extension(State(s), PathArg(number)).await?;
+    Ok(Json(ExtensionOut { warnings, ..out }))
 }
 
 #[utoipa::path(delete, path = "/api/v1/extensions/{number}", tag = "extensions",

@@ -23,6 +23,9 @@ pub struct FakeLive {
     /// Conference rooms, and the members kicked so far (room, channel).
     pub rooms: Mutex<Vec<model::ConfRoom>>,
     pub kicked: Mutex<Vec<(String, String)>>,
+    /// Locks in force, and the lifts asked for (id, by).
+    pub lockouts: Mutex<Vec<model::Lockout>>,
+    pub lifted: Mutex<Vec<(String, String)>>,
 }
 
 impl FakeLive {
@@ -33,6 +36,8 @@ impl FakeLive {
             prelag: Mutex::new(Vec::new()),
             rooms: Mutex::new(Vec::new()),
             kicked: Mutex::new(Vec::new()),
+            lockouts: Mutex::new(Vec::new()),
+            lifted: Mutex::new(Vec::new()),
         })
     }
 }
@@ -88,6 +93,25 @@ impl LiveView for FakeLive {
             .unwrap()
             .push((room.to_string(), channel.to_string()));
         Ok(())
+    }
+
+    fn lockouts(&self) -> api::Answer<Vec<model::Lockout>> {
+        let all = self.lockouts.lock().unwrap().clone();
+        Box::pin(async move { Ok(all) })
+    }
+
+    fn lift_lockout(&self, id: &str, by: &str) -> api::Answer<bool> {
+        let mut locks = self.lockouts.lock().unwrap();
+        let before = locks.len();
+        locks.retain(|l| l.id != id);
+        let lifted = locks.len() < before;
+        if lifted {
+            self.lifted
+                .lock()
+                .unwrap()
+                .push((id.to_string(), by.to_string()));
+        }
+        Box::pin(async move { Ok(lifted) })
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Arc<Value>> {

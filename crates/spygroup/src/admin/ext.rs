@@ -15,6 +15,7 @@ pub async fn run(store: &Store, cmd: ExtCommand) -> anyhow::Result<()> {
             name,
             context,
         } => {
+            warn_if_weak(&number, Some(&secret));
             store
                 .add_extension(&NewExtension {
                     number: number.clone(),
@@ -45,6 +46,7 @@ pub async fn run(store: &Store, cmd: ExtCommand) -> anyhow::Result<()> {
                     "nothing to change: give --secret, --name and/or --context".into()
                 ));
             }
+            warn_if_weak(&number, secret.as_deref());
             store
                 .update_extension(
                     &number,
@@ -65,4 +67,12 @@ pub async fn run(store: &Store, cmd: ExtCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Says on stderr when a secret is weak: stored all the same (the administrator
+/// decides), but a guesser would find it first.
+fn warn_if_weak(number: &str, secret: Option<&str>) {
+    if let Some(why) = secret.and_then(|s| store::validate::weak_secret(number, s)) {
+        eprintln!("warning: weak secret for {number}: {why}; choose a longer, random one");
+    }
 }

@@ -13,6 +13,7 @@ pub mod live;
 pub mod monitoring;
 pub mod recordings;
 pub mod rule;
+pub mod security;
 pub mod supervisor;
 mod table;
 pub mod token;
@@ -60,6 +61,7 @@ pub async fn run(
         Command::Calls(api) => live::calls(api, None),
         Command::Monitor(c) => live::monitor(c, None),
         Command::Conf(c) => conf::run(c, None),
+        Command::Security(c) => security::run(c, None),
     };
     store.close().await;
     result
@@ -104,6 +106,7 @@ fn may_create_database(command: &Command) -> bool {
         | Command::Dialplan(_)
         | Command::Calls(_)
         | Command::Conf(_)
+        | Command::Security(_)
         | Command::Monitor(_) => false,
     }
 }
