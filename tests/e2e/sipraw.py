@@ -77,15 +77,17 @@ def header(resp_text, name):
 
 
 class RawClient:
-    """One UDP socket on 127.0.0.1 (one "device"): every request leaves from it."""
+    """One UDP socket on a loopback address (one "device"; 127.0.0.1 unless
+    ``host`` says another of 127.0.0.0/8): every request leaves from it."""
 
-    def __init__(self, server_port, user="101"):
+    def __init__(self, server_port, user="101", host="127.0.0.1"):
         self.server_port = server_port
         self.user = user
+        self.host = host
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind((host, 0))
         self.port = self.sock.getsockname()[1]
-        self.call_id = f"raw-{uuid.uuid4().hex}@127.0.0.1"
+        self.call_id = f"raw-{uuid.uuid4().hex}@{host}"
         self.cseq = 0
         self.tag = uuid.uuid4().hex[:10]
 
@@ -118,12 +120,12 @@ class RawClient:
         aor = f"sip:{self.user}@127.0.0.1:{self.server_port}"
         lines = [
             f"REGISTER {uri} SIP/2.0",
-            f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};rport;branch=z9hG4bK-{uuid.uuid4().hex}",
+            f"Via: SIP/2.0/UDP {self.host}:{self.port};rport;branch=z9hG4bK-{uuid.uuid4().hex}",
             f"From: <{aor}>;tag={self.tag}",
             f"To: <{aor}>",
             f"Call-ID: {self.call_id}",
             f"CSeq: {self.cseq} REGISTER",
-            f"Contact: <sip:{self.user}@127.0.0.1:{contact_port or self.port}>",
+            f"Contact: <sip:{self.user}@{self.host}:{contact_port or self.port}>",
             f"Expires: {expires}",
             "Max-Forwards: 70",
             "User-Agent: spygroup-e2e-raw",

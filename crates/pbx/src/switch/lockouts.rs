@@ -20,6 +20,9 @@ fn kind_of(subject: &LockSubject) -> LockoutKind {
 }
 
 fn reason_of(lock: &Lock) -> String {
+    if lock.window.is_zero() {
+        return "wrong passwords (kept across a restart)".into();
+    }
     let what = match lock.subject {
         LockSubject::Source(_) => "from this source",
         LockSubject::Extension(_) => "from several sources (a distributed guess)",
@@ -71,7 +74,7 @@ impl Switch {
                     since: epoch_ms(self.wall(lock.since)),
                     until: epoch_ms(self.wall(lock.until)),
                     count: lock.count,
-                    reason: "wrong passwords".into(),
+                    reason: reason_of(&lock),
                 }
             })
             .collect()

@@ -138,7 +138,8 @@ pub struct Lock {
     pub until: Instant,
     /// Locks of this subject in a row, this one included (1: the first).
     pub count: u32,
-    /// Failures that triggered it, and in which window.
+    /// Failures that triggered it, and in which window (zeros for a lock restored
+    /// after a restart).
     pub failures: u32,
     pub window: Duration,
 }
@@ -150,6 +151,9 @@ struct Record {
     lock: Option<(Instant, Instant)>,
     /// Locks in a row.
     locks: u32,
+    /// What triggered the current lock: failures within a window (unknown for a
+    /// lock restored after a restart: zeros).
+    why: (u32, Duration),
     last_seen: Option<Instant>,
 }
 
@@ -270,8 +274,8 @@ impl LockoutTracker {
                 since,
                 until,
                 count: r.locks,
-                failures: 0,
-                window: Duration::ZERO,
+                failures: r.why.0,
+                window: r.why.1,
             })
         };
         if self.is_known_good(ip, user, now) {
@@ -311,6 +315,7 @@ impl LockoutTracker {
                     || r.sources_within(now, window) >= cfg.extension_sources;
                 if failures >= limit.max(1) && distributed {
                     let (until, count) = r.start_lock(now, &cfg);
+                    r.why = (failures, window);
                     started.push(Lock {
                         subject,
                         since: now,
@@ -375,8 +380,8 @@ impl LockoutTracker {
                 since,
                 until,
                 count: r.locks,
-                failures: 0,
-                window: Duration::ZERO,
+                failures: r.why.0,
+                window: r.why.1,
             })
         };
         let mut all: Vec<Lock> = self
@@ -423,6 +428,7 @@ impl LockoutTracker {
         };
         r.lock = Some((now, until));
         r.locks = count.max(1);
+        r.why = (0, Duration::ZERO);
         r.last_seen = Some(now);
     }
 
