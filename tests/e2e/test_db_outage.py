@@ -68,6 +68,7 @@ def test_calls_and_monitoring_go_on_while_postgresql_is_down(pg_pbx, ua, make_ph
     cluster.stop()
     h = wait_health(ua, pbx, lambda h: h["status"] == "degraded", 10, "the outage to show")
     assert h["database"]["status"] == "degraded", h
+    assert [d["part"] for d in h["degraded"]] == ["database"], h
 
     # A new call between registered phones connects, with audio both ways.
     call, leg = internal_call(ua, client, agent, "110")

@@ -103,6 +103,13 @@ def test_svwar_and_svcrack_find_nothing_and_are_locked_out_while_the_phone_stays
     # Neither the phone's address nor the extension is locked.
     assert not any("127.0.0.1" in s or s == "extension 101" for s in subjects), locks
 
+    # In the metrics too.
+    from test_security import _metrics
+
+    m = _metrics(pbx, read)
+    assert m['spygroup_lockouts{kind="source"}'] >= 1, m
+    assert m['spygroup_lockouts_started_total{kind="source"}'] >= 1, m
+
     # The real phone stays registered: its refresh is accepted.
     assert phone.register() == 200
     status, body = pbx.http_get("/health")

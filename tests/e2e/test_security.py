@@ -66,3 +66,49 @@ def test_health_counts_unparsable_datagrams(pbx):
         time.sleep(0.1)
     assert now >= 3 and now >= before + 3, f"sip_unparsable_dropped {before} -> {now}"
     assert pbx.alive()
+
+
+def _metrics(pbx, token):
+    import urllib.request
+
+    req = urllib.request.Request(
+        pbx.http_url + "/metrics", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(req, timeout=5) as r:
+        assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4"), r.headers
+        text = r.read().decode()
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            samples[name] = int(value)
+    return samples
+
+
+def test_metrics_show_calls_media_sip_and_need_a_token(pbx, ua, registered):
+    from test_call import connect
+
+    status, _ = pbx.http_get("/metrics")
+    assert status == 401, "metrics need a token"
+    token = pbx.cli("token", "create", "--scope", "read").stdout.strip()
+    before = _metrics(pbx, token)
+    assert before["spygroup_calls"] == 0
+    assert before["spygroup_registrations"] == 2
+    a, b = registered
+    call, leg = connect(ua, a, b)
+    ua.poll(1.0)
+    during = _metrics(pbx, token)
+    assert during["spygroup_calls"] == 1
+    assert during["spygroup_channels"] == 2
+    assert during["spygroup_media_bridges"] == 1
+    # Both phones send 50 packets a second: about 100 in a second, counted live.
+    assert during["spygroup_rtp_packets_received_total"] >= 50, during
+    call.end()
+    ua.wait_for(lambda: call.disconnected and leg.disconnected, 5, "both legs down")
+    after = _metrics(pbx, token)
+    assert after["spygroup_calls"] == 0
+    # Counters do not go back when the call's bridge closes.
+    assert after["spygroup_rtp_packets_received_total"] >= during["spygroup_rtp_packets_received_total"]
+    assert after['spygroup_sip_responses_sent_total{class="2xx"}'] > before['spygroup_sip_responses_sent_total{class="2xx"}']
+    assert after["spygroup_sip_requests_received_total"] > before["spygroup_sip_requests_received_total"]
+    assert after["spygroup_store_degraded"] == 0

@@ -24,4 +24,4 @@ pub use live::{
 };
 pub use routes::{openapi, router, router_with};
 pub use server::{bind, serve, Bound};
-pub use state::{ApiState, HealthFn, ReloadFn};
+pub use state::{ApiState, HealthFn, MetricsFn, ReloadFn};

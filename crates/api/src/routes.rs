@@ -115,6 +115,7 @@ fn documented(state: &ApiState) -> OpenApiRouter<ApiState> {
         .routes(routes!(security::lift_lockout))
         .routes(routes!(events::events))
         .routes(routes!(reload_handler))
+        .routes(routes!(metrics_handler))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,
@@ -235,6 +236,27 @@ async fn reload_handler(State(state): State<ApiState>) -> Response {
         )
         .into_response(),
     }
+}
+
+#[utoipa::path(get, path = "/metrics", tag = "system",
+    description = "Prometheus text (format 0.0.4): calls, channels, registrations, \
+                   monitoring sessions by mode, lockouts, SIP responses by class, RTP \
+                   packets and drops, the database's write queue. Needs a read token \
+                   (Prometheus: `authorization: {credentials_file: ...}`).",
+    responses((status = 200, description = "the exposition", content_type = "text/plain"),
+              (status = 503, description = "no switch running", body = ErrorBody)))]
+async fn metrics_handler(State(state): State<ApiState>) -> Response {
+    let Some(metrics) = state.metrics else {
+        return Failure::new(StatusCode::SERVICE_UNAVAILABLE, "no switch running").into_response();
+    };
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        metrics().await,
+    )
+        .into_response()
 }
 
 /// `{"status":"ok"}` merged with what the closure returns; its keys win, so the

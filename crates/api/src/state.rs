@@ -19,6 +19,9 @@ pub type HealthFn = Arc<dyn Fn() -> Value + Send + Sync>;
 pub type ReloadFn =
     Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<usize, String>> + Send>> + Send + Sync>;
 
+/// Renders the Prometheus text of this moment.
+pub type MetricsFn = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = String> + Send>> + Send + Sync>;
+
 /// What the handlers reach.
 #[derive(Clone)]
 pub struct ApiState {
@@ -31,6 +34,8 @@ pub struct ApiState {
     /// The folder MixMonitor and ChanSpy record to: recordings' stored paths are
     /// relative to it. Without it downloads and deletes answer `503`.
     pub recordings: Option<PathBuf>,
+    /// `GET /metrics`; without it the route answers `503`.
+    pub metrics: Option<MetricsFn>,
 }
 
 impl ApiState {
@@ -42,6 +47,7 @@ impl ApiState {
             store: None,
             live: None,
             recordings: None,
+            metrics: None,
         }
     }
 }

@@ -51,6 +51,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/security/lockouts"),
     ("get", "/api/v1/security/lockouts/history"),
     ("delete", "/api/v1/security/lockouts/{id}"),
+    ("get", "/metrics"),
     ("get", "/api/v1/cdr"),
     ("get", "/api/v1/audit"),
     ("get", "/api/v1/recordings"),

@@ -67,9 +67,74 @@ pub struct PbxHandle {
     conferences: crate::conference::Conferences,
     config: store::LiveConfig,
     pins: PinGuard,
+    metrics: Arc<crate::metrics::Metrics>,
+    bridges: Bridges,
+}
+
+type Bridges =
+    Arc<std::sync::Mutex<std::collections::HashMap<crate::switch::BridgeId, media::MediaBridge>>>;
+
+/// Reads everything `/metrics` shows, from another task; cheap to clone.
+#[derive(Clone)]
+pub struct MetricsSource {
+    metrics: Arc<crate::metrics::Metrics>,
+    bridges: Bridges,
+    stats: Arc<SharedStats>,
+    transport: sip::transport::TransportHandle,
+    config: store::LiveConfig,
+    registry: crate::registry::Registry,
+    control: Controller,
+}
+
+impl MetricsSource {
+    /// The Prometheus text of this moment.
+    pub async fn render(&self) -> String {
+        let status = status_of(&self.stats, &self.transport, &self.config);
+        let channels = self.registry.snapshot();
+        let mut monitors = std::collections::BTreeMap::new();
+        for c in &channels {
+            if let Some(on) = &c.info.spying_on {
+                *monitors.entry(on.mode.as_str()).or_insert(0) += 1;
+            }
+        }
+        let mut lockouts = std::collections::BTreeMap::new();
+        for l in self.control.lockouts().await.unwrap_or_default() {
+            *lockouts.entry(l.kind.as_str()).or_insert(0) += 1;
+        }
+        let live: Vec<media::BridgeStats> = {
+            let bridges = self.bridges.lock().unwrap_or_else(|e| e.into_inner());
+            bridges.values().map(|b| b.stats()).collect()
+        };
+        let snapshot = crate::metrics::Snapshot {
+            registrations: status.registrations,
+            calls: status.calls,
+            channels: channels.len(),
+            bridges: live.len(),
+            monitors,
+            lockouts,
+            sip_unparsable: status.unparsable,
+            store: status.store,
+            media: Default::default(),
+        }
+        .with_media(&self.metrics, live.into_iter());
+        crate::metrics::render(&snapshot, &self.metrics)
+    }
 }
 
 impl PbxHandle {
+    /// What `/metrics` reads from.
+    pub fn metrics_source(&self) -> MetricsSource {
+        MetricsSource {
+            metrics: self.metrics.clone(),
+            bridges: self.bridges.clone(),
+            stats: self.stats.clone(),
+            transport: self.transport.clone(),
+            config: self.config.clone(),
+            registry: self.registry.clone(),
+            control: self.controller(),
+        }
+    }
+
     /// Live counters for health checks.
     pub fn status(&self) -> Status {
         status_of(&self.stats, &self.transport, &self.config)
@@ -296,7 +361,8 @@ pub async fn start(cfg: PbxConfig, config: store::LiveConfig) -> Result<PbxHandl
     }
     let registry = crate::registry::Registry::new();
     let events = EventBus::new();
-    let pins = pin_guard(&config, &events);
+    let metrics = Arc::new(crate::metrics::Metrics::default());
+    let pins = pin_guard(&config, &events, &metrics);
     // Locks survive a restart: a crash must not be a way to a fresh guessing budget.
     let locks = config
         .store()
@@ -316,7 +382,7 @@ pub async fn start(cfg: PbxConfig, config: store::LiveConfig) -> Result<PbxHandl
         ShellParts {
             cfg,
             transport: transport.clone(),
-            bridges,
+            bridges: bridges.clone(),
             config: config.clone(),
             registry: registry.clone(),
             events: events.clone(),
@@ -324,6 +390,7 @@ pub async fn start(cfg: PbxConfig, config: store::LiveConfig) -> Result<PbxHandl
             conferences: conferences.clone(),
             pins: pins.clone(),
             stats: stats.clone(),
+            metrics: metrics.clone(),
             prompts,
             music: Arc::new(crate::moh::MusicLibrary::new(&cfg_sounds)),
             pending_recordings: Default::default(),
@@ -341,14 +408,21 @@ pub async fn start(cfg: PbxConfig, config: store::LiveConfig) -> Result<PbxHandl
         conferences,
         config,
         pins,
+        metrics,
+        bridges,
     })
 }
 
 /// The PIN guard, recording and announcing its locks and lifts.
-fn pin_guard(config: &store::LiveConfig, events: &EventBus) -> PinGuard {
-    let (config, events) = (config.clone(), events.clone());
+fn pin_guard(
+    config: &store::LiveConfig,
+    events: &EventBus,
+    metrics: &Arc<crate::metrics::Metrics>,
+) -> PinGuard {
+    let (config, events, metrics) = (config.clone(), events.clone(), metrics.clone());
     PinGuard::with_announcer(move |what| match what {
         Announce::Started(started) => {
+            metrics.count_lockout(started.kind);
             tracing::warn!(subject = %started.subject, "locked out: {}", started.reason);
             let (write, event) = started.announce();
             config.submit(write);

@@ -117,6 +117,7 @@ pub(crate) struct ShellParts {
     pub conferences: crate::conference::Conferences,
     pub pins: crate::pinguard::PinGuard,
     pub stats: Arc<SharedStats>,
+    pub metrics: Arc<crate::metrics::Metrics>,
     pub prompts: Arc<media::wav::Prompts>,
     pub music: Arc<crate::moh::MusicLibrary>,
     /// Recordings waiting for their files to be complete.
@@ -182,7 +183,12 @@ impl Shell {
             let wake = self.switch.poll_timeout();
             tokio::select! {
                 msg = inbound.recv() => match msg {
-                    Some(Inbound { peer, message }) => self.switch.handle_sip(peer, message, Instant::now()),
+                    Some(Inbound { peer, message }) => {
+                        if matches!(message, sip::Message::Request(_)) {
+                            self.parts.metrics.count_request_received();
+                        }
+                        self.switch.handle_sip(peer, message, Instant::now())
+                    }
                     None => break,
                 },
                 Some(req) = chan_requests.recv() => self.switch.handle_chan(req, Instant::now()),
@@ -316,12 +322,20 @@ impl Shell {
     fn apply_outputs(&mut self) {
         while let Some(out) = self.switch.poll_output() {
             match out {
-                Output::Transmit(t) => self.parts.transport.send(t.peer, t.data),
+                Output::Transmit(t) => {
+                    self.parts.metrics.count_sent(&t.data);
+                    self.parts.transport.send(t.peer, t.data)
+                }
                 Output::Media { bridge, op } => self.media(bridge, op),
                 Output::Store(w) => {
                     self.parts.config.submit(w);
                 }
-                Output::Event(e) => self.parts.events.emit(e),
+                Output::Event(e) => {
+                    if let crate::events::Event::Lockout { lockout } = &e {
+                        self.parts.metrics.count_lockout(lockout.kind);
+                    }
+                    self.parts.events.emit(e)
+                }
                 Output::Spawn(s) => self.spawn(s),
                 Output::Chan { call, event } => {
                     if let Some(tx) = self.tasks.get(&call) {
@@ -409,7 +423,11 @@ impl Shell {
                 }
             }
             // Dropping the bridge stops its relay and frees its ports.
-            MediaOp::Close => drop(bridges.remove(&id)),
+            MediaOp::Close => {
+                if let Some(b) = bridges.remove(&id) {
+                    self.parts.metrics.bridge_closed(&b.stats());
+                }
+            }
         }
     }
 

@@ -63,6 +63,7 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
         control: control.clone(),
         conferences: handle.conferences(),
     });
+    let metrics = handle.metrics_source();
     let shared: SharedPbx = Arc::new(Mutex::new(Some(handle)));
 
     let (stop_api, api_stopped) = oneshot::channel::<()>();
@@ -76,6 +77,10 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
         store: Some(store.clone()),
         live: Some(live),
         recordings: Some(recordings),
+        metrics: Some(Arc::new(move || {
+            let m = metrics.clone();
+            Box::pin(async move { m.render().await })
+        })),
     };
     let mut api_task = tokio::spawn(bound.serve_with(state, async move {
         let _ = api_stopped.await;
@@ -237,9 +242,19 @@ fn health_fn(shared: SharedPbx) -> api::HealthFn {
             Some(h) => {
                 let s = h.status();
                 let db = &s.store;
+                // What is degraded, each with what it means for calls.
+                let mut degraded = Vec::new();
+                if db.degraded {
+                    degraded.push(json!({
+                        "part": "database",
+                        "effect": "calls go on from the configuration in memory; writes wait in the queue",
+                        "error": db.last_error,
+                    }));
+                }
                 json!({
                     // Degraded: calls go on from memory, writes wait in the queue.
                     "status": if db.degraded { "degraded" } else { "ok" },
+                    "degraded": degraded,
                     "registrations": s.registrations,
                     "calls": s.calls,
                     "sip_unparsable_dropped": s.unparsable,
