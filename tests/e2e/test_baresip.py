@@ -66,3 +66,32 @@ def test_pjsua_calls_baresip_through_pbx(pbx, ua, make_phone, make_baresip, tone
     call = _call_and_check(ua, a, "102", bs)
     host, port = call.stream_remote.rsplit(":", 1)
     assert host == "127.0.0.1" and pbx.rtp_lo <= int(port) <= pbx.rtp_hi, call.stream_remote
+
+
+@pytest.mark.needs_pbx
+@pytest.mark.pbx_args("--digest-algorithms", "MD5", "--rtp-timeout", "4")
+def test_a_frozen_phone_is_hung_up_after_the_rtp_timeout(pbx, ua, make_phone, make_baresip, tones):
+    """baresip answers, then freezes (SIGSTOP: no more RTP, no BYE, as a phone that
+    lost power or network): the PBX hangs the call up after --rtp-timeout, so the
+    caller is not left in silence and the ports come back."""
+    import signal
+    import time
+
+    bs = make_baresip("102", secret=SECRETS["102"], server=pbx.sip_addr, tone=1000)
+    bs.wait_registered(10)
+    a = make_phone("101", server=pbx.sip_addr, tone=tones[400])
+    assert a.register() == 200
+    call = a.call("102")
+    ua.wait_for(lambda: call.confirmed and call.media_active, 10, "baresip to answer")
+    ua.poll(2.0)
+    assert not call.disconnected, "a call with media both ways stays up"
+    bs.proc.send_signal(signal.SIGSTOP)
+    frozen = time.monotonic()
+    try:
+        ua.wait_for(lambda: call.disconnected, 12, "the PBX to hang up the frozen call")
+        took = time.monotonic() - frozen
+        # 4 s of silence, noticed within the 2 s the counters are read at.
+        assert 3.5 <= took <= 8.0, f"hung up {took:.1f} s after the phone froze"
+        assert "RTP timeout" in pbx.log_text()
+    finally:
+        bs.proc.send_signal(signal.SIGCONT)

@@ -36,6 +36,12 @@ pub struct PbxConfig {
     /// `User-Agent` of our requests and `Server` of our responses; empty sends
     /// neither. The name without the version by default.
     pub user_agent: String,
+    /// An answered call whose phone sent no RTP for this long is hung up (None:
+    /// never); on hold, `rtp_hold_timeout` (a held phone may send nothing).
+    pub rtp_timeout: Option<Duration>,
+    pub rtp_hold_timeout: Duration,
+    /// Answered calls are hung up after this long (None: no limit).
+    pub max_call_duration: Option<Duration>,
     /// When digest guessing locks a source or an extension out, and for how long.
     pub lockout: sip::auth::LockoutConfig,
 }
@@ -56,6 +62,9 @@ impl Default for PbxConfig {
             sounds: PathBuf::from("sounds"),
             recordings: PathBuf::from("recordings"),
             user_agent: "spygroup".into(),
+            rtp_timeout: Some(Duration::from_secs(60)),
+            rtp_hold_timeout: Duration::from_secs(600),
+            max_call_duration: None,
             lockout: sip::auth::LockoutConfig::default(),
         }
     }

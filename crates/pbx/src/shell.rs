@@ -57,6 +57,9 @@ pub enum Command {
     },
 }
 
+/// How often the bridges' received-packet counters are handed to the switch.
+const MEDIA_TICK: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// A click-to-spy request on its way to the switch.
 pub(crate) struct MonitorRequest {
     supervisor: String,
@@ -178,6 +181,9 @@ impl Shell {
         // False once the configuration's publisher is gone (it never is while
         // `parts.config` lives; then the last snapshot simply stays).
         let mut watching = true;
+        // How often the media counters go to the switch's watchdog (RTP timeout).
+        let mut media_tick = tokio::time::interval(MEDIA_TICK);
+        media_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             self.apply_outputs();
             let wake = self.switch.poll_timeout();
@@ -238,6 +244,16 @@ impl Shell {
                     Err(_) => watching = false,
                 },
                 _ = tokio::time::sleep_until(wake.into()) => self.switch.handle_timeout(Instant::now()),
+                _ = media_tick.tick() => {
+                    let activity: Vec<(BridgeId, [u64; 2])> = lock(&self.parts.bridges)
+                        .iter()
+                        .map(|(id, b)| {
+                            let s = b.stats();
+                            (*id, [s.a.packets_in + s.a.rtcp_in, s.b.packets_in + s.b.rtcp_in])
+                        })
+                        .collect();
+                    self.switch.media_activity(&activity, Instant::now());
+                }
             }
         }
         self.shutdown(&mut inbound, &mut chan_requests).await;

@@ -165,6 +165,17 @@ pub struct ServeArgs {
     /// seconds; each further lock in a row doubles it, up to a day [default: 300].
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86400))]
     pub lockout_secs: Option<u64>,
+    /// Hang up an answered call whose phone sent no RTP for this long, seconds; 0
+    /// never [default: 60].
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(0..=86400))]
+    pub rtp_timeout: Option<u64>,
+    /// The same while the call is on hold (a held phone may send nothing)
+    /// [default: 600].
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub rtp_hold_timeout: Option<u64>,
+    /// Hang up answered calls after this long, seconds; 0 no limit [default: 0].
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(0..=604800))]
+    pub max_call_secs: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -34,6 +34,9 @@ pub struct FileConfig {
     pub recordings: Option<PathBuf>,
     pub user_agent: Option<String>,
     pub lockout_secs: Option<u64>,
+    pub rtp_timeout: Option<u64>,
+    pub rtp_hold_timeout: Option<u64>,
+    pub max_call_secs: Option<u64>,
 }
 
 /// An RTP port range `LO-HI`: LO even (RTP on even ports, RTCP on the next), LO < HI.

@@ -119,6 +119,22 @@ pub fn resolve(
             .unwrap_or(defaults.lockout.first_lock),
         ..defaults.lockout
     };
+    let secs_or_off = |v: Option<u64>, default: Option<Duration>| match v {
+        Some(0) => None,
+        Some(n) => Some(Duration::from_secs(n)),
+        None => default,
+    };
+    let rtp_timeout = secs_or_off(args.rtp_timeout.or(f.rtp_timeout), defaults.rtp_timeout);
+    let rtp_hold_timeout = args
+        .rtp_hold_timeout
+        .or(f.rtp_hold_timeout)
+        .filter(|n| *n > 0)
+        .map(Duration::from_secs)
+        .unwrap_or(defaults.rtp_hold_timeout);
+    let max_call_duration = secs_or_off(
+        args.max_call_secs.or(f.max_call_secs),
+        defaults.max_call_duration,
+    );
     let pbx = pbx::PbxConfig {
         sip_addr: sip,
         media_ip,
@@ -146,6 +162,9 @@ pub fn resolve(
             .unwrap_or(defaults.recordings),
         user_agent,
         lockout,
+        rtp_timeout,
+        rtp_hold_timeout,
+        max_call_duration,
     };
     Ok(ServeSettings {
         pbx,

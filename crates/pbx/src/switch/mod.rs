@@ -30,6 +30,7 @@ mod takeover;
 #[cfg(test)]
 mod tests;
 mod transfer;
+mod watchdog;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -135,6 +136,8 @@ pub struct Switch {
     /// The wall-clock time at `epoch.0`, so records get wall times from `now`.
     epoch: (Instant, SystemTime),
     shutting_down: bool,
+    /// Media activity per answered call (see `watchdog`).
+    media_seen: HashMap<CallId, watchdog::Seen>,
 }
 
 impl Switch {
@@ -198,6 +201,7 @@ impl Switch {
             replaying: false,
             epoch: (now, wall),
             shutting_down: false,
+            media_seen: HashMap::new(),
             cfg,
         }
     }
@@ -309,6 +313,7 @@ impl Switch {
         if now >= self.next_housekeeping {
             self.next_housekeeping = now + HOUSEKEEPING;
             self.auth.purge(now);
+            self.end_overlong_calls(now);
             self.ended_dialogs.retain(|_, until| *until > now);
             let expired = self.registrar.purge_expired(now);
             if !expired.is_empty() {

@@ -14,3 +14,4 @@ mod lifecycle;
 mod lockout;
 mod takeover;
 mod transfer;
+mod watchdog;
