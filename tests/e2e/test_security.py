@@ -112,3 +112,41 @@ def test_metrics_show_calls_media_sip_and_need_a_token(pbx, ua, registered):
     assert after['spygroup_sip_responses_sent_total{class="2xx"}'] > before['spygroup_sip_responses_sent_total{class="2xx"}']
     assert after["spygroup_sip_requests_received_total"] > before["spygroup_sip_requests_received_total"]
     assert after["spygroup_store_degraded"] == 0
+
+
+def test_an_unauthenticated_invite_gets_one_407_not_a_burst(pbx):
+    """Over UDP the source of an unauthenticated INVITE may be forged: the PBX answers
+    it once (and once per retransmission it receives), never retransmitting the 407
+    on its own toward an address that did not ask (reflection)."""
+    import uuid
+
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.12", 0))
+    port = s.getsockname()[1]
+    try:
+        branch = f"z9hG4bK-{uuid.uuid4().hex}"
+        invite = "\r\n".join([
+            f"INVITE sip:102@127.0.0.1:{pbx.sip_port} SIP/2.0",
+            f"Via: SIP/2.0/UDP 127.0.0.12:{port};branch={branch}",
+            "Max-Forwards: 70",
+            f"From: <sip:101@127.0.0.1>;tag={uuid.uuid4().hex[:8]}",
+            "To: <sip:102@127.0.0.1>",
+            f"Call-ID: {uuid.uuid4().hex}@127.0.0.12",
+            "CSeq: 1 INVITE",
+            f"Contact: <sip:101@127.0.0.12:{port}>",
+            "Content-Length: 0",
+            "", "",
+        ])  # fmt: skip
+        s.sendto(invite.encode(), ("127.0.0.1", pbx.sip_port))
+        statuses = []
+        deadline = time.monotonic() + 5.0  # Timer G would have resent at 0.5, 1.5, 3.5 s
+        while time.monotonic() < deadline:
+            s.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                statuses.append(status_of(s.recvfrom(65535)[0].decode(errors="replace")))
+            except socket.timeout:
+                break
+        finals = [c for c in statuses if c and c >= 200]
+        assert finals == [407], statuses
+    finally:
+        s.close()

@@ -165,7 +165,9 @@ impl Switch {
                 trunk: None,
             }),
             AuthOutcome::Reject(resp) => {
-                self.layer.respond(tx, resp, now);
+                // Its source is not authenticated and may be forged: one answer per
+                // INVITE received, no retransmissions aimed at someone else.
+                self.layer.respond_once(tx, resp, now);
                 Identified::Answered
             }
             AuthOutcome::Unknown => Identified::Unknown,

@@ -323,7 +323,21 @@ impl TransactionLayer {
 
     /// Send the TU's response on a server transaction. Unknown transactions and
     /// responses the state machine cannot take (e.g. a second final) are ignored.
-    pub fn respond(&mut self, tx: ServerTxId, mut resp: Response, now: Instant) {
+    pub fn respond(&mut self, tx: ServerTxId, resp: Response, now: Instant) {
+        self.respond_with(tx, resp, now, true);
+    }
+
+    /// [`TransactionLayer::respond`] for a final answer to an INVITE that must not
+    /// be retransmitted on its own (Timer G): a challenge to an unauthenticated
+    /// INVITE. Over UDP its source may be forged, and ten retransmissions of each
+    /// 407 would make us an amplifier aimed at the forged address. The transaction
+    /// still answers each retransmitted INVITE once (a real phone that lost the 407
+    /// asks again), so we never send more than we are sent.
+    pub fn respond_once(&mut self, tx: ServerTxId, resp: Response, now: Instant) {
+        self.respond_with(tx, resp, now, false);
+    }
+
+    fn respond_with(&mut self, tx: ServerTxId, mut resp: Response, now: Instant, retransmit: bool) {
         if !(100..=699).contains(&resp.status) {
             return;
         }
@@ -333,6 +347,9 @@ impl TransactionLayer {
         };
         let status = resp.status;
         let fate = stx.respond(status, resp.to_bytes(), now, &self.cfg, &mut self.out);
+        if !retransmit && status >= 300 {
+            stx.stop_retransmitting();
+        }
         if fate == Fate::Terminated {
             self.remove_server(tx);
             self.prune_timers();

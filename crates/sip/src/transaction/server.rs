@@ -164,6 +164,14 @@ impl ServerTx {
         }
     }
 
+    /// No more retransmissions of the final response on a timer (it is still
+    /// repeated once for each retransmitted request).
+    pub(super) fn stop_retransmitting(&mut self) {
+        if self.state == ServerState::Completed {
+            self.retransmit_at = None;
+        }
+    }
+
     /// The ACK for our 2xx arrived: stop retransmitting. True if it is the first.
     pub(super) fn ack_2xx(&mut self) -> bool {
         if self.acked {

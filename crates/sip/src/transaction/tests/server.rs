@@ -143,6 +143,32 @@ fn invite_non_2xx_timer_h_reports_ack_timeout() {
 }
 
 #[test]
+fn a_challenge_sent_once_is_not_retransmitted_on_a_timer() {
+    // A forged INVITE (spoofed source) gets one 407, not eleven: we are no amplifier.
+    let t0 = Instant::now();
+    let mut l = TransactionLayer::new(Config::default());
+    let req = request(Method::Invite, "z9hG4bKforged", 1);
+    let tx = receive(&mut l, &req, udp(), t0);
+    l.respond_once(tx, response(&req, 407, Some("t")), t0);
+    assert_eq!(transmits(&mut l).len(), 1);
+    let (sent, evs) = run_until(&mut l, t0, ms(10_000));
+    assert!(sent.is_empty(), "no Timer G: {sent:?}");
+    assert!(evs.is_empty());
+    // A real phone that lost it retransmits its INVITE: one 407 per INVITE.
+    l.handle_input(udp(), Message::Request(req.clone()), t0 + ms(10_000));
+    assert_eq!(transmits(&mut l).len(), 1);
+    assert!(
+        events(&mut l).is_empty(),
+        "a retransmission, not a new request"
+    );
+    // Timer H still ends the transaction.
+    let (sent, evs) = run_until(&mut l, t0, ms(40_000));
+    assert!(sent.is_empty());
+    assert_eq!(evs, vec![(ms(32_000), Event::AckTimeout { tx })]);
+    assert_eq!(l.len(), 0);
+}
+
+#[test]
 fn invite_2xx_retransmitted_until_ack() {
     let t0 = Instant::now();
     let mut l = TransactionLayer::new(Config::default());
