@@ -150,3 +150,53 @@ def test_an_unauthenticated_invite_gets_one_407_not_a_burst(pbx):
         assert finals == [407], statuses
     finally:
         s.close()
+
+
+def test_a_flooding_source_gets_503_while_phones_elsewhere_are_served(pbx, make_phone):
+    """400 OPTIONS within about 0.8 s from one address: past its budget (100/s,
+    bursts of 200) it gets 503 with Retry-After, at once; a phone on another
+    address registers as usual meanwhile."""
+    import uuid
+
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.13", 0))
+    port = s.getsockname()[1]
+    answers = []
+
+    def drain(wait):
+        s.settimeout(wait)
+        while True:
+            try:
+                answers.append(s.recvfrom(65535)[0].decode(errors="replace"))
+            except (socket.timeout, BlockingIOError):
+                return
+            s.settimeout(wait)
+
+    try:
+        for i in range(400):
+            msg = "\r\n".join([
+                f"OPTIONS sip:127.0.0.1:{pbx.sip_port} SIP/2.0",
+                f"Via: SIP/2.0/UDP 127.0.0.13:{port};branch=z9hG4bK-{uuid.uuid4().hex}",
+                "Max-Forwards: 70",
+                f"From: <sip:flood@127.0.0.13>;tag={i}",
+                f"To: <sip:127.0.0.1:{pbx.sip_port}>",
+                f"Call-ID: flood-{i}@127.0.0.13",
+                "CSeq: 1 OPTIONS",
+                "Content-Length: 0",
+                "", "",
+            ])  # fmt: skip
+            s.sendto(msg.encode(), ("127.0.0.1", pbx.sip_port))
+            drain(0.002)  # paced, and read as we go so neither socket overflows
+        drain(1.0)
+    finally:
+        s.close()
+    codes = [status_of(a) for a in answers]
+    assert len(codes) >= 380, f"only {len(codes)} of 400 answered"
+    # About 200 (the burst) + 100/s for the ~1 s it took; the rest refused.
+    assert 180 <= codes.count(200) <= 330, codes.count(200)
+    refused = [a for a in answers if status_of(a) == 503]
+    assert len(refused) >= 60, len(refused)
+    assert all(header(a, "Retry-After") == "5" for a in refused)
+    phone = make_phone("101", server=pbx.sip_addr)
+    assert phone.register() == 200
+    assert pbx.alive()

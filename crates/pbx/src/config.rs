@@ -42,6 +42,9 @@ pub struct PbxConfig {
     pub rtp_hold_timeout: Duration,
     /// Answered calls are hung up after this long (None: no limit).
     pub max_call_duration: Option<Duration>,
+    /// New SIP transactions a second one source address (not a trunk) may start,
+    /// in bursts of twice that; over it, 503 with Retry-After (None: no limit).
+    pub sip_rate_limit: Option<u32>,
     /// When digest guessing locks a source or an extension out, and for how long.
     pub lockout: sip::auth::LockoutConfig,
 }
@@ -65,6 +68,7 @@ impl Default for PbxConfig {
             rtp_timeout: Some(Duration::from_secs(60)),
             rtp_hold_timeout: Duration::from_secs(600),
             max_call_duration: None,
+            sip_rate_limit: Some(100),
             lockout: sip::auth::LockoutConfig::default(),
         }
     }

@@ -176,6 +176,10 @@ pub struct ServeArgs {
     /// Hang up answered calls after this long, seconds; 0 no limit [default: 0].
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(0..=604800))]
     pub max_call_secs: Option<u64>,
+    /// New SIP requests a second one address (not a trunk) may send, in bursts of
+    /// twice that; over it they get 503 with Retry-After; 0 no limit [default: 100].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub sip_rate_limit: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]

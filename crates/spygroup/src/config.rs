@@ -37,6 +37,7 @@ pub struct FileConfig {
     pub rtp_timeout: Option<u64>,
     pub rtp_hold_timeout: Option<u64>,
     pub max_call_secs: Option<u64>,
+    pub sip_rate_limit: Option<u32>,
 }
 
 /// An RTP port range `LO-HI`: LO even (RTP on even ports, RTCP on the next), LO < HI.

@@ -135,6 +135,11 @@ pub fn resolve(
         args.max_call_secs.or(f.max_call_secs),
         defaults.max_call_duration,
     );
+    let sip_rate_limit = match args.sip_rate_limit.or(f.sip_rate_limit) {
+        Some(0) => None,
+        Some(n) => Some(n),
+        None => defaults.sip_rate_limit,
+    };
     let pbx = pbx::PbxConfig {
         sip_addr: sip,
         media_ip,
@@ -165,6 +170,7 @@ pub fn resolve(
         rtp_timeout,
         rtp_hold_timeout,
         max_call_duration,
+        sip_rate_limit,
     };
     Ok(ServeSettings {
         pbx,

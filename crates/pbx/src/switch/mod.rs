@@ -16,6 +16,7 @@ mod call;
 mod channels;
 mod conference;
 mod dialog;
+mod flood;
 mod fork;
 mod hangup;
 mod indialog;
@@ -138,6 +139,8 @@ pub struct Switch {
     shutting_down: bool,
     /// Media activity per answered call (see `watchdog`).
     media_seen: HashMap<CallId, watchdog::Seen>,
+    /// New transactions per source (None: no limit).
+    flood: Option<flood::SourceLimiter>,
 }
 
 impl Switch {
@@ -202,6 +205,7 @@ impl Switch {
             epoch: (now, wall),
             shutting_down: false,
             media_seen: HashMap::new(),
+            flood: cfg.sip_rate_limit.map(flood::SourceLimiter::new),
             cfg,
         }
     }
@@ -313,6 +317,9 @@ impl Switch {
         if now >= self.next_housekeeping {
             self.next_housekeeping = now + HOUSEKEEPING;
             self.auth.purge(now);
+            if let Some(f) = self.flood.as_mut() {
+                f.purge(now);
+            }
             self.end_overlong_calls(now);
             self.ended_dialogs.retain(|_, until| *until > now);
             let expired = self.registrar.purge_expired(now);
@@ -442,6 +449,22 @@ impl Switch {
         self.publish_locks(now);
     }
 
+    /// True when `peer` (not a trunk) has used up its budget of new requests.
+    fn over_budget(&mut self, peer: Peer, now: Instant) -> bool {
+        let Some(limiter) = self.flood.as_mut() else {
+            return false;
+        };
+        let trunk = self
+            .config
+            .trunk_by_source(peer.addr.ip(), peer.addr.port())
+            .is_some();
+        if trunk || limiter.allow(peer.addr.ip(), now) {
+            return false;
+        }
+        tracing::warn!(%peer, "too many requests from this source: 503");
+        true
+    }
+
     fn on_request(&mut self, tx: Option<ServerTxId>, req: Request, peer: Peer, now: Instant) {
         let Some(tx) = tx else {
             return;
@@ -459,6 +482,11 @@ impl Switch {
                 }
                 None => self.respond(tx, &req, 481, now),
             };
+        }
+        if !self.replaying && req.method != Method::Ack && self.over_budget(peer, now) {
+            let mut resp = self.response(&req, 503);
+            resp.headers.push("Retry-After", "5");
+            return self.layer.respond_once(tx, resp, now);
         }
         match req.method {
             Method::Register => self.on_register(tx, req, peer, now),

@@ -7,6 +7,7 @@ mod cancel;
 mod click_to_spy;
 mod conference;
 mod dial;
+mod flood;
 mod hold;
 mod indialog;
 mod late_offer;
