@@ -6,9 +6,13 @@
 //! Run: cargo run --release -p media --example relaybench -- [calls] [seconds]
 //! Linux only (it reads `/proc/self/task/*/schedstat`).
 
+use media::rtp::PayloadTypes;
 use media::{MediaBridge, MediaEngine, Side};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
+
+/// What a G.711 phone's SDP lists: PCMU, PCMA, telephone-event.
+const G711: PayloadTypes = PayloadTypes::of(&[0, 8, 101]);
 
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
@@ -58,8 +62,8 @@ fn main() {
             s.set_nonblocking(true).expect("non-blocking");
             s
         });
-        bridge.set_remote(Side::A, phones[0].local_addr().unwrap(), None);
-        bridge.set_remote(Side::B, phones[1].local_addr().unwrap(), None);
+        bridge.set_remote(Side::A, phones[0].local_addr().unwrap(), None, G711);
+        bridge.set_remote(Side::B, phones[1].local_addr().unwrap(), None, G711);
         all.push(Call { bridge, phones });
     }
     let mut buf = [0u8; 2048];

@@ -14,6 +14,7 @@ use crate::control::{next_bridge_id, BridgeId, Control};
 use crate::hooked::{FrameSender, PlayEnd, SpyLink};
 use crate::mix::{SpyMode, SupervisorId, VolumeStep};
 use crate::ports::PortLease;
+use crate::rtp::PayloadTypes;
 use crate::side::Side;
 use crate::stats::{snapshot, BridgeStats, Shared};
 use crate::tone::FrameSource;
@@ -73,12 +74,31 @@ impl MediaBridge {
     }
 
     /// Where that leg's phone said (in its SDP) it receives RTP and RTCP; `rtcp`
-    /// None means RTP port + 1. Also re-arms latching, so after a re-INVITE the
-    /// next packet from the phone, wherever it comes from, is accepted and becomes
-    /// the new destination. An address of 0.0.0.0 or port 0 (hold, disabled
-    /// stream) means "send nothing until the phone sends to us".
-    pub fn set_remote(&self, side: Side, rtp: SocketAddr, rtcp: Option<SocketAddr>) {
-        self.control.send(Control::SetRemote { side, rtp, rtcp });
+    /// None means RTP port + 1; `payload_types`: those its SDP lists (codecs and
+    /// telephone-event).
+    ///
+    /// Until this is called for a leg, nothing it receives is accepted: a phone's
+    /// SDP is what says who it is (a callee that is still ringing has none yet). From
+    /// then on the leg latches the SDP's address (IP and port); if the phone may be
+    /// behind a NAT (the address is neither loopback nor this host's), it latches
+    /// the first source whose packets carry one of `payload_types` instead, until
+    /// the SDP's address itself sends. Another call re-arms latching under the same
+    /// rules (a re-INVITE may move the phone). An address of 0.0.0.0 or port 0
+    /// (hold, disabled stream) means "send nothing", and nothing latches until the
+    /// next SDP.
+    pub fn set_remote(
+        &self,
+        side: Side,
+        rtp: SocketAddr,
+        rtcp: Option<SocketAddr>,
+        payload_types: PayloadTypes,
+    ) {
+        self.control.send(Control::SetRemote {
+            side,
+            rtp,
+            rtcp,
+            payload_types,
+        });
     }
 
     /// While a leg is held nothing is sent to its phone (whatever the other side

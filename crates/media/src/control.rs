@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::codec::AudioCodec;
 use crate::hooked::{FrameSender, PlayEnd, SpyLink};
 use crate::mix::{SpyMode, SupervisorId, VolumeStep};
+use crate::rtp::PayloadTypes;
 use crate::side::Side;
 use crate::tone::FrameSource;
 
@@ -33,6 +34,7 @@ pub(crate) enum Control {
         side: Side,
         rtp: SocketAddr,
         rtcp: Option<SocketAddr>,
+        payload_types: PayloadTypes,
     },
     SetHold {
         side: Side,

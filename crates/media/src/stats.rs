@@ -22,7 +22,10 @@ pub struct SideStats {
     pub rtcp_out: u64,
     /// Received datagrams that were not valid RTP/RTCP (or late beyond repair).
     pub dropped_bad: u64,
-    /// Valid packets from an address other than the latched one (RTP bleed).
+    /// Valid packets that are not this leg's phone's: from an address other than
+    /// the latched one (RTP bleed, a phone that left), or from one the latching rules
+    /// refuse (anyone before the leg's SDP is known, a stranger on a leg whose phone
+    /// is on this host, a payload type the SDP does not list: see `relay`).
     pub dropped_foreign: u64,
     /// Packets for this leg that had nowhere to go (no SDP, nothing latched).
     pub dropped_no_destination: u64,

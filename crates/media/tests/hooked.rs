@@ -9,10 +9,14 @@ use media::codec::AudioCodec;
 use media::frame::{Frame, SAMPLES_8K};
 use media::goertzel::tone_dbfs;
 use media::mix::{SpyMode, VolumeStep};
+use media::rtp::PayloadTypes;
 use media::tone::{ToneGenerator, ToneSpec};
 use media::{MediaBridge, MediaEngine, Side};
 use tokio::net::UdpSocket;
 use tokio::time::{sleep, Instant};
+
+/// What a G.711 phone's SDP lists: PCMU, PCMA, telephone-event.
+const G711: PayloadTypes = PayloadTypes::of(&[0, 8, 101]);
 
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
@@ -91,8 +95,8 @@ impl Call {
         let bridge = engine().open_bridge().await.unwrap();
         let a = Phone::new(400.0, 0xA).await;
         let b = Phone::new(1000.0, 0xB).await;
-        bridge.set_remote(Side::A, a.addr(), None);
-        bridge.set_remote(Side::B, b.addr(), None);
+        bridge.set_remote(Side::A, a.addr(), None, G711);
+        bridge.set_remote(Side::B, b.addr(), None, G711);
         Call {
             bridge,
             a,

@@ -1,5 +1,6 @@
 //! The relay over real sockets on 127.0.0.1, with ports picked at run time.
 
+use media::rtp::PayloadTypes;
 use media::rtp::RtpHeader;
 use media::{BridgeStats, MediaBridge, MediaEngine, MediaError, Side};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -7,6 +8,9 @@ use std::ops::RangeInclusive;
 use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::time::{sleep, timeout};
+
+/// What a G.711 phone's SDP lists: PCMU, PCMA, telephone-event.
+const G711: PayloadTypes = PayloadTypes::of(&[0, 8, 101]);
 
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
@@ -59,7 +63,7 @@ impl Phone {
 
     /// Tells the bridge this phone's SDP addresses for `side`.
     fn announce(&self, bridge: &MediaBridge, side: Side) {
-        bridge.set_remote(side, self.rtp_addr(), Some(self.rtcp_addr()));
+        bridge.set_remote(side, self.rtp_addr(), Some(self.rtcp_addr()), G711);
     }
 
     fn next_packet(&mut self, fill: u8) -> Vec<u8> {
@@ -187,29 +191,62 @@ async fn two_phones_talk_both_ways() {
 }
 
 #[tokio::test]
-async fn latches_to_the_real_source_behind_nat() {
+async fn a_phone_on_this_host_is_latched_by_its_sdp_address_only() {
     let (_engine, bridge) = engine_and_bridge(2).await;
-    // The caller's SDP names one address, but its packets come from another
-    // (a NAT mapping): `sdp_socket` is what the SDP said.
+    // The caller's SDP names `sdp_socket`; packets with the right payload type come
+    // from another port of 127.0.0.1. No NAT lies between two programs on one
+    // host: that is another program (one spraying our ports), not the caller.
     let sdp_socket = UdpSocket::bind((LOCALHOST, 0)).await.unwrap();
-    let mut caller = Phone::new(1).await;
+    let mut stranger = Phone::new(1).await;
     let mut callee = Phone::new(2).await;
-    bridge.set_remote(Side::A, sdp_socket.local_addr().unwrap(), None);
+    bridge.set_remote(Side::A, sdp_socket.local_addr().unwrap(), None, G711);
     callee.announce(&bridge, Side::B);
 
-    // Before the caller sends anything, its audio goes to the SDP address.
-    callee.send_rtp(&bridge, Side::B, 7).await;
-    let (_, pkt, _) = recv(&sdp_socket).await;
-    assert_eq!(&pkt[12..], &[7; 160][..]);
-
-    // The caller speaks from its real address: from now on we send there.
-    caller.send_rtp(&bridge, Side::A, 1).await;
-    callee.recv_rtp().await;
+    stranger.send_rtp(&bridge, Side::A, 1).await;
+    expect_silence(&callee.rtp).await;
     callee.send_rtp(&bridge, Side::B, 8).await;
-    let (_, pkt, _) = caller.recv_rtp().await;
-    assert_eq!(&pkt[12..], &[8; 160][..]);
-    expect_silence(&sdp_socket).await;
-    assert_eq!(bridge.stats().a.latched_rtp, Some(caller.rtp_addr()));
+    let (_, pkt, _) = recv(&sdp_socket).await;
+    assert_eq!(
+        &pkt[12..],
+        &[8; 160][..],
+        "the caller's audio goes to its SDP"
+    );
+    expect_silence(&stranger.rtp).await;
+    let s = bridge.stats();
+    assert_eq!((s.a.dropped_foreign, s.a.latched_rtp), (1, None));
+
+    // The caller itself, from its SDP's address, is heard.
+    let mut p = vec![0x80, 0, 0, 1, 0, 0, 0, 160, 0, 0, 0, 9];
+    p.extend_from_slice(&[5; 160]);
+    sdp_socket
+        .send_to(&p, (LOCALHOST, bridge.port(Side::A)))
+        .await
+        .unwrap();
+    let (_, pkt, _) = callee.recv_rtp().await;
+    assert_eq!(&pkt[12..], &[5; 160][..]);
+    assert_eq!(
+        bridge.stats().a.latched_rtp,
+        Some(sdp_socket.local_addr().unwrap())
+    );
+}
+
+#[tokio::test]
+async fn nothing_is_accepted_on_a_leg_before_its_sdp() {
+    let (_engine, bridge) = engine_and_bridge(2).await;
+    // The callee is ringing: the PBX sent it our port, its SDP has not come back.
+    let mut caller = Phone::new(1).await;
+    let mut stranger = Phone::new(3).await;
+    caller.announce(&bridge, Side::A);
+    stranger.send_rtp(&bridge, Side::B, 66).await;
+    expect_silence(&caller.rtp).await;
+    caller.send_rtp(&bridge, Side::A, 1).await;
+    expect_silence(&stranger.rtp).await;
+    let s = stats_when(&bridge, |s| s.b.dropped_no_destination == 1).await;
+    assert_eq!((s.b.dropped_foreign, s.b.latched_rtp), (1, None));
+    assert_eq!(
+        s.b.dropped_no_destination, 1,
+        "the caller's audio went nowhere"
+    );
 }
 
 #[tokio::test]
@@ -298,7 +335,7 @@ async fn nothing_is_sent_without_a_destination_or_while_held() {
     assert_eq!(bridge.stats().b.dropped_no_destination, 1);
 
     // Hold with c=0.0.0.0: still nowhere to send.
-    bridge.set_remote(Side::B, "0.0.0.0:4000".parse().unwrap(), None);
+    bridge.set_remote(Side::B, "0.0.0.0:4000".parse().unwrap(), None, G711);
     caller.send_rtp(&bridge, Side::A, 2).await;
     sleep(Duration::from_millis(100)).await;
     assert_eq!(bridge.stats().b.dropped_no_destination, 2);

@@ -413,9 +413,14 @@ impl Shell {
     fn media(&mut self, id: BridgeId, op: MediaOp) {
         let mut bridges = lock(&self.parts.bridges);
         match op {
-            MediaOp::SetRemote { side, rtp, rtcp } => {
+            MediaOp::SetRemote {
+                side,
+                rtp,
+                rtcp,
+                payload_types,
+            } => {
                 if let Some(b) = bridges.get(&id) {
-                    b.set_remote(side, rtp, rtcp);
+                    b.set_remote(side, rtp, rtcp, payload_types);
                 }
             }
             MediaOp::SetCodec {

@@ -9,6 +9,16 @@
 //! batch of datagrams rather than once per packet, and tests drive a relay in
 //! virtual time without sockets (`tests.rs`).
 //!
+//! Latching (who counts as a leg's phone, `leg.rs`): RTP ports are public the
+//! moment a leg's SDP is sent, and anyone can send to them. So nothing latches
+//! before the leg's SDP is known (while a callee rings, on the PBX's own side of a
+//! call it placed); then the address the SDP names (IP and port) is the phone, and
+//! only when that address may be behind a NAT (not loopback, not this host) is the
+//! first source carrying a payload type the SDP lists taken for the phone, with
+//! its SSRC, until the SDP's own address shows up and takes the leg back. Anything
+//! else is dropped and counted (`dropped_foreign`); a new SDP (re-INVITE) re-arms
+//! the same rules. RTCP follows the same rule (`Leg::admit_rtcp`).
+//!
 //! Hot path per packet: a header check, the in-place rewrite in the caller's receive
 //! buffer, and a `Transmit` returned by value. Nothing allocates and nothing is
 //! copied; the caller sends its own buffer (see `transmit.rs`).
@@ -20,7 +30,7 @@ mod transmit;
 
 pub(crate) use transmit::{Port, Proto, Transmit};
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Instant;
@@ -31,12 +41,15 @@ use crate::jitter::RtpIn;
 use crate::rtp::{looks_like_rtcp, rtcp, RtpHeader};
 use crate::side::Side;
 use crate::stats::{bump, store_addr, Shared};
-use leg::{transcode_for, Leg};
+use leg::{transcode_for, Admit, Latch, Leg};
 use transmit::Generated;
 
 /// One bridge's relay: the two legs' addresses and rewriters, and the decode path.
 pub(crate) struct Relay {
     legs: [Leg; 2],
+    /// The address the bridge's sockets are bound to (None: all addresses): an SDP
+    /// naming it is a phone on this machine, latched by exact address only.
+    host: Option<IpAddr>,
     shared: Arc<Shared>,
     /// The decode -> mix -> encode path: `active()` says whether it runs (and takes
     /// a copy of every packet), `generates()` which phones get its output instead
@@ -53,9 +66,10 @@ fn dropped(counter: &AtomicU64) -> Option<Transmit> {
 }
 
 impl Relay {
-    pub(crate) fn new(shared: Arc<Shared>) -> Relay {
+    pub(crate) fn new(shared: Arc<Shared>, host: IpAddr) -> Relay {
         Relay {
             legs: [Leg::new(), Leg::new()],
+            host: (!host.is_unspecified()).then_some(host),
             shared,
             proc: Processing::new(),
             generated: Generated::new(),
@@ -82,8 +96,13 @@ impl Relay {
     /// starts on the next tick, music on hold) changes no caller.
     pub(crate) fn handle_control(&mut self, _now: Instant, c: Control) {
         match c {
-            Control::SetRemote { side, rtp, rtcp } => {
-                self.legs[side.index()].set_remote(rtp, rtcp);
+            Control::SetRemote {
+                side,
+                rtp,
+                rtcp,
+                payload_types,
+            } => {
+                self.legs[side.index()].set_remote(rtp, rtcp, payload_types, self.host);
                 let c = &self.shared[side.index()];
                 store_addr(&c.latched_rtp, None);
                 store_addr(&c.latched_rtcp, None);
@@ -223,24 +242,19 @@ impl Relay {
             return dropped(&c.dropped_bad);
         };
         let leg = &mut self.legs[from.index()];
-        match leg.latched_rtp {
-            None => {
-                leg.latched_rtp = Some(src);
+        match leg.admit_rtp(src, header.payload_type, header.ssrc, now) {
+            Admit::Latched => {}
+            Admit::Relatched { was } => {
                 store_addr(&c.latched_rtp, Some(src));
-                tracing::debug!(?from, %src, "RTP latched");
+                store_addr(&c.latched_rtcp, leg.latched_rtcp);
+                let how = if leg.latch == Latch::Sdp(src) {
+                    "the SDP's address"
+                } else {
+                    "a NAT guess"
+                };
+                tracing::debug!(?from, %src, ?was, how, "RTP latched");
             }
-            // The address the phone's SDP names beats a guess: after a re-INVITE
-            // (a transfer moved another phone onto this leg) the phone that left
-            // may still send for a moment, and must not keep the leg.
-            Some(l) if l != src && leg.sdp_rtp == Some(src) => {
-                leg.latched_rtp = Some(src);
-                leg.latched_rtcp = None;
-                store_addr(&c.latched_rtp, Some(src));
-                store_addr(&c.latched_rtcp, None);
-                tracing::debug!(?from, %src, was = %l, "RTP latched to the SDP's address");
-            }
-            Some(l) if l != src => return dropped(&c.dropped_foreign),
-            Some(_) => {}
+            Admit::Foreign => return dropped(&c.dropped_foreign),
         }
         bump(&c.packets_in, 1);
         bump(&c.bytes_in, pkt.len());
@@ -316,14 +330,10 @@ impl Relay {
         if rtcp::validate(pkt).is_err() {
             return dropped(&c.dropped_bad);
         }
-        let leg = &mut self.legs[from.index()];
-        match leg.latched_rtcp {
-            None => {
-                leg.latched_rtcp = Some(src);
-                store_addr(&c.latched_rtcp, Some(src));
-            }
-            Some(l) if l != src => return dropped(&c.dropped_foreign),
-            Some(_) => {}
+        match self.legs[from.index()].admit_rtcp(src) {
+            Some(true) => store_addr(&c.latched_rtcp, Some(src)),
+            Some(false) => {}
+            None => return dropped(&c.dropped_foreign),
         }
         bump(&c.rtcp_in, 1);
 

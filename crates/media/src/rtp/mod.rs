@@ -2,6 +2,7 @@
 //! RTCP handling the relay needs.
 
 mod header;
+mod payload_types;
 mod rewriter;
 pub mod rtcp;
 
@@ -9,4 +10,5 @@ pub mod rtcp;
 mod tests;
 
 pub use header::{looks_like_rtcp, RtpError, RtpHeader};
+pub use payload_types::PayloadTypes;
 pub use rewriter::StreamRewriter;

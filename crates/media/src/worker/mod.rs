@@ -25,6 +25,7 @@ pub(crate) use handle::{LegSockets, Msg, WorkerHandle};
 
 use std::collections::{HashMap, VecDeque};
 use std::io::ErrorKind;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
@@ -233,9 +234,15 @@ impl Worker {
             }
         }
         self.ids.insert(id, slot);
+        // The address the sockets are bound to: the relay latches a phone whose SDP
+        // names this machine by exact address only.
+        let host = sockets[0]
+            .rtp
+            .local_addr()
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
         self.slots[slot] = Some(Entry {
             id,
-            relay: Relay::new(shared.clone()),
+            relay: Relay::new(shared.clone(), host),
             sockets,
             shared,
             lease,

@@ -200,6 +200,7 @@ impl Switch {
         ok.headers.push("Contact", self.contact(peer));
         ok.headers.push("Content-Type", "application/sdp");
         ok.body = self.a_sdp(id, false, Direction::SendRecv);
+        self.caller_gets_our_sdp(id);
         self.layer.respond(tx, ok, now);
         let wall = self.wall(now);
         let Some(call) = self.calls.get_mut(&id) else {

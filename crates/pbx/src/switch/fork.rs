@@ -235,6 +235,7 @@ impl Switch {
         if status == 183 && !late_offer {
             out.headers.push("Content-Type", "application/sdp");
             out.body = self.a_sdp(id, false, Direction::SendRecv);
+            self.caller_gets_our_sdp(id);
             if let Some(call) = self.calls.get_mut(&id) {
                 call.early_media = true;
             }

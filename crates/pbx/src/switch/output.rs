@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 
 use media::codec::AudioCodec;
 use media::mix::SpyMode;
+use media::rtp::PayloadTypes;
 use media::Side;
 
 use super::call::CallId;
@@ -53,11 +54,15 @@ pub trait MediaPorts: Send {
 /// A change to one bridge.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MediaOp {
-    /// Where that side's phone receives RTP (and RTCP; None: RTP port + 1).
+    /// Where that side's phone receives RTP (and RTCP; None: RTP port + 1), and
+    /// the payload types its SDP lists. Sent once the phone also has our SDP (the
+    /// offer/answer on that leg is complete): the bridge latches nothing on a leg
+    /// before this, so a stranger spraying our ports while it rings gets nowhere.
     SetRemote {
         side: Side,
         rtp: SocketAddr,
         rtcp: Option<SocketAddr>,
+        payload_types: PayloadTypes,
     },
     /// The codec that side's phone uses and its telephone-event payload type.
     SetCodec {

@@ -44,21 +44,48 @@ impl Switch {
         )
     }
 
-    /// Points one side of a call's bridge at the address a phone's SDP gives.
+    /// Points one side of a call's bridge at the address a phone's SDP gives, and
+    /// arms its latching (`MediaBridge::set_remote`): only once the phone has our
+    /// SDP too, see `caller_gets_our_sdp`.
     pub(super) fn set_remote(
         &mut self,
         bridge: BridgeId,
         side: Side,
         desc: &sdp::AudioDescription,
     ) {
+        let payload_types = desc.codecs.iter().chain(&desc.dtmf).map(|c| c.pt).collect();
         self.media_op(
             bridge,
             MediaOp::SetRemote {
                 side,
                 rtp: rtp_addr(desc),
                 rtcp: Some(rtcp_addr(desc)),
+                payload_types,
             },
         );
+    }
+
+    /// The caller's phone is getting our SDP (a 183 or the 200): only now can it
+    /// know which port to send to, so only now does the bridge get its offer and
+    /// start latching leg A. Told at the INVITE, a bridge would take a stranger
+    /// spraying our ports while the call rings (with a plausible payload type) for
+    /// a caller behind NAT, and keep it. Once per call (a 200 after a 183 changes
+    /// nothing); after a late offer the caller's answer in the ACK does it.
+    pub(super) fn caller_gets_our_sdp(&mut self, id: CallId) {
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
+        if call.late_offer || call.early_media {
+            return;
+        }
+        let Some(bridge) = call.bridge.map(|b| b.id) else {
+            return;
+        };
+        // The INVITE's offer, parsed at setup already; a call the PBX placed (no
+        // phone on leg A) has none, and its leg A never latches.
+        if let Ok(offer) = sdp::parse_audio(&call.invite.body) {
+            self.set_remote(bridge, Side::A, &offer);
+        }
     }
 
     /// Tells the bridge which codec a leg's phone uses, so the decode path (prompts,

@@ -56,8 +56,9 @@ impl Switch {
                 return self.respond(tx, &req, 503, now);
             }
         };
-        if let Some(offer) = &offer {
-            self.set_remote(bridge.id, Side::A, offer);
+        // Where the caller receives reaches the bridge with our answer
+        // (`caller_gets_our_sdp`): till then the caller cannot be sending to us.
+        if offer.is_some() {
             self.set_codec(bridge.id, Side::A, &codecs, dtmf.as_ref());
         }
 

@@ -1,10 +1,12 @@
 //! The relay in virtual time, without sockets: datagrams, controls and ticks go in
 //! with the time, transmits come out. This file: the fast path (forwarding,
-//! latching, hold, RTCP); `decode.rs`: the decode path's ticks; `takeover.rs`: a
+//! latching, hold, RTCP); `latch.rs`: who may latch a leg (strangers, NAT,
+//! phones on this host); `decode.rs`: the decode path's ticks; `takeover.rs`: a
 //! supervisor taking a call over (a released leg).
 
 mod decode;
 mod hold;
+mod latch;
 mod takeover;
 mod voices;
 
@@ -14,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use super::{Port, Relay, Transmit};
 use crate::control::Control;
-use crate::rtp::RtpHeader;
+use crate::rtp::{PayloadTypes, RtpHeader};
 use crate::side::Side::{self, A, B};
 use crate::stats::{snapshot, BridgeStats, Shared};
 
@@ -44,7 +46,12 @@ impl Stream {
 
     /// The next PCMU packet, every payload byte `fill`.
     pub(super) fn packet(&mut self, fill: u8) -> Vec<u8> {
-        let mut p = vec![0x80, 0];
+        self.packet_pt(fill, 0)
+    }
+
+    /// The next packet with payload type `pt`.
+    pub(super) fn packet_pt(&mut self, fill: u8, pt: u8) -> Vec<u8> {
+        let mut p = vec![0x80, pt & 0x7f];
         p.extend_from_slice(&self.seq.to_be_bytes());
         p.extend_from_slice(&self.ts.to_be_bytes());
         p.extend_from_slice(&self.ssrc.to_be_bytes());
@@ -62,16 +69,18 @@ pub(super) struct Bench {
     pub(super) t0: Instant,
 }
 
+/// The address the bridge's sockets are bound to (the PBX's host).
+pub(super) const PBX_HOST: &str = "192.0.2.1:0";
 pub(super) const PHONE_A: &str = "192.0.2.10:4000";
 pub(super) const PHONE_A_RTCP: &str = "192.0.2.10:4001";
 pub(super) const PHONE_B: &str = "198.51.100.20:6000";
 pub(super) const PHONE_B_RTCP: &str = "198.51.100.20:6001";
 
 impl Bench {
-    fn bare() -> Bench {
+    pub(super) fn bare() -> Bench {
         let shared = Arc::new(Shared::default());
         Bench {
-            relay: Relay::new(shared.clone()),
+            relay: Relay::new(shared.clone(), addr(PBX_HOST).ip()),
             shared,
             // The one clock read of these tests: every instant below is t0 + a
             // virtual offset.
@@ -106,7 +115,7 @@ impl Bench {
         self.datagram(at_ms, Port::rtp(to), src, pkt)
     }
 
-    fn datagram(
+    pub(super) fn datagram(
         &mut self,
         at_ms: u64,
         at: Port,
@@ -130,16 +139,25 @@ impl Bench {
         out
     }
 
-    fn stats(&self) -> BridgeStats {
+    pub(super) fn stats(&self) -> BridgeStats {
         snapshot(&self.shared)
     }
 }
 
-fn remote(side: Side, rtp: &str) -> Control {
+/// What a G.711 phone's SDP lists: PCMU, PCMA, telephone-event.
+pub(super) const G711: PayloadTypes = PayloadTypes::of(&[0, 8, 101]);
+
+/// A phone's SDP arrived: where it receives, what it lists.
+pub(super) fn remote(side: Side, rtp: &str) -> Control {
+    remote_with(side, rtp, G711)
+}
+
+pub(super) fn remote_with(side: Side, rtp: &str, payload_types: PayloadTypes) -> Control {
     Control::SetRemote {
         side,
         rtp: addr(rtp),
         rtcp: None,
+        payload_types,
     }
 }
 

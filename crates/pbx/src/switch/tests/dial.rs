@@ -9,7 +9,8 @@ use sip::{Message, Method};
 use super::harness::*;
 use crate::chan::{ChanEvent, ChanOp, DialOutcome, DialStatus};
 use crate::events::Event;
-use crate::switch::{MediaOp, Output};
+use crate::switch::{BridgeId, MediaOp, Output};
+use media::rtp::PayloadTypes;
 
 /// Extension 102 registered from two phones (a desk phone and a softphone).
 fn two_phones(net: &mut Net) -> (Phone, Phone) {
@@ -136,7 +137,65 @@ fn early_media_reaches_the_caller_in_a_183_with_our_sdp() {
         body.contains("m=audio 10004 "),
         "our A port, not the callee's: {body}"
     );
-    assert_eq!(remote_set(&net.media_ops(), Side::B), Some(bob.rtp));
+    let ops = net.media_ops();
+    assert_eq!(remote_set(&ops, Side::B), Some(bob.rtp));
+    assert_eq!(
+        remote_set(&ops, Side::A),
+        Some(carrier.rtp),
+        "our SDP went to the caller: its leg may latch now"
+    );
+    net.deliver(
+        &bob,
+        bob.answer(&invite, 200, "b1", Some(&sdp_offer(bob.rtp))),
+    );
+    assert_eq!(
+        remote_set(&net.media_ops(), Side::A),
+        None,
+        "the 200 after the 183 does not re-arm the caller's leg"
+    );
+}
+
+/// The payload types a media op gave `side`'s phone.
+fn payload_types(ops: &[(BridgeId, MediaOp)], side: Side) -> Option<PayloadTypes> {
+    ops.iter().rev().find_map(|(_, op)| match op {
+        MediaOp::SetRemote {
+            side: s,
+            payload_types,
+            ..
+        } if *s == side => Some(*payload_types),
+        _ => None,
+    })
+}
+
+#[test]
+fn the_callers_sdp_reaches_the_bridge_with_our_answer_not_while_it_rings() {
+    // The bridge latches nothing on a leg before its SDP: told while the call
+    // rings, it would take a stranger spraying our ports for a caller behind NAT.
+    let mut net = Net::new();
+    let bob = Phone::new("102", "127.0.0.2:5062");
+    net.register(&bob);
+    let mut carrier = Phone::new("0123", "127.0.0.9:5060");
+    net.trunk_call(&mut carrier, "102");
+    let invite = net.requests_to(&bob).remove(0);
+    net.deliver(&bob, bob.answer(&invite, 180, "b1", None));
+    assert_eq!(net.statuses_to(&carrier), [100, 180]);
+    let ops = net.media_ops();
+    assert_eq!(remote_set(&ops, Side::A), None, "ringing: {ops:?}");
+    assert_eq!(remote_set(&ops, Side::B), None, "ringing: {ops:?}");
+
+    net.deliver(
+        &bob,
+        bob.answer(&invite, 200, "b1", Some(&sdp_offer(bob.rtp))),
+    );
+    let ops = net.media_ops();
+    assert_eq!(remote_set(&ops, Side::B), Some(bob.rtp));
+    assert_eq!(remote_set(&ops, Side::A), Some(carrier.rtp));
+    // What each SDP lists (PCMU, PCMA, telephone-event): what a NAT guess needs.
+    for side in [Side::A, Side::B] {
+        let pts = payload_types(&ops, side).unwrap();
+        assert!([0, 8, 101].iter().all(|&pt| pts.contains(pt)), "{pts:?}");
+        assert!(!pts.contains(9) && !pts.contains(96), "{pts:?}");
+    }
 }
 
 #[test]
