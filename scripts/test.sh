@@ -9,7 +9,7 @@
 #
 # Installs what the end-to-end tests need when missing: Debian's sip-tester (SIPp),
 # sox and baresip (as root, or through sudo), and a Python venv at tests/e2e/.venv
-# with pytest, numpy, pjsua2-python and websocket-client.
+# with pytest, numpy, pjsua2-python, websocket-client and sipvicious (the attacker).
 #
 # PostgreSQL: the store tests run on SQLite and, when SPYGROUP_TEST_POSTGRES_URL is
 # set, on that PostgreSQL server too. Unless it is already set, this script installs
@@ -22,7 +22,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 VENV="$ROOT/tests/e2e/.venv"
-PY_DEPS=(pytest numpy "pjsua2-python==2.15.1.post1" websocket-client)
+PY_DEPS=(pytest numpy "pjsua2-python==2.15.1.post1" websocket-client "sipvicious==0.3.8")
 START=$(date +%s)
 
 declare -a STEP_NAMES=() STEP_RESULTS=() STEP_TIMES=()
@@ -104,7 +104,7 @@ pick_python() {
 
 install_python_deps() {
     if [ -x "$VENV/bin/python" ] &&
-        "$VENV/bin/python" -c 'import pytest, numpy, pjsua2, websocket' 2>/dev/null; then
+        "$VENV/bin/python" -c 'import pytest, numpy, pjsua2, websocket, sipvicious' 2>/dev/null; then
         echo "venv ready: $VENV"
         return 0
     fi
