@@ -12,13 +12,13 @@ import json
 import subprocess
 import sys
 import time
-import urllib.request
 
 import pytest
 import websocket
 
 from conftest import SECRETS
 from sipraw import RawClient, status_of
+from test_click_to_spy import api
 
 pytestmark = pytest.mark.needs_pbx
 
@@ -50,18 +50,6 @@ def svtool(name, source, *args, timeout=60):
     cmd = [sys.executable, "-c", RUN_FROM, source, name, *args]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     return r.stdout + r.stderr
-
-
-def api(pbx, method, path, token):
-    req = urllib.request.Request(
-        pbx.http_url + path, method=method, headers={"Authorization": f"Bearer {token}"}
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=5) as r:
-            text = r.read().decode()
-            return r.status, (json.loads(text) if text else None)
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read().decode() or "null")
 
 
 def lockouts(pbx, token):

@@ -14,13 +14,10 @@ port: the attacker shares the phones' IP.
 
 from __future__ import annotations
 
-import json
 import re
 import socket
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 import uuid
 
 import pytest
@@ -38,26 +35,12 @@ from spysetup import (
     registered_phone,
     wait_log,
 )
+from test_click_to_spy import api
 
 pytestmark = pytest.mark.needs_pbx
 
 ATTACK_HZ = 3100
 FREQS = (400, 1000, 1500, ATTACK_HZ)
-
-
-def api(pbx, method, path, token, body=None):
-    req = urllib.request.Request(
-        pbx.http_url + path,
-        method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=5) as r:
-            text = r.read().decode()
-            return r.status, (json.loads(text) if text else None)
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read().decode() or "null")
 
 
 def start_attacker(pbx, tmp_path, name="attacker"):

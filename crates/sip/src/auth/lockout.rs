@@ -162,6 +162,18 @@ impl Record {
         self.lock.filter(|&(_, until)| now < until)
     }
 
+    /// The lock in force on `subject` (this record's), if any.
+    fn lock_of(&self, subject: Subject, now: Instant) -> Option<Lock> {
+        self.locked(now).map(|(since, until)| Lock {
+            subject,
+            since,
+            until,
+            count: self.locks,
+            failures: self.why.0,
+            window: self.why.1,
+        })
+    }
+
     /// Adds a failure, forgetting those older than `keep`.
     fn fail(&mut self, now: Instant, from: Option<IpAddr>, keep: Duration) {
         self.last_seen = Some(now);
@@ -268,30 +280,20 @@ impl LockoutTracker {
 
     /// The lock that holds back `user` from `ip` now, if any.
     pub fn locked(&self, ip: IpAddr, user: &str, now: Instant) -> Option<Lock> {
-        let lock = |subject: Subject, r: &Record| {
-            r.locked(now).map(|(since, until)| Lock {
-                subject,
-                since,
-                until,
-                count: r.locks,
-                failures: r.why.0,
-                window: r.why.1,
-            })
-        };
         if self.is_known_good(ip, user, now) {
             let key = (ip, user.to_string());
             return self
                 .pairs
                 .get(&key)
-                .and_then(|r| lock(Subject::SourceExtension(ip, user.to_string()), r));
+                .and_then(|r| r.lock_of(Subject::SourceExtension(ip, user.to_string()), now));
         }
         self.sources
             .get(&ip)
-            .and_then(|r| lock(Subject::Source(ip), r))
+            .and_then(|r| r.lock_of(Subject::Source(ip), now))
             .or_else(|| {
                 self.extensions
                     .get(user)
-                    .and_then(|r| lock(Subject::Extension(user.to_string()), r))
+                    .and_then(|r| r.lock_of(Subject::Extension(user.to_string()), now))
             })
     }
 
@@ -374,30 +376,18 @@ impl LockoutTracker {
 
     /// Every lock in force, sources first.
     pub fn locks(&self, now: Instant) -> Vec<Lock> {
-        let lock = |subject: Subject, r: &Record| {
-            r.locked(now).map(|(since, until)| Lock {
-                subject,
-                since,
-                until,
-                count: r.locks,
-                failures: r.why.0,
-                window: r.why.1,
-            })
-        };
         let mut all: Vec<Lock> = self
             .sources
             .iter()
-            .filter_map(|(ip, r)| lock(Subject::Source(*ip), r))
+            .filter_map(|(ip, r)| r.lock_of(Subject::Source(*ip), now))
             .chain(
                 self.extensions
                     .iter()
-                    .filter_map(|(u, r)| lock(Subject::Extension(u.clone()), r)),
+                    .filter_map(|(u, r)| r.lock_of(Subject::Extension(u.clone()), now)),
             )
-            .chain(
-                self.pairs
-                    .iter()
-                    .filter_map(|((ip, u), r)| lock(Subject::SourceExtension(*ip, u.clone()), r)),
-            )
+            .chain(self.pairs.iter().filter_map(|((ip, u), r)| {
+                r.lock_of(Subject::SourceExtension(*ip, u.clone()), now)
+            }))
             .collect();
         all.sort_by(|a, b| a.subject.cmp(&b.subject));
         all
