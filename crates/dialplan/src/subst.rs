@@ -47,6 +47,7 @@ pub async fn substitute<H: Host>(env: &mut Env<'_, H>, text: &str) -> String {
     compile(&tree, &mut ops);
     let mut stack: Vec<String> = Vec::new();
     let mut truncated = false;
+    let mut regex_budget = expr::MAX_REGEX_OPS;
     for op in ops {
         match op {
             Op::Push(s) => stack.push(s),
@@ -66,7 +67,7 @@ pub async fn substitute<H: Host>(env: &mut Env<'_, H>, text: &str) -> String {
             }
             Op::Expr => {
                 let inner = stack.pop().unwrap_or_default();
-                let value = match expr::evaluate(&inner) {
+                let value = match expr::evaluate_within(&inner, &mut regex_budget) {
                     Ok(e) => {
                         env.notes
                             .extend(e.warnings.into_iter().map(|w| format!("$[{inner}]: {w}")));

@@ -144,9 +144,10 @@ fn problems_become_notes_not_panics() {
     assert!(w.notes[4].contains("DB(family/key)"));
 }
 
-/// Seen while writing the `expr` fuzz target, which timed out on it: each
-/// `${SET(A=${A}${A})}` doubles A, so this 576-byte argument asked for 2^32 bytes. Substitution now
-/// stops at `MAX_SUBSTITUTED` bytes, as Asterisk's argument buffer does.
+/// Found with a hand-made input for the `expr` fuzz target, which timed out:
+/// each `${SET(A=${A}${A})}` doubles A, so this 576-byte argument asked for 2^32
+/// bytes. Substitution now stops at `MAX_SUBSTITUTED` bytes, as Asterisk's
+/// argument buffer does.
 #[test]
 fn doubling_a_variable_is_cut_at_the_substitution_limit() {
     let mut w = World::new();
@@ -181,4 +182,26 @@ fn cut_with_a_repeated_field_is_bounded() {
     let out = w.sub(&format!("${{CUT(BIG,-,{spec})}}"));
     assert_eq!(out.len(), dialplan::MAX_SUBSTITUTED);
     assert_eq!(w.sub("${CUT(PATH,-,1&1&2)}"), "a-a-b");
+}
+
+/// The regular-expression budget is shared by every `$[...]` of one
+/// substitution: a line of patterns cannot take seconds to compile.
+#[test]
+fn a_line_of_regex_matches_is_bounded() {
+    let mut w = World::new();
+    let line: String = (1..=40)
+        .map(|i| format!(r#"$[abc : "\w{{{i}}}"]"#))
+        .collect();
+    let start = std::time::Instant::now();
+    let out = w.sub(&line);
+    assert!(start.elapsed() < std::time::Duration::from_secs(2));
+    // 16 matches run (1, 2, 3, then 0 for the longer patterns), the rest are errors.
+    assert_eq!(out, format!("123{}", "0".repeat(13)));
+    assert!(
+        w.notes
+            .iter()
+            .any(|n| n.contains("regular expression matches")),
+        "{:?}",
+        w.notes
+    );
 }
