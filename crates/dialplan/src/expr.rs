@@ -6,12 +6,21 @@
 //! Precedence, loosest first: `?::`, `|`, `&`, comparisons, `+ -`, `* / %`,
 //! unary `! -`, `: =~`, parentheses.
 
-use regex::Regex;
+use regex::{Regex, RegexBuilder};
 
 /// What Asterisk returns for a division by zero.
 const DIV_BY_ZERO: f64 = 2_147_483_647.0;
 /// Nesting of parentheses and unary operators before we refuse (no stack overflow).
 const MAX_DEPTH: usize = 200;
+/// Compiled size a `:` or `=~` pattern may reach. Dialplan patterns are tiny
+/// (`^[0-9]{3,4}$`); under the regex crate's default of 10 MB a dozen bytes such
+/// as `\w{200}` (Unicode classes are big) take long to compile, a line of them
+/// seconds. 1 MB still takes `\w{20}`.
+const MAX_REGEX_SIZE: usize = 1024 * 1024;
+/// `:` and `=~` matches (each compiles its pattern) one expression may do, or one
+/// substitution in all its `$[...]`: that and the size limit above bound the
+/// time a line of patterns can take.
+pub(crate) const MAX_REGEX_OPS: usize = 16;
 
 /// The result of an expression, with warnings (e.g. a non-numeric operand).
 #[derive(Debug, Clone, PartialEq)]
@@ -24,6 +33,13 @@ pub struct Evaluated {
 /// `Err` with a message saying what is wrong; the caller yields an empty string
 /// as Asterisk does, and reports the message.
 pub fn evaluate(text: &str) -> Result<Evaluated, String> {
+    let mut budget = MAX_REGEX_OPS;
+    evaluate_within(text, &mut budget)
+}
+
+/// [`evaluate`] with `regex_budget` regular-expression matches left, shared by
+/// the expressions of one substitution; each match uses one.
+pub(crate) fn evaluate_within(text: &str, regex_budget: &mut usize) -> Result<Evaluated, String> {
     let tokens = lex(text)?;
     if tokens.is_empty() {
         return Ok(Evaluated {
@@ -35,6 +51,7 @@ pub fn evaluate(text: &str) -> Result<Evaluated, String> {
         tokens,
         pos: 0,
         depth: 0,
+        regex_budget,
         warnings: Vec::new(),
     };
     let v = p.ternary()?;
@@ -159,14 +176,15 @@ pub(crate) fn format_number(n: f64) -> String {
     }
 }
 
-struct Parser {
+struct Parser<'b> {
     tokens: Vec<Tok>,
     pos: usize,
     depth: usize,
+    regex_budget: &'b mut usize,
     warnings: Vec<String>,
 }
 
-impl Parser {
+impl Parser<'_> {
     fn peek_op(&self) -> Option<&'static str> {
         match self.tokens.get(self.pos) {
             Some(Tok::Op(o)) => Some(o),
@@ -331,6 +349,13 @@ impl Parser {
         let mut a = self.primary()?;
         while let Some(op) = self.eat(&[":", "=~"]) {
             let b = self.primary()?;
+            if *self.regex_budget == 0 {
+                return Err(format!(
+                    "more than {MAX_REGEX_OPS} regular expression matches ('{op}') in one \
+                     expression or line; split the work over several priorities"
+                ));
+            }
+            *self.regex_budget -= 1;
             a = regex_op(&a.text(), &b.text(), op == ":")?;
         }
         Ok(a)
@@ -379,7 +404,11 @@ fn regex_op(subject: &str, pattern: &str, anchored: bool) -> Result<Val, String>
     } else {
         pattern.to_string()
     };
-    let re = Regex::new(&full).map_err(|e| format!("bad regular expression {pattern:?}: {e}"))?;
+    let re: Regex = RegexBuilder::new(&full)
+        .size_limit(MAX_REGEX_SIZE)
+        .dfa_size_limit(MAX_REGEX_SIZE)
+        .build()
+        .map_err(|e| format!("bad regular expression {pattern:?}: {e}"))?;
     let has_group = re.captures_len() > 1;
     Ok(match re.captures(subject) {
         Some(caps) if has_group => Val::Str(
@@ -471,5 +500,21 @@ mod tests {
         assert!(evaluate(&deep).is_err());
         let bangs = "!".repeat(1000) + "1";
         assert!(evaluate(&bangs).is_err());
+    }
+
+    /// Found with hand-made inputs run through the `expr` fuzz target: a line
+    /// of 250 patterns like `\w{N}` took five seconds, one of 300 `\w{200}` over
+    /// a minute, each compiled under the regex crate's 10 MB default. Patterns
+    /// are now capped in size and in number.
+    #[test]
+    fn regular_expressions_are_bounded_in_size_and_number() {
+        let err = evaluate(r#"a : "\w{5000}""#).unwrap_err();
+        assert!(err.contains("bad regular expression"), "{err}");
+        assert_eq!(ev(r#"abc : "\w{3}""#), "3");
+        let many = "a".to_string() + &" : a".repeat(MAX_REGEX_OPS);
+        assert!(evaluate(&many).is_ok());
+        let too_many = many + " : a";
+        let err = evaluate(&too_many).unwrap_err();
+        assert!(err.contains("regular expression matches"), "{err}");
     }
 }

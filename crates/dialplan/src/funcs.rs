@@ -5,6 +5,7 @@ use crate::args;
 use crate::env::{lookup, Env};
 use crate::host::Host;
 use crate::numbers::{atoi, truthy};
+use crate::subst::MAX_SUBSTITUTED;
 use crate::vars::CallerId;
 
 /// Reads `name(args)`. Unknown functions yield an empty string and a note, as
@@ -138,7 +139,10 @@ fn cut<H: Host>(env: &mut Env<'_, H>, args: &str) -> String {
     let fields: Vec<&str> = value.split(delim).collect();
     let n = fields.len();
     let mut out: Vec<&str> = Vec::new();
-    for piece in spec.split('&') {
+    // `1&1&1...` repeats a field as often as the spec says: stop once the result
+    // is past what a substitution keeps anyway.
+    let mut len = 0usize;
+    'pieces: for piece in spec.split('&') {
         let piece = piece.trim();
         let (lo, hi) = match piece.split_once('-') {
             Some((a, b)) => (
@@ -160,6 +164,10 @@ fn cut<H: Host>(env: &mut Env<'_, H>, args: &str) -> String {
         };
         for i in lo..=hi.min(n) {
             out.push(fields[i - 1]);
+            len += fields[i - 1].len() + delim.len_utf8();
+            if len > MAX_SUBSTITUTED {
+                break 'pieces;
+            }
         }
     }
     out.join(&delim.to_string())

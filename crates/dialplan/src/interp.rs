@@ -18,6 +18,8 @@ use crate::vars::{ChannelVars, Globals, Location};
 const MAX_MACRO_DEPTH: usize = 7;
 /// Nested Gosub calls before we assume runaway recursion.
 const MAX_GOSUB_DEPTH: usize = 100;
+/// Warnings one run keeps in [`Interpreter::diagnostics`] (errors are always kept).
+const MAX_KEPT_WARNINGS: usize = 1000;
 
 /// Guards against dialplans that loop without doing anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -254,8 +256,12 @@ impl Interpreter {
 
     fn note_warning(&mut self, message: String) {
         tracing::warn!(channel = %self.chan.channel, "{}: {message}", self.origin);
-        self.diagnostics
-            .push(Diagnostic::warning(&self.origin, message));
+        // A loop that warns on every step would otherwise keep every warning for
+        // the life of the call; the log has them all.
+        if self.diagnostics.len() < MAX_KEPT_WARNINGS {
+            self.diagnostics
+                .push(Diagnostic::warning(&self.origin, message));
+        }
     }
 
     fn note_error(&mut self, message: String) {

@@ -45,5 +45,5 @@ pub use interp::{Interpreter, Limits, RunEnd};
 pub use model::{Context, Dialplan, Extension, Include, Priority};
 pub use options::LoadOptions;
 pub use pattern::Pattern;
-pub use subst::{substitute, substring};
+pub use subst::{substitute, substring, MAX_SUBSTITUTED};
 pub use vars::{CallerId, ChannelVars, Globals, Inherit, Location};

@@ -15,6 +15,14 @@ use crate::numbers::atoi;
 /// Constructs nested deeper than this are kept as plain text.
 const MAX_NESTING: usize = 32;
 
+/// Longest text (in bytes) one substitution yields (text without any `$` is
+/// returned as written), and so the longest value a variable gets from the
+/// dialplan: Asterisk substitutes application arguments
+/// into a buffer of this size (`EXT_DATA_SIZE`) and cuts what does not fit. Without
+/// a bound a short line that doubles a variable (`${SET(A=${A}${A})}` thirty times)
+/// would ask for gigabytes.
+pub const MAX_SUBSTITUTED: usize = 8192;
+
 #[derive(Debug)]
 enum Node {
     Text(String),
@@ -38,22 +46,28 @@ pub async fn substitute<H: Host>(env: &mut Env<'_, H>, text: &str) -> String {
     let mut ops = Vec::new();
     compile(&tree, &mut ops);
     let mut stack: Vec<String> = Vec::new();
+    let mut truncated = false;
+    let mut regex_budget = expr::MAX_REGEX_OPS;
     for op in ops {
         match op {
             Op::Push(s) => stack.push(s),
             Op::Concat(n) => {
                 let at = stack.len().saturating_sub(n);
-                let joined = stack.split_off(at).concat();
+                let mut joined = String::new();
+                for part in stack.drain(at..) {
+                    truncated |= push_capped(&mut joined, &part);
+                }
                 stack.push(joined);
             }
             Op::Var => {
                 let name = stack.pop().unwrap_or_default();
-                let value = eval_var(env, &name).await;
+                let mut value = eval_var(env, &name).await;
+                truncated |= cap(&mut value);
                 stack.push(value);
             }
             Op::Expr => {
                 let inner = stack.pop().unwrap_or_default();
-                let value = match expr::evaluate(&inner) {
+                let value = match expr::evaluate_within(&inner, &mut regex_budget) {
                     Ok(e) => {
                         env.notes
                             .extend(e.warnings.into_iter().map(|w| format!("$[{inner}]: {w}")));
@@ -64,11 +78,48 @@ pub async fn substitute<H: Host>(env: &mut Env<'_, H>, text: &str) -> String {
                         String::new()
                     }
                 };
+                let mut value = value;
+                truncated |= cap(&mut value);
                 stack.push(value);
             }
         }
     }
+    if truncated {
+        env.notes.push(format!(
+            "a substituted value was longer than {MAX_SUBSTITUTED} bytes and was cut there"
+        ));
+    }
     stack.pop().unwrap_or_default()
+}
+
+/// Cuts `s` to at most [`MAX_SUBSTITUTED`] bytes on a character boundary; true
+/// when something was cut.
+pub(crate) fn cap(s: &mut String) -> bool {
+    if s.len() <= MAX_SUBSTITUTED {
+        return false;
+    }
+    let mut end = MAX_SUBSTITUTED;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.truncate(end);
+    true
+}
+
+/// Appends as much of `part` as fits in [`MAX_SUBSTITUTED`]; true when
+/// something was left out.
+pub(crate) fn push_capped(out: &mut String, part: &str) -> bool {
+    let room = MAX_SUBSTITUTED.saturating_sub(out.len());
+    if part.len() <= room {
+        out.push_str(part);
+        return false;
+    }
+    let mut end = room;
+    while !part.is_char_boundary(end) {
+        end -= 1;
+    }
+    out.push_str(&part[..end]);
+    true
 }
 
 fn parse(text: &str, depth: usize, notes: &mut Vec<String>) -> Vec<Node> {

@@ -465,3 +465,27 @@ fn run_future_is_send() {
     let mut host = MockHost::default();
     assert_send(call.run(&mut host, "a", "1", 1));
 }
+
+/// A loop that warns on every step keeps a bounded number of warnings (the log
+/// has them all) and still ends with its error.
+#[test]
+fn a_warning_on_every_step_is_kept_a_bounded_number_of_times() {
+    let p = plan("[a]\nexten => 1,1,Playback($[x + 1])\nsame => n,Goto(1,1)\n");
+    let mut call = interp(&p, "1").with_limits(Limits {
+        max_steps: 20_000,
+        max_steps_without_host: 50,
+    });
+    let end = block_on(call.run(&mut MockHost::default(), "a", "1", 1));
+    assert!(matches!(end, RunEnd::Failed(ref m) if m.contains("seems to loop")));
+    assert!(
+        call.diagnostics().len() <= 1001,
+        "{}",
+        call.diagnostics().len()
+    );
+    assert!(call
+        .diagnostics()
+        .last()
+        .unwrap()
+        .to_string()
+        .contains("seems to loop"));
+}

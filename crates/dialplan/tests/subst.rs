@@ -143,3 +143,65 @@ fn problems_become_notes_not_panics() {
     assert!(w.notes[3].contains("non-numeric"));
     assert!(w.notes[4].contains("DB(family/key)"));
 }
+
+/// Found with a hand-made input for the `expr` fuzz target, which timed out:
+/// each `${SET(A=${A}${A})}` doubles A, so this 576-byte argument asked for 2^32
+/// bytes. Substitution now stops at `MAX_SUBSTITUTED` bytes, as Asterisk's
+/// argument buffer does.
+#[test]
+fn doubling_a_variable_is_cut_at_the_substitution_limit() {
+    let mut w = World::new();
+    let text = "${SET(A=${A}${A})}".repeat(32);
+    let start = std::time::Instant::now();
+    let out = w.sub(&text);
+    assert!(start.elapsed() < std::time::Duration::from_secs(2));
+    assert_eq!(out.len(), dialplan::MAX_SUBSTITUTED);
+    assert!(out.starts_with("hellohello"));
+    assert!(w.chan.get("A").unwrap().len() <= dialplan::MAX_SUBSTITUTED);
+    assert!(
+        w.notes.iter().any(|n| n.contains("was cut")),
+        "{:?}",
+        w.notes
+    );
+    // Below the limit nothing changes.
+    let mut w = World::new();
+    assert_eq!(
+        w.sub("${SET(A=${A}${A})}${SET(A=${A}${A})}"),
+        "hellohellohellohellohellohello"
+    );
+    assert!(w.notes.is_empty(), "{:?}", w.notes);
+}
+
+/// `CUT` repeats a field as often as its spec names it: the result stops at
+/// the substitution limit instead of growing with the spec.
+#[test]
+fn cut_with_a_repeated_field_is_bounded() {
+    let mut w = World::new();
+    w.chan.set("BIG", &"x".repeat(4000));
+    let spec = ["1"; 2000].join("&");
+    let out = w.sub(&format!("${{CUT(BIG,-,{spec})}}"));
+    assert_eq!(out.len(), dialplan::MAX_SUBSTITUTED);
+    assert_eq!(w.sub("${CUT(PATH,-,1&1&2)}"), "a-a-b");
+}
+
+/// The regular-expression budget is shared by every `$[...]` of one
+/// substitution: a line of patterns cannot take seconds to compile.
+#[test]
+fn a_line_of_regex_matches_is_bounded() {
+    let mut w = World::new();
+    let line: String = (1..=40)
+        .map(|i| format!(r#"$[abc : "\w{{{i}}}"]"#))
+        .collect();
+    let start = std::time::Instant::now();
+    let out = w.sub(&line);
+    assert!(start.elapsed() < std::time::Duration::from_secs(2));
+    // 16 matches run (1, 2, 3, then 0 for the longer patterns), the rest are errors.
+    assert_eq!(out, format!("123{}", "0".repeat(13)));
+    assert!(
+        w.notes
+            .iter()
+            .any(|n| n.contains("regular expression matches")),
+        "{:?}",
+        w.notes
+    );
+}

@@ -15,6 +15,9 @@ use ezk_sdp_types::{
 };
 use std::net::IpAddr;
 
+/// Highest RTP payload type (7 bits).
+const MAX_PAYLOAD_TYPE: u8 = 127;
+
 /// Attributes that `parse_audio` reads; all others are dropped before parsing.
 const KEPT_ATTRIBUTES: &[&str] = &[
     "rtpmap", "rtcp", "ptime", "sendrecv", "sendonly", "recvonly", "inactive",
@@ -134,11 +137,13 @@ fn connection_addr(
 }
 
 /// Codecs in m-line order; telephone-event is split out (the 8 kHz one only, since
-/// that is the rate of every codec we relay).
+/// that is the rate of every codec we relay). Formats above 127 are left out: an
+/// RTP payload type has 7 bits (RFC 3550 5.1), so no packet could carry them, and
+/// an answer naming one would be wrong.
 fn codecs_of(md: &MediaDescription) -> (Vec<Codec>, Option<Codec>) {
     let mut codecs = Vec::with_capacity(md.media.fmts.len());
     let mut dtmf = None;
-    for &pt in &md.media.fmts {
+    for &pt in md.media.fmts.iter().filter(|&&pt| pt <= MAX_PAYLOAD_TYPE) {
         let codec = match md.rtpmap.iter().find(|m| m.payload == pt) {
             Some(map) => Codec {
                 pt,

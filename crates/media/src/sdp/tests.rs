@@ -454,3 +454,23 @@ fn direction_reverse() {
     assert_eq!(Direction::RecvOnly.reverse(), Direction::SendOnly);
     assert_eq!(Direction::Inactive.reverse(), Direction::Inactive);
 }
+
+/// Found with a hand-made input for the `sdp` fuzz target (its check that
+/// negotiated payload types fit RTP's 7 bits): PCMU mapped to payload type 200
+/// was negotiated, and our answer would have named 200.
+#[test]
+fn payload_types_above_127_are_not_codecs() {
+    let body: &[u8] = b"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\n\
+        m=audio 4000 RTP/AVP 200 201\r\na=rtpmap:200 PCMU/8000\r\na=rtpmap:201 telephone-event/8000\r\n";
+    let d = parse_audio(body).unwrap();
+    assert!(d.codecs.is_empty(), "{:?}", d.codecs);
+    assert_eq!(d.dtmf, None);
+    let err = negotiate(&d, &["PCMU", "PCMA"]).unwrap_err();
+    assert!(matches!(err, SdpError::NoCommonCodec { .. }), "{err}");
+
+    // Next to a valid one, only the valid one is kept.
+    let body: &[u8] = b"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\n\
+        m=audio 4000 RTP/AVP 200 8\r\na=rtpmap:200 PCMU/8000\r\n";
+    let d = parse_audio(body).unwrap();
+    assert_eq!(d.codecs, vec![Codec::pcma()]);
+}

@@ -466,3 +466,26 @@ fn non_ascii_start_line_is_an_error_not_a_panic() {
     assert!(parse_datagram("SIé/2.0 200 OK\r\n\r\n".as_bytes()).is_err());
     assert!(parse_datagram("ÉÉ sip:a@h SIP/2.0\r\n\r\n".as_bytes()).is_err());
 }
+
+/// Found by the `sip_message` fuzz target: a bare addr-spec ending in `>` was
+/// accepted as an opaque URI, and writing it back as `<p:>>` produced a header
+/// that no longer parsed. `<` and `>` are not URI characters (RFC 3986).
+#[test]
+fn angle_bracket_inside_uri_is_rejected() {
+    let msg = parse_datagram(b"E p:p SIP/2.0\nf:p:>\n\n").unwrap();
+    let Message::Request(r) = msg else {
+        panic!("not a request")
+    };
+    let err = r.from().unwrap_err();
+    assert!(err.to_string().contains("'<' or '>'"), "{err}");
+    for uri in [
+        "p:>",
+        "sip:a@h;x=a>b",
+        "sip:a@h?x=>",
+        "tel:<1>",
+        "sip:a<b@h",
+    ] {
+        assert!(uri.parse::<Uri>().is_err(), "{uri} parsed");
+    }
+    assert!("<sip:a@h>>".parse::<NameAddr>().is_err());
+}

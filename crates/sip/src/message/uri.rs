@@ -182,6 +182,11 @@ impl FromStr for Uri {
         {
             return Err(err("whitespace or control character in URI"));
         }
+        // RFC 3986 excludes them from every part of a URI; let through, a '>' would
+        // end the URI early once the value is written back as `<URI>`.
+        if rest.bytes().any(|b| b == b'<' || b == b'>') {
+            return Err(err("'<' or '>' inside a URI (a name-addr writes <URI>)"));
+        }
 
         if scheme != "sip" && scheme != "sips" {
             // Opaque schemes (tel:, urn:, ...): keep what is before the parameters.
