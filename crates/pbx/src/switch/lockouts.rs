@@ -9,7 +9,7 @@ use model::{Lockout, LockoutKind};
 use sip::auth::{Lock, LockSubject};
 
 use super::Switch;
-use crate::lockouts::{epoch_ms, instant_at, span, subject_id, Started};
+use crate::lockouts::{instant_at, span, subject_id, Started};
 
 fn kind_of(subject: &LockSubject) -> LockoutKind {
     match subject {
@@ -36,18 +36,23 @@ fn reason_of(lock: &Lock) -> String {
 }
 
 impl Switch {
+    /// A lock of the tracker as the rest of the PBX records and shows it.
+    fn started_of(&self, lock: &Lock) -> Started {
+        Started {
+            kind: kind_of(&lock.subject),
+            key: lock.subject.key(),
+            subject: lock.subject.to_string(),
+            since: self.wall(lock.since),
+            until: self.wall(lock.until),
+            count: lock.count,
+            reason: reason_of(lock),
+        }
+    }
+
     /// Records and announces the locks the last request started.
     pub(super) fn publish_locks(&mut self, now: Instant) {
         for lock in self.auth.take_started() {
-            let started = Started {
-                kind: kind_of(&lock.subject),
-                key: lock.subject.key(),
-                subject: lock.subject.to_string(),
-                since: self.wall(lock.since),
-                until: self.wall(lock.until),
-                count: lock.count,
-                reason: reason_of(&lock),
-            };
+            let started = self.started_of(&lock);
             tracing::warn!(
                 subject = %started.subject,
                 until = ?lock.until.saturating_duration_since(now),
@@ -64,19 +69,8 @@ impl Switch {
     pub fn lockouts(&self, now: Instant) -> Vec<Lockout> {
         self.auth
             .locks(now)
-            .into_iter()
-            .map(|lock| {
-                let kind = kind_of(&lock.subject);
-                Lockout {
-                    id: subject_id(kind, &lock.subject.key()),
-                    kind,
-                    subject: lock.subject.to_string(),
-                    since: epoch_ms(self.wall(lock.since)),
-                    until: epoch_ms(self.wall(lock.until)),
-                    count: lock.count,
-                    reason: reason_of(&lock),
-                }
-            })
+            .iter()
+            .map(|lock| self.started_of(lock).shown())
             .collect()
     }
 

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use clap::Subcommand;
 use serde_json::json;
 
-use super::http::{fail, request, segment, token};
+use super::http::{delete, fail, request, segment, token};
 use super::live::{addr, ApiArgs};
 
 #[derive(Debug, Subcommand)]
@@ -48,17 +48,11 @@ pub fn run(cmd: ConfCommand, config_http: Option<SocketAddr>) -> anyhow::Result<
         ConfCommand::Unmute { room, channel, api } => mute(room, channel, false, api, config_http),
         ConfCommand::Kick { room, channel, api } => {
             let token = token(api.token)?;
-            let path = member_path(&room, &channel);
-            let (status, body) = request(
+            delete(
                 addr(api.http, config_http),
-                "DELETE",
-                &path,
-                Some(&token),
-                None,
+                &member_path(&room, &channel),
+                &token,
             )?;
-            if status != 204 {
-                return Err(fail(status, &body));
-            }
             println!("kicked {channel} from {room}");
             Ok(())
         }

@@ -43,6 +43,15 @@ pub fn request(
     Ok((status, body))
 }
 
+/// DELETEs `path` with `token`; anything but 204 is the server's error.
+pub fn delete(addr: std::net::SocketAddr, path: &str, token: &str) -> anyhow::Result<()> {
+    let (status, body) = request(addr, "DELETE", path, Some(token), None)?;
+    if status != 204 {
+        return Err(fail(status, &body));
+    }
+    Ok(())
+}
+
 /// The error a failed request reports: the server's `error` message.
 pub fn fail(status: u16, body: &Value) -> anyhow::Error {
     let msg = body["error"]

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
-use super::http::{fail, request, segment, token};
+use super::http::{delete, fail, request, segment, token};
 
 /// Where the server is and who we are.
 #[derive(Debug, Args)]
@@ -165,17 +165,7 @@ pub fn monitor(cmd: MonitorCommand, config_http: Option<SocketAddr>) -> anyhow::
         MonitorCommand::Stop { id, api } => {
             let token = token(api.token)?;
             let path = format!("/api/v1/monitors/{}", segment(&id));
-            let (status, answer) = request(
-                addr(api.http, config_http),
-                "DELETE",
-                &path,
-                Some(&token),
-                None,
-            )?;
-            if status != 204 {
-                return Err(fail(status, &answer));
-            }
-            Ok(())
+            delete(addr(api.http, config_http), &path, &token)
         }
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use clap::Subcommand;
 use serde_json::Value;
 
-use super::http::{fail, request, segment, token};
+use super::http::{delete, fail, request, segment, token};
 use super::live::{addr, ApiArgs};
 use super::table;
 use crate::timefmt;
@@ -98,16 +98,7 @@ pub fn run(cmd: SecurityCommand, config_http: Option<SocketAddr>) -> anyhow::Res
         SecurityCommand::Lift { id, api } => {
             let token = token(api.token)?;
             let path = format!("/api/v1/security/lockouts/{}", segment(&id));
-            let (status, body) = request(
-                addr(api.http, config_http),
-                "DELETE",
-                &path,
-                Some(&token),
-                None,
-            )?;
-            if status != 204 {
-                return Err(fail(status, &body));
-            }
+            delete(addr(api.http, config_http), &path, &token)?;
             println!("lifted {id}");
             Ok(())
         }
