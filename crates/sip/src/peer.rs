@@ -4,12 +4,13 @@
 use std::fmt;
 use std::net::SocketAddr;
 
-/// Transport protocol of a peer. Reliable transports (TCP) switch off retransmissions
-/// in the transaction layer.
+/// Transport protocol of a peer. Reliable transports (TCP, TLS) switch off
+/// retransmissions in the transaction layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Transport {
     Udp,
     Tcp,
+    Tls,
 }
 
 impl Transport {
@@ -18,12 +19,36 @@ impl Transport {
         match self {
             Transport::Udp => "UDP",
             Transport::Tcp => "TCP",
+            Transport::Tls => "TLS",
         }
     }
 
     /// True for transports that deliver reliably, so no retransmission is needed.
     pub fn is_reliable(self) -> bool {
-        matches!(self, Transport::Tcp)
+        matches!(self, Transport::Tcp | Transport::Tls)
+    }
+
+    /// Whether the signalling is encrypted (what `require_tls` asks for, and what
+    /// makes SDES keys in SDP safe to send).
+    pub fn is_secure(self) -> bool {
+        self == Transport::Tls
+    }
+
+    /// The `transport=` URI parameter (RFC 3261 19.1.1) for a Contact on this
+    /// transport; UDP, the default, needs none.
+    pub fn uri_param(self) -> Option<&'static str> {
+        match self {
+            Transport::Udp => None,
+            Transport::Tcp => Some("tcp"),
+            Transport::Tls => Some("tls"),
+        }
+    }
+
+    /// Reads a transport name as stored or written in a Via (`udp`, `TCP`, `tls`).
+    pub fn from_name(name: &str) -> Option<Transport> {
+        [Transport::Udp, Transport::Tcp, Transport::Tls]
+            .into_iter()
+            .find(|t| t.as_str().eq_ignore_ascii_case(name))
     }
 }
 
@@ -64,5 +89,8 @@ mod tests {
         assert_eq!(Transport::Udp.to_string(), "UDP");
         assert!(Transport::Tcp.is_reliable());
         assert!(!Transport::Udp.is_reliable());
+        assert!(Transport::Tls.is_reliable() && Transport::Tls.is_secure());
+        assert_eq!(Transport::from_name("tls"), Some(Transport::Tls));
+        assert_eq!(Transport::from_name("sctp"), None);
     }
 }
