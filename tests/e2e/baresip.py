@@ -29,7 +29,7 @@ def available():
 
 class Baresip:
     def __init__(self, workdir, ext, secret="", server=None, sip_port=None, rtp_range=(31000, 31100),
-                 tone=1000, answer_auto=True):
+                 tone=1000, answer_auto=True, transport=None, mediaenc=None):
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.ext = str(ext)
@@ -47,6 +47,7 @@ class Baresip:
                     "module_path /usr/lib/baresip/modules",
                     "module stdio.so",  # reads menu commands (command()) from stdin
                     "module g711.so",
+                    *(["module srtp.so"] if mediaenc else []),
                     "module ausine.so",
                     "module sndfile.so",
                     "module_tmp uuid.so",  # +sip.instance, as baresip's own default config
@@ -64,13 +65,17 @@ class Baresip:
         )
         host = server or f"127.0.0.1:{sip_port}"
         params = ["audio_codecs=PCMU/8000/1,PCMA/8000/1"]
+        if mediaenc:
+            # srtp (optional), srtp-mand (RTP/SAVP only), srtp-mandf (SAVPF)
+            params.append(f"mediaenc={mediaenc}")
         if answer_auto:
             params.append("answermode=auto")
         if server:
             params += [f"auth_pass={secret}", "regint=300"]
         else:
             params.append("regint=0")
-        (self.dir / "accounts").write_text(f"<sip:{self.ext}@{host}>;" + ";".join(params) + "\n")
+        uri = f"sip:{self.ext}@{host}" + (f";transport={transport}" if transport else "")
+        (self.dir / "accounts").write_text(f"<{uri}>;" + ";".join(params) + "\n")
         self.proc = None
 
     def start(self, timeout=10.0):

@@ -345,13 +345,18 @@ class ServerExited(Exception):
 @pytest.fixture
 def pbx(tmp_path, request):
     """A running `spygroup serve` with extensions 101, 102, 103 (secrets in SECRETS)."""
+    marker = request.node.get_closest_marker("pbx_args")
+    yield from run_pbx(tmp_path, request, list(marker.args) if marker else [])
+
+
+def run_pbx(tmp_path, request, extra):
+    """The `pbx` fixture's body, for fixtures that add arguments of their own
+    (files made in ``tmp_path``, as TLS certificates): ``yield from run_pbx(...)``."""
     if not spygroup_bin().exists():
         pytest.fail(
             f"PBX binary {spygroup_bin()} not found: build it with "
             "`cargo build --release -p spygroup` or set SPYGROUP_BIN"
         )
-    marker = request.node.get_closest_marker("pbx_args")
-    extra = list(marker.args) if marker else []
     work = tmp_path / "pbx"
     work.mkdir()
     server = Pbx(work, extra)

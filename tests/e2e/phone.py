@@ -112,7 +112,15 @@ class UA:
         tc = pj.TransportConfig()
         tc.boundAddress = "127.0.0.1"
         tc.port = 0
-        ttype = pj.PJSIP_TRANSPORT_TCP if kind == "tcp" else pj.PJSIP_TRANSPORT_UDP
+        ttype = {
+            "tcp": pj.PJSIP_TRANSPORT_TCP,
+            "tls": pj.PJSIP_TRANSPORT_TLS,
+        }.get(kind, pj.PJSIP_TRANSPORT_UDP)
+        if kind == "tls":
+            # The test's certificate is self-signed: pjsua checks nothing (a desk
+            # phone with no CA installed does the same), but the handshake, the
+            # version and the cipher are real.
+            tc.tlsConfig.verifyServer = False
         tid = self.ep.transportCreate(ttype, tc)
         info = self.ep.transportGetInfo(tid)
         port = int(info.localName.rsplit(":", 1)[1])
@@ -403,6 +411,7 @@ class Phone:
         tone=None,
         record_dir=None,
         register_on_add=False,
+        srtp=None,
     ):
         self.ua = ua
         self.ext = str(ext)
@@ -436,12 +445,24 @@ class Phone:
         acfg.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
         acfg.mediaConfig.transportConfig.port = ua.next_media_port()
         acfg.mediaConfig.transportConfig.portRange = 40
+        # srtp: None (plain RTP), "optional" (RTP/AVP with a=crypto) or "mandatory"
+        # (RTP/SAVP): SDES keys, which pjsua sends only over TLS by default.
+        if srtp == "mandatory":
+            acfg.mediaConfig.srtpUse = pj.PJMEDIA_SRTP_MANDATORY
+        elif srtp == "optional":
+            acfg.mediaConfig.srtpUse = pj.PJMEDIA_SRTP_OPTIONAL
+        else:
+            acfg.mediaConfig.srtpUse = pj.PJMEDIA_SRTP_DISABLED
+        if srtp:
+            # SDES only: no DTLS-SRTP offer next to it.
+            acfg.mediaConfig.srtpOpt.keyings = pj.IntVector([pj.PJMEDIA_SRTP_KEYING_SDES])
+        self.srtp = srtp
         self.acc = Account(self)
         self.acc.create(acfg)
         ua.phones.append(self)
 
     def _tp_param(self):
-        return ";transport=tcp" if self.transport == "tcp" else ""
+        return f";transport={self.transport}" if self.transport in ("tcp", "tls") else ""
 
     @property
     def contact_host(self):

@@ -101,6 +101,13 @@ impl MediaBridge {
         });
     }
 
+    /// Makes a leg SRTP (or plain again, with None). Keys that did not change keep
+    /// the leg's crypto state (rollover counters, replay window), so a re-INVITE
+    /// that repeats them costs nothing.
+    pub fn set_srtp(&self, side: Side, keys: Option<crate::control::SrtpKeys>) {
+        self.control.send(Control::SetSrtp { side, keys });
+    }
+
     /// While a leg is held nothing is sent to its phone (whatever the other side
     /// sends is counted in `dropped_held`); what the held phone sends is still
     /// relayed. Music on hold will later be injected here.

@@ -16,6 +16,15 @@ use crate::rtp::PayloadTypes;
 use crate::side::Side;
 use crate::tone::FrameSource;
 
+/// The SDES keys of one leg (RFC 4568): the phone's, from its SDP, which its
+/// packets are decrypted with, and ours, from our SDP, which what we send it is
+/// encrypted with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SrtpKeys {
+    pub inbound: crate::srtp::SrtpKey,
+    pub outbound: crate::srtp::SrtpKey,
+}
+
 /// A bridge's name on its worker, unique for the process's life: late controls for
 /// a closed bridge are dropped, never applied to a later bridge in the same slot.
 pub(crate) type BridgeId = u64;
@@ -35,6 +44,11 @@ pub(crate) enum Control {
         rtp: SocketAddr,
         rtcp: Option<SocketAddr>,
         payload_types: PayloadTypes,
+    },
+    /// That side's phone speaks SRTP with these keys (None: plain RTP).
+    SetSrtp {
+        side: Side,
+        keys: Option<SrtpKeys>,
     },
     SetHold {
         side: Side,

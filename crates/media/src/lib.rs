@@ -50,6 +50,7 @@ mod udp_batch;
 mod worker;
 
 pub use bridge::{BridgeControl, MediaBridge};
+pub use control::SrtpKeys;
 pub use engine::{MediaEngine, MediaError};
 pub use hooked::{
     frame_pipe, FrameReceiver, FrameSender, LinkSource, MixMonitor, MixMonitorId, PipeClosed,

@@ -38,6 +38,13 @@ impl RecvBatch {
         (&mut self.bufs[i][..n], self.srcs[i])
     }
 
+    /// Datagram `i` as its whole receive buffer and the datagram's length: the
+    /// relay may grow a packet in place (an SRTP tag) into the room after it.
+    pub fn get_with_room(&mut self, i: usize) -> (&mut [u8], usize, Option<SocketAddr>) {
+        let n = self.lens[i];
+        (&mut self.bufs[i][..], n, self.srcs[i])
+    }
+
     /// Reads what `socket` has queued, up to `BATCH` datagrams, without blocking.
     /// `WouldBlock` when there is nothing.
     #[cfg(target_os = "linux")]

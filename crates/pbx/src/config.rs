@@ -47,6 +47,18 @@ pub struct PbxConfig {
     pub sip_rate_limit: Option<u32>,
     /// When digest guessing locks a source or an extension out, and for how long.
     pub lockout: sip::auth::LockoutConfig,
+    /// SIP over TLS: where it listens and the certificate's files (None: no TLS).
+    pub tls: Option<TlsListener>,
+    /// Who may open TCP/TLS connections, and how long they may sit idle.
+    pub connections: sip::transport::ConnectionLimits,
+}
+
+/// The TLS listener's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsListener {
+    /// Usually port 5061 on the SIP address.
+    pub addr: SocketAddr,
+    pub files: sip::transport::TlsFiles,
 }
 
 impl Default for PbxConfig {
@@ -70,6 +82,8 @@ impl Default for PbxConfig {
             max_call_duration: None,
             sip_rate_limit: Some(100),
             lockout: sip::auth::LockoutConfig::default(),
+            tls: None,
+            connections: sip::transport::ConnectionLimits::default(),
         }
     }
 }

@@ -28,8 +28,8 @@ mod server;
 mod shell;
 
 pub use conference::{ConfError, Conferences};
-pub use config::PbxConfig;
+pub use config::{PbxConfig, TlsListener};
 pub use events::{Event, EventBus};
 pub use monitor::{ModeReply, MonitorCmd, MonitorError, MonitorId, Monitors};
 pub use plan::LoadedPlan;
-pub use server::{start, Controller, MetricsSource, PbxError, PbxHandle, SharedStats, Status};
+pub use server::{start, Controller, MetricsSource, PbxError, PbxHandle, SharedStats, Status, TlsControl};

@@ -30,6 +30,13 @@ pub enum PbxError {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
+    #[error("cannot bind SIP over TLS on {addr}: {source}; choose another address with --sip-tls")]
+    BindTls {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Tls(#[from] sip::transport::TlsError),
     #[error("cannot read settings from the database: {0}")]
     Store(String),
     #[error("the dialplan has errors:\n{0}")]
@@ -73,6 +80,25 @@ pub struct PbxHandle {
 
 type Bridges =
     Arc<std::sync::Mutex<std::collections::HashMap<crate::switch::BridgeId, media::MediaBridge>>>;
+
+/// The TLS side of the transport, from another task.
+#[derive(Clone)]
+pub struct TlsControl {
+    transport: sip::transport::TransportHandle,
+}
+
+impl TlsControl {
+    /// Where SIP over TLS listens, if it does.
+    pub fn addr(&self) -> Option<std::net::SocketAddr> {
+        self.transport.tls_addr()
+    }
+
+    /// Reads the certificate and key files again; false when there is no TLS.
+    /// On error the certificate in use stays.
+    pub fn reload(&self) -> Result<bool, sip::transport::TlsError> {
+        self.transport.reload_tls()
+    }
+}
 
 /// Reads everything `/metrics` shows, from another task; cheap to clone.
 #[derive(Clone)]
@@ -146,6 +172,13 @@ impl PbxHandle {
         let transport = self.transport.clone();
         let config = self.config.clone();
         move || status_of(&stats, &transport, &config)
+    }
+
+    /// The TLS listener, to show its address and reload its certificate (SIGHUP).
+    pub fn tls(&self) -> TlsControl {
+        TlsControl {
+            transport: self.transport.clone(),
+        }
     }
 
     /// The SIP address actually bound (useful when port 0 was asked for).
@@ -331,22 +364,20 @@ pub async fn start(cfg: PbxConfig, config: store::LiveConfig) -> Result<PbxHandl
         .load_locations()
         .await
         .map_err(|e| PbxError::Store(e.to_string()))?;
-    let (transport, inbound) =
-        sip::transport::bind(cfg.sip_addr)
-            .await
-            .map_err(|source| PbxError::Bind {
-                addr: cfg.sip_addr,
-                source,
-            })?;
+    let (transport, inbound) = bind_transport(&cfg).await?;
     let stats = Arc::new(SharedStats::default());
     let (commands, command_rx) = mpsc::channel(8);
     tracing::info!(sip = %transport.local_addr(), media_ip = %cfg.media_ip, %realm, "SIP listening on UDP and TCP");
+    if let Some(tls) = transport.tls_addr() {
+        tracing::info!(%tls, "SIP listening on TLS");
+    }
     let (media, bridges) =
         EngineMedia::new(media::MediaEngine::new(cfg.media_ip, cfg.rtp_ports.clone()));
     let now = Instant::now();
     let mut switch = Switch::new(SwitchInit {
         cfg: cfg.clone(),
         local: transport.local_addr(),
+        tls_local: transport.tls_addr(),
         realm,
         config: config.snapshot(),
         plan,
@@ -411,6 +442,41 @@ pub async fn start(cfg: PbxConfig, config: store::LiveConfig) -> Result<PbxHandl
         metrics,
         bridges,
     })
+}
+
+/// Binds UDP and TCP on the SIP address and, when configured, TLS on its own.
+async fn bind_transport(
+    cfg: &PbxConfig,
+) -> Result<
+    (
+        sip::transport::TransportHandle,
+        tokio::sync::mpsc::Receiver<sip::transport::Inbound>,
+    ),
+    PbxError,
+> {
+    let tls = match &cfg.tls {
+        Some(t) => {
+            let certs = sip::transport::Certificates::load(t.files.clone())?;
+            let listener = tokio::net::TcpListener::bind(t.addr)
+                .await
+                .map_err(|source| PbxError::BindTls {
+                    addr: t.addr,
+                    source,
+                })?;
+            Some((listener, certs))
+        }
+        None => None,
+    };
+    let config = sip::transport::TransportConfig {
+        tls,
+        limits: cfg.connections,
+    };
+    sip::transport::bind_with(cfg.sip_addr, config)
+        .await
+        .map_err(|source| PbxError::Bind {
+            addr: cfg.sip_addr,
+            source,
+        })
 }
 
 /// The PIN guard, recording and announcing its locks and lifts.

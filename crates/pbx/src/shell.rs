@@ -423,6 +423,11 @@ impl Shell {
                     b.set_remote(side, rtp, rtcp, payload_types);
                 }
             }
+            MediaOp::SetSrtp { side, keys } => {
+                if let Some(b) = bridges.get(&id) {
+                    b.set_srtp(side, keys);
+                }
+            }
             MediaOp::SetCodec {
                 side,
                 codec,

@@ -180,6 +180,27 @@ pub struct ServeArgs {
     /// twice that; over it they get 503 with Retry-After; 0 no limit [default: 100].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub sip_rate_limit: Option<u32>,
+    /// Also listen for SIP over TLS here (needs --tls-cert and --tls-key); with
+    /// only the certificate given, port 5061 on the SIP address.
+    #[arg(long, value_name = "ADDR")]
+    pub sip_tls: Option<SocketAddr>,
+    /// The TLS certificate chain, PEM (re-read on SIGHUP).
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// The TLS certificate's private key, PEM (re-read on SIGHUP).
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// TCP/TLS connections one address may hold open [default: 100].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub tcp_max_per_source: Option<u64>,
+    /// New TCP/TLS connections a second one address may open, in bursts of twice
+    /// that; 0 no limit [default: 50].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    pub tcp_connect_rate: Option<u32>,
+    /// Close a TCP/TLS connection that carried nothing for this long, seconds
+    /// [default: 3900, longer than any registration].
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(60..=604800))]
+    pub tcp_idle_secs: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -38,6 +38,12 @@ pub struct FileConfig {
     pub rtp_hold_timeout: Option<u64>,
     pub max_call_secs: Option<u64>,
     pub sip_rate_limit: Option<u32>,
+    pub sip_tls: Option<SocketAddr>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub tcp_max_per_source: Option<usize>,
+    pub tcp_connect_rate: Option<u32>,
+    pub tcp_idle_secs: Option<u64>,
 }
 
 /// An RTP port range `LO-HI`: LO even (RTP on even ports, RTCP on the next), LO < HI.

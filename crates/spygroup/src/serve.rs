@@ -55,6 +55,7 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
         .context("cannot start the switch")?;
     // The bound address, which differs from the configured one when port 0 was asked.
     let sip = handle.sip_addr();
+    let tls = handle.tls();
     let control = handle.controller();
     let live: Arc<dyn api::LiveView> = Arc::new(LiveAdapter {
         config: config.clone(),
@@ -86,6 +87,9 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
         let _ = api_stopped.await;
     }));
 
+    if let Some(addr) = tls.addr() {
+        tracing::info!("SIP over TLS on {addr}");
+    }
     tracing::info!(
         "spygroup listening: SIP {sip} (udp+tcp), HTTP http://{http_addr}, media {media} \
          RTP {}-{}, database {shown_db}, realm {:?}",
@@ -98,10 +102,17 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
         tokio::select! {
             _ = sigterm.recv() => { tracing::info!("SIGTERM received, shutting down"); break None }
             _ = sigint.recv() => { tracing::info!("SIGINT received, shutting down"); break None }
-            _ = sighup.recv() => match control.reload().await {
-                Ok(warnings) => tracing::info!(warnings, "SIGHUP: dialplan reloaded"),
-                Err(e) => tracing::error!("SIGHUP: dialplan NOT reloaded, the running one stays:\n{e}"),
-            },
+            _ = sighup.recv() => {
+                match control.reload().await {
+                    Ok(warnings) => tracing::info!(warnings, "SIGHUP: dialplan reloaded"),
+                    Err(e) => tracing::error!("SIGHUP: dialplan NOT reloaded, the running one stays:\n{e}"),
+                }
+                match tls.reload() {
+                    Ok(true) => tracing::info!("SIGHUP: TLS certificate reloaded"),
+                    Ok(false) => {}
+                    Err(e) => tracing::error!("SIGHUP: TLS certificate NOT reloaded, the one in use stays: {e}"),
+                }
+            }
             r = &mut api_task => break Some(r),
         }
     };

@@ -140,6 +140,29 @@ pub fn resolve(
         Some(n) => Some(n),
         None => defaults.sip_rate_limit,
     };
+    let tls = tls_listener(args, f, sip)?;
+    let mut connections = defaults.connections;
+    if let Some(n) = args.tcp_max_per_source.map(|n| n as usize).or(f.tcp_max_per_source) {
+        if n == 0 {
+            return Err(Usage("tcp_max_per_source must be at least 1".into()));
+        }
+        connections.per_source = n;
+    }
+    if let Some(n) = args.tcp_connect_rate.or(f.tcp_connect_rate) {
+        connections.per_second = n;
+    }
+    if let Some(n) = args.tcp_idle_secs.or(f.tcp_idle_secs) {
+        if n < 60 {
+            return Err(Usage("tcp_idle_secs must be at least 60".into()));
+        }
+        connections.idle = Duration::from_secs(n);
+    }
+    if connections.idle.as_secs() <= u64::from(max_expires) {
+        tracing::warn!(
+            "tcp_idle_secs ({}) is not longer than max_expires ({max_expires}): a phone that registers over TCP or TLS without keep-alives may lose its connection between refreshes",
+            connections.idle.as_secs()
+        );
+    }
     let pbx = pbx::PbxConfig {
         sip_addr: sip,
         media_ip,
@@ -171,6 +194,8 @@ pub fn resolve(
         rtp_hold_timeout,
         max_call_duration,
         sip_rate_limit,
+        tls,
+        connections,
     };
     Ok(ServeSettings {
         pbx,
@@ -178,6 +203,38 @@ pub fn resolve(
         db: db_url(db_flag, file),
         realm,
     })
+}
+
+/// SIP over TLS: on when a certificate is given. Certificate and key go together;
+/// the address defaults to port 5061 on the SIP address.
+fn tls_listener(
+    args: &ServeArgs,
+    f: &FileConfig,
+    sip: SocketAddr,
+) -> Result<Option<pbx::TlsListener>, Usage> {
+    let cert = args.tls_cert.clone().or_else(|| f.tls_cert.clone());
+    let key = args.tls_key.clone().or_else(|| f.tls_key.clone());
+    let addr = args.sip_tls.or(f.sip_tls);
+    match (cert, key) {
+        (Some(cert), Some(key)) => {
+            let addr = addr.unwrap_or_else(|| SocketAddr::new(sip.ip(), 5061));
+            if addr == sip && addr.port() != 0 {
+                return Err(Usage(format!(
+                    "sip_tls {addr} is the SIP address itself: TCP already listens there; use another port (5061)"
+                )));
+            }
+            Ok(Some(pbx::TlsListener {
+                addr,
+                files: sip::transport::TlsFiles { cert, key },
+            }))
+        }
+        (None, None) if addr.is_none() => Ok(None),
+        (None, None) => Err(Usage(
+            "sip_tls needs tls_cert and tls_key (PEM files)".into(),
+        )),
+        (Some(_), None) => Err(Usage("tls_cert needs tls_key (the private key, PEM)".into())),
+        (None, Some(_)) => Err(Usage("tls_key needs tls_cert (the certificate, PEM)".into())),
+    }
 }
 
 /// `MD5,SHA-256` -> algorithms, in the order given, without duplicates.

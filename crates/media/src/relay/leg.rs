@@ -7,7 +7,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use crate::codec::AudioCodec;
+use crate::control::SrtpKeys;
 use crate::hooked::SideProc;
+use crate::srtp::SrtpContext;
 use crate::rtp::{PayloadTypes, RtpHeader, StreamRewriter};
 
 /// RTP clock of G.711, the only codecs relayed so far.
@@ -73,6 +75,27 @@ pub(super) struct Leg {
     pub held: bool,
     /// Rewrites everything sent *to* this leg's phone.
     pub out: StreamRewriter,
+    /// The leg's SRTP contexts, when its phone speaks SRTP.
+    pub srtp: Option<Box<LegSrtp>>,
+}
+
+/// An SRTP leg: what it receives is authenticated and decrypted before anything
+/// else looks at it (so a forged packet cannot even latch), what it is sent is
+/// encrypted last, after the rewrite.
+pub(super) struct LegSrtp {
+    pub keys: SrtpKeys,
+    pub inbound: SrtpContext,
+    pub outbound: SrtpContext,
+}
+
+impl LegSrtp {
+    pub fn new(keys: SrtpKeys) -> LegSrtp {
+        LegSrtp {
+            inbound: SrtpContext::new(&keys.inbound),
+            outbound: SrtpContext::new(&keys.outbound),
+            keys,
+        }
+    }
 }
 
 impl Leg {
@@ -87,7 +110,27 @@ impl Leg {
             latched_rtcp: None,
             held: false,
             out: StreamRewriter::new(CLOCK_RATE),
+            srtp: None,
         }
+    }
+
+    /// New keys (None: plain RTP). A direction whose key is the same keeps its
+    /// context: its rollover counter and replay window must survive a re-INVITE.
+    pub fn set_srtp(&mut self, keys: Option<SrtpKeys>) {
+        self.srtp = match (self.srtp.take(), keys) {
+            (_, None) => None,
+            (Some(mut old), Some(keys)) => {
+                if old.keys.inbound != keys.inbound {
+                    old.inbound = SrtpContext::new(&keys.inbound);
+                }
+                if old.keys.outbound != keys.outbound {
+                    old.outbound = SrtpContext::new(&keys.outbound);
+                }
+                old.keys = keys;
+                Some(old)
+            }
+            (None, Some(keys)) => Some(Box::new(LegSrtp::new(keys))),
+        };
     }
 
     /// Takes the phone's SDP (its addresses and payload types) and forgets what was

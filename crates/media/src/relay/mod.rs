@@ -107,6 +107,7 @@ impl Relay {
                 store_addr(&c.latched_rtp, None);
                 store_addr(&c.latched_rtcp, None);
             }
+            Control::SetSrtp { side, keys } => self.legs[side.index()].set_srtp(keys),
             Control::SetHold { side, held } => self.legs[side.index()].held = held,
             Control::SetCodec {
                 side,
@@ -171,18 +172,22 @@ impl Relay {
         }
     }
 
-    /// A datagram from `src` that arrived (by `now`) on the bridge's socket `at`.
-    /// `pkt` is rewritten in place; the answer says where to send it, if anywhere.
+    /// A datagram of `len` bytes from `src` that arrived (by `now`) on the bridge's
+    /// socket `at`, at the start of `buf`. It is rewritten in place (decrypted and
+    /// encrypted again for SRTP legs, which changes its length, so `buf` should have
+    /// room after it); the answer says where to send how much of `buf`, if anything.
     pub(crate) fn handle_datagram(
         &mut self,
         now: Instant,
         at: Port,
         src: SocketAddr,
-        pkt: &mut [u8],
+        buf: &mut [u8],
+        len: usize,
     ) -> Option<Transmit> {
+        let len = len.min(buf.len());
         match at.proto {
-            Proto::Rtp => self.on_rtp(now, at.side, src, pkt),
-            Proto::Rtcp => self.on_rtcp(at.side, src, pkt),
+            Proto::Rtp => self.on_rtp(now, at.side, src, buf, len),
+            Proto::Rtcp => self.on_rtcp(at.side, src, buf, len),
         }
     }
 
@@ -210,6 +215,13 @@ impl Relay {
             if n == 0 || leg.out.rewrite(&mut buf[..n], now).is_err() {
                 continue;
             }
+            let n = match &mut leg.srtp {
+                Some(s) => match s.outbound.protect_rtp(buf, n) {
+                    Ok(n) => n,
+                    Err(_) => continue,
+                },
+                None => n,
+            };
             self.generated.queue(side, dest, n);
         }
     }
@@ -226,17 +238,28 @@ impl Relay {
         now: Instant,
         from: Side,
         src: SocketAddr,
-        pkt: &mut [u8],
+        buf: &mut [u8],
+        len: usize,
     ) -> Option<Transmit> {
         let c = &self.shared[from.index()];
         if self.proc.sides[from.index()].released {
             // That phone left the call (taken over): it is no party any more.
             return dropped(&c.dropped_foreign);
         }
-        if looks_like_rtcp(pkt) {
+        if looks_like_rtcp(&buf[..len]) {
             // RFC 5761 multiplexing: a phone that muxes sends RTCP here.
-            return self.on_rtcp(from, src, pkt);
+            return self.on_rtcp(from, src, buf, len);
         }
+        // An SRTP leg's packet that does not authenticate is not its phone's,
+        // whatever its source: dropped before it can latch or be heard.
+        let len = match &mut self.legs[from.index()].srtp {
+            Some(s) => match s.inbound.unprotect_rtp(&mut buf[..len]) {
+                Ok(n) => n,
+                Err(_) => return dropped(&c.dropped_foreign),
+            },
+            None => len,
+        };
+        let pkt = &mut buf[..len];
         // Parsed once; everything below reads this header.
         let Ok(header) = RtpHeader::parse(pkt) else {
             return dropped(&c.dropped_bad);
@@ -314,19 +337,41 @@ impl Relay {
         if out.out.rewrite(pkt, now).is_err() {
             return dropped(&c.dropped_bad);
         }
+        let len = match &mut out.srtp {
+            Some(s) => match s.outbound.protect_rtp(buf, len) {
+                Ok(n) => n,
+                Err(_) => return dropped(&c.dropped_bad),
+            },
+            None => len,
+        };
         Some(Transmit {
             via: Port::rtp(to),
             dest,
+            len,
         })
     }
 
     /// A datagram on `from`'s RTCP port (or RTCP muxed onto its RTP port). RTCP is
     /// forwarded with its sender SSRC rewritten; its timing is not looked at.
-    fn on_rtcp(&mut self, from: Side, src: SocketAddr, pkt: &mut [u8]) -> Option<Transmit> {
+    fn on_rtcp(
+        &mut self,
+        from: Side,
+        src: SocketAddr,
+        buf: &mut [u8],
+        len: usize,
+    ) -> Option<Transmit> {
         let c = &self.shared[from.index()];
         if self.proc.sides[from.index()].released {
             return dropped(&c.dropped_foreign);
         }
+        let len = match &mut self.legs[from.index()].srtp {
+            Some(s) => match s.inbound.unprotect_rtcp(&mut buf[..len]) {
+                Ok(n) => n,
+                Err(_) => return dropped(&c.dropped_foreign),
+            },
+            None => len,
+        };
+        let pkt = &mut buf[..len];
         if rtcp::validate(pkt).is_err() {
             return dropped(&c.dropped_bad);
         }
@@ -338,7 +383,7 @@ impl Relay {
         bump(&c.rtcp_in, 1);
 
         let to = from.other();
-        let out = &self.legs[to.index()];
+        let out = &mut self.legs[to.index()];
         let oc = &self.shared[to.index()];
         if out.held {
             return dropped(&oc.dropped_held);
@@ -349,9 +394,17 @@ impl Relay {
         if rtcp::rewrite_sender_ssrc(pkt, out.out.ssrc()).is_err() {
             return dropped(&c.dropped_bad);
         }
+        let len = match &mut out.srtp {
+            Some(s) => match s.outbound.protect_rtcp(buf, len) {
+                Ok(n) => n,
+                Err(_) => return dropped(&c.dropped_bad),
+            },
+            None => len,
+        };
         Some(Transmit {
             via: Port::rtcp(to),
             dest,
+            len,
         })
     }
 }

@@ -64,15 +64,22 @@ impl Port {
     }
 }
 
-/// Send a datagram from the bridge's socket `via` to `dest`.
+/// Send the first `len` bytes of a datagram from the bridge's socket `via` to
+/// `dest` (SRTP changes a packet's length: a forward is sent from the receive
+/// buffer, which has room for the tag).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Transmit {
     pub via: Port,
     pub dest: SocketAddr,
+    pub len: usize,
 }
 
-/// The largest packet the decode path makes: an RTP header and 20 ms of G.711.
-pub(super) const MAX_GENERATED: usize = 12 + SAMPLES_8K;
+/// The largest packet the decode path makes: an RTP header, 20 ms of G.711 and an
+/// SRTP authentication tag.
+pub(super) const MAX_GENERATED: usize = 12 + SAMPLES_8K + SRTP_TAG_ROOM;
+
+/// Room after a packet for the longest SRTP tag we use (HMAC-SHA1-80).
+pub(super) const SRTP_TAG_ROOM: usize = 16;
 
 /// The packets one tick generated, one slot per leg, in leg order. A tick replaces
 /// what the edge did not take since the last one (it always drains them at once).
@@ -107,6 +114,7 @@ impl Generated {
         let t = Transmit {
             via: Port::rtp(side),
             dest,
+            len,
         };
         Some((t, &self.bufs[i][..len]))
     }

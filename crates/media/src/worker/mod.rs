@@ -315,10 +315,10 @@ impl Worker {
                 let now = Instant::now();
                 last_read = Some(now);
                 for i in 0..n {
-                    let (pkt, src) = batch.get(i);
+                    let (buf, len, src) = batch.get_with_room(i);
                     let Some(src) = src else { continue };
-                    if let Some(t) = e.relay.handle_datagram(now, port, src, pkt) {
-                        send(&e.sockets, &e.shared, t, pkt);
+                    if let Some(t) = e.relay.handle_datagram(now, port, src, buf, len) {
+                        send(&e.sockets, &e.shared, t, &buf[..t.len.min(buf.len())]);
                     }
                 }
                 // A short batch emptied the socket; a later datagram is a new event.

@@ -62,6 +62,7 @@ impl Switch {
         let ack = dialog.request(Method::Ack, &via_host, &contact);
         branch.ack = Some(ack.clone());
         let channel = branch.channel.clone();
+        let crypto = branch.crypto.clone();
         self.layer
             .send_stateless(Message::Request(ack), dialog.peer);
 
@@ -122,6 +123,7 @@ impl Switch {
         call.b = Some(Leg {
             channel: channel.clone(),
             dialog: dialog.clone(),
+            crypto: crypto.clone(),
         });
         if let Some(dial) = call.dial.as_mut() {
             dial.deadline = None;
@@ -129,7 +131,7 @@ impl Switch {
         }
         if let Some(bridge) = bridge {
             if let Ok(answer) = &answer {
-                self.set_remote(bridge, Side::B, answer);
+                self.set_remote(bridge, Side::B, answer, crypto.as_ref());
                 self.set_codec(bridge, Side::B, &answer.codecs, answer.dtmf.as_ref());
             }
             let endpoint = crate::channel::endpoint_of(&channel)

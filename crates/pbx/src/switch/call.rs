@@ -11,6 +11,7 @@ use sip::{Peer, Request};
 
 use super::dialog::Dialog;
 use super::output::OpenedBridge;
+pub use super::srtp::LegCrypto;
 use crate::chan::DialStatus;
 
 /// A call inside the switch: one per caller's channel (or per call the PBX places).
@@ -53,6 +54,9 @@ impl LegSide {
 pub struct Leg {
     pub channel: String,
     pub dialog: Dialog,
+    /// SRTP on this leg (None: plain RTP). It moves with the leg when a transfer
+    /// or takeover joins it to another call.
+    pub crypto: Option<LegCrypto>,
 }
 
 /// One INVITE sent to one registered contact of a dialled endpoint.
@@ -70,6 +74,8 @@ pub struct Branch {
     pub ack: Option<Request>,
     /// Final status, once the branch has one (408 when it timed out).
     pub final_status: Option<u16>,
+    /// The SRTP our INVITE offered this contact, if any.
+    pub crypto: Option<LegCrypto>,
 }
 
 impl Branch {

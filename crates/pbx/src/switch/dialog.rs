@@ -3,7 +3,7 @@
 //! that arrive; and the message helpers around dialogs (CANCEL, To tags, where a
 //! contact is reached).
 
-use sip::{new_branch, new_tag, CSeq, Method, NameAddr, Peer, Request, Response, Uri};
+use sip::{new_branch, new_tag, CSeq, Method, NameAddr, Peer, Request, Response, Transport, Uri};
 
 /// Dialog state for one leg. The PBX is UAS on the caller's leg and UAC on the callee's.
 #[derive(Debug, Clone)]
@@ -28,8 +28,9 @@ pub struct Dialog {
 }
 
 impl Dialog {
-    /// Builds an in-dialog request. `via_host` is our advertised SIP address.
-    pub fn request(&mut self, method: Method, via_host: &str, contact: &str) -> Request {
+    /// Builds an in-dialog request, with our address for the dialog's transport in
+    /// the Via.
+    pub fn request(&mut self, method: Method, sent_by: &SentBy, contact: &str) -> Request {
         if method != Method::Ack && method != Method::Cancel {
             self.local_cseq += 1;
         }
@@ -40,7 +41,7 @@ impl Dialog {
             format!(
                 "SIP/2.0/{} {};branch={};rport",
                 self.peer.transport,
-                via_host,
+                sent_by.host(self.peer.transport),
                 new_branch()
             ),
         );
@@ -67,6 +68,52 @@ impl Dialog {
         );
         h.push("Contact", contact.to_string());
         req
+    }
+}
+
+/// Our own SIP address as written in Via `sent-by` and in our Contact: the UDP/TCP
+/// address, or the TLS listener's for a leg over TLS (a phone that opens a new
+/// connection to us must reach the TLS port, not the plain one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentBy {
+    plain: String,
+    tls: Option<String>,
+}
+
+impl SentBy {
+    pub fn new(ip: std::net::IpAddr, port: u16, tls_port: Option<u16>) -> SentBy {
+        let host = |port: u16| match ip {
+            std::net::IpAddr::V6(ip) => format!("[{ip}]:{port}"),
+            std::net::IpAddr::V4(ip) => format!("{ip}:{port}"),
+        };
+        SentBy {
+            plain: host(port),
+            tls: tls_port.map(host),
+        }
+    }
+
+    /// `host:port` for a leg on `transport`.
+    pub fn host(&self, transport: Transport) -> &str {
+        match (transport, &self.tls) {
+            (Transport::Tls, Some(tls)) => tls,
+            _ => &self.plain,
+        }
+    }
+
+    /// The Contact we put in requests and responses on a leg using `transport`.
+    pub fn contact(&self, transport: Transport) -> String {
+        let host = self.host(transport);
+        match transport.uri_param() {
+            None => format!("<sip:spygroup@{host}>"),
+            Some(t) => format!("<sip:spygroup@{host};transport={t}>"),
+        }
+    }
+}
+
+impl std::fmt::Display for SentBy {
+    /// The plain (UDP/TCP) address: for Call-IDs and URIs not tied to one leg.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.plain)
     }
 }
 

@@ -10,7 +10,7 @@ use media::sdp::{self, Direction};
 use media::Side;
 use sip::{new_call_id, new_tag, Method, NameAddr, Peer, Response, Uri};
 
-use super::call::{Branch, CallId, CallState, DialState};
+use super::call::{Branch, CallId, CallState, DialState, LegCrypto};
 use super::dialog::{cancel_for, contact_peer, set_to_tag, Dialog};
 use super::{Switch, TxPurpose};
 use crate::chan::{ChanEvent, DialOutcome, DialStatus};
@@ -68,7 +68,7 @@ impl Switch {
             answered_at: None,
             vars,
         };
-        for (n, (invite, peer, channel, dialog)) in branches.into_iter().enumerate() {
+        for (n, (invite, peer, channel, dialog, crypto)) in branches.into_iter().enumerate() {
             let tx = self.layer.send_request(invite.clone(), peer, now);
             self.client_txs.insert(tx, (id, TxPurpose::Branch(n)));
             dial.branches.push(Branch {
@@ -81,6 +81,7 @@ impl Switch {
                 cancel_pending: false,
                 ack: None,
                 final_status: None,
+                crypto,
             });
         }
         if let Some(call) = self.calls.get_mut(&id) {
@@ -116,7 +117,7 @@ impl Switch {
         endpoint: &str,
         contact_uri: &str,
         source: Peer,
-    ) -> Option<(sip::Request, Peer, String, Dialog)> {
+    ) -> Option<(sip::Request, Peer, String, Dialog, Option<LegCrypto>)> {
         let target = contact_uri.parse::<Uri>().ok()?;
         let peer = contact_peer(&target, source);
         let (caller_number, caller_name) = {
@@ -124,7 +125,7 @@ impl Switch {
             (call.caller.clone(), call.a.dialog.remote.display.clone())
         };
         let mut dialog = Dialog {
-            call_id: new_call_id(&self.via_host),
+            call_id: new_call_id(&self.via_host.to_string()),
             local_tag: new_tag(),
             remote_tag: String::new(),
             local: NameAddr {
@@ -149,6 +150,8 @@ impl Switch {
         let mut invite = dialog.request(Method::Invite, &self.via_host, &contact);
         invite.headers.push("Allow", super::ALLOW);
         invite.headers.push("Content-Type", "application/sdp");
+        let require_srtp = self.requires_srtp(endpoint);
+        let crypto = super::srtp::offer_for(require_srtp, peer.transport.is_secure());
         let call = self.calls.get_mut(&id)?;
         let b_port = call.bridge.map_or(0, |b| b.port(Side::B));
         let offer = callee_offer(&call.codecs);
@@ -161,8 +164,10 @@ impl Switch {
             call.dtmf.as_ref(),
             Direction::SendRecv,
             call.ptime,
+            crypto.as_ref().map_or(sdp::RtpProfile::Avp, |c| c.profile),
+            crypto.as_ref().map(|c| &c.ours),
         );
-        Some((invite, peer, channel, dialog))
+        Some((invite, peer, channel, dialog, crypto))
     }
 
     pub(super) fn on_branch_response(
@@ -206,8 +211,9 @@ impl Switch {
             .then(|| sdp::parse_audio(&resp.body).ok())
             .flatten();
         let bridge = call.bridge.map(|b| b.id);
+        let crypto = branch.crypto.clone();
         if let (Some(answer), Some(bridge)) = (&answer, bridge) {
-            self.set_remote(bridge, Side::B, answer);
+            self.set_remote(bridge, Side::B, answer, crypto.as_ref());
         }
         let status = if answer.is_some() { 183 } else { 180 };
         self.provisional_to_caller(id, status, now);

@@ -75,8 +75,12 @@ impl Switch {
         } else {
             match sdp::parse_audio(&req.body) {
                 Ok(offer) => {
+                    let Some(crypto) = self.reanswer_crypto(id, side, &offer) else {
+                        tracing::info!(call = %id, ?side, "rejecting re-offer: this extension must use SRTP");
+                        return self.respond(tx, &req, 488, now);
+                    };
                     if let Some(bridge) = bridge {
-                        self.set_remote(bridge, bridge_side(side), &offer);
+                        self.set_remote(bridge, bridge_side(side), &offer, crypto.as_ref());
                     }
                     tracing::info!(call = %id, ?side, hold = offer.is_hold(), "media renegotiated");
                     self.hold_changed(id, side, offer.is_hold());
@@ -197,7 +201,8 @@ impl Switch {
         let answer = (!req.body.is_empty()).then(|| sdp::parse_audio(&req.body));
         match (answer, bridge) {
             (Some(Ok(desc)), Some(bridge)) => {
-                self.set_remote(bridge, bridge_side(side), &desc);
+                let crypto = call.leg(side).and_then(|l| l.crypto.clone());
+                self.set_remote(bridge, bridge_side(side), &desc, crypto.as_ref());
                 if awaited {
                     // The phone chose among the codecs we offered.
                     self.set_codec(bridge, bridge_side(side), &desc.codecs, desc.dtmf.as_ref());

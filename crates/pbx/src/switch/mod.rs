@@ -26,6 +26,7 @@ mod output;
 mod register;
 mod reinvite;
 mod sdp;
+mod srtp;
 mod setup;
 mod takeover;
 #[cfg(test)]
@@ -84,6 +85,8 @@ pub struct SwitchInit {
     pub cfg: PbxConfig,
     /// The SIP address the transport bound (its port is what we advertise).
     pub local: SocketAddr,
+    /// The TLS listener's address, when there is one.
+    pub tls_local: Option<SocketAddr>,
     /// The digest realm (fixed in the database).
     pub realm: String,
     pub config: Arc<ConfigSnapshot>,
@@ -121,7 +124,7 @@ pub struct Switch {
     /// Registered contacts, counted where bindings change (not on every poll).
     registrations: usize,
     /// Our SIP address as others should reach it: `host:port`.
-    via_host: String,
+    via_host: dialog::SentBy,
     advertised: SocketAddr,
     next_housekeeping: Instant,
     /// No-answer deadlines of Dials, earliest first; an entry whose call has since
@@ -148,6 +151,7 @@ impl Switch {
         let SwitchInit {
             cfg,
             local,
+            tls_local,
             realm,
             config,
             plan,
@@ -161,10 +165,7 @@ impl Switch {
             local.ip()
         };
         let advertised = SocketAddr::new(ip, local.port());
-        let via_host = match ip {
-            std::net::IpAddr::V6(ip) => format!("[{ip}]:{}", local.port()),
-            std::net::IpAddr::V4(ip) => format!("{ip}:{}", local.port()),
-        };
+        let via_host = dialog::SentBy::new(ip, local.port(), tls_local.map(|t| t.port()));
         let registrar = Registrar::new(RegistrarConfig {
             min_expires: cfg.min_expires,
             max_expires: cfg.max_expires,
@@ -589,7 +590,7 @@ impl Switch {
 
     /// Our Contact for a leg on this transport.
     fn contact(&self, peer: Peer) -> String {
-        contact_for(&self.via_host, peer.transport)
+        self.via_host.contact(peer.transport)
     }
 
     fn emit(&mut self, event: Event) {
@@ -615,11 +616,8 @@ impl Switch {
 }
 
 /// The Contact we put in requests and responses on a leg using `transport`.
-pub(super) fn contact_for(via_host: &str, transport: sip::Transport) -> String {
-    match transport {
-        sip::Transport::Udp => format!("<sip:spygroup@{via_host}>"),
-        sip::Transport::Tcp => format!("<sip:spygroup@{via_host};transport=tcp>"),
-    }
+pub(super) fn contact_for(via_host: &dialog::SentBy, transport: sip::Transport) -> String {
+    via_host.contact(transport)
 }
 
 /// RFC 3581 and RFC 3261 18.2.1: note where the request really came from in its top Via,

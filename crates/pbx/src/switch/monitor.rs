@@ -124,7 +124,7 @@ impl Switch {
             params: Vec::new(),
         };
         let dialog = Dialog {
-            call_id: new_call_id(&self.via_host),
+            call_id: new_call_id(&self.via_host.to_string()),
             local_tag: new_tag(),
             remote_tag: String::new(),
             local: me.clone(),
@@ -145,6 +145,7 @@ impl Switch {
         let a = Leg {
             channel: name.clone(),
             dialog,
+            crypto: None,
         };
         let invite = Request::new(Method::Invite, me.uri.clone());
         let mut call = Call::new(id, a, invite, bridge, setup, wall);

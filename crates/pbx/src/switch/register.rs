@@ -31,6 +31,13 @@ impl Switch {
         if aor != ext.number {
             return self.respond(tx, &req, 403, now);
         }
+        if ext.require_tls && !peer.transport.is_secure() {
+            tracing::warn!(ext = %ext.number, %peer, "registration refused: this extension must use SIP over TLS");
+            let mut resp = self.response(&req, 403);
+            resp.headers
+                .push("Warning", "399 spygroup \"TLS required for this extension\"");
+            return self.layer.respond(tx, resp, now);
+        }
         let mut contacts = Vec::new();
         let mut star = false;
         let Ok(values) = req.contacts() else {
@@ -139,11 +146,7 @@ pub(super) fn restore(
     let Ok(remaining) = loc.expires_at.duration_since(wall) else {
         return;
     };
-    let transport = if loc.source_transport.eq_ignore_ascii_case("tcp") {
-        Transport::Tcp
-    } else {
-        Transport::Udp
-    };
+    let transport = Transport::from_name(&loc.source_transport).unwrap_or(Transport::Udp);
     let binding = Binding {
         contact_uri: loc.contact_uri,
         source: Peer::new(transport, loc.source_addr),

@@ -25,6 +25,8 @@ impl Switch {
         };
         let port = call.bridge.map_or(0, |b| b.port(bridge_side(side)));
         let offer = super::fork::callee_offer(&call.codecs);
+        // The moved phone keeps the SRTP it had: the same line and our key.
+        let crypto = call.leg(side).and_then(|l| l.crypto.clone());
         let origin = match side {
             LegSide::A => &mut call.a_origin,
             LegSide::B => &mut call.b_origin,
@@ -38,6 +40,8 @@ impl Switch {
             call.dtmf.as_ref(),
             Direction::SendRecv,
             call.ptime,
+            crypto.as_ref().map_or(sdp::RtpProfile::Avp, |c| c.profile),
+            crypto.as_ref().map(|c| &c.ours),
         );
         call.reinvite_ack[side.index()] = None;
         let Some(leg) = call.leg_mut(side) else {
@@ -100,7 +104,12 @@ impl Switch {
         self.layer.send_stateless(Message::Request(ack), peer);
         match (sdp::parse_audio(&resp.body), bridge) {
             (Ok(answer), Some(bridge)) => {
-                self.set_remote(bridge, bridge_side(side), &answer);
+                let crypto = self
+                    .calls
+                    .get(&id)
+                    .and_then(|c| c.leg(side))
+                    .and_then(|l| l.crypto.clone());
+                self.set_remote(bridge, bridge_side(side), &answer, crypto.as_ref());
                 self.set_codec(
                     bridge,
                     bridge_side(side),

@@ -4,7 +4,7 @@
 use media::sdp::{self, Direction};
 use media::Side;
 
-use super::call::{CallId, LegSide};
+use super::call::{CallId, LegCrypto, LegSide};
 use super::output::{BridgeId, MediaOp};
 use super::Switch;
 
@@ -28,6 +28,7 @@ impl Switch {
             return Vec::new();
         };
         let port = call.bridge.map_or(0, |b| b.port(bridge_side(side)));
+        let crypto = call.leg(side).and_then(|l| l.crypto.clone());
         let origin = match side {
             LegSide::A => &mut call.a_origin,
             LegSide::B => &mut call.b_origin,
@@ -41,18 +42,33 @@ impl Switch {
             call.dtmf.as_ref(),
             direction,
             call.ptime,
+            crypto.as_ref().map_or(sdp::RtpProfile::Avp, |c| c.profile),
+            crypto.as_ref().map(|c| &c.ours),
         )
     }
 
     /// Points one side of a call's bridge at the address a phone's SDP gives, and
     /// arms its latching (`MediaBridge::set_remote`): only once the phone has our
-    /// SDP too, see `caller_gets_our_sdp`.
+    /// SDP too, see `caller_gets_our_sdp`. With the leg's SRTP (`crypto`, what our
+    /// SDP gave it), the phone's key from `desc` goes to the bridge first.
     pub(super) fn set_remote(
         &mut self,
         bridge: BridgeId,
         side: Side,
         desc: &sdp::AudioDescription,
+        crypto: Option<&LegCrypto>,
     ) {
+        let keys = crypto.and_then(|c| c.keys(desc));
+        match (crypto, &keys) {
+            (Some(c), Some(_)) => {
+                tracing::info!(bridge, ?side, suite = c.ours.key.suite.name(), profile = %c.profile, "SRTP on this leg");
+            }
+            (Some(c), None) if c.profile.is_secure() => {
+                tracing::warn!(bridge, ?side, "the phone's SDP has no key for our SRTP line: its media stays plain");
+            }
+            _ => {}
+        }
+        self.media_op(bridge, MediaOp::SetSrtp { side, keys });
         let payload_types = desc.codecs.iter().chain(&desc.dtmf).map(|c| c.pt).collect();
         self.media_op(
             bridge,
@@ -83,8 +99,9 @@ impl Switch {
         };
         // The INVITE's offer, parsed at setup already; a call the PBX placed (no
         // phone on leg A) has none, and its leg A never latches.
+        let crypto = call.a.crypto.clone();
         if let Ok(offer) = sdp::parse_audio(&call.invite.body) {
-            self.set_remote(bridge, Side::A, &offer);
+            self.set_remote(bridge, Side::A, &offer, crypto.as_ref());
         }
     }
 

@@ -13,7 +13,7 @@ use sip::transaction::ServerTxId;
 use sip::{Peer, Request, Uri};
 
 use super::auth::AuthOutcome;
-use super::call::{Call, CallId, CallSetup, Leg, LegSide};
+use super::call::{Call, CallId, CallSetup, Leg, LegCrypto, LegSide};
 use super::dialog::uas_dialog;
 use super::output::{ChannelInfo, Output, Role, Spawn, SpawnKind};
 use super::Switch;
@@ -49,6 +49,20 @@ impl Switch {
                 Err(e) => return self.reject_sdp(tx, &req, &e.to_string(), now),
             }
         };
+        // SRTP towards the caller: our answer to its crypto (or, for a late offer
+        // from an extension that requires SRTP, our own offer in the 200).
+        let must_srtp = caller.trunk.is_none() && self.requires_srtp(&caller.endpoint);
+        let a_crypto = match &offer {
+            Some(o) => LegCrypto::answer(o),
+            None => must_srtp.then(|| LegCrypto::offer(sdp::RtpProfile::Savp)),
+        };
+        if must_srtp && a_crypto.is_none() {
+            let why = format!(
+                "extension {} must use SRTP (RTP/SAVP with an SDES a=crypto line)",
+                caller.number
+            );
+            return self.reject_sdp(tx, &req, &why, now);
+        }
         let bridge = match self.media.open() {
             Ok(b) => b,
             Err(e) => {
@@ -68,6 +82,7 @@ impl Switch {
         let a = Leg {
             channel: a_channel.clone(),
             dialog: uas_dialog(&req, peer),
+            crypto: a_crypto,
         };
         let ptime = offer.as_ref().and_then(|o| o.ptime);
         let setup = CallSetup {
@@ -158,6 +173,14 @@ impl Switch {
             .auth
             .check(req, peer.addr.ip(), &self.config, may_wait, now)
         {
+            AuthOutcome::Accepted(ext) if ext.require_tls && !peer.transport.is_secure() => {
+                tracing::warn!(ext = %ext.number, %peer, "call refused: this extension must use SIP over TLS");
+                let mut resp = self.response(req, 403);
+                resp.headers
+                    .push("Warning", "399 spygroup \"TLS required for this extension\"");
+                self.layer.respond(tx, resp, now);
+                Identified::Answered
+            }
             AuthOutcome::Accepted(ext) => Identified::Caller(CallerInfo {
                 endpoint: ext.number.clone(),
                 number: ext.number.clone(),

@@ -54,10 +54,11 @@ pub struct TransportStats {
 }
 
 /// What to listen on besides UDP and TCP.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct TransportConfig {
-    /// SIP over TLS: the listener's address and its certificate.
-    pub tls: Option<(SocketAddr, Arc<Certificates>)>,
+    /// SIP over TLS: the listener (bound by the caller, who can then say which
+    /// address was taken) and its certificate.
+    pub tls: Option<(TcpListener, Arc<Certificates>)>,
     pub limits: ConnectionLimits,
 }
 
@@ -289,10 +290,7 @@ pub async fn bind_with(
     // TCP shares the port UDP got (matters when addr asked for port 0).
     let listener = TcpListener::bind(local).await?;
     let tls = match config.tls {
-        Some((tls_addr, certs)) => {
-            let l = TcpListener::bind(tls_addr).await?;
-            Some((l.local_addr()?, certs, l))
-        }
+        Some((l, certs)) => Some((l.local_addr()?, certs, l)),
         None => None,
     };
     let (inbound, rx) = mpsc::channel(4096);

@@ -123,8 +123,12 @@ impl Bench {
         pkt: &[u8],
     ) -> Option<(Transmit, Vec<u8>)> {
         let mut buf = pkt.to_vec();
+        buf.resize(pkt.len() + 64, 0);
         let now = self.at(at_ms);
-        let t = self.relay.handle_datagram(now, at, addr(src), &mut buf)?;
+        let t = self
+            .relay
+            .handle_datagram(now, at, addr(src), &mut buf, pkt.len())?;
+        buf.truncate(t.len);
         Some((t, buf))
     }
 
@@ -371,7 +375,8 @@ fn cost_of_forwarding_a_packet() {
         pkt[2..4].copy_from_slice(&(k as u16).to_be_bytes());
         pkt[4..8].copy_from_slice(&(k * 160).to_be_bytes());
         let now = b.t0 + ms(u64::from(k) * 20);
-        let t = b.relay.handle_datagram(now, Port::rtp(A), src, &mut pkt);
+        let len = pkt.len();
+        let t = b.relay.handle_datagram(now, Port::rtp(A), src, &mut pkt, len);
         std::hint::black_box(t);
     }
     let ns = started.elapsed().as_nanos() as f64 / f64::from(n);

@@ -105,6 +105,7 @@ impl Net {
         let sw = Switch::new(SwitchInit {
             cfg,
             local: PBX.parse().unwrap(),
+            tls_local: Some(PBX_TLS.parse().unwrap()),
             realm: REALM.into(),
             config: Arc::new(config),
             plan: LoadedPlan::new(plan),
