@@ -26,6 +26,7 @@ async fn extensions_crud_never_shows_secrets() {
         assert_eq!(
             body,
             &json!({"number": "110", "name": "Agent 110", "context": "from-internal",
+                    "require_tls": false, "require_srtp": false,
                     "warnings": ["weak secret: it contains the extension number; \
                                   choose a longer, random one"]})
         );
@@ -74,6 +75,76 @@ async fn extensions_crud_never_shows_secrets() {
         )
         .await
         .expect(404);
+        s.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn extension_transport_security_flags() {
+    each_backend(|s| async move {
+        let flags = |v: &serde_json::Value| (v["require_tls"].clone(), v["require_srtp"].clone());
+        let created = s
+            .admin(
+                "POST",
+                "/api/v1/extensions",
+                Some(json!({"number": "110", "secret": "long-random-110", "require_tls": true})),
+            )
+            .await;
+        assert_eq!(flags(created.expect(201)), (json!(true), json!(false)));
+        let e = s.store.get_extension("110").await.unwrap().unwrap();
+        assert_eq!((e.require_tls, e.require_srtp), (true, false));
+
+        let patched = s
+            .admin(
+                "PATCH",
+                "/api/v1/extensions/110",
+                Some(json!({"require_srtp": true})),
+            )
+            .await;
+        assert_eq!(
+            flags(patched.expect(200)),
+            (json!(true), json!(true)),
+            "require_tls kept"
+        );
+        let one = s.get("/api/v1/extensions/110").await;
+        assert_eq!(flags(one.expect(200)), (json!(true), json!(true)));
+
+        let patched = s
+            .admin(
+                "PATCH",
+                "/api/v1/extensions/110",
+                Some(json!({"require_tls": false, "name": "Agent"})),
+            )
+            .await;
+        assert_eq!(flags(patched.expect(200)), (json!(false), json!(true)));
+        let e = s.store.get_extension("110").await.unwrap().unwrap();
+        assert_eq!((e.require_tls, e.require_srtp), (false, true));
+
+        let list = s.get("/api/v1/extensions").await;
+        let list = list.expect(200).as_array().unwrap().clone();
+        let row = |n: &str| list.iter().find(|e| e["number"] == n).unwrap().clone();
+        assert_eq!(flags(&row("110")), (json!(false), json!(true)));
+        assert_eq!(flags(&row("201")), (json!(false), json!(false)));
+
+        // Booleans only; a bad one changes nothing.
+        s.admin(
+            "PATCH",
+            "/api/v1/extensions/110",
+            Some(json!({"require_tls": "yes"})),
+        )
+        .await
+        .expect_field(400, "require_tls");
+        s.admin(
+            "POST",
+            "/api/v1/extensions",
+            Some(json!({"number": "111", "secret": "x", "require_srtp": 1})),
+        )
+        .await
+        .expect_field(400, "require_srtp");
+        assert!(s.store.get_extension("111").await.unwrap().is_none());
+        let e = s.store.get_extension("110").await.unwrap().unwrap();
+        assert_eq!((e.require_tls, e.require_srtp), (false, true));
         s.stop().await;
     })
     .await;

@@ -218,6 +218,13 @@ pub enum ExtCommand {
         /// Dialplan context for its calls [default: from-internal].
         #[arg(long, value_parser = parse_context)]
         context: Option<String>,
+        /// Accept its REGISTER and INVITE only over SIP/TLS (UDP and TCP get 403).
+        #[arg(long)]
+        require_tls: bool,
+        /// Its calls must use SRTP: an offer without SDES crypto gets 488, and calls
+        /// to it are offered RTP/SAVP only.
+        #[arg(long)]
+        require_srtp: bool,
     },
     /// List extensions (never secrets).
     List,
@@ -232,6 +239,12 @@ pub enum ExtCommand {
         name: Option<String>,
         #[arg(long, value_parser = parse_context)]
         context: Option<String>,
+        /// Whether only SIP/TLS is accepted from it (see `ext add --require-tls`).
+        #[arg(long, value_name = "true|false", value_parser = clap::value_parser!(bool))]
+        require_tls: Option<bool>,
+        /// Whether its calls must use SRTP (see `ext add --require-srtp`).
+        #[arg(long, value_name = "true|false", value_parser = clap::value_parser!(bool))]
+        require_srtp: Option<bool>,
     },
     /// Delete an extension.
     Del {

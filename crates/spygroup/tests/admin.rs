@@ -20,7 +20,7 @@ fn ext_add_list_set_del() {
     let lines: Vec<_> = out.lines().collect();
     assert_eq!(
         lines[0].split_whitespace().collect::<Vec<_>>(),
-        ["NUMBER", "NAME", "CONTEXT"]
+        ["NUMBER", "NAME", "CONTEXT", "SECURITY"]
     );
     assert_eq!(
         lines[1].split_whitespace().collect::<Vec<_>>(),
@@ -62,6 +62,79 @@ fn ext_add_list_set_del() {
     assert!(stderr(&o).contains("does not exist"));
     let out = stdout(&env.run(&["ext", "list"]));
     assert!(!out.contains("110"), "{out}");
+}
+
+#[test]
+fn ext_transport_security_flags() {
+    let env = Env::new();
+    let add = ["ext", "add", "110", "--secret", "long-random-1"];
+    assert_code(&env.run(&[&add[..], &["--require-tls"]].concat()), 0);
+    assert_code(
+        &env.run(&[
+            "ext",
+            "add",
+            "111",
+            "--secret",
+            "long-random-2",
+            "--require-tls",
+            "--require-srtp",
+        ]),
+        0,
+    );
+    assert_code(
+        &env.run(&["ext", "add", "112", "--secret", "long-random-3"]),
+        0,
+    );
+    let security = |env: &Env| -> Vec<Vec<String>> {
+        stdout(&env.run(&["ext", "list"]))
+            .lines()
+            .skip(1)
+            .map(|l| l.split_whitespace().map(str::to_string).collect())
+            .collect()
+    };
+    assert_eq!(
+        security(&env),
+        [
+            vec!["110", "from-internal", "tls"],
+            vec!["111", "from-internal", "tls,srtp"],
+            vec!["112", "from-internal"],
+        ]
+    );
+
+    assert_code(
+        &env.run(&[
+            "ext",
+            "set",
+            "110",
+            "--require-tls",
+            "false",
+            "--require-srtp",
+            "true",
+        ]),
+        0,
+    );
+    // Either flag alone is something to change; the other is kept.
+    assert_code(
+        &env.run(&["ext", "set", "111", "--require-srtp", "false"]),
+        0,
+    );
+    assert_code(&env.run(&["ext", "set", "112", "--require-tls", "true"]), 0);
+    assert_eq!(
+        security(&env),
+        [
+            vec!["110", "from-internal", "srtp"],
+            vec!["111", "from-internal", "tls"],
+            vec!["112", "from-internal", "tls"],
+        ]
+    );
+
+    // `ext set` takes a value (true or false), `ext add` none.
+    assert_code(&env.run(&["ext", "set", "110", "--require-tls"]), 2);
+    assert_code(&env.run(&["ext", "set", "110", "--require-tls", "yes"]), 2);
+    assert_code(
+        &env.run(&[&add[..], &["--require-tls", "true"]].concat()),
+        2,
+    );
 }
 
 #[test]

@@ -125,6 +125,8 @@ impl ConfigBuilder {
                 context,
                 ha1_md5,
                 ha1_sha256,
+                require_tls: false,
+                require_srtp: false,
             });
         }
 

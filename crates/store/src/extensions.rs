@@ -5,6 +5,7 @@ use sqlx::Row;
 
 use crate::error::map_insert;
 use crate::secrets::ha1_pair;
+use crate::supervisors::flag;
 use crate::time::now_ms;
 use crate::{validate, Store, StoreError};
 
@@ -22,6 +23,12 @@ pub struct Extension {
     pub ha1_md5: String,
     /// SHA-256(`number:realm:secret`), lower-case hex.
     pub ha1_sha256: String,
+    /// Only SIP/TLS is accepted from it: a REGISTER or INVITE over UDP or TCP is
+    /// refused, so its credentials and signalling never cross the network in clear.
+    pub require_tls: bool,
+    /// Its calls must use SRTP: an offer from it without SDES crypto is refused, and
+    /// calls to it are offered RTP/SAVP only, so its media is never sent in clear.
+    pub require_srtp: bool,
 }
 
 /// What `add_extension` needs; the secret is hashed and then dropped.
@@ -32,6 +39,11 @@ pub struct NewExtension {
     pub name: Option<String>,
     /// Defaults to `from-internal`.
     pub context: Option<String>,
+    /// See [`Extension::require_tls`]; off by default so existing provisioning
+    /// (plain UDP phones) keeps working unchanged.
+    pub require_tls: bool,
+    /// See [`Extension::require_srtp`]; off by default, like `require_tls`.
+    pub require_srtp: bool,
 }
 
 /// Fields to change; `None` leaves a field as it is, `Some("")` clears the name.
@@ -40,6 +52,8 @@ pub struct ExtensionUpdate {
     pub secret: Option<String>,
     pub name: Option<String>,
     pub context: Option<String>,
+    pub require_tls: Option<bool>,
+    pub require_srtp: Option<bool>,
 }
 
 fn checked_name(name: Option<&str>) -> Result<Option<String>, StoreError> {
@@ -52,6 +66,11 @@ fn checked_name(name: Option<&str>) -> Result<Option<String>, StoreError> {
     }
 }
 
+/// The columns [`from_row`] reads, for every query that loads whole extensions (the
+/// Store's own and the snapshot loader's), so that none of them forgets one.
+pub(crate) const COLUMNS: &str =
+    "number, name, context, ha1_md5, ha1_sha256, require_tls, require_srtp";
+
 pub(crate) fn from_row(row: &AnyRow) -> Result<Extension, StoreError> {
     Ok(Extension {
         number: row.try_get("number")?,
@@ -59,6 +78,8 @@ pub(crate) fn from_row(row: &AnyRow) -> Result<Extension, StoreError> {
         context: row.try_get("context")?,
         ha1_md5: row.try_get("ha1_md5")?,
         ha1_sha256: row.try_get("ha1_sha256")?,
+        require_tls: flag(row, "require_tls")?,
+        require_srtp: flag(row, "require_srtp")?,
     })
 }
 
@@ -73,14 +94,18 @@ impl Store {
         let (md5, sha256) = ha1_pair(&ext.number, self.realm(), &ext.secret);
         let now = now_ms();
         sqlx::query(
-            "INSERT INTO extensions (number, name, context, ha1_md5, ha1_sha256, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6)",
+            "INSERT INTO extensions \
+               (number, name, context, ha1_md5, ha1_sha256, require_tls, require_srtp, \
+                created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
         )
         .bind(&ext.number)
         .bind(name)
         .bind(context)
         .bind(md5)
         .bind(sha256)
+        .bind(i64::from(ext.require_tls))
+        .bind(i64::from(ext.require_srtp))
         .bind(now)
         .execute(&self.pool)
         .await
@@ -90,9 +115,9 @@ impl Store {
 
     /// One extension, or `None` if the number is unknown.
     pub async fn get_extension(&self, number: &str) -> Result<Option<Extension>, StoreError> {
-        let row = sqlx::query(
-            "SELECT number, name, context, ha1_md5, ha1_sha256 FROM extensions WHERE number = $1",
-        )
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM extensions WHERE number = $1"
+        )))
         .bind(number)
         .fetch_optional(&self.pool)
         .await?;
@@ -101,9 +126,9 @@ impl Store {
 
     /// Every extension, ordered by number.
     pub async fn list_extensions(&self) -> Result<Vec<Extension>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT number, name, context, ha1_md5, ha1_sha256 FROM extensions ORDER BY number",
-        )
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM extensions ORDER BY number"
+        )))
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(from_row).collect()
@@ -137,6 +162,8 @@ impl Store {
                context = COALESCE($3, context), \
                ha1_md5 = COALESCE($4, ha1_md5), \
                ha1_sha256 = COALESCE($5, ha1_sha256), \
+               require_tls = COALESCE($7, require_tls), \
+               require_srtp = COALESCE($8, require_srtp), \
                updated_at = $6 \
              WHERE number = $1",
         )
@@ -146,6 +173,8 @@ impl Store {
         .bind(hashes.0)
         .bind(hashes.1)
         .bind(now_ms())
+        .bind(update.require_tls.map(i64::from))
+        .bind(update.require_srtp.map(i64::from))
         .execute(&self.pool)
         .await?;
         if result.rows_affected() == 0 {

@@ -59,9 +59,10 @@ async fn read_parts(conn: &mut AnyConnection, realm: &str) -> Result<Parts, Stor
         );
     }
 
-    let rows = sqlx::query(
-        "SELECT number, name, context, ha1_md5, ha1_sha256 FROM extensions ORDER BY number",
-    )
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {} FROM extensions ORDER BY number",
+        extensions::COLUMNS
+    )))
     .fetch_all(&mut *conn)
     .await?;
     let extensions = rows

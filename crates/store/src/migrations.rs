@@ -59,5 +59,12 @@ pub(crate) fn migrator() -> Migrator {
             include_str!("../migrations/0007_lockouts.sql").into_sql_str(),
             false,
         ),
+        Migration::new(
+            8,
+            "transport_security".into(),
+            MigrationType::Simple,
+            include_str!("../migrations/0008_transport_security.sql").into_sql_str(),
+            false,
+        ),
     ])
 }

@@ -112,7 +112,10 @@ fn checked_modes(modes: &[SpyMode]) -> Result<Vec<SpyMode>, StoreError> {
     Ok(out)
 }
 
-fn flag(row: &AnyRow, column: &str) -> Result<bool, StoreError> {
+/// A flag column. Flags are BIGINT 0/1 on both backends (SQLite has no BOOLEAN, and
+/// one column type keeps one schema and one decoding for both), so it is read as an
+/// integer; anything but 0 is true.
+pub(crate) fn flag(row: &AnyRow, column: &str) -> Result<bool, StoreError> {
     let v: i64 = row.try_get(column)?;
     Ok(v != 0)
 }

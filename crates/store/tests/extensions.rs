@@ -1,6 +1,6 @@
 mod common;
 
-use store::{ExtensionUpdate, NewExtension, Store, StoreError};
+use store::{ExtensionUpdate, LiveConfig, NewExtension, Store, StoreError};
 
 fn new_ext(number: &str, secret: &str) -> NewExtension {
     NewExtension {
@@ -8,6 +8,7 @@ fn new_ext(number: &str, secret: &str) -> NewExtension {
         secret: secret.into(),
         name: None,
         context: None,
+        ..Default::default()
     }
 }
 
@@ -67,7 +68,7 @@ async fn add_get_list_update_delete() {
                 &ExtensionUpdate {
                     secret: Some("new".into()),
                     name: Some(String::new()),
-                    context: None,
+                    ..Default::default()
                 },
             )
             .await
@@ -83,6 +84,80 @@ async fn add_get_list_update_delete() {
         assert!(store.delete_extension("110").await.unwrap());
         assert!(!store.delete_extension("110").await.unwrap());
         assert!(store.get_extension("110").await.unwrap().is_none());
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn transport_security_flags_round_trip() {
+    for db in common::backends().await {
+        eprintln!("backend: {}", db.name);
+        let store = Store::open(&db.url).await.unwrap();
+        store
+            .add_extension(&NewExtension {
+                require_tls: true,
+                ..new_ext("110", "a")
+            })
+            .await
+            .unwrap();
+        store.add_extension(&new_ext("111", "b")).await.unwrap();
+
+        let flags = |e: &store::Extension| (e.require_tls, e.require_srtp);
+        let e = store.get_extension("110").await.unwrap().unwrap();
+        assert_eq!(flags(&e), (true, false));
+        let e = store.get_extension("111").await.unwrap().unwrap();
+        assert_eq!(flags(&e), (false, false), "both default to off");
+
+        store
+            .update_extension(
+                "110",
+                &ExtensionUpdate {
+                    require_srtp: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let e = store.get_extension("110").await.unwrap().unwrap();
+        assert_eq!(flags(&e), (true, true), "require_tls kept");
+
+        store
+            .update_extension(
+                "110",
+                &ExtensionUpdate {
+                    require_tls: Some(false),
+                    name: Some("Alice".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let e = store.get_extension("110").await.unwrap().unwrap();
+        assert_eq!(flags(&e), (false, true), "require_srtp kept");
+        assert_eq!(e.name.as_deref(), Some("Alice"));
+
+        let listed: Vec<_> = store
+            .list_extensions()
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| (e.number.clone(), flags(e)))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                ("110".to_string(), (false, true)),
+                ("111".to_string(), (false, false))
+            ]
+        );
+
+        // The switch reads them from the snapshot, not from the Store.
+        let live = LiveConfig::start(store.clone()).await.unwrap();
+        let snap = live.snapshot();
+        assert_eq!(flags(snap.extension("110").unwrap()), (false, true));
+        assert_eq!(flags(snap.extension("111").unwrap()), (false, false));
+        drop(live);
+        store.close().await;
         db.cleanup().await;
     }
 }

@@ -38,6 +38,7 @@ async fn realm_is_used_for_ha1() {
             secret: "x".into(),
             name: None,
             context: None,
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -133,6 +134,7 @@ async fn two_pools_write_concurrently() {
                     secret: "x".into(),
                     name: None,
                     context: None,
+                    ..Default::default()
                 })
                 .await
                 .unwrap();

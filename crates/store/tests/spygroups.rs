@@ -18,6 +18,7 @@ async fn ext(s: &Store, number: &str) {
         secret: "x".into(),
         name: None,
         context: None,
+        ..Default::default()
     })
     .await
     .unwrap();

@@ -21,6 +21,12 @@ pub struct ExtensionOut {
     pub name: Option<String>,
     /// Dialplan context its calls start in.
     pub context: String,
+    /// It may register and call only over SIP/TLS: a REGISTER or INVITE from it over
+    /// UDP or TCP is refused with 403.
+    pub require_tls: bool,
+    /// Its calls must use SRTP: an offer from it without SDES crypto is refused with
+    /// 488, and calls to it are offered RTP/SAVP only.
+    pub require_srtp: bool,
     /// Said when a secret just given is weak (stored all the same): why.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
@@ -37,6 +43,15 @@ pub struct ExtensionIn {
     pub name: Option<String>,
     /// Defaults to `from-internal`.
     pub context: Option<String>,
+    /// Only SIP/TLS from it (see the extension's `require_tls`); absent: false, so a
+    /// client written before the field existed makes the same extension as before.
+    #[serde(default)]
+    #[schema(default = false)]
+    pub require_tls: bool,
+    /// SRTP only (see the extension's `require_srtp`); absent: false.
+    #[serde(default)]
+    #[schema(default = false)]
+    pub require_srtp: bool,
 }
 
 /// Fields to change; absent ones stay as they are. `"name": ""` clears the name.
@@ -46,6 +61,8 @@ pub struct ExtensionPatch {
     pub secret: Option<String>,
     pub name: Option<String>,
     pub context: Option<String>,
+    pub require_tls: Option<bool>,
+    pub require_srtp: Option<bool>,
 }
 
 fn ext_out(e: store::Extension) -> ExtensionOut {
@@ -53,6 +70,8 @@ fn ext_out(e: store::Extension) -> ExtensionOut {
         number: e.number,
         name: e.name,
         context: e.context,
+        require_tls: e.require_tls,
+        require_srtp: e.require_srtp,
         warnings: Vec::new(),
     }
 }
@@ -112,6 +131,8 @@ pub(crate) async fn add_extension(
         secret: req.secret,
         name: req.name,
         context: req.context,
+        require_tls: req.require_tls,
+        require_srtp: req.require_srtp,
     })
     .await?;
     let e = st
@@ -165,6 +186,8 @@ pub(crate) async fn update_extension(
             secret: req.secret,
             name: req.name,
             context: req.context,
+            require_tls: req.require_tls,
+            require_srtp: req.require_srtp,
         },
     )
     .await?;

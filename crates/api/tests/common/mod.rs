@@ -171,6 +171,7 @@ impl Server {
                 secret: "s201".into(),
                 name: Some("Supervisor".into()),
                 context: None,
+                ..Default::default()
             })
             .await
             .unwrap();

@@ -14,6 +14,8 @@ pub async fn run(store: &Store, cmd: ExtCommand) -> anyhow::Result<()> {
             secret,
             name,
             context,
+            require_tls,
+            require_srtp,
         } => {
             warn_if_weak(&number, Some(&secret));
             store
@@ -22,6 +24,8 @@ pub async fn run(store: &Store, cmd: ExtCommand) -> anyhow::Result<()> {
                     secret,
                     name,
                     context,
+                    require_tls,
+                    require_srtp,
                 })
                 .await?;
             println!("extension {number} added");
@@ -31,19 +35,34 @@ pub async fn run(store: &Store, cmd: ExtCommand) -> anyhow::Result<()> {
                 .list_extensions()
                 .await?
                 .into_iter()
-                .map(|e| vec![e.number, e.name.unwrap_or_default(), e.context])
+                .map(|e| {
+                    let security = security(e.require_tls, e.require_srtp);
+                    vec![e.number, e.name.unwrap_or_default(), e.context, security]
+                })
                 .collect();
-            print!("{}", table::render(&["NUMBER", "NAME", "CONTEXT"], &rows));
+            print!(
+                "{}",
+                table::render(&["NUMBER", "NAME", "CONTEXT", "SECURITY"], &rows)
+            );
         }
         ExtCommand::Set {
             number,
             secret,
             name,
             context,
+            require_tls,
+            require_srtp,
         } => {
-            if secret.is_none() && name.is_none() && context.is_none() {
+            if secret.is_none()
+                && name.is_none()
+                && context.is_none()
+                && require_tls.is_none()
+                && require_srtp.is_none()
+            {
                 bail!(Usage(
-                    "nothing to change: give --secret, --name and/or --context".into()
+                    "nothing to change: give --secret, --name, --context, --require-tls \
+                     and/or --require-srtp"
+                        .into()
                 ));
             }
             warn_if_weak(&number, secret.as_deref());
@@ -54,6 +73,8 @@ pub async fn run(store: &Store, cmd: ExtCommand) -> anyhow::Result<()> {
                         secret,
                         name,
                         context,
+                        require_tls,
+                        require_srtp,
                     },
                 )
                 .await?;
@@ -67,6 +88,18 @@ pub async fn run(store: &Store, cmd: ExtCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The `SECURITY` cell of `ext list`: `tls`, `srtp` or `tls,srtp` for what the
+/// extension is held to, empty (like an unset name) when neither, so the usual
+/// plain extension's row stays uncluttered.
+fn security(require_tls: bool, require_srtp: bool) -> String {
+    [(require_tls, "tls"), (require_srtp, "srtp")]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, what)| *what)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Says on stderr when a secret is weak: stored all the same (the administrator

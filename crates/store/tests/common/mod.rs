@@ -17,6 +17,7 @@ pub fn ext(number: &str) -> store::NewExtension {
         secret: format!("pw{number}"),
         name: None,
         context: None,
+        ..Default::default()
     }
 }
 
