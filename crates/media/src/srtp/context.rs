@@ -4,6 +4,7 @@
 use super::kdf::{SessionKeys, Stream};
 use super::replay::{Streams, Window};
 use super::{SrtpError, SrtpKey, SrtpSuite};
+use std::fmt;
 use subtle::ConstantTimeEq;
 
 /// RTP fixed header length (RFC 3550 5.1).
@@ -14,7 +15,7 @@ const RTCP_HEADER: usize = 8;
 /// The E flag and 31-bit SRTCP index appended to every SRTCP packet.
 const RTCP_INDEX_LEN: usize = 4;
 const E_FLAG: u32 = 0x8000_0000;
-/// Highest SRTCP index; the key must not be used for more (RFC 3711 3.3.2).
+/// Highest SRTCP index (31 bits); the key must not be used for more.
 const MAX_RTCP_INDEX: u32 = 0x7fff_ffff;
 
 /// SRTP and SRTCP for one direction of one call leg, from one SDES master key.
@@ -204,6 +205,15 @@ impl SrtpContext {
         window.accept(index);
         self.rtcp_received.put(ssrc, window);
         Ok(plain_len)
+    }
+}
+
+/// Names the suite only: the session keys stay out of logs.
+impl fmt::Debug for SrtpContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SrtpContext")
+            .field("suite", &self.suite)
+            .finish_non_exhaustive()
     }
 }
 

@@ -19,7 +19,7 @@ type AesCm = StreamCipherCoreWrapper<CtrCore<Aes128, flavors::Ctr128BE>>;
 
 /// HMAC-SHA1 output length; the tag is its first 10 or 4 bytes.
 pub(super) const MAC_LEN: usize = 20;
-/// Session authentication key length (n_a = 160 bits, RFC 3711 4.3.2).
+/// Session authentication key length (n_a = 160 bits for HMAC-SHA1).
 pub(super) const AUTH_KEY_LEN: usize = 20;
 
 /// The key derivation labels of RFC 3711 4.3.1: for SRTP the encryption key,

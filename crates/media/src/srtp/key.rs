@@ -50,7 +50,7 @@ impl SrtpKey {
         STANDARD.encode(raw)
     }
 
-    /// Reads the key-info of an `inline:` key param (RFC 4568 9.2):
+    /// Reads the key-info of an `inline:` key param (RFC 4568):
     /// `BASE64[|lifetime][|mki:length]`, with or without the `inline:` prefix.
     ///
     /// A lifetime (`2^31` or a decimal count) is accepted and ignored: no call

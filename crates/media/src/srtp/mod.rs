@@ -78,15 +78,16 @@ impl fmt::Display for SrtpSuite {
     }
 }
 
-/// Exact names only: RFC 4568 names are case-sensitive, and the SDES parser treats
-/// anything else as a suite we do not implement (the line is skipped).
+/// The RFC 4568 names, in any case (its grammar is ABNF, whose literals are
+/// case-insensitive); the SDES parser treats anything else as a suite we do not
+/// implement and skips the line.
 impl FromStr for SrtpSuite {
     type Err = SrtpError;
 
     fn from_str(s: &str) -> Result<SrtpSuite, SrtpError> {
         SrtpSuite::ALL
             .into_iter()
-            .find(|suite| suite.name() == s)
+            .find(|suite| suite.name().eq_ignore_ascii_case(s))
             .ok_or_else(|| SrtpError::UnknownSuite(s.to_string()))
     }
 }

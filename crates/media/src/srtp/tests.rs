@@ -108,7 +108,7 @@ fn libsrtp_reference_packet() {
 /// Packets protected by libsrtp 2.x (`testdata/libsrtp_vectors.py`): a sequence
 /// wrap (ROC 0 -> 1), a packet with two CSRCs and a header extension, and two
 /// compound RTCP packets. libsrtp numbers SRTCP from 1, we from 0 (RFC 3711
-/// 3.3.2: the index is incremented *after* each packet is sent); either is
+/// 3.4: the index is incremented *after* each packet is sent); either is
 /// accepted by both, and the vectors are compared from our second packet on.
 const LIBSRTP_RTP_80: &[(&str, &str)] = &[
     ("8000fffe009ffec0cafebabefefefefefefefefefefefefefefefefefefefefe",
@@ -522,7 +522,11 @@ fn suite_names_and_tags() {
         "AEAD_AES_256_GCM".parse::<SrtpSuite>(),
         Err(SrtpError::UnknownSuite("AEAD_AES_256_GCM".into()))
     );
-    assert!("aes_cm_128_hmac_sha1_80".parse::<SrtpSuite>().is_err());
+    assert_eq!(
+        "aes_cm_128_hmac_sha1_80".parse::<SrtpSuite>(),
+        Ok(SrtpSuite::AesCm128HmacSha1_80)
+    );
+    assert!("AES_CM_128_HMAC_SHA1_80 ".parse::<SrtpSuite>().is_err());
 }
 
 #[test]
@@ -569,4 +573,6 @@ fn debug_hides_key_material() {
         "{text}"
     );
     assert!(!text.contains(&key.inline()), "{text}");
+    let ctx = format!("{:?}", SrtpContext::new(&key));
+    assert_eq!(ctx, "SrtpContext { suite: AesCm128HmacSha1_32, .. }");
 }

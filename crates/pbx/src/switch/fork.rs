@@ -161,6 +161,8 @@ impl Switch {
             call.dtmf.as_ref(),
             Direction::SendRecv,
             call.ptime,
+            sdp::RtpProfile::Avp,
+            None,
         );
         Some((invite, peer, channel, dialog))
     }

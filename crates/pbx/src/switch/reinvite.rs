@@ -38,6 +38,8 @@ impl Switch {
             call.dtmf.as_ref(),
             Direction::SendRecv,
             call.ptime,
+            sdp::RtpProfile::Avp,
+            None,
         );
         call.reinvite_ack[side.index()] = None;
         let Some(leg) = call.leg_mut(side) else {

@@ -41,6 +41,8 @@ impl Switch {
             call.dtmf.as_ref(),
             direction,
             call.ptime,
+            sdp::RtpProfile::Avp,
+            None,
         )
     }
 
