@@ -229,6 +229,13 @@ stream += [(3000, rtp(0, 9001, 8005, 0xBBBB, payload=small))]  # after silence
 write("rtp", "rewriter-switch", records(8000, stream))
 write("rtp", "rewriter-wrap", records(16000, [(20, rtp(9, 65534 + i, 0xFFFFFE00 + 320 * i, 7, payload=small)) for i in range(4)]))
 
+# --- srtp ------------------------------------------------------------------
+# Plain packets: the target protects and unprotects them (the first byte, 0x80
+# or 0x81, picks the suite: even _80, odd _32).
+write("srtp", "pcmu", rtp(0, 65535, 160000, 0xDEADBEEF))
+write("srtp", "csrc-ext", rtp(8, 7, 8, 0x1234, payload=b"\xd5" * 20, csrc=(1, 2), ext=b"\x10\xaa\x00\x00"))
+write("srtp", "rtcp-rr-sdes", rtcp_rr(0x42, 0xDEADBEEF) + rtcp_sdes(0x42))
+
 # --- dialplan ----------------------------------------------------------------
 for rel in ["config/extensions.conf", "tests/fixtures/extensions-seed.conf",
             "tests/e2e/dialplan.conf", "bench/dialplan.conf"]:

@@ -11,7 +11,7 @@ secs=${1:-600}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(sip_message sdp rtp dialplan expr)
+    targets=(sip_message sdp rtp srtp dialplan expr)
 fi
 mkdir -p logs
 nice -n 19 cargo +nightly fuzz build

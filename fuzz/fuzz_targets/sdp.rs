@@ -1,12 +1,13 @@
 //! SDP from peers: `media::sdp::parse_audio` on any body, then what the switch does
 //! with an offer (negotiate against PCMU/PCMA, write our answer with `build_sdp`).
-//! Our answer must parse again and carry exactly the negotiated codecs.
+//! Our answer must parse again and carry exactly the negotiated codecs, profile
+//! and SDES crypto line.
 //! (`negotiate` takes the peer's description and our fixed codec list; the same
 //! call checks a peer's answer to our offer, so one direction covers both.)
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use media::sdp::{build_sdp, negotiate, parse_audio, SdpOrigin};
+use media::sdp::{answer_crypto, build_sdp, negotiate, parse_audio, SdpOrigin};
 use std::net::{IpAddr, Ipv4Addr};
 
 /// What the switch supports (crates/pbx/src/switch/setup.rs).
@@ -45,6 +46,13 @@ fuzz_target!(|data: &[u8]| {
             d.pt
         );
     }
+    // SRTP is only selected with a usable crypto line to answer.
+    let crypto = answer_crypto(&desc);
+    assert!(
+        crypto.is_some() || !desc.profile.is_secure(),
+        "{} selected without a usable a=crypto",
+        desc.profile
+    );
     let answer = build_sdp(
         &mut fixed_origin(),
         true,
@@ -54,6 +62,8 @@ fuzz_target!(|data: &[u8]| {
         dtmf.as_ref(),
         desc.direction.reverse(),
         desc.ptime,
+        desc.profile,
+        crypto.as_ref(),
     );
     let back = match parse_audio(&answer) {
         Ok(b) => b,
@@ -70,6 +80,12 @@ fuzz_target!(|data: &[u8]| {
     );
     assert_eq!(back.direction, desc.direction.reverse());
     assert_eq!(back.ptime, desc.ptime);
+    assert_eq!(back.profile, desc.profile);
+    assert_eq!(
+        back.crypto,
+        Vec::from_iter(crypto),
+        "answer crypto reads back differently"
+    );
 });
 
 fn fixed_origin() -> SdpOrigin {

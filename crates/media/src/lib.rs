@@ -20,7 +20,7 @@
 //! 3 relay core   relay                            sans-I/O: (now, input) in, Transmits out
 //! 2 vocabulary   control                          Control, BridgeId
 //! 1 decode path  hooked                           jitter + G.711 + mixer per leg, pipes
-//! 0 pure cores   mix, jitter, dtmf, tone, wav, codec, rtp, sdp, frame, goertzel,
+//! 0 pure cores   mix, jitter, dtmf, tone, wav, codec, rtp, sdp, srtp, frame, goertzel,
 //!                side (Side), stats (counters)
 //! ```
 //!
@@ -36,6 +36,7 @@
 
 pub mod rtp;
 pub mod sdp;
+pub mod srtp;
 
 mod bridge;
 mod control;

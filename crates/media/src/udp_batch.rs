@@ -31,15 +31,10 @@ impl RecvBatch {
         }
     }
 
-    /// Datagram `i` of the last batch and where it came from (None for a source
-    /// that is neither IPv4 nor IPv6, which the caller drops).
-    pub fn get(&mut self, i: usize) -> (&mut [u8], Option<SocketAddr>) {
-        let n = self.lens[i];
-        (&mut self.bufs[i][..n], self.srcs[i])
-    }
-
-    /// Datagram `i` as its whole receive buffer and the datagram's length: the
-    /// relay may grow a packet in place (an SRTP tag) into the room after it.
+    /// Datagram `i` of the last batch as its whole receive buffer, the datagram's
+    /// length, and where it came from (None for a source that is neither IPv4 nor
+    /// IPv6, which the caller drops). The relay may grow a packet in place (an
+    /// SRTP tag) into the room after it.
     pub fn get_with_room(&mut self, i: usize) -> (&mut [u8], usize, Option<SocketAddr>) {
         let n = self.lens[i];
         (&mut self.bufs[i][..], n, self.srcs[i])
@@ -142,7 +137,8 @@ mod tests {
             match batch.recv(&rx) {
                 Ok(n) => {
                     for i in 0..n {
-                        let (pkt, src) = batch.get(i);
+                        let (buf, len, src) = batch.get_with_room(i);
+                        let pkt = &buf[..len];
                         assert_eq!(src, Some(from));
                         assert_eq!(pkt.len(), 10 + pkt[0] as usize);
                         seen.push(pkt[0]);

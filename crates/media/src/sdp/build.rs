@@ -1,4 +1,4 @@
-use super::{Codec, Direction};
+use super::{Codec, Direction, RtpProfile, SdesCrypto};
 use std::fmt::Write;
 use std::net::IpAddr;
 
@@ -31,6 +31,11 @@ impl Default for SdpOrigin {
 
 /// Writes the PBX's SDP for one leg. `bump` increments the origin version first
 /// (pass true for every new offer or answer after the first on this leg).
+///
+/// `profile` goes in the m-line; `crypto` is our own SDES line (our sending key),
+/// written after the rtpmap and fmtp lines. In an answer it carries the accepted offer line's
+/// tag (`answer_crypto`). A secure profile without `crypto` is the caller's
+/// mistake: the description would be unusable, and it is written as asked.
 #[allow(clippy::too_many_arguments)]
 pub fn build_sdp(
     origin: &mut SdpOrigin,
@@ -41,6 +46,8 @@ pub fn build_sdp(
     dtmf: Option<&Codec>,
     direction: Direction,
     ptime: Option<u32>,
+    profile: RtpProfile,
+    crypto: Option<&SdesCrypto>,
 ) -> Vec<u8> {
     if bump {
         origin.version = origin.version.wrapping_add(1);
@@ -49,7 +56,7 @@ pub fn build_sdp(
         IpAddr::V4(_) => "IP4",
         IpAddr::V6(_) => "IP6",
     };
-    let mut s = String::with_capacity(320);
+    let mut s = String::with_capacity(400);
     // Writing to a String cannot fail; the results are ignored deliberately.
     let _ = write!(s, "v=0\r\n");
     let _ = write!(
@@ -58,7 +65,7 @@ pub fn build_sdp(
         origin.session_id, origin.version
     );
     let _ = write!(s, "s=spygroup\r\nc=IN {family} {media_ip}\r\nt=0 0\r\n");
-    let _ = write!(s, "m=audio {port} RTP/AVP");
+    let _ = write!(s, "m=audio {port} {profile}");
     for c in codecs.iter().chain(dtmf) {
         let _ = write!(s, " {}", c.pt);
     }
@@ -68,6 +75,9 @@ pub fn build_sdp(
     }
     if let Some(d) = dtmf {
         let _ = write!(s, "a=fmtp:{} 0-16\r\n", d.pt);
+    }
+    if let Some(c) = crypto {
+        let _ = write!(s, "a=crypto:{c}\r\n");
     }
     if let Some(p) = ptime {
         let _ = write!(s, "a=ptime:{p}\r\n");

@@ -3,10 +3,11 @@
 //!
 //! Parsing goes through `ezk-sdp-types` (see `parse.rs` for how it is fed); the PBX's
 //! own descriptions are written directly (`build.rs`) so that every byte we send is
-//! under our control.
+//! under our control. SRTP keys travel as SDES `a=crypto` lines (`crypto.rs`).
 
 mod build;
 mod codec;
+mod crypto;
 mod error;
 mod negotiate;
 mod parse;
@@ -16,6 +17,7 @@ mod tests;
 
 pub use build::{build_sdp, SdpOrigin};
 pub use codec::Codec;
+pub use crypto::{answer_crypto, CryptoError, SdesCrypto};
 pub use error::SdpError;
 pub use negotiate::negotiate;
 pub use parse::parse_audio;
@@ -62,6 +64,41 @@ impl fmt::Display for Direction {
     }
 }
 
+/// The transport profile of an m-line (RFC 3551, 4585, 3711, 5124). The `F`
+/// profiles add RTCP feedback, which the relay passes through like other RTCP;
+/// the `S` profiles are SRTP, keyed by SDES `a=crypto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RtpProfile {
+    #[default]
+    Avp,
+    Avpf,
+    Savp,
+    Savpf,
+}
+
+impl RtpProfile {
+    /// The protocol as written in the m-line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RtpProfile::Avp => "RTP/AVP",
+            RtpProfile::Avpf => "RTP/AVPF",
+            RtpProfile::Savp => "RTP/SAVP",
+            RtpProfile::Savpf => "RTP/SAVPF",
+        }
+    }
+
+    /// True for the SRTP profiles, where every packet must be protected.
+    pub fn is_secure(self) -> bool {
+        matches!(self, RtpProfile::Savp | RtpProfile::Savpf)
+    }
+}
+
+impl fmt::Display for RtpProfile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What one side said about its audio stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AudioDescription {
@@ -80,6 +117,14 @@ pub struct AudioDescription {
     pub ptime: Option<u32>,
     /// `a=rtcp` port (RFC 3605) when the phone does not use RTP port + 1.
     pub rtcp_port: Option<u16>,
+    /// The m-line's profile. RTP/SAVP(F) always comes with at least one usable
+    /// `crypto` line (`parse_audio` fails otherwise).
+    pub profile: RtpProfile,
+    /// The usable `a=crypto` lines in offered order; lines with a suite or
+    /// parameters we do not support are left out. Kept for RTP/AVP too: pjsua
+    /// with SRTP "optional" offers RTP/AVP with crypto lines, and answering one
+    /// of them turns SRTP on.
+    pub crypto: Vec<SdesCrypto>,
 }
 
 impl AudioDescription {

@@ -7,8 +7,12 @@
 //! matter for audio: session lines, audio sections, and within them only the
 //! attributes read below. Everything else the peer wrote is irrelevant to the
 //! PBX's own answer, which `build_sdp` writes from scratch.
+//!
+//! `a=crypto` lines are kept, but read here rather than by `ezk-sdp-types`: it
+//! refuses the whole body over one line it cannot parse, while an offer's crypto
+//! lines are alternatives, and one we cannot read must only be skipped.
 
-use super::{AudioDescription, Codec, Direction, SdpError};
+use super::{AudioDescription, Codec, CryptoError, Direction, RtpProfile, SdesCrypto, SdpError};
 use ezk_sdp_types::{
     Direction as EzkDirection, MediaDescription, MediaType, SessionDescription, TaggedAddress,
     TransportProtocol, UnknownAttribute,
@@ -20,18 +24,31 @@ const MAX_PAYLOAD_TYPE: u8 = 127;
 
 /// Attributes that `parse_audio` reads; all others are dropped before parsing.
 const KEPT_ATTRIBUTES: &[&str] = &[
-    "rtpmap", "rtcp", "ptime", "sendrecv", "sendonly", "recvonly", "inactive",
+    "rtpmap", "rtcp", "ptime", "sendrecv", "sendonly", "recvonly", "inactive", "crypto",
 ];
+
+/// Kept attributes that we parse ourselves instead of handing them to
+/// `ezk-sdp-types` (see the module doc).
+const OWN_ATTRIBUTES: &[&str] = &["crypto"];
+
+/// The body cut down for `ezk-sdp-types`, and what was set aside for us.
+struct Reduced {
+    text: String,
+    /// The values of the `a=crypto` lines of each kept m-section, in order; the
+    /// i-th entry belongs to the i-th media description `ezk-sdp-types` returns
+    /// (only audio sections are kept, each with its m-line).
+    crypto: Vec<Vec<String>>,
+}
 
 /// Parses the first active (port != 0) audio stream of an SDP body.
 pub fn parse_audio(body: &[u8]) -> Result<AudioDescription, SdpError> {
     let text = std::str::from_utf8(body)
         .map_err(|_| SdpError::NotSdp("body is not valid UTF-8".to_string()))?;
     let reduced = reduce(text)?;
-    let session =
-        SessionDescription::parse(&reduced.into()).map_err(|e| SdpError::NotSdp(e.to_string()))?;
+    let session = SessionDescription::parse(&reduced.text.into())
+        .map_err(|e| SdpError::NotSdp(e.to_string()))?;
 
-    let audio = select_audio(&session)?;
+    let (audio, profile, crypto) = select_audio(&session, &reduced.crypto)?;
     let addr = connection_addr(audio, &session)?;
     let (codecs, dtmf) = codecs_of(audio);
     let ptime = ptime_of(&audio.attributes).or_else(|| ptime_of(&session.attributes));
@@ -49,12 +66,15 @@ pub fn parse_audio(body: &[u8]) -> Result<AudioDescription, SdpError> {
         },
         ptime,
         rtcp_port: audio.rtcp.as_ref().map(|r| r.port),
+        profile,
+        crypto,
     })
 }
 
 /// Keeps session-level lines and audio sections, and only the attributes we read.
-fn reduce(text: &str) -> Result<String, SdpError> {
+fn reduce(text: &str) -> Result<Reduced, SdpError> {
     let mut out = String::with_capacity(text.len());
+    let mut crypto: Vec<Vec<String>> = Vec::new();
     let mut first = true;
     let mut in_skipped_section = false;
     for line in text.split('\n').map(str::trim) {
@@ -76,13 +96,24 @@ fn reduce(text: &str) -> Result<String, SdpError> {
         let keep = match kind {
             "m" => {
                 in_skipped_section = !value.starts_with("audio ");
+                if !in_skipped_section {
+                    crypto.push(Vec::new());
+                }
                 !in_skipped_section
             }
             _ if in_skipped_section => false,
             "v" | "o" | "s" | "c" | "t" => true,
             "a" => {
-                let name = value.split(':').next().unwrap_or("");
-                KEPT_ATTRIBUTES.contains(&name)
+                let (name, attr_value) = value.split_once(':').unwrap_or((value, ""));
+                if OWN_ATTRIBUTES.contains(&name) {
+                    // Media level only (RFC 4568); at session level it is ignored.
+                    if let Some(section) = crypto.last_mut() {
+                        section.push(attr_value.trim().to_string());
+                    }
+                    false
+                } else {
+                    KEPT_ATTRIBUTES.contains(&name)
+                }
             }
             _ => false,
         };
@@ -94,28 +125,69 @@ fn reduce(text: &str) -> Result<String, SdpError> {
     if first {
         return Err(SdpError::NotSdp("body is empty".to_string()));
     }
-    Ok(out)
+    Ok(Reduced { text: out, crypto })
 }
 
-/// The first audio stream with a non-zero port and plain RTP; if the only active
-/// audio streams are unusable, the error names why.
-fn select_audio(session: &SessionDescription) -> Result<&MediaDescription, SdpError> {
+/// The first audio stream with a non-zero port, plain RTP or SRTP with a usable
+/// `a=crypto` line; if the only active audio streams are unusable, the error
+/// names why. `crypto[i]` holds the crypto lines of the i-th media description.
+fn select_audio<'s>(
+    session: &'s SessionDescription,
+    crypto: &[Vec<String>],
+) -> Result<(&'s MediaDescription, RtpProfile, Vec<SdesCrypto>), SdpError> {
     let mut first_problem = None;
-    for md in &session.media_descriptions {
+    for (i, md) in session.media_descriptions.iter().enumerate() {
         if md.media.media_type != MediaType::Audio || md.media.port == 0 {
             continue;
         }
-        let problem = match &md.media.proto {
-            TransportProtocol::RtpAvp | TransportProtocol::RtpAvpf => return Ok(md),
-            p @ (TransportProtocol::RtpSavp
-            | TransportProtocol::RtpSavpf
-            | TransportProtocol::UdpTlsRtpSavp
-            | TransportProtocol::UdpTlsRtpSavpf) => SdpError::Encrypted(p.to_string()),
-            p => SdpError::UnsupportedTransport(p.to_string()),
+        let profile = match &md.media.proto {
+            TransportProtocol::RtpAvp => RtpProfile::Avp,
+            TransportProtocol::RtpAvpf => RtpProfile::Avpf,
+            TransportProtocol::RtpSavp => RtpProfile::Savp,
+            TransportProtocol::RtpSavpf => RtpProfile::Savpf,
+            p @ (TransportProtocol::UdpTlsRtpSavp | TransportProtocol::UdpTlsRtpSavpf) => {
+                first_problem.get_or_insert(SdpError::Encrypted(p.to_string()));
+                continue;
+            }
+            p => {
+                first_problem.get_or_insert(SdpError::UnsupportedTransport(p.to_string()));
+                continue;
+            }
         };
-        first_problem.get_or_insert(problem);
+        let lines = crypto.get(i).map_or(&[][..], Vec::as_slice);
+        let (usable, skipped) = usable_crypto(lines);
+        if profile.is_secure() && usable.is_empty() {
+            let offered = if skipped.is_empty() {
+                "none".to_string()
+            } else {
+                skipped.join(", ")
+            };
+            first_problem.get_or_insert(SdpError::NoUsableCrypto { offered });
+            continue;
+        }
+        return Ok((md, profile, usable));
     }
     Err(first_problem.unwrap_or(SdpError::NoAudio))
+}
+
+/// The crypto lines we can use, and for the others `tag suite (why not)`.
+fn usable_crypto(lines: &[String]) -> (Vec<SdesCrypto>, Vec<String>) {
+    let mut usable = Vec::new();
+    let mut skipped = Vec::new();
+    for line in lines {
+        match SdesCrypto::parse(line) {
+            Ok(c) => usable.push(c),
+            Err(e) => {
+                let head: Vec<&str> = line.split_ascii_whitespace().take(2).collect();
+                let why = match e {
+                    CryptoError::UnknownSuite(_) => "suite not supported".to_string(),
+                    e => e.to_string(),
+                };
+                skipped.push(format!("{} ({why})", head.join(" ")));
+            }
+        }
+    }
+    (usable, skipped)
 }
 
 fn connection_addr(

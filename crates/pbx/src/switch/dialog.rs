@@ -256,11 +256,8 @@ mod tests {
     #[test]
     fn in_dialog_request_carries_dialog_identifiers() {
         let mut d = dialog();
-        let bye = d.request(
-            Method::Bye,
-            "127.0.0.1:5060",
-            "<sip:spygroup@127.0.0.1:5060>",
-        );
+        let local = SentBy::new([127, 0, 0, 1].into(), 5060, None);
+        let bye = d.request(Method::Bye, &local, "<sip:spygroup@127.0.0.1:5060>");
         assert_eq!(bye.uri.to_string(), "sip:102@10.0.0.5:5062;transport=tcp");
         assert_eq!(bye.from().unwrap().tag(), Some("ours"));
         assert_eq!(bye.to().unwrap().tag(), Some("theirs"));
@@ -283,10 +280,33 @@ mod tests {
     }
 
     #[test]
+    fn a_tls_leg_names_the_tls_port_in_via_and_contact() {
+        let local = SentBy::new([192, 0, 2, 1].into(), 5060, Some(5061));
+        let mut d = dialog();
+        d.peer = Peer::new(Transport::Tls, "192.0.2.9:40000".parse().unwrap());
+        let bye = d.request(Method::Bye, &local, &local.contact(Transport::Tls));
+        let via = bye.top_via().unwrap();
+        assert_eq!((via.transport.as_str(), via.host.as_str()), ("TLS", "192.0.2.1"));
+        assert_eq!(via.port, Some(5061));
+        assert_eq!(
+            bye.headers.get("Contact"),
+            Some("<sip:spygroup@192.0.2.1:5061;transport=tls>")
+        );
+        // UDP and TCP legs keep the plain port.
+        assert_eq!(local.host(Transport::Udp), "192.0.2.1:5060");
+        assert_eq!(
+            local.contact(Transport::Tcp),
+            "<sip:spygroup@192.0.2.1:5060;transport=tcp>"
+        );
+        assert_eq!(local.to_string(), "192.0.2.1:5060");
+    }
+
+    #[test]
     fn ack_reuses_the_invite_cseq() {
         let mut d = dialog();
-        let invite = d.request(Method::Invite, "h:1", "<sip:s@h:1>");
-        let ack = d.request(Method::Ack, "h:1", "<sip:s@h:1>");
+        let local = SentBy::new([192, 0, 2, 1].into(), 1, None);
+        let invite = d.request(Method::Invite, &local, "<sip:s@h:1>");
+        let ack = d.request(Method::Ack, &local, "<sip:s@h:1>");
         assert_eq!(invite.cseq().unwrap().seq, ack.cseq().unwrap().seq);
         assert_eq!(ack.cseq().unwrap().method, Method::Ack);
     }

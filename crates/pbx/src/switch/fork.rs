@@ -195,6 +195,7 @@ impl Switch {
             return;
         }
         branch.provisional = true;
+        let crypto = branch.crypto.clone();
         if branch.cancel_pending {
             branch.cancel_pending = false;
             let (cancel, peer) = (cancel_for(&branch.invite), branch.peer);
@@ -211,7 +212,6 @@ impl Switch {
             .then(|| sdp::parse_audio(&resp.body).ok())
             .flatten();
         let bridge = call.bridge.map(|b| b.id);
-        let crypto = branch.crypto.clone();
         if let (Some(answer), Some(bridge)) = (&answer, bridge) {
             self.set_remote(bridge, Side::B, answer, crypto.as_ref());
         }

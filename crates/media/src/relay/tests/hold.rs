@@ -40,10 +40,12 @@ fn to(side: Side) -> Transmit {
         A => Transmit {
             via: Port::rtp(A),
             dest: addr(PHONE_A),
+            len: 172,
         },
         B => Transmit {
             via: Port::rtp(B),
             dest: addr(PHONE_B),
+            len: 172,
         },
     }
 }

@@ -7,6 +7,7 @@
 mod decode;
 mod hold;
 mod latch;
+mod srtp;
 mod takeover;
 mod voices;
 
@@ -182,7 +183,8 @@ fn forwards_with_each_legs_own_continuous_stream() {
             t,
             Transmit {
                 via: Port::rtp(B),
-                dest: addr(PHONE_B)
+                dest: addr(PHONE_B),
+                len: 172,
             }
         );
         let h = header(&out);
@@ -344,7 +346,8 @@ fn rtcp_leaves_on_the_rtcp_socket_with_the_legs_ssrc() {
         t,
         Transmit {
             via: Port::rtcp(B),
-            dest: addr(PHONE_B_RTCP)
+            dest: addr(PHONE_B_RTCP),
+            len: 8,
         }
     );
     assert_eq!(

@@ -18,6 +18,7 @@ fn to_b() -> Transmit {
     Transmit {
         via: Port::rtp(B),
         dest: addr(PHONE_B),
+        len: 172,
     }
 }
 

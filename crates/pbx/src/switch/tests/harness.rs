@@ -21,6 +21,8 @@ use crate::switch::{
 use crate::{LoadedPlan, PbxConfig};
 
 pub const PBX: &str = "127.0.0.1:5060";
+/// The TLS listener of the switch under test.
+pub const PBX_TLS: &str = "127.0.0.1:5061";
 pub const REALM: &str = "spygroup";
 
 /// The dialplan the tests run: every number is dialled as an extension.
