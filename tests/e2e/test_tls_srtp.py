@@ -155,15 +155,23 @@ def tone_in(pcm, freq, rate=8000):
     return band > 0.5 * spec.sum()
 
 
-def test_tls_srtp_call_both_ways_encrypted_on_the_wire(tls_pbx, ua, make_phone, tones):
-    a = tls_phone(tls_pbx, make_phone, "101", tones[400])
-    b = tls_phone(tls_pbx, make_phone, "102", tones[1000])
+@pytest.mark.parametrize("srtp", ["mandatory", "optional"])
+def test_tls_srtp_call_both_ways_encrypted_on_the_wire(tls_pbx, ua, make_phone, tones, srtp):
+    """``mandatory``: phones that accept RTP/SAVP only, on extensions with
+    ``require_srtp`` (so the PBX offers them RTP/SAVP). ``optional``: phones that
+    offer RTP/AVP with crypto and take SRTP when offered: over TLS the PBX offers
+    it unasked."""
+    if srtp == "mandatory":
+        for ext in ("101", "102"):
+            tls_pbx.cli_live("ext", "set", ext, "--require-srtp", "true")
+    a = tls_phone(tls_pbx, make_phone, "101", tones[400], srtp=srtp)
+    b = tls_phone(tls_pbx, make_phone, "102", tones[1000], srtp=srtp)
     sniff = Sniffer((tls_pbx.rtp_lo, tls_pbx.rtp_hi))
     try:
         call = a.call("102")
         leg = b.incoming(timeout=10)
         ua.wait_for(lambda: call.confirmed and leg.media_active and call.media_active, 10, "TLS call up")
-        ua.poll(3.0)
+        ua.poll(4.0)
     finally:
         sniff.close()
     call.end()
@@ -197,6 +205,8 @@ def test_sniffer_sees_the_tone_of_a_plain_call(tls_pbx, ua, make_phone, tones):
 def test_spy_on_an_srtp_call_hears_both(tls_pbx, ua, make_phone, tones):
     tls_pbx.cli("ext", "add", "201", "--secret", "s3cret-201-sup", "--name", "Sup")
     tls_pbx.cli("supervisor", "grant", "201", "--groups", "all", "--modes", "listen,whisper,barge")
+    for ext in ("101", "102", "201"):
+        tls_pbx.cli("ext", "set", ext, "--require-srtp", "true")
     a = tls_phone(tls_pbx, make_phone, "101", tones[400])
     b = tls_phone(tls_pbx, make_phone, "102", tones[1000])
     sup = make_phone("201", secret="s3cret-201-sup", server=tls_pbx.tls_addr, transport="tls",
@@ -244,7 +254,7 @@ def test_require_srtp_refuses_plain_offer_and_is_offered_srtp(tls_pbx, ua, make_
     call = a.call("102")
     leg = b.incoming(timeout=10)
     ua.wait_for(lambda: call.confirmed and leg.media_active and call.media_active, 10, "call up")
-    ua.poll(2.5)
+    ua.poll(4.0)
     call.end()
     ua.wait_for(lambda: call.disconnected and leg.disconnected, 5, "hang-up")
     audio.check_two_way(call.stop_recording(), leg.stop_recording())
@@ -255,6 +265,8 @@ def test_require_srtp_refuses_plain_offer_and_is_offered_srtp(tls_pbx, ua, make_
 def test_baresip_over_tls_with_srtp(tls_pbx, ua, make_phone, tones, tmp_path):
     if not baresip.available() or not os.path.exists("/usr/lib/baresip/modules/srtp.so"):
         pytest.fail("baresip with its srtp module is required (apt-get install baresip)")
+    # baresip's srtp-mand takes RTP/SAVP offers only: its extension requires SRTP.
+    tls_pbx.cli_live("ext", "set", "102", "--require-srtp", "true")
     a = tls_phone(tls_pbx, make_phone, "101", tones[400])
     rtp = free_udp_range(size=40, lo=50000, hi=59000)
     br = baresip.Baresip(tmp_path / "br", "102", SECRETS["102"], server=tls_pbx.tls_addr,
