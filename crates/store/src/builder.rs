@@ -28,6 +28,8 @@ pub struct ConfigBuilder {
     monitoring_open: bool,
     kv: Vec<(String, String, String)>,
     version: u64,
+    /// `(number, require_tls, require_srtp)`, applied at `build`.
+    security: Vec<(String, bool, bool)>,
 }
 
 impl ConfigBuilder {
@@ -107,6 +109,13 @@ impl ConfigBuilder {
         self
     }
 
+    /// Sets an extension's `require_tls` and `require_srtp` (added before or after).
+    pub fn transport_security(mut self, number: &str, require_tls: bool, require_srtp: bool) -> Self {
+        self.security
+            .push((number.to_string(), require_tls, require_srtp));
+        self
+    }
+
     /// What [`ConfigSnapshot::version`] reports (default 0).
     pub fn version(mut self, version: u64) -> Self {
         self.version = version;
@@ -128,6 +137,12 @@ impl ConfigBuilder {
                 require_tls: false,
                 require_srtp: false,
             });
+        }
+        for (number, tls, srtp) in &self.security {
+            if let Some(e) = extensions.iter_mut().find(|e| &e.number == number) {
+                e.require_tls = *tls;
+                e.require_srtp = *srtp;
+            }
         }
 
         let mut groups = self.groups;

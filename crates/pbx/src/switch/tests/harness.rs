@@ -293,6 +293,8 @@ pub struct Phone {
     pub addr: SocketAddr,
     /// Where it receives RTP (in its SDP).
     pub rtp: SocketAddr,
+    /// How it reaches the PBX (UDP unless `over` says otherwise).
+    pub transport: Transport,
     cseq: u32,
 }
 
@@ -303,16 +305,26 @@ impl Phone {
             user: user.to_string(),
             addr,
             rtp: SocketAddr::new(addr.ip(), addr.port() + 10_000),
+            transport: Transport::Udp,
             cseq: 0,
         }
     }
 
+    /// The same phone on another transport (its connection to the PBX).
+    pub fn over(mut self, transport: Transport) -> Phone {
+        self.transport = transport;
+        self
+    }
+
     pub fn peer(&self) -> Peer {
-        Peer::new(Transport::Udp, self.addr)
+        Peer::new(self.transport, self.addr)
     }
 
     pub fn contact_uri(&self) -> String {
-        format!("sip:{}@{}", self.user, self.addr)
+        match self.transport.uri_param() {
+            None => format!("sip:{}@{}", self.user, self.addr),
+            Some(t) => format!("sip:{}@{};transport={t}", self.user, self.addr),
+        }
     }
 
     /// A request from this phone with the next CSeq of its own.
@@ -330,7 +342,8 @@ impl Phone {
         h.push(
             "Via",
             format!(
-                "SIP/2.0/UDP {};branch={};rport",
+                "SIP/2.0/{} {};branch={};rport",
+                self.transport,
                 self.addr,
                 sip::new_branch()
             ),

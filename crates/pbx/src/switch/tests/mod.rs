@@ -13,6 +13,7 @@ mod indialog;
 mod late_offer;
 mod lifecycle;
 mod lockout;
+mod secure;
 mod takeover;
 mod transfer;
 mod watchdog;
