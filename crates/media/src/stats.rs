@@ -33,6 +33,11 @@ pub struct SideStats {
     pub dropped_held: u64,
     /// Sends that the OS refused (e.g. socket buffer full).
     pub send_errors: u64,
+    /// On the decode path (a spy, a mix, a prompt): packets from this leg's phone
+    /// that came too late to be played, and frames that were missing at their
+    /// turn and were concealed (lost). Zero while the call is only forwarded.
+    pub jitter_late: u64,
+    pub jitter_lost: u64,
     pub latched_rtp: Option<SocketAddr>,
     pub latched_rtcp: Option<SocketAddr>,
 }
@@ -68,6 +73,9 @@ pub(crate) struct Counters {
     pub dropped_no_destination: AtomicU64,
     pub dropped_held: AtomicU64,
     pub send_errors: AtomicU64,
+    /// Copied from the leg's jitter buffer at every tick (totals, not deltas).
+    pub jitter_late: AtomicU64,
+    pub jitter_lost: AtomicU64,
     pub latched_rtp: Mutex<Option<SocketAddr>>,
     pub latched_rtcp: Mutex<Option<SocketAddr>>,
 }
@@ -111,6 +119,8 @@ impl Counters {
             dropped_no_destination: get(&self.dropped_no_destination),
             dropped_held: get(&self.dropped_held),
             send_errors: get(&self.send_errors),
+            jitter_late: get(&self.jitter_late),
+            jitter_lost: get(&self.jitter_lost),
             latched_rtp: addr(&self.latched_rtp),
             latched_rtcp: addr(&self.latched_rtcp),
         }

@@ -26,6 +26,8 @@ pub struct MediaTotals {
     pub dropped_no_destination: u64,
     pub dropped_held: u64,
     pub send_errors: u64,
+    pub jitter_late: u64,
+    pub jitter_lost: u64,
 }
 
 impl MediaTotals {
@@ -40,6 +42,8 @@ impl MediaTotals {
             self.dropped_no_destination += side.dropped_no_destination;
             self.dropped_held += side.dropped_held;
             self.send_errors += side.send_errors;
+            self.jitter_late += side.jitter_late;
+            self.jitter_lost += side.jitter_lost;
         }
     }
 }
@@ -276,6 +280,15 @@ pub fn render(s: &Snapshot, m: &Metrics) -> String {
         "RTP packets dropped, by reason.",
         &drops,
     );
+    one(
+        "jitter_buffer_frames_total",
+        "counter",
+        "On the decode path (spied, mixed, prompted calls): packets too late to play, and frames lost and concealed.",
+        &[
+            ("{outcome=\"late\"}".to_string(), media.jitter_late),
+            ("{outcome=\"lost\"}".to_string(), media.jitter_lost),
+        ],
+    );
     let db = &s.store;
     one(
         "store_degraded",
@@ -332,9 +345,11 @@ mod tests {
         let mut closed = BridgeStats::default();
         closed.a.packets_in = 10;
         closed.b.dropped_foreign = 3;
+        closed.a.jitter_lost = 4;
         m.bridge_closed(&closed);
         let mut live = BridgeStats::default();
         live.a.packets_in = 5;
+        live.b.jitter_late = 2;
         let mut s = Snapshot {
             calls: 2,
             ..Snapshot::default()
@@ -354,6 +369,8 @@ mod tests {
             "spygroup_monitor_sessions{mode=\"listen\"} 0",
             "spygroup_rtp_packets_received_total 15",
             "spygroup_rtp_packets_dropped_total{reason=\"foreign_source\"} 3",
+            "spygroup_jitter_buffer_frames_total{outcome=\"late\"} 2",
+            "spygroup_jitter_buffer_frames_total{outcome=\"lost\"} 4",
             "# TYPE spygroup_calls gauge",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");

@@ -197,6 +197,11 @@ impl Relay {
         let out = self.proc.tick(now);
         for side in Side::BOTH {
             let i = side.index();
+            let js = self.proc.sides[i].jitter.stats();
+            let c = &self.shared[i];
+            c.jitter_late.store(js.late, std::sync::atomic::Ordering::Relaxed);
+            c.jitter_lost
+                .store(js.concealed, std::sync::atomic::Ordering::Relaxed);
             // None: this phone's packets are forwarded as they arrive.
             let Some(hears) = &out.hears[i] else { continue };
             let leg = &mut self.legs[i];

@@ -168,3 +168,38 @@ fn a_listened_call_is_forwarded_at_once_and_the_spy_hears_it_at_the_tick() {
     b.control(100, Control::DetachSpy { id: link.id });
     assert!(!b.relay.needs_clock());
 }
+
+#[test]
+fn the_jitter_buffers_late_and_lost_frames_reach_the_bridge_stats() {
+    let mut b = Bench::new();
+    b.control(
+        0,
+        Control::SetLocal {
+            side: A,
+            local: true,
+        },
+    );
+    let mut b_phone = Stream::new(2);
+    let mut held_back = None;
+    for k in 0..12u8 {
+        let at = 20 * u64::from(k);
+        let pkt = b_phone.packet(0x20 + k);
+        match k {
+            // Lost for good: its frame is concealed at its turn.
+            5 => {}
+            // Held back, then sent 200 ms after its time: too late to play.
+            6 => held_back = Some(pkt),
+            _ => {
+                let _ = b.rtp(at, B, PHONE_B, &pkt);
+            }
+        }
+        let _ = b.tick(at + 5);
+    }
+    let late = held_back.unwrap();
+    let _ = b.rtp(20 * 12, B, PHONE_B, &late);
+    let _ = b.tick(20 * 12 + 5);
+    let s = b.stats();
+    assert_eq!(s.b.jitter_late, 1, "{s:?}");
+    assert!(s.b.jitter_lost >= 2, "frames 5 and 6 were concealed: {s:?}");
+    assert_eq!((s.a.jitter_late, s.a.jitter_lost), (0, 0));
+}
