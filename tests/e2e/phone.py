@@ -412,6 +412,7 @@ class Phone:
         record_dir=None,
         register_on_add=False,
         srtp=None,
+        session_timer=None,
     ):
         self.ua = ua
         self.ext = str(ext)
@@ -457,6 +458,11 @@ class Phone:
             # SDES only: no DTLS-SRTP offer next to it.
             acfg.mediaConfig.srtpOpt.keyings = pj.IntVector([pj.PJMEDIA_SRTP_KEYING_SDES])
         self.srtp = srtp
+        if session_timer:
+            # RFC 4028 always: Session-Expires in every INVITE, refreshed by us.
+            acfg.callConfig.timerUse = pj.PJSUA_SIP_TIMER_ALWAYS
+            acfg.callConfig.timerSessExpiresSec = session_timer
+            acfg.callConfig.timerMinSESec = 90
         self.acc = Account(self)
         self.acc.create(acfg)
         ua.phones.append(self)

@@ -200,3 +200,37 @@ def test_a_flooding_source_gets_503_while_phones_elsewhere_are_served(pbx, make_
     phone = make_phone("101", server=pbx.sip_addr)
     assert phone.register() == 200
     assert pbx.alive()
+
+
+def test_session_timers_are_negotiated_with_pjsua_on_both_legs(pbx, ua, make_phone, tones):
+    """RFC 4028 with a real UA: pjsua asks for a 90 s session timer; our 200 takes
+    it with pjsua as the refresher. Towards the callee we offer 1800 s and pjsua
+    (timers optional, its default) answers with its choice. The expiry and our
+    own refreshes run in virtual time (`switch::tests::session_timer`)."""
+    a = make_phone("101", server=pbx.sip_addr, tone=tones[400], session_timer=90)
+    b = make_phone("102", server=pbx.sip_addr, tone=tones[1000])
+    assert a.register() == 200 and b.register() == 200
+    off = ua.log_offset()
+    call = a.call("102")
+    leg = b.incoming(timeout=10)
+    ua.wait_for(lambda: call.confirmed and leg.confirmed, 10, "call up")
+    ua.poll(1.0)
+    log = ua.log_since(off)
+    call.end()
+    ua.wait_for(lambda: call.disconnected and leg.disconnected, 5, "hang-up")
+    # pjsua logs every message it sends and receives: "RX ... Response msg
+    # 200/INVITE" heads the 200 that 101 got, "RX ... Request msg INVITE" the
+    # INVITE that 102 got; each ends with "--end msg--".
+    def received(kind):
+        out = []
+        for part in log.split(".RX ")[1:]:
+            head, _, body = part.partition("\n")
+            if kind in head:
+                out.append(body.split("--end msg--")[0])
+        return out
+
+    ok_to_a = received("Response msg 200/INVITE")
+    assert ok_to_a, log[-3000:]
+    assert "Session-Expires: 90;refresher=uac" in ok_to_a[0] and "Require: timer" in ok_to_a[0], ok_to_a[0]
+    invite_to_b = received("Request msg INVITE")
+    assert invite_to_b and "Session-Expires: 1800" in invite_to_b[0], invite_to_b[:1]

@@ -32,4 +32,6 @@ pub use config::{PbxConfig, TlsListener};
 pub use events::{Event, EventBus};
 pub use monitor::{ModeReply, MonitorCmd, MonitorError, MonitorId, Monitors};
 pub use plan::LoadedPlan;
-pub use server::{start, Controller, MetricsSource, PbxError, PbxHandle, SharedStats, Status, TlsControl};
+pub use server::{
+    start, Controller, MetricsSource, PbxError, PbxHandle, SharedStats, Status, TlsControl,
+};

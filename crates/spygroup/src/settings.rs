@@ -142,7 +142,11 @@ pub fn resolve(
     };
     let tls = tls_listener(args, f, sip)?;
     let mut connections = defaults.connections;
-    if let Some(n) = args.tcp_max_per_source.map(|n| n as usize).or(f.tcp_max_per_source) {
+    if let Some(n) = args
+        .tcp_max_per_source
+        .map(|n| n as usize)
+        .or(f.tcp_max_per_source)
+    {
         if n == 0 {
             return Err(Usage("tcp_max_per_source must be at least 1".into()));
         }
@@ -232,8 +236,12 @@ fn tls_listener(
         (None, None) => Err(Usage(
             "sip_tls needs tls_cert and tls_key (PEM files)".into(),
         )),
-        (Some(_), None) => Err(Usage("tls_cert needs tls_key (the private key, PEM)".into())),
-        (None, Some(_)) => Err(Usage("tls_key needs tls_cert (the certificate, PEM)".into())),
+        (Some(_), None) => Err(Usage(
+            "tls_cert needs tls_key (the private key, PEM)".into(),
+        )),
+        (None, Some(_)) => Err(Usage(
+            "tls_key needs tls_cert (the certificate, PEM)".into(),
+        )),
     }
 }
 

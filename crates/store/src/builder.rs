@@ -110,7 +110,12 @@ impl ConfigBuilder {
     }
 
     /// Sets an extension's `require_tls` and `require_srtp` (added before or after).
-    pub fn transport_security(mut self, number: &str, require_tls: bool, require_srtp: bool) -> Self {
+    pub fn transport_security(
+        mut self,
+        number: &str,
+        require_tls: bool,
+        require_srtp: bool,
+    ) -> Self {
         self.security
             .push((number.to_string(), require_tls, require_srtp));
         self

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use crate::codec::AudioCodec;
 use crate::control::SrtpKeys;
 use crate::hooked::SideProc;
-use crate::srtp::SrtpContext;
 use crate::rtp::{PayloadTypes, RtpHeader, StreamRewriter};
+use crate::srtp::SrtpContext;
 
 /// RTP clock of G.711, the only codecs relayed so far.
 const CLOCK_RATE: u32 = 8000;

@@ -199,7 +199,8 @@ impl Relay {
             let i = side.index();
             let js = self.proc.sides[i].jitter.stats();
             let c = &self.shared[i];
-            c.jitter_late.store(js.late, std::sync::atomic::Ordering::Relaxed);
+            c.jitter_late
+                .store(js.late, std::sync::atomic::Ordering::Relaxed);
             c.jitter_lost
                 .store(js.concealed, std::sync::atomic::Ordering::Relaxed);
             // None: this phone's packets are forwarded as they arrive.

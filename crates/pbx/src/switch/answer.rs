@@ -124,11 +124,13 @@ impl Switch {
             channel: channel.clone(),
             dialog: dialog.clone(),
             crypto: crypto.clone(),
+            session: None,
         });
         if let Some(dial) = call.dial.as_mut() {
             dial.deadline = None;
             dial.answered_at = Some(wall);
         }
+        self.callee_timer(id, &resp, now);
         if let Some(bridge) = bridge {
             if let Ok(answer) = &answer {
                 self.set_remote(bridge, Side::B, answer, crypto.as_ref());
@@ -202,6 +204,7 @@ impl Switch {
         ok.headers.push("Contact", self.contact(peer));
         ok.headers.push("Content-Type", "application/sdp");
         ok.body = self.a_sdp(id, false, Direction::SendRecv);
+        self.answer_caller_timer(id, &mut ok, now);
         self.caller_gets_our_sdp(id);
         self.layer.respond(tx, ok, now);
         let wall = self.wall(now);

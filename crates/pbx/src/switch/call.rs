@@ -57,6 +57,8 @@ pub struct Leg {
     /// SRTP on this leg (None: plain RTP). It moves with the leg when a transfer
     /// or takeover joins it to another call.
     pub crypto: Option<LegCrypto>,
+    /// RFC 4028 on this leg, once negotiated.
+    pub session: Option<super::session_timer::SessionTimer>,
 }
 
 /// One INVITE sent to one registered contact of a dialled endpoint.

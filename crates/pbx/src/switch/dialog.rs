@@ -286,7 +286,10 @@ mod tests {
         d.peer = Peer::new(Transport::Tls, "192.0.2.9:40000".parse().unwrap());
         let bye = d.request(Method::Bye, &local, &local.contact(Transport::Tls));
         let via = bye.top_via().unwrap();
-        assert_eq!((via.transport.as_str(), via.host.as_str()), ("TLS", "192.0.2.1"));
+        assert_eq!(
+            (via.transport.as_str(), via.host.as_str()),
+            ("TLS", "192.0.2.1")
+        );
         assert_eq!(via.port, Some(5061));
         assert_eq!(
             bye.headers.get("Contact"),

@@ -149,6 +149,15 @@ impl Switch {
         let channel = self.namer.name(endpoint);
         let mut invite = dialog.request(Method::Invite, &self.via_host, &contact);
         invite.headers.push("Allow", super::ALLOW);
+        // RFC 4028: the callee chooses who refreshes (see `session_timer`).
+        invite.headers.push("Supported", "timer");
+        invite.headers.push(
+            "Session-Expires",
+            super::session_timer::DEFAULT_SE.to_string(),
+        );
+        invite
+            .headers
+            .push("Min-SE", super::session_timer::MIN_SE.to_string());
         invite.headers.push("Content-Type", "application/sdp");
         let require_srtp = self.requires_srtp(endpoint);
         let crypto = super::srtp::offer_for(require_srtp, peer.transport.is_secure());

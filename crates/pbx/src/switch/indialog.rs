@@ -95,8 +95,13 @@ impl Switch {
         let Some(direction) = direction else {
             return self.respond(tx, &req, 488, now);
         };
+        let timer = self.refreshed_by_phone(id, side, now);
         if req.method == Method::Update && req.body.is_empty() {
-            return self.respond(tx, &req, 200, now);
+            let mut ok = self.response(&req, 200);
+            for (k, v) in timer {
+                ok.headers.push(k, v);
+            }
+            return self.layer.respond(tx, ok, now);
         }
         let peer = self
             .calls
@@ -107,6 +112,9 @@ impl Switch {
         let mut ok = self.response(&req, 200);
         if let Some(peer) = peer {
             ok.headers.push("Contact", self.contact(peer));
+        }
+        for (k, v) in timer {
+            ok.headers.push(k, v);
         }
         ok.headers.push("Content-Type", "application/sdp");
         ok.body = body;

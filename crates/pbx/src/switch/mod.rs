@@ -26,8 +26,9 @@ mod output;
 mod register;
 mod reinvite;
 mod sdp;
-mod srtp;
+mod session_timer;
 mod setup;
+mod srtp;
 mod takeover;
 #[cfg(test)]
 mod tests;
@@ -78,6 +79,8 @@ enum TxPurpose {
     Refer,
     /// A re-INVITE of one leg (a phone a transfer moved to this call's bridge).
     Reinvite(LegSide),
+    /// Our session refresh (UPDATE) of one leg.
+    Refresh(LegSide),
 }
 
 /// What a new switch starts from.
@@ -322,6 +325,7 @@ impl Switch {
                 f.purge(now);
             }
             self.end_overlong_calls(now);
+            self.run_session_timers(now);
             self.ended_dialogs.retain(|_, until| *until > now);
             let expired = self.registrar.purge_expired(now);
             if !expired.is_empty() {
@@ -524,10 +528,14 @@ impl Switch {
                 }
                 self.on_reinvite_response(id, side, resp, now);
             }
+            TxPurpose::Refresh(side) if resp.status >= 200 => {
+                self.client_txs.remove(&tx);
+                self.on_refresh_response(id, side, resp.status, now);
+            }
             TxPurpose::Other if resp.status >= 200 => {
                 self.client_txs.remove(&tx);
             }
-            TxPurpose::Other | TxPurpose::Refer => {}
+            TxPurpose::Other | TxPurpose::Refer | TxPurpose::Refresh(_) => {}
         }
     }
 
@@ -536,6 +544,7 @@ impl Switch {
             Some((id, TxPurpose::Branch(n))) => self.on_branch_failed(id, n, 408, now),
             Some((id, TxPurpose::Refer)) => self.on_refer_timeout(id),
             Some((id, TxPurpose::Reinvite(side))) => self.on_reinvite_timeout(id, side, now),
+            Some((id, TxPurpose::Refresh(side))) => self.on_refresh_response(id, side, 408, now),
             Some((_, TxPurpose::Other)) | None => {}
         }
     }

@@ -146,6 +146,7 @@ impl Switch {
             channel: name.clone(),
             dialog,
             crypto: None,
+            session: None,
         };
         let invite = Request::new(Method::Invite, me.uri.clone());
         let mut call = Call::new(id, a, invite, bridge, setup, wall);

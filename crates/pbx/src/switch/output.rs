@@ -66,7 +66,10 @@ pub enum MediaOp {
     },
     /// That side's phone speaks SRTP with these keys (None: plain RTP). Sent with
     /// every `SetRemote`; the relay keeps its crypto state when the keys repeat.
-    SetSrtp { side: Side, keys: Option<media::SrtpKeys> },
+    SetSrtp {
+        side: Side,
+        keys: Option<media::SrtpKeys>,
+    },
     /// The codec that side's phone uses and its telephone-event payload type.
     SetCodec {
         side: Side,

@@ -34,8 +34,10 @@ impl Switch {
         if ext.require_tls && !peer.transport.is_secure() {
             tracing::warn!(ext = %ext.number, %peer, "registration refused: this extension must use SIP over TLS");
             let mut resp = self.response(&req, 403);
-            resp.headers
-                .push("Warning", "399 spygroup \"TLS required for this extension\"");
+            resp.headers.push(
+                "Warning",
+                "399 spygroup \"TLS required for this extension\"",
+            );
             return self.layer.respond(tx, resp, now);
         }
         let mut contacts = Vec::new();

@@ -64,7 +64,11 @@ impl Switch {
                 tracing::info!(?bridge, ?side, suite = c.ours.key.suite.name(), profile = %c.profile, "SRTP on this leg");
             }
             (Some(c), None) if c.profile.is_secure() => {
-                tracing::warn!(?bridge, ?side, "the phone's SDP has no key for our SRTP line: its media stays plain");
+                tracing::warn!(
+                    ?bridge,
+                    ?side,
+                    "the phone's SDP has no key for our SRTP line: its media stays plain"
+                );
             }
             _ => {}
         }

@@ -34,6 +34,12 @@ impl Switch {
             tracing::info!(caller = %caller.number, context = %caller.context, %dialled, "no such extension");
             return self.respond(tx, &req, 404, now);
         }
+        if super::session_timer::caller_timer(&req).is_err() {
+            let mut resp = self.response(&req, 422);
+            resp.headers
+                .push("Min-SE", super::session_timer::MIN_SE.to_string());
+            return self.layer.respond(tx, resp, now);
+        }
         let late_offer = req.body.is_empty();
         let (offer, codecs, dtmf) = if late_offer {
             // We will offer both G.711 laws and telephone-events in our 200.
@@ -83,6 +89,7 @@ impl Switch {
             channel: a_channel.clone(),
             dialog: uas_dialog(&req, peer),
             crypto: a_crypto,
+            session: None,
         };
         let ptime = offer.as_ref().and_then(|o| o.ptime);
         let setup = CallSetup {
@@ -176,8 +183,10 @@ impl Switch {
             AuthOutcome::Accepted(ext) if ext.require_tls && !peer.transport.is_secure() => {
                 tracing::warn!(ext = %ext.number, %peer, "call refused: this extension must use SIP over TLS");
                 let mut resp = self.response(req, 403);
-                resp.headers
-                    .push("Warning", "399 spygroup \"TLS required for this extension\"");
+                resp.headers.push(
+                    "Warning",
+                    "399 spygroup \"TLS required for this extension\"",
+                );
                 self.layer.respond(tx, resp, now);
                 Identified::Answered
             }

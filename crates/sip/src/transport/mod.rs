@@ -243,10 +243,7 @@ impl TransportHandle {
     }
 
     fn limits(&self) -> ConnectionLimits {
-        self.guard
-            .lock()
-            .map(|g| *g.limits())
-            .unwrap_or_default()
+        self.guard.lock().map(|g| *g.limits()).unwrap_or_default()
     }
 
     /// Asks the guard whether an accepted connection may stay.
@@ -359,7 +356,10 @@ fn spawn_acceptor(
             let (stream, addr) = match listener.accept().await {
                 Ok(r) => r,
                 Err(e) => {
-                    warn!("{} accept failed: {e}", if tls.is_some() { "tls" } else { "tcp" });
+                    warn!(
+                        "{} accept failed: {e}",
+                        if tls.is_some() { "tls" } else { "tcp" }
+                    );
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                     continue;
                 }

@@ -117,13 +117,11 @@ fn read_certified_key(files: &TlsFiles) -> Result<CertifiedKey, TlsError> {
         reason: e.to_string(),
     })?;
     let certified = CertifiedKey::new(certs, signer);
-    certified
-        .keys_match()
-        .map_err(|e| TlsError::Mismatch {
-            cert: files.cert.clone(),
-            key: files.key.clone(),
-            reason: e.to_string(),
-        })?;
+    certified.keys_match().map_err(|e| TlsError::Mismatch {
+        cert: files.cert.clone(),
+        key: files.key.clone(),
+        reason: e.to_string(),
+    })?;
     Ok(certified)
 }
 

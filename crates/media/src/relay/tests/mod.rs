@@ -379,7 +379,9 @@ fn cost_of_forwarding_a_packet() {
         pkt[4..8].copy_from_slice(&(k * 160).to_be_bytes());
         let now = b.t0 + ms(u64::from(k) * 20);
         let len = pkt.len();
-        let t = b.relay.handle_datagram(now, Port::rtp(A), src, &mut pkt, len);
+        let t = b
+            .relay
+            .handle_datagram(now, Port::rtp(A), src, &mut pkt, len);
         std::hint::black_box(t);
     }
     let ns = started.elapsed().as_nanos() as f64 / f64::from(n);

@@ -70,7 +70,9 @@ fn an_srtp_leg_is_decrypted_in_and_encrypted_out() {
         assert_eq!((t.via, t.dest, t.len), (Port::rtp(B), addr(PHONE_B), 172));
         assert_eq!(&out[12..], &[k; 160][..], "B hears A's audio in clear");
         // B -> A: A gets SRTP that its key for us opens.
-        let (t, out) = b.rtp(at + 1, B, PHONE_B, &b_stream.packet(0x40 + k)).unwrap();
+        let (t, out) = b
+            .rtp(at + 1, B, PHONE_B, &b_stream.packet(0x40 + k))
+            .unwrap();
         assert_eq!((t.dest, t.len), (addr(PHONE_A), 182));
         assert_ne!(&out[12..172], &[0x40 + k; 160][..], "encrypted on the wire");
         let plain = unprotect(&mut phone.recv, &out);
@@ -106,7 +108,12 @@ fn a_packet_that_does_not_authenticate_is_dropped_and_latches_nothing() {
 #[test]
 fn srtcp_is_decrypted_and_a_plain_rtcp_is_refused() {
     let (mut b, mut phone) = srtp_bench();
-    let _ = b.rtp(0, A, PHONE_A, &protect(&mut phone.send, &Stream::new(1).packet(0)));
+    let _ = b.rtp(
+        0,
+        A,
+        PHONE_A,
+        &protect(&mut phone.send, &Stream::new(1).packet(0)),
+    );
     let sr = [0x80u8, 200, 0, 1, 0, 0, 0x11, 0x11];
     assert!(b.datagram(5, Port::rtcp(A), PHONE_A_RTCP, &sr).is_none());
     let mut buf = sr.to_vec();
@@ -146,7 +153,14 @@ fn a_spy_on_an_srtp_leg_hears_plain_audio_and_generated_packets_are_encrypted() 
         heard.extend(std::iter::from_fn(|| link.hears.try_recv().ok()));
     }
     // The supervisor hears the SRTP phone (after the jitter buffer's delay).
-    let sup: Vec<i16> = heard[5..].iter().flat_map(|f| f.samples().to_vec()).collect();
+    let sup: Vec<i16> = heard[5..]
+        .iter()
+        .flat_map(|f| f.samples().to_vec())
+        .collect();
     present(&sup, AGENT, "the supervisor, from the SRTP leg");
-    present(&a_hears[160 * 5..], CLIENT, "the SRTP phone, through the decode path");
+    present(
+        &a_hears[160 * 5..],
+        CLIENT,
+        "the SRTP phone, through the decode path",
+    );
 }

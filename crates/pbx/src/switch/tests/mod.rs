@@ -14,6 +14,7 @@ mod late_offer;
 mod lifecycle;
 mod lockout;
 mod secure;
+mod session_timer;
 mod takeover;
 mod transfer;
 mod watchdog;

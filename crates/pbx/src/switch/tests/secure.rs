@@ -25,8 +25,8 @@ fn net() -> Net {
             context: "from-trunk".into(),
         })
         .transport_security("103", true, false)
-            .transport_security("104", false, true)
-            .build()
+        .transport_security("104", false, true)
+        .build()
     };
     Net::with(config, Default::default())
 }
@@ -45,11 +45,16 @@ fn register_with(net: &mut Net, phone: &mut Phone) -> sip::Response {
 fn savp_offer(phone: &Phone, key: &SrtpKey) -> String {
     sdp_offer(phone.rtp).replace("RTP/AVP", "RTP/SAVP").replace(
         "a=ptime:20",
-        &format!("a=crypto:7 AES_CM_128_HMAC_SHA1_80 inline:{}\r\na=ptime:20", key.inline()),
+        &format!(
+            "a=crypto:7 AES_CM_128_HMAC_SHA1_80 inline:{}\r\na=ptime:20",
+            key.inline()
+        ),
     )
 }
 
-fn srtp_ops(ops: &[(super::super::output::BridgeId, MediaOp)]) -> Vec<(media::Side, Option<media::SrtpKeys>)> {
+fn srtp_ops(
+    ops: &[(super::super::output::BridgeId, MediaOp)],
+) -> Vec<(media::Side, Option<media::SrtpKeys>)> {
     ops.iter()
         .filter_map(|(_, op)| match op {
             MediaOp::SetSrtp { side, keys } => Some((*side, keys.clone())),
@@ -65,7 +70,11 @@ fn require_tls_refuses_udp_and_tcp_and_takes_tls() {
         let mut phone = Phone::new("103", "127.0.0.3:5070").over(t);
         let resp = register_with(&mut net, &mut phone);
         assert_eq!(resp.status, 403, "{t}");
-        assert!(resp.headers.get("Warning").unwrap().contains("TLS required"));
+        assert!(resp
+            .headers
+            .get("Warning")
+            .unwrap()
+            .contains("TLS required"));
     }
     let mut phone = Phone::new("103", "127.0.0.3:5071").over(Transport::Tls);
     assert_eq!(register_with(&mut net, &mut phone).status, 200);
@@ -97,7 +106,11 @@ fn a_tls_callee_is_offered_srtp_from_our_tls_port() {
     let invite = net.requests_to(&bob).remove(0);
     let via = invite.top_via().unwrap();
     assert_eq!((via.transport.as_str(), via.port), ("TLS", Some(5061)));
-    assert!(invite.headers.get("Contact").unwrap().contains(":5061;transport=tls"));
+    assert!(invite
+        .headers
+        .get("Contact")
+        .unwrap()
+        .contains(":5061;transport=tls"));
     // Best effort over TLS: RTP/AVP with our crypto line.
     let offer = parse_audio(&invite.body).unwrap();
     assert_eq!(offer.profile, RtpProfile::Avp);
@@ -130,7 +143,10 @@ fn an_sdes_offer_is_answered_with_our_key_and_the_bridge_gets_both() {
     let offer = parse_audio(&to_bob.body).unwrap();
     assert_eq!((offer.profile, offer.crypto.len()), (RtpProfile::Avp, 0));
     net.out.clear();
-    net.deliver(&bob, bob.answer(&to_bob, 200, "bobtag", Some(&sdp_offer(bob.rtp))));
+    net.deliver(
+        &bob,
+        bob.answer(&to_bob, 200, "bobtag", Some(&sdp_offer(bob.rtp))),
+    );
     let ops = net.media_ops();
     let ok = net
         .responses_to(&alice)
@@ -140,7 +156,10 @@ fn an_sdes_offer_is_answered_with_our_key_and_the_bridge_gets_both() {
     let answer = parse_audio(&ok.body).unwrap();
     assert_eq!(answer.profile, RtpProfile::Savp);
     assert_eq!(answer.crypto.len(), 1);
-    assert_eq!(answer.crypto[0].tag, 7, "the answer repeats the offer's tag");
+    assert_eq!(
+        answer.crypto[0].tag, 7,
+        "the answer repeats the offer's tag"
+    );
     let ours = answer.crypto[0].key.clone();
     assert_ne!(ours, theirs);
     let srtp = srtp_ops(&ops);
@@ -154,7 +173,10 @@ fn an_sdes_offer_is_answered_with_our_key_and_the_bridge_gets_both() {
         )),
         "{srtp:?}"
     );
-    assert!(srtp.contains(&(media::Side::B, None)), "Bob's leg stays plain");
+    assert!(
+        srtp.contains(&(media::Side::B, None)),
+        "Bob's leg stays plain"
+    );
 }
 
 #[test]
@@ -169,7 +191,11 @@ fn require_srtp_refuses_a_plain_offer_and_is_offered_savp() {
     net.deliver(&phone, again);
     let resp = net.responses_to(&phone);
     let refusal = resp.iter().find(|r| r.status == 488).expect("488");
-    assert!(refusal.headers.get("Warning").unwrap().contains("must use SRTP"));
+    assert!(refusal
+        .headers
+        .get("Warning")
+        .unwrap()
+        .contains("must use SRTP"));
     assert!(net.spawned().is_empty());
     // A call to 104 (over UDP even): offered RTP/SAVP only.
     let callee = Phone::new("104", "127.0.0.4:5072");
