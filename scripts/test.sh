@@ -79,8 +79,10 @@ install_system_deps() {
     command -v sipp >/dev/null 2>&1 || missing+=(sip-tester)
     command -v sox >/dev/null 2>&1 || missing+=(sox)
     command -v baresip >/dev/null 2>&1 || missing+=(baresip)
+    # The TLS tests make their certificates with openssl.
+    command -v openssl >/dev/null 2>&1 || missing+=(openssl)
     if [ "${#missing[@]}" -eq 0 ]; then
-        echo "sipp, sox and baresip present"
+        echo "sipp, sox, baresip and openssl present"
         return 0
     fi
     echo "installing: ${missing[*]}"
