@@ -57,6 +57,16 @@ pub struct Args {
     /// same run as on SQLite (`bench/run.sh` starts a throwaway server for this).
     #[arg(long, env = "SPYGROUP_BENCH_POSTGRES_URL", value_name = "URL")]
     pub postgres: Option<String>,
+    /// Run only the soak: this many short calls (every fourth listened to) through
+    /// one PBX, its RSS, open files and sockets sampled; `bench/soak.sh`.
+    #[arg(long, value_name = "CALLS")]
+    pub soak: Option<usize>,
+    /// Calls a second in the soak.
+    #[arg(long, default_value_t = 50.0)]
+    pub soak_cps: f64,
+    /// In the soak, one call in this many gets a listening supervisor (0: none).
+    #[arg(long, default_value_t = 4)]
+    pub soak_spy_every: usize,
 }
 
 fn main() -> anyhow::Result<()> {

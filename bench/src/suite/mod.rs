@@ -12,6 +12,7 @@ mod report;
 mod scenario;
 mod settings;
 mod setup;
+mod soak;
 
 use crate::calls::{callee_ext, monitored_kind, CALLERS, SECRET};
 use crate::proc::machine;
@@ -36,6 +37,9 @@ pub fn run(a: &Args) -> Result<()> {
     }
     let set = settings(a);
     let mach = machine();
+    if let Some(total) = a.soak {
+        return run_soak(a, total, t_end);
+    }
     eprintln!(
         "spyload suite ({}) on {mach}",
         if a.quick { "quick" } else { "full" }
@@ -113,6 +117,48 @@ pub fn run(a: &Args) -> Result<()> {
     }
 
     report::write(a, &set, mach, started, t0, res)?;
+    let _ = std::fs::remove_dir_all(&work);
+    Ok(())
+}
+
+/// The soak alone: its own PBX and database, results in `soak-<stamp>.json`.
+fn run_soak(a: &Args, total: usize, t_end: Instant) -> Result<()> {
+    let agents = 50;
+    let supers = 50;
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let work = std::env::temp_dir().join(format!("spyload-soak-{}-{started}", std::process::id()));
+    std::fs::create_dir_all(&work)?;
+    let db = work.join("soak.db");
+    make_db(a, &sqlite_url(&db), agents, supers)?;
+    let callees: Vec<(String, String)> = (0..agents)
+        .map(|i| (callee_ext(i), SECRET.to_string()))
+        .collect();
+    let mut pbx = Pbx::start(a, &work, &sqlite_url(&db))?;
+    let r = (|| -> Result<serde_json::Value> {
+        let mut e = Engine::new(pbx.sip, Ports::new(TOOL_PORTS.0, TOOL_PORTS.1))?;
+        let ok = e.register_all(&callees, 100);
+        eprintln!("registered {ok}/{agents} agents");
+        pbx.wait_writes_settled(Duration::from_secs(60));
+        Ok(soak::soak(
+            &pbx,
+            &mut e,
+            (agents, supers),
+            total,
+            (a.soak_cps, a.soak_spy_every),
+            t_end,
+        ))
+    })();
+    pbx.stop();
+    let out = json!({ "machine": machine(), "soak": r? });
+    if !a.dry {
+        std::fs::create_dir_all(&a.out)?;
+        let path = a.out.join(format!("soak-{started}.json"));
+        std::fs::write(&path, serde_json::to_string_pretty(&out)? + "\n")?;
+        eprintln!("written {}", path.display());
+    }
+    println!("{}", serde_json::to_string_pretty(&out["soak"])?);
     let _ = std::fs::remove_dir_all(&work);
     Ok(())
 }

@@ -114,6 +114,14 @@ impl Pbx {
         }
     }
 
+    /// Calls the PBX counts now (`/health`), if it answers.
+    pub fn live_calls(&self) -> Option<u64> {
+        let body = health(self.http_port)?;
+        let start = body.find("\r\n\r\n")? + 4;
+        let v: serde_json::Value = serde_json::from_str(&body[start..]).ok()?;
+        v["calls"].as_u64()
+    }
+
     pub fn stop(&mut self) {
         // SAFETY: kill(2) on our own child's pid.
         unsafe {
