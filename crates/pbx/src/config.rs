@@ -45,6 +45,10 @@ pub struct PbxConfig {
     /// New SIP transactions a second one source address (not a trunk) may start,
     /// in bursts of twice that; over it, 503 with Retry-After (None: no limit).
     pub sip_rate_limit: Option<u32>,
+    /// Overload control: calls at once, and new calls a second (bursts of twice
+    /// that), over all sources; over either, new calls get 503 (None: no limit).
+    pub max_calls: Option<usize>,
+    pub max_cps: Option<u32>,
     /// When digest guessing locks a source or an extension out, and for how long.
     pub lockout: sip::auth::LockoutConfig,
     /// SIP over TLS: where it listens and the certificate's files (None: no TLS).
@@ -82,6 +86,8 @@ impl Default for PbxConfig {
             max_call_duration: None,
             sip_rate_limit: Some(100),
             lockout: sip::auth::LockoutConfig::default(),
+            max_calls: None,
+            max_cps: None,
             tls: None,
             connections: sip::transport::ConnectionLimits::default(),
         }

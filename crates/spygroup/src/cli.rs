@@ -180,6 +180,15 @@ pub struct ServeArgs {
     /// twice that; over it they get 503 with Retry-After; 0 no limit [default: 100].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub sip_rate_limit: Option<u32>,
+    /// Calls at once (all sources, trunks included) past which a new call gets
+    /// 503 with Retry-After; 0 no limit [default: 0]. Set it to what `bench/`
+    /// measured this machine can carry, so the calls up keep their quality.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+    pub max_calls: Option<u64>,
+    /// New calls a second (bursts of twice that) past which a new call gets 503;
+    /// 0 no limit [default: 0].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    pub max_cps: Option<u32>,
     /// Also listen for SIP over TLS here (needs --tls-cert and --tls-key); with
     /// only the certificate given, port 5061 on the SIP address.
     #[arg(long, value_name = "ADDR")]

@@ -38,6 +38,8 @@ pub struct FileConfig {
     pub rtp_hold_timeout: Option<u64>,
     pub max_call_secs: Option<u64>,
     pub sip_rate_limit: Option<u32>,
+    pub max_calls: Option<usize>,
+    pub max_cps: Option<u32>,
     pub sip_tls: Option<SocketAddr>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,

@@ -200,6 +200,12 @@ pub fn resolve(
         sip_rate_limit,
         tls,
         connections,
+        max_calls: args
+            .max_calls
+            .map(|n| n as usize)
+            .or(f.max_calls)
+            .filter(|n| *n > 0),
+        max_cps: args.max_cps.or(f.max_cps).filter(|n| *n > 0),
     };
     Ok(ServeSettings {
         pbx,

@@ -10,6 +10,7 @@
 //! absent database costs no call. Every flow is tested in virtual time
 //! (`switch/tests`).
 
+mod admission;
 mod answer;
 mod auth;
 mod call;
@@ -147,6 +148,7 @@ pub struct Switch {
     media_seen: HashMap<CallId, watchdog::Seen>,
     /// New transactions per source (None: no limit).
     flood: Option<flood::SourceLimiter>,
+    admission: admission::Admission,
 }
 
 impl Switch {
@@ -210,6 +212,7 @@ impl Switch {
             shutting_down: false,
             media_seen: HashMap::new(),
             flood: cfg.sip_rate_limit.map(flood::SourceLimiter::new),
+            admission: admission::Admission::new(cfg.max_calls, cfg.max_cps),
             cfg,
         }
     }

@@ -27,6 +27,16 @@ impl Switch {
             Identified::Answered => return,
             Identified::Unknown => return self.park(tx, req, peer, now),
         };
+        if let Err(over) = self.admission.admit(self.calls.len(), now) {
+            tracing::warn!(caller = %caller.number, "new call refused, overloaded: {}", over.reason());
+            let mut resp = self.response(&req, 503);
+            resp.headers.push("Retry-After", "5");
+            resp.headers.push(
+                "Warning",
+                format!("399 spygroup \"overloaded: {}\"", over.reason()),
+            );
+            return self.layer.respond(tx, resp, now);
+        }
         self.respond(tx, &req, 100, now);
         let dialled = req.uri.user.clone().unwrap_or_default();
         // Like Asterisk: a number with no extension in the caller's context is 404.

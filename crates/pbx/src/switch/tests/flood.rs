@@ -67,3 +67,65 @@ fn the_503_says_when_to_come_back_and_trunks_are_exempt() {
         assert!(!net.statuses_to(&carrier).contains(&503));
     }
 }
+
+/// Overload control over all sources: past `max_calls` calls at once a new call
+/// (a trunk's too) gets 503 with Retry-After at once, the calls up are untouched,
+/// and once one ends the next is taken.
+#[test]
+fn past_max_calls_new_calls_get_503_and_the_calls_up_go_on() {
+    let mut net = Net::with(
+        default_config(),
+        PbxConfig {
+            max_calls: Some(1),
+            ..PbxConfig::default()
+        },
+    );
+    let first = answered_call(&mut net);
+    let mut carrier = Phone::new("0123", "127.0.0.9:5060");
+    let invite = carrier.invite("103", Some(&sdp_offer(carrier.rtp)));
+    net.deliver(&carrier, invite.clone());
+    let refused = net
+        .responses_to(&carrier)
+        .into_iter()
+        .find(|r| r.status == 503)
+        .expect("503 for the second call");
+    assert_eq!(refused.headers.get("Retry-After"), Some("5"));
+    assert!(refused
+        .headers
+        .get("Warning")
+        .unwrap()
+        .contains("overloaded"));
+    assert!(net.spawned().is_empty(), "no channel task for it");
+    // Nothing was sent to the call that is up.
+    assert!(net.requests_to(&first.bob).is_empty());
+    // The first call ends: a new one is taken.
+    let mut c = first.carrier;
+    let bye = c.in_dialog(sip::Method::Bye, &first.invite, &first.ok);
+    net.deliver(&c, bye);
+    net.out.clear();
+    let again = carrier.invite("103", Some(&sdp_offer(carrier.rtp)));
+    net.deliver(&carrier, again);
+    assert!(!net.statuses_to(&carrier).contains(&503));
+    assert_eq!(net.spawned().len(), 1);
+}
+
+#[test]
+fn past_max_cps_new_calls_get_503() {
+    let mut net = Net::with(
+        default_config(),
+        PbxConfig {
+            max_cps: Some(2),
+            ..PbxConfig::default()
+        },
+    );
+    let mut carrier = Phone::new("0123", "127.0.0.9:5060");
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let invite = carrier.invite("103", Some(&sdp_offer(carrier.rtp)));
+        net.deliver(&carrier, invite);
+        statuses.extend(net.statuses_to(&carrier));
+    }
+    // A burst of twice the rate, then 503s.
+    let refused = statuses.iter().filter(|s| **s == 503).count();
+    assert_eq!(refused, 2, "{statuses:?}");
+}
