@@ -155,6 +155,22 @@ def tone_in(pcm, freq, rate=8000):
     return band > 0.5 * spec.sum()
 
 
+def sniffed_call(pbx, ua, a, b, seconds):
+    """a calls b (102) with the sniffer on the PBX's RTP ports for `seconds` of
+    media; returns the call, b's leg and the sniffer, both legs hung up."""
+    sniff = Sniffer((pbx.rtp_lo, pbx.rtp_hi))
+    try:
+        call = a.call("102")
+        leg = b.incoming(timeout=10)
+        ua.wait_for(lambda: call.confirmed and leg.media_active and call.media_active, 10, "call up")
+        ua.poll(seconds)
+    finally:
+        sniff.close()
+    call.end()
+    ua.wait_for(lambda: call.disconnected and leg.disconnected, 5, "hang-up")
+    return call, leg, sniff
+
+
 @pytest.mark.parametrize("srtp", ["mandatory", "optional"])
 def test_tls_srtp_call_both_ways_encrypted_on_the_wire(tls_pbx, ua, make_phone, tones, srtp):
     """``mandatory``: phones that accept RTP/SAVP only, on extensions with
@@ -166,16 +182,7 @@ def test_tls_srtp_call_both_ways_encrypted_on_the_wire(tls_pbx, ua, make_phone, 
             tls_pbx.cli_live("ext", "set", ext, "--require-srtp", "true")
     a = tls_phone(tls_pbx, make_phone, "101", tones[400], srtp=srtp)
     b = tls_phone(tls_pbx, make_phone, "102", tones[1000], srtp=srtp)
-    sniff = Sniffer((tls_pbx.rtp_lo, tls_pbx.rtp_hi))
-    try:
-        call = a.call("102")
-        leg = b.incoming(timeout=10)
-        ua.wait_for(lambda: call.confirmed and leg.media_active and call.media_active, 10, "TLS call up")
-        ua.poll(4.0)
-    finally:
-        sniff.close()
-    call.end()
-    ua.wait_for(lambda: call.disconnected and leg.disconnected, 5, "hang-up")
+    call, leg, sniff = sniffed_call(tls_pbx, ua, a, b, 4.0)
     audio.check_two_way(call.stop_recording(), leg.stop_recording())
     assert len(sniff.payloads) > 100, f"sniffer saw {len(sniff.payloads)} RTP packets to the PBX"
     share = max(sniff.tone_share(400), sniff.tone_share(1000))
@@ -189,16 +196,7 @@ def test_sniffer_sees_the_tone_of_a_plain_call(tls_pbx, ua, make_phone, tones):
     a = make_phone("101", server=tls_pbx.sip_addr, tone=tones[400])
     b = make_phone("102", server=tls_pbx.sip_addr, tone=tones[1000])
     assert a.register() == 200 and b.register() == 200
-    sniff = Sniffer((tls_pbx.rtp_lo, tls_pbx.rtp_hi))
-    try:
-        call = a.call("102")
-        leg = b.incoming(timeout=10)
-        ua.wait_for(lambda: call.confirmed and leg.media_active and call.media_active, 10, "call up")
-        ua.poll(2.0)
-    finally:
-        sniff.close()
-    call.end()
-    ua.wait_for(lambda: call.disconnected, 5, "hang-up")
+    _, _, sniff = sniffed_call(tls_pbx, ua, a, b, 2.0)
     assert sniff.tone_share(400) > 0.3 and sniff.tone_share(1000) > 0.3
 
 

@@ -377,27 +377,20 @@ fn spawn_acceptor(
             let handle = handle.clone();
             tokio::spawn(async move {
                 let wait = handle.limits().first_message;
-                match tokio::time::timeout(wait, acceptor.accept(stream)).await {
+                let why = match tokio::time::timeout(wait, acceptor.accept(stream)).await {
                     Ok(Ok(tls)) => {
                         handle.serve_stream(Peer::new(Transport::Tls, addr), tls, admitted);
+                        return;
                     }
-                    Ok(Err(e)) => {
-                        handle
-                            .stats
-                            .tls_handshake_failures
-                            .fetch_add(1, Ordering::Relaxed);
-                        debug!(%addr, "TLS handshake failed: {e}");
-                        handle.release(addr);
-                    }
-                    Err(_) => {
-                        handle
-                            .stats
-                            .tls_handshake_failures
-                            .fetch_add(1, Ordering::Relaxed);
-                        debug!(%addr, "TLS handshake timed out");
-                        handle.release(addr);
-                    }
-                }
+                    Ok(Err(e)) => e.to_string(),
+                    Err(_) => "timed out".to_string(),
+                };
+                handle
+                    .stats
+                    .tls_handshake_failures
+                    .fetch_add(1, Ordering::Relaxed);
+                debug!(%addr, "TLS handshake failed: {why}");
+                handle.release(addr);
             });
         }
     });
