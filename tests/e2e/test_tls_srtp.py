@@ -367,6 +367,12 @@ def test_tcp_connections_per_source_are_capped(tls_pbx):
         s.sendall(req.encode())
         s.settimeout(3)
         assert s.recv(4096).startswith(b"SIP/2.0 ")
+        from test_security import _metrics
+
+        token = tls_pbx.cli("token", "create", "--scope", "read").stdout.strip()
+        m = _metrics(tls_pbx, token)
+        assert m['spygroup_sip_connections_closed_total{reason="refused"}'] >= 1, m
+        assert m["spygroup_sip_connections"] >= 5, m
     finally:
         for s in held:
             s.close()

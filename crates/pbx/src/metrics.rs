@@ -101,6 +101,15 @@ impl Metrics {
 }
 
 /// Everything one scrape shows.
+/// TCP and TLS connections as the transport counts them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Connections {
+    pub open: usize,
+    pub refused: u64,
+    pub idle_closed: u64,
+    pub tls_handshake_failures: u64,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     pub registrations: usize,
@@ -112,6 +121,8 @@ pub struct Snapshot {
     /// Locks in force, by kind.
     pub lockouts: BTreeMap<&'static str, u64>,
     pub sip_unparsable: u64,
+    /// TCP/TLS connections: open now, refused by the limits, TLS handshakes failed.
+    pub connections: Connections,
     pub store: store::StoreHealth,
     /// Ended and live calls' media together.
     pub media: MediaTotals,
@@ -236,6 +247,23 @@ pub fn render(s: &Snapshot, m: &Metrics) -> String {
         "SIP datagrams or streams dropped as unparsable.",
         &plain(s.sip_unparsable),
     );
+    let c = &s.connections;
+    one(
+        "sip_connections",
+        "gauge",
+        "TCP and TLS connections open.",
+        &plain(n(c.open)),
+    );
+    one(
+        "sip_connections_closed_total",
+        "counter",
+        "TCP and TLS connections closed by the PBX: refused by the per-source or total limits, silent too long, TLS handshake failed.",
+        &[
+            ("{reason=\"refused\"}".to_string(), c.refused),
+            ("{reason=\"idle\"}".to_string(), c.idle_closed),
+            ("{reason=\"tls_handshake\"}".to_string(), c.tls_handshake_failures),
+        ],
+    );
     let media = &s.media;
     one(
         "rtp_packets_received_total",
@@ -357,6 +385,7 @@ mod tests {
         .with_media(&m, std::iter::once(live));
         s.monitors.insert("whisper", 1);
         s.lockouts.insert("source", 1);
+        s.connections.refused = 7;
         let text = render(&s, &m);
         for line in [
             "spygroup_calls 2",
@@ -370,6 +399,8 @@ mod tests {
             "spygroup_rtp_packets_received_total 15",
             "spygroup_rtp_packets_dropped_total{reason=\"foreign_source\"} 3",
             "spygroup_jitter_buffer_frames_total{outcome=\"late\"} 2",
+            "spygroup_sip_connections_closed_total{reason=\"refused\"} 7",
+            "spygroup_sip_connections 0",
             "spygroup_jitter_buffer_frames_total{outcome=\"lost\"} 4",
             "# TYPE spygroup_calls gauge",
         ] {

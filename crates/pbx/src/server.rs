@@ -139,6 +139,7 @@ impl MetricsSource {
             monitors,
             lockouts,
             sip_unparsable: status.unparsable,
+            connections: connections_of(&self.transport),
             store: status.store,
             media: Default::default(),
         }
@@ -336,6 +337,16 @@ impl Controller {
     /// The supervisor a running monitor belongs to.
     pub fn monitor_owner(&self, id: &str) -> Option<String> {
         self.monitors.owner(id)
+    }
+}
+
+fn connections_of(transport: &sip::transport::TransportHandle) -> crate::metrics::Connections {
+    let s = transport.stats();
+    crate::metrics::Connections {
+        open: transport.open_connections(),
+        refused: s.connections_refused.load(Ordering::Relaxed),
+        idle_closed: s.connections_idle_closed.load(Ordering::Relaxed),
+        tls_handshake_failures: s.tls_handshake_failures.load(Ordering::Relaxed),
     }
 }
 
