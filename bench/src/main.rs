@@ -64,6 +64,10 @@ pub struct Args {
     /// Calls a second in the soak.
     #[arg(long, default_value_t = 50.0)]
     pub soak_cps: f64,
+    /// Run only the overload scenario: the PBX with `--max-calls CALLS`, that many
+    /// calls up and as many more trying; `bench/overload.sh`.
+    #[arg(long, value_name = "CALLS")]
+    pub overload: Option<usize>,
     /// In the soak, one call in this many gets a listening supervisor (0: none).
     #[arg(long, default_value_t = 4)]
     pub soak_spy_every: usize,

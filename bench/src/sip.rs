@@ -251,6 +251,9 @@ pub struct OutCall {
     pub state: CallState,
     pub started_ns: u64,
     pub answered_ns: Option<u64>,
+    /// When the INVITE with credentials went out, and when a final failure came.
+    pub authed_ns: Option<u64>,
+    pub failed_ns: Option<u64>,
     pub rtp: Option<UdpSocket>,
     pub remote_rtp: Option<SocketAddr>,
     authed: bool,
@@ -481,6 +484,8 @@ impl Engine {
                 state: CallState::Calling,
                 started_ns: now_ns(),
                 answered_ns: None,
+                authed_ns: None,
+                failed_ns: None,
                 rtp: Some(rtp),
                 remote_rtp: None,
                 authed: false,
@@ -727,12 +732,14 @@ impl Engine {
         let first_407 = code == 407 && !c.authed && c.cseq == cseq;
         if !first_407 && c.cseq == cseq && c.state == CallState::Calling {
             c.state = CallState::Failed(code);
+            c.failed_ns = Some(now_ns());
         }
         self.ack(&call_id, cseq, &to_hdr, branch, &uri);
         if first_407 {
             let chal = m.get("proxy-authenticate").unwrap_or("").to_string();
             let c = self.out.get_mut(&call_id).expect("call");
             c.authed = true;
+            c.authed_ns = Some(now_ns());
             let (user, secret) = (c.user.clone(), c.secret.clone());
             let cn = format!("{:x}", self.id());
             let auth = digest(&chal, "INVITE", &uri, &user, &secret, &cn);

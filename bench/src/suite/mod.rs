@@ -7,6 +7,7 @@
 //! rate) and `report` (summary and result files).
 
 mod measure;
+mod overload;
 mod pbx;
 mod report;
 mod scenario;
@@ -39,6 +40,9 @@ pub fn run(a: &Args) -> Result<()> {
     let mach = machine();
     if let Some(total) = a.soak {
         return run_soak(a, total, t_end);
+    }
+    if let Some(cap) = a.overload {
+        return run_overload(a, &set, cap);
     }
     eprintln!(
         "spyload suite ({}) on {mach}",
@@ -117,6 +121,42 @@ pub fn run(a: &Args) -> Result<()> {
     }
 
     report::write(a, &set, mach, started, t0, res)?;
+    let _ = std::fs::remove_dir_all(&work);
+    Ok(())
+}
+
+/// The overload scenario alone: its own PBX (`--max-calls cap`) and database,
+/// results in `overload-<stamp>.json`.
+fn run_overload(a: &Args, set: &settings::Settings, cap: usize) -> Result<()> {
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let work =
+        std::env::temp_dir().join(format!("spyload-overload-{}-{started}", std::process::id()));
+    std::fs::create_dir_all(&work)?;
+    let db = work.join("overload.db");
+    make_db(a, &sqlite_url(&db), cap, 0)?;
+    let callees: Vec<(String, String)> = (0..cap)
+        .map(|i| (callee_ext(i), SECRET.to_string()))
+        .collect();
+    let extra = ["--max-calls".to_string(), cap.to_string()];
+    let mut pbx = Pbx::start_with(a, &work, &sqlite_url(&db), &extra)?;
+    let r = (|| -> Result<serde_json::Value> {
+        let mut e = Engine::new(pbx.sip, Ports::new(TOOL_PORTS.0, TOOL_PORTS.1))?;
+        let ok = e.register_all(&callees, 100);
+        eprintln!("registered {ok}/{cap} agents");
+        pbx.wait_writes_settled(Duration::from_secs(60));
+        Ok(overload::overload(set, a.workers, &mut e, pbx.pid(), cap))
+    })();
+    pbx.stop();
+    let out = json!({ "machine": machine(), "overload": r? });
+    if !a.dry {
+        std::fs::create_dir_all(&a.out)?;
+        let path = a.out.join(format!("overload-{started}.json"));
+        std::fs::write(&path, serde_json::to_string_pretty(&out)? + "\n")?;
+        eprintln!("written {}", path.display());
+    }
+    println!("{}", serde_json::to_string_pretty(&out["overload"])?);
     let _ = std::fs::remove_dir_all(&work);
     Ok(())
 }

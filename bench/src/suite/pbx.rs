@@ -36,6 +36,11 @@ impl Pbx {
     }
     /// `db` is a database URL (`sqlite://…` or `postgres://…`).
     pub fn start(a: &Args, work: &Path, db: &str) -> Result<Pbx> {
+        Pbx::start_with(a, work, db, &[])
+    }
+
+    /// `start`, with more arguments for `spygroup serve` (e.g. `--max-calls`).
+    pub fn start_with(a: &Args, work: &Path, db: &str, extra: &[String]) -> Result<Pbx> {
         let sip_port = free_port()?;
         let http_port = free_port()?;
         let log = std::fs::File::create(work.join("pbx.log"))?;
@@ -62,6 +67,7 @@ impl Pbx {
             .arg(db)
             .arg("--dialplan")
             .arg(&a.dialplan)
+            .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::from(log.try_clone()?))
             .stderr(Stdio::from(log))
