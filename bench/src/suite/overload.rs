@@ -46,6 +46,7 @@ pub fn overload(set: &Settings, workers: usize, e: &mut Engine, pid: u32, cap: u
     let mut refusal_ns: Vec<u64> = Vec::new();
     let mut k = cap;
     let meter = CpuMeter::start(pid);
+    let me = CpuMeter::start(std::process::id());
     while started.elapsed() < plan.warmup + plan.window {
         // Keep the offered load at twice the capacity, placed at the ramp rate at
         // most (the same pace calls were set up at).
@@ -89,11 +90,12 @@ pub fn overload(set: &Settings, workers: usize, e: &mut Engine, pid: u32, cap: u
         e.forget_finished();
     }
     let cpu = meter.percent();
+    let tool_cpu = me.percent();
     while !h.is_finished() {
         e.pump(Duration::from_millis(10));
     }
     let (legs, stats) = h.join().expect("measure thread");
-    let out = judge(cap, failed, &stats, cpu, crate::proc::rss_kib(pid), 0.0);
+    let out = judge(cap, failed, &stats, cpu, crate::proc::rss_kib(pid), tool_cpu);
     refusal_ns.sort_unstable();
     let q = |p: f64| -> Option<f64> {
         if refusal_ns.is_empty() {
