@@ -169,13 +169,17 @@ run_e2e() {
 # Not a performance check (a shared CI machine's figures mean nothing): it fails
 # only when a scenario cannot carry 50 calls or a key of latest.json is missing.
 bench_smoke() {
-    local out rc
-    out=$(mktemp -d "${TMPDIR:-/tmp}/spygroup-bench.XXXXXX") || return 1
-    (cd "$ROOT" && timeout --signal=TERM 180 target/release/spyload --quick \
-        --only relay,monitor --max-calls 50 --window 1 --budget 120 --out "$out")
-    rc=$?
-    if [ "$rc" -eq 0 ]; then
-        python3 - "$out/latest.json" <<'PY'
+    # A smoke of the bench, not a measurement: 50 calls must pass. On a shared
+    # machine a 1 s window can catch the hypervisor stealing the CPU (the load
+    # tool's own lag shows it), so up to three tries; each failed one is printed.
+    local out rc try
+    for try in 1 2 3; do
+        out=$(mktemp -d "${TMPDIR:-/tmp}/spygroup-bench.XXXXXX") || return 1
+        (cd "$ROOT" && timeout --signal=TERM 180 target/release/spyload --quick \
+            --only relay,monitor --max-calls 50 --window 1 --budget 120 --out "$out")
+        rc=$?
+        if [ "$rc" -eq 0 ]; then
+            python3 - "$out/latest.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
 for key in ("relay_capacity_calls", "monitored_capacity_calls"):
@@ -185,9 +189,12 @@ for key in ("monitor_cpu_ratio", "monitor_cpu_ratio_listen_25", "relay_latency_p
     assert isinstance(d[key], (int, float)) and d[key] > 0, f"{key} = {d[key]}"
 print("bench smoke:", {k: d[k] for k in sorted(d) if not isinstance(d[k], dict)})
 PY
-        rc=$?
-    fi
-    rm -rf "$out"
+            rc=$?
+        fi
+        rm -rf "$out"
+        [ "$rc" -eq 0 ] && return 0
+        echo "bench smoke: try $try failed; CPU steal now: $(vmstat 1 2 | tail -1 | awk '{print $NF}')%"
+    done
     return "$rc"
 }
 

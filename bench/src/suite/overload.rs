@@ -95,7 +95,14 @@ pub fn overload(set: &Settings, workers: usize, e: &mut Engine, pid: u32, cap: u
         e.pump(Duration::from_millis(10));
     }
     let (legs, stats) = h.join().expect("measure thread");
-    let out = judge(cap, failed, &stats, cpu, crate::proc::rss_kib(pid), tool_cpu);
+    let out = judge(
+        cap,
+        failed,
+        &stats,
+        cpu,
+        crate::proc::rss_kib(pid),
+        tool_cpu,
+    );
     refusal_ns.sort_unstable();
     let q = |p: f64| -> Option<f64> {
         if refusal_ns.is_empty() {
