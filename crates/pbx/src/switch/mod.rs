@@ -595,6 +595,30 @@ impl Switch {
         resp
     }
 
+    /// `require_tls`: an authenticated request of `ext` that did not come over TLS
+    /// is answered 403 with a Warning saying why (the caller proved who it is, so
+    /// this tells a stranger nothing). True when it was refused.
+    fn refused_without_tls(
+        &mut self,
+        tx: ServerTxId,
+        req: &Request,
+        ext: &store::Extension,
+        peer: Peer,
+        now: Instant,
+    ) -> bool {
+        if !ext.require_tls || peer.transport.is_secure() {
+            return false;
+        }
+        tracing::warn!(ext = %ext.number, %peer, method = %req.method, "refused: this extension must use SIP over TLS");
+        let mut resp = self.response(req, 403);
+        resp.headers.push(
+            "Warning",
+            "399 spygroup \"TLS required for this extension\"",
+        );
+        self.layer.respond(tx, resp, now);
+        true
+    }
+
     fn respond(&mut self, tx: ServerTxId, req: &Request, status: u16, now: Instant) {
         let resp = self.response(req, status);
         self.layer.respond(tx, resp, now);

@@ -31,14 +31,8 @@ impl Switch {
         if aor != ext.number {
             return self.respond(tx, &req, 403, now);
         }
-        if ext.require_tls && !peer.transport.is_secure() {
-            tracing::warn!(ext = %ext.number, %peer, "registration refused: this extension must use SIP over TLS");
-            let mut resp = self.response(&req, 403);
-            resp.headers.push(
-                "Warning",
-                "399 spygroup \"TLS required for this extension\"",
-            );
-            return self.layer.respond(tx, resp, now);
+        if self.refused_without_tls(tx, &req, &ext, peer, now) {
+            return;
         }
         let mut contacts = Vec::new();
         let mut star = false;

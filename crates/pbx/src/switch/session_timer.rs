@@ -94,7 +94,6 @@ pub fn supports_timer(headers: &sip::Headers) -> bool {
 /// One leg's session timer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionTimer {
-    pub interval: Duration,
     /// We refresh (else the phone does, and we watch).
     pub we_refresh: bool,
     /// Its role on this leg, for the header we repeat in answers to refreshes.
@@ -108,7 +107,6 @@ pub struct SessionTimer {
 impl SessionTimer {
     fn new(expires: SessionExpires, we_are: Refresher, now: Instant) -> SessionTimer {
         SessionTimer {
-            interval: Duration::from_secs(expires.secs),
             we_refresh: expires.refresher == Some(we_are),
             expires,
             refreshed: now,
@@ -116,13 +114,19 @@ impl SessionTimer {
         }
     }
 
+    /// The negotiated interval.
+    pub fn interval(&self) -> Duration {
+        Duration::from_secs(self.expires.secs)
+    }
+
     /// When we refresh next (our side), or when the session expires (theirs).
     pub fn due(&self) -> Instant {
+        let interval = self.interval();
         if self.we_refresh {
-            self.refreshed + self.interval / 2
+            self.refreshed + interval / 2
         } else {
-            let margin = Duration::from_secs(32).min(self.interval / 3);
-            self.refreshed + self.interval - margin
+            let margin = Duration::from_secs(32).min(interval / 3);
+            self.refreshed + interval - margin
         }
     }
 }

@@ -190,23 +190,18 @@ impl Switch {
             .auth
             .check(req, peer.addr.ip(), &self.config, may_wait, now)
         {
-            AuthOutcome::Accepted(ext) if ext.require_tls && !peer.transport.is_secure() => {
-                tracing::warn!(ext = %ext.number, %peer, "call refused: this extension must use SIP over TLS");
-                let mut resp = self.response(req, 403);
-                resp.headers.push(
-                    "Warning",
-                    "399 spygroup \"TLS required for this extension\"",
-                );
-                self.layer.respond(tx, resp, now);
-                Identified::Answered
+            AuthOutcome::Accepted(ext) => {
+                if self.refused_without_tls(tx, req, &ext, peer, now) {
+                    return Identified::Answered;
+                }
+                Identified::Caller(CallerInfo {
+                    endpoint: ext.number.clone(),
+                    number: ext.number.clone(),
+                    name: ext.name.clone().filter(|n| !n.is_empty()),
+                    context: ext.context.clone(),
+                    trunk: None,
+                })
             }
-            AuthOutcome::Accepted(ext) => Identified::Caller(CallerInfo {
-                endpoint: ext.number.clone(),
-                number: ext.number.clone(),
-                name: ext.name.clone().filter(|n| !n.is_empty()),
-                context: ext.context.clone(),
-                trunk: None,
-            }),
             AuthOutcome::Reject(resp) => {
                 // Its source is not authenticated and may be forged: one answer per
                 // INVITE received, no retransmissions aimed at someone else.

@@ -275,15 +275,39 @@ impl Net {
             .spawned()
             .pop()
             .expect("a channel task for the new call");
+        self.dial(spawn.call, to);
+        (spawn.call, invite)
+    }
+
+    /// The call's dialplan asks for `Dial(SIP/<endpoint>)`.
+    pub fn dial(&mut self, call: CallId, endpoint: &str) {
         self.chan(
-            spawn.call,
+            call,
             ChanOp::Dial {
-                endpoints: vec![to.to_string()],
+                endpoints: vec![endpoint.to_string()],
                 timeout: None,
                 vars: Vec::new(),
             },
         );
-        (spawn.call, invite)
+    }
+
+    /// The 200 the PBX sent `phone` (the answer to its INVITE).
+    pub fn ok_to(&mut self, phone: &Phone) -> Response {
+        self.responses_to(phone)
+            .into_iter()
+            .find(|r| r.status == 200)
+            .expect("a 200")
+    }
+
+    /// `phone` registers with its digest (secret `secret`); the final response.
+    pub fn register_with(&mut self, phone: &mut Phone, secret: &str) -> Response {
+        let req = phone.register(3600);
+        self.deliver(phone, req.clone());
+        let challenge = self.responses_to(phone).pop().expect("a challenge");
+        assert_eq!(challenge.status, 401);
+        let again = phone.authorized(&req, &challenge, secret);
+        self.deliver(phone, again);
+        self.responses_to(phone).pop().expect("an answer")
     }
 }
 

@@ -11,13 +11,7 @@ use crate::events::Event;
 
 /// REGISTERs `phone` answering the challenge with `secret`: the final status.
 fn register_with(net: &mut Net, phone: &mut Phone, secret: &str) -> u16 {
-    let req = phone.register(3600);
-    net.deliver(phone, req.clone());
-    let challenge = net.responses_to(phone).pop().expect("a challenge");
-    assert_eq!(challenge.status, 401);
-    let again = phone.authorized(&req, &challenge, secret);
-    net.deliver(phone, again);
-    net.statuses_to(phone).pop().expect("an answer")
+    net.register_with(phone, secret).status
 }
 
 /// A REGISTER with credentials for a nonce the server never gave.

@@ -8,7 +8,6 @@ use media::srtp::{SrtpKey, SrtpSuite};
 use sip::Transport;
 
 use super::harness::*;
-use crate::chan::ChanOp;
 use crate::switch::output::MediaOp;
 
 /// 101..110 as usual; 103 requires TLS, 104 requires SRTP.
@@ -32,13 +31,8 @@ fn net() -> Net {
 }
 
 fn register_with(net: &mut Net, phone: &mut Phone) -> sip::Response {
-    let req = phone.register(3600);
-    net.deliver(phone, req.clone());
-    let challenge = net.responses_to(phone).pop().expect("a challenge");
-    assert_eq!(challenge.status, 401);
-    let again = phone.authorized(&req, &challenge, &format!("pw{}", phone.user));
-    net.deliver(phone, again);
-    net.responses_to(phone).pop().expect("an answer")
+    let secret = format!("pw{}", phone.user);
+    net.register_with(phone, &secret)
 }
 
 /// An SDES offer (RTP/SAVP, tag 7) with the phone's key.
@@ -130,14 +124,7 @@ fn an_sdes_offer_is_answered_with_our_key_and_the_bridge_gets_both() {
     let again = alice.authorized(&invite, &challenge, "pw101");
     net.deliver(&alice, again);
     let spawn = net.spawned().pop().expect("a call");
-    net.chan(
-        spawn.call,
-        ChanOp::Dial {
-            endpoints: vec!["102".into()],
-            timeout: None,
-            vars: Vec::new(),
-        },
-    );
+    net.dial(spawn.call, "102");
     // Bob (plain UDP, no requirement) is offered plain RTP.
     let to_bob = net.requests_to(&bob).remove(0);
     let offer = parse_audio(&to_bob.body).unwrap();
@@ -148,11 +135,7 @@ fn an_sdes_offer_is_answered_with_our_key_and_the_bridge_gets_both() {
         bob.answer(&to_bob, 200, "bobtag", Some(&sdp_offer(bob.rtp))),
     );
     let ops = net.media_ops();
-    let ok = net
-        .responses_to(&alice)
-        .into_iter()
-        .find(|r| r.status == 200)
-        .expect("alice answered");
+    let ok = net.ok_to(&alice);
     let answer = parse_audio(&ok.body).unwrap();
     assert_eq!(answer.profile, RtpProfile::Savp);
     assert_eq!(answer.crypto.len(), 1);

@@ -7,7 +7,6 @@ use std::time::Duration;
 use sip::{Method, Request};
 
 use super::harness::*;
-use crate::chan::ChanOp;
 
 /// The carrier calls 102 asking for a 90 s session timer that it refreshes.
 fn timed_call(net: &mut Net, se: &str) -> (Phone, Request, Phone, Request) {
@@ -19,14 +18,7 @@ fn timed_call(net: &mut Net, se: &str) -> (Phone, Request, Phone, Request) {
     invite.headers.push("Session-Expires", se);
     net.deliver(&carrier, invite.clone());
     if let Some(spawn) = net.spawned().pop() {
-        net.chan(
-            spawn.call,
-            ChanOp::Dial {
-                endpoints: vec!["102".into()],
-                timeout: None,
-                vars: Vec::new(),
-            },
-        );
+        net.dial(spawn.call, "102");
     }
     let to_bob = net
         .requests_to(&bob)
@@ -75,11 +67,7 @@ fn a_caller_that_stops_refreshing_is_hung_up_and_one_that_refreshes_is_not() {
         &bob,
         bob.answer(&to_bob, 200, "bobtag", Some(&sdp_offer(bob.rtp))),
     );
-    let ok = net
-        .responses_to(&carrier)
-        .into_iter()
-        .find(|r| r.status == 200)
-        .unwrap();
+    let ok = net.ok_to(&carrier);
     assert_eq!(ok.headers.get("Session-Expires"), Some("90;refresher=uac"));
     assert_eq!(ok.headers.get("Require"), Some("timer"));
     let ack = carrier.in_dialog(Method::Ack, &invite, &ok);
@@ -119,11 +107,7 @@ fn we_refresh_a_callee_that_asks_us_to_and_a_481_ends_the_call() {
     ok_b.headers.push("Session-Expires", "90;refresher=uac");
     ok_b.headers.push("Require", "timer");
     net.deliver(&bob, ok_b);
-    let ok = net
-        .responses_to(&carrier)
-        .into_iter()
-        .find(|r| r.status == 200)
-        .unwrap();
+    let ok = net.ok_to(&carrier);
     assert!(
         ok.headers.get("Session-Expires").is_none(),
         "the carrier asked for none"
