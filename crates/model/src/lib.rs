@@ -11,6 +11,12 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+pub mod queue;
+pub use queue::{
+    AgentState, EmptyRule, QueueEvent, QueueLogEntry, QueueMember, QueueSettings, QueueStatus,
+    Strategy,
+};
+
 /// How a supervisor takes part in a call: hear both sides, speak to the agent
 /// only, speak to both, or take the call over (the agent's leg is released and the
 /// client talks with the supervisor from then on). On the wire (API, database,
