@@ -386,6 +386,54 @@ impl QueueStatus {
     }
 }
 
+/// A caller waiting in a queue, live.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct WaitingCaller {
+    /// The caller's call reference (as in `/calls`).
+    pub call: String,
+    /// The caller's channel (`SIP/trunk1-0000002a`).
+    pub channel: String,
+    /// Caller ID number.
+    pub caller: String,
+    /// 1 is next to be answered.
+    pub position: u32,
+    /// When the caller joined, Unix ms.
+    pub since_ms: i64,
+    /// Members ringing for this caller now.
+    pub ringing: Vec<String>,
+}
+
+/// One queue, live: its waiting callers in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LiveQueue {
+    pub name: String,
+    pub waiting: Vec<WaitingCaller>,
+    /// How long the caller waiting longest has waited, seconds (0: nobody waits).
+    pub longest_wait_secs: u64,
+}
+
+/// An agent (an extension that is a member of at least one queue), live.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LiveAgent {
+    pub extension: String,
+    pub state: AgentState,
+    /// The pause reason, when paused.
+    pub reason: String,
+    /// The queues it is a member of.
+    pub queues: Vec<String>,
+    /// Queue calls answered since the PBX started.
+    pub calls_taken: u64,
+    /// When its last queue call ended, Unix ms (0: none yet).
+    pub last_call_ms: i64,
+}
+
+/// The floor as the switch sees it now: every queue and every agent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct QueueFloor {
+    pub queues: Vec<LiveQueue>,
+    pub agents: Vec<LiveAgent>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
