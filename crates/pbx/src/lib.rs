@@ -18,6 +18,7 @@ pub mod moh;
 pub mod monitor;
 pub mod permit;
 pub mod pinguard;
+pub mod queue;
 pub mod registrar;
 pub mod registry;
 pub mod switch;
