@@ -268,7 +268,14 @@ impl Floor {
             let ext = ext.clone();
             let reason = reason.to_string();
             for q in queues {
-                self.log_line(wall_ms, "NONE", &q, &interface(&ext), event, [reason.clone()]);
+                self.log_line(
+                    wall_ms,
+                    "NONE",
+                    &q,
+                    &interface(&ext),
+                    event,
+                    [reason.clone()],
+                );
             }
             self.pending.push((change, now + PENDING_FOR));
             self.changed = true;
