@@ -188,11 +188,6 @@ impl Floor {
         }
     }
 
-    /// True when there is no queue at all: the switch can skip the floor.
-    pub fn is_idle(&self) -> bool {
-        self.queues.is_empty() && self.waiters.is_empty()
-    }
-
     /// The queues and members the configuration has now. Changes made here and
     /// not yet in it are laid over it for a while; callers waiting in a queue
     /// that was deleted stay until they leave (they are no longer rung).
@@ -785,25 +780,6 @@ impl Floor {
         self.changed = true;
     }
 
-    /// True when the caller on `call` waits in a queue (or talks to its agent).
-    pub fn has(&self, call: CallId) -> bool {
-        self.waiters.contains_key(&call)
-    }
-
-    /// The members ringing for `call` now.
-    pub fn ringing_for(&self, call: CallId) -> &[String] {
-        self.waiters.get(&call).map_or(&[], |w| &w.ringing)
-    }
-
-    /// The queue whose caller `call` is, and the agent who answered, if any.
-    pub fn queue_of(&self, call: CallId) -> Option<(&str, Option<&str>)> {
-        let w = self.waiters.get(&call)?;
-        Some((
-            w.join.queue.as_str(),
-            w.connected.as_ref().map(|(a, _)| a.as_str()),
-        ))
-    }
-
     /// When [`Floor::poll`] has something to do next: a retry, an announcement, a
     /// caller's timeout, a wrap-up ending.
     pub fn next_deadline(&self) -> Option<Instant> {
@@ -923,16 +899,6 @@ impl Floor {
             })
             .collect();
         QueueFloor { queues, agents }
-    }
-
-    /// The settings of `queue`, if it exists.
-    pub fn settings(&self, queue: &str) -> Option<&QueueSettings> {
-        self.queues.get(queue).map(|q| &q.settings)
-    }
-
-    /// How many callers wait in `queue` (QUEUE_WAITING_COUNT).
-    pub fn waiting_count(&self, queue: &str) -> usize {
-        self.queues.get(queue).map_or(0, |q| q.order.len())
     }
 
     fn queues_of(&self, ext: &str) -> Vec<String> {

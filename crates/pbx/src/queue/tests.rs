@@ -14,6 +14,17 @@ struct Room {
     devices: HashMap<String, Device>,
 }
 
+fn join_req(call: u64, queue: &str, timeout: Option<Duration>) -> Join {
+    Join {
+        queue: queue.to_string(),
+        call_ref: format!("c{call}"),
+        channel: format!("SIP/trunk-{call}"),
+        caller: format!("55500{call}"),
+        timeout,
+        no_retry: false,
+    }
+}
+
 fn member(queue: &str, ext: &str, penalty: u32) -> QueueMember {
     QueueMember {
         queue: queue.to_string(),
@@ -54,14 +65,7 @@ impl Room {
         let ms = self.ms();
         self.floor.join(
             CallId(call),
-            Join {
-                queue: queue.to_string(),
-                call_ref: format!("c{call}"),
-                channel: format!("SIP/trunk-{call}"),
-                caller: format!("55500{call}"),
-                timeout: None,
-                no_retry: false,
-            },
+            join_req(call, queue, None),
             self.now,
             ms,
             &|e| devices.get(e).copied().unwrap_or(Device::Unregistered),
@@ -386,14 +390,7 @@ fn abandon_timeout_and_empty_rules() {
     r.floor
         .join(
             CallId(9),
-            Join {
-                queue: "sales".into(),
-                call_ref: "c9".into(),
-                channel: "SIP/t-9".into(),
-                caller: "5559".into(),
-                timeout: Some(Duration::from_secs(20)),
-                no_retry: false,
-            },
+            join_req(9, "sales", Some(Duration::from_secs(20))),
             r.now,
             ms,
             &|e| devices.get(e).copied().unwrap_or(Device::Unregistered),
