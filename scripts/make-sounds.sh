@@ -36,10 +36,26 @@ say auth-incorrect "Password incorrect. Please enter your password, followed by 
 say vm-goodbye     "Goodbye."
 say pls-try-again  "Please try again."
 say call-monitored "This call is being monitored."
-words=(zero one two three four five six seven eight nine)
+words=(zero one two three four five six seven eight nine ten eleven twelve thirteen
+       fourteen fifteen sixteen seventeen eighteen nineteen)
 for d in "${!words[@]}"; do
     say "digits/$d" "${words[$d]}"
 done
+tens=([20]=twenty [30]=thirty [40]=forty [50]=fifty [60]=sixty [70]=seventy [80]=eighty [90]=ninety)
+for d in "${!tens[@]}"; do
+    say "digits/$d" "${tens[$d]}"
+done
+say digits/hundred "hundred"
+# Queue(): position and hold-time announcements, as Asterisk names them.
+say queue-youarenext   "You are now first in line."
+say queue-thereare     "You are caller number"
+say queue-callswaiting "in the queue."
+say queue-holdtime     "The estimated hold time is"
+say queue-less-than    "less than"
+say queue-minute       "minute"
+say queue-minutes      "minutes"
+say queue-thankyou     "Thank you for your patience."
+say queue-periodic-announce "All of our agents are busy. Please stay on the line."
 
 # Asterisk's beep: a short 1000 Hz tone (-10 dBFS), 5 ms fades so it does not click.
 sox -n -r 8000 -c 1 -b 16 -e signed-integer "$OUT/beep.wav" \

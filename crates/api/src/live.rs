@@ -58,6 +58,12 @@ pub trait LiveView: Send + Sync {
     /// `at` (epoch ms) and `type`.
     fn subscribe(&self) -> broadcast::Receiver<Arc<Value>>;
 
+    /// The call-center floor (queues' waiting callers, agents' states); None
+    /// without one.
+    fn queue_floor(&self) -> Option<model::QueueFloor> {
+        None
+    }
+
     /// Live conference rooms (`ConfBridge`), by name.
     fn conferences(&self) -> Vec<model::ConfRoom> {
         Vec::new()

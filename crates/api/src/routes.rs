@@ -16,7 +16,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::config::{db, extensions, groups, rules, supervisors, trunks};
+use crate::config::{db, extensions, groups, queues, rules, supervisors, trunks};
 use crate::fail::{ErrorBody, Failure};
 use crate::state::{ApiState, HealthFn};
 use crate::{auth, calls, conferences, events, recordings, security};
@@ -37,7 +37,8 @@ use crate::{auth, calls, conferences, events, recordings, security};
     security(("bearer" = [])),
     tags(
         (name = "extensions"), (name = "trunks"), (name = "groups"), (name = "supervisors"),
-        (name = "rules"), (name = "db", description = "AstDB key/value families"),
+        (name = "rules"), (name = "queues", description = "call-center queues, agents, statistics"),
+        (name = "db", description = "AstDB key/value families"),
         (name = "calls"), (name = "monitors"), (name = "conferences"), (name = "records"),
         (name = "recordings", description = "MixMonitor and ChanSpy recordings: metadata, \
             WAV files; deleting needs an admin token"),
@@ -90,6 +91,9 @@ fn documented(state: &ApiState) -> OpenApiRouter<ApiState> {
             supervisors::grant_supervisor,
             supervisors::revoke_supervisor
         ))
+        .routes(routes!(queues::list_queues))
+        .routes(routes!(queues::queue_stats))
+        .routes(routes!(queues::list_agents))
         .routes(routes!(rules::list_rules, rules::add_rule))
         .routes(routes!(rules::get_rule, rules::delete_rule))
         .routes(routes!(db::list_kv))

@@ -65,6 +65,11 @@ pub const DEFAULT_APPS: &[&str] = &[
     "ChanSpy",
     "ExtenSpy",
     "ExecIf",
+    "Queue",
+    "AddQueueMember",
+    "RemoveQueueMember",
+    "PauseQueueMember",
+    "UnpauseQueueMember",
 ];
 
 /// Application names compare without regard to case, as in Asterisk

@@ -52,4 +52,14 @@ pub trait Host: Send {
     /// Deletes every key under `family` (which may itself contain `/`);
     /// returns how many went.
     fn db_deltree(&mut self, family: &str) -> impl Future<Output = usize> + Send;
+
+    /// A dialplan function the host provides (`QUEUE_WAITING_COUNT()` ...), read
+    /// with its arguments substituted; None when the host has no such function.
+    fn function(
+        &mut self,
+        _name: &str,
+        _args: &str,
+    ) -> impl Future<Output = Option<String>> + Send {
+        async { None }
+    }
 }

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 pub mod queue;
 pub use queue::{
-    AgentState, EmptyRule, LiveAgent, LiveQueue, QueueEvent, QueueFloor, QueueLogEntry,
-    QueueMember, QueueSettings, QueueStatus, Strategy, WaitingCaller,
+    AgentState, AgentStats, EmptyRule, LiveAgent, LiveQueue, QueueEvent, QueueFloor, QueueLogEntry,
+    QueueMember, QueueSettings, QueueStats, QueueStatus, Strategy, WaitingCaller,
 };
 
 /// How a supervisor takes part in a call: hear both sides, speak to the agent

@@ -434,6 +434,43 @@ pub struct QueueFloor {
     pub agents: Vec<LiveAgent>,
 }
 
+/// Statistics of one queue over a period, computed from the queue log.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct QueueStats {
+    pub queue: String,
+    /// Callers who entered (ENTERQUEUE).
+    pub offered: u64,
+    /// Answered by an agent (CONNECT).
+    pub answered: u64,
+    /// Hung up before an answer (ABANDON).
+    pub abandoned: u64,
+    /// Left by the queue's or Queue()'s timeout, or because it emptied.
+    pub timed_out: u64,
+    pub transferred: u64,
+    /// Answered within the queue's `servicelevel`, over answered + abandoned, %.
+    pub service_level_pct: f64,
+    pub servicelevel_s: u32,
+    /// Average wait of answered callers, seconds.
+    pub avg_wait_s: f64,
+    /// Longest wait of an answered caller, seconds.
+    pub max_wait_s: u64,
+    /// Average talk time of completed calls, seconds.
+    pub avg_handle_s: f64,
+}
+
+/// Statistics of one agent over a period.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AgentStats {
+    /// `SIP/<extension>`.
+    pub agent: String,
+    pub answered: u64,
+    /// Rung and did not answer (RINGNOANSWER).
+    pub ring_no_answer: u64,
+    pub completed: u64,
+    pub avg_handle_s: f64,
+    pub pauses: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

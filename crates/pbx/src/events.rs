@@ -149,6 +149,21 @@ pub enum Event {
         #[serde(flatten)]
         lockout: model::Lockout,
     },
+    /// A line of the queue log (Asterisk's `queue_log`): a caller entered,
+    /// connected, abandoned ...; a member was added, paused ...
+    #[serde(rename = "queue.log")]
+    QueueLog {
+        #[serde(flatten)]
+        entry: model::QueueLogEntry,
+    },
+    /// An agent's state changed (available, ringing, on a call, wrap-up, paused).
+    #[serde(rename = "agent.state")]
+    AgentState {
+        extension: String,
+        state: model::AgentState,
+        reason: String,
+        queues: Vec<String>,
+    },
     /// An administrator lifted a lock.
     #[serde(rename = "security.lockout_lifted")]
     LockoutLifted {

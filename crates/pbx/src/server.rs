@@ -76,6 +76,7 @@ pub struct PbxHandle {
     pins: PinGuard,
     metrics: Arc<crate::metrics::Metrics>,
     bridges: Bridges,
+    floor: crate::queue::FloorView,
 }
 
 type Bridges =
@@ -211,6 +212,11 @@ impl PbxHandle {
     /// Live channels, for the API.
     pub fn registry(&self) -> crate::registry::Registry {
         self.registry.clone()
+    }
+
+    /// The call-center floor as last published, for the API.
+    pub fn floor(&self) -> crate::queue::FloorView {
+        self.floor.clone()
     }
 
     /// Clean shutdown: BYE to every live call, call records written, sockets closed.
@@ -402,6 +408,7 @@ pub async fn start(cfg: PbxConfig, config: store::LiveConfig) -> Result<PbxHandl
         tracing::info!("restored {restored} registrations from the database");
     }
     let registry = crate::registry::Registry::new();
+    let floor = crate::queue::FloorView::default();
     let events = EventBus::new();
     let metrics = Arc::new(crate::metrics::Metrics::default());
     let pins = pin_guard(&config, &events, &metrics);
@@ -436,6 +443,7 @@ pub async fn start(cfg: PbxConfig, config: store::LiveConfig) -> Result<PbxHandl
             prompts,
             music: Arc::new(crate::moh::MusicLibrary::new(&cfg_sounds)),
             pending_recordings: Default::default(),
+            floor: floor.clone(),
         },
     );
     let task = tokio::spawn(shell.run(inbound, command_rx, chan_requests));
@@ -452,6 +460,7 @@ pub async fn start(cfg: PbxConfig, config: store::LiveConfig) -> Result<PbxHandl
         pins,
         metrics,
         bridges,
+        floor,
     })
 }
 

@@ -125,6 +125,8 @@ pub(crate) struct ShellParts {
     pub music: Arc<crate::moh::MusicLibrary>,
     /// Recordings waiting for their files to be complete.
     pub pending_recordings: crate::apps::PendingRecordings,
+    /// The call-center floor's view, as the switch last published it.
+    pub floor: crate::queue::FloorView,
 }
 
 pub(crate) struct Shell {
@@ -376,6 +378,7 @@ impl Shell {
                 }
                 Output::ChannelGone(name) => self.parts.registry.remove(&name),
                 Output::RefreshConfig => self.refresh(),
+                Output::QueueFloor(view) => self.parts.floor.set(view),
             }
         }
         let (registrations, calls) = self.switch.counts();
@@ -486,6 +489,7 @@ impl Shell {
             events: self.parts.events.clone(),
             conferences: self.parts.conferences.clone(),
             pins: self.parts.pins.clone(),
+            floor: self.parts.floor.clone(),
         };
         match kind {
             SpawnKind::Dialplan {

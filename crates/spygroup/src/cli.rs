@@ -71,6 +71,12 @@ pub enum Command {
     /// API tokens for the HTTP API.
     #[command(subcommand)]
     Token(crate::admin::token::TokenCommand),
+    /// Call-center queues (Queue()), their members and statistics.
+    #[command(subcommand)]
+    Queue(crate::admin::queue::QueueCommand),
+    /// Agents: log in and out of queues, pause with a reason, unpause.
+    #[command(subcommand)]
+    Agent(crate::admin::queue::AgentCommand),
     /// Inbound monitoring rules: calls to a range of extensions get spy groups.
     #[command(subcommand)]
     Rule(crate::admin::rule::RuleCommand),

@@ -63,6 +63,7 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
         events: handle.events(),
         control: control.clone(),
         conferences: handle.conferences(),
+        floor: handle.floor(),
     });
     let metrics = handle.metrics_source();
     let shared: SharedPbx = Arc::new(Mutex::new(Some(handle)));
@@ -139,9 +140,14 @@ struct LiveAdapter {
     events: pbx::EventBus,
     control: pbx::Controller,
     conferences: pbx::Conferences,
+    floor: pbx::queue::FloorView,
 }
 
 impl api::LiveView for LiveAdapter {
+    fn queue_floor(&self) -> Option<model::QueueFloor> {
+        Some(self.floor.get())
+    }
+
     fn lockouts(&self) -> api::Answer<Vec<model::Lockout>> {
         let control = self.control.clone();
         Box::pin(async move { control.lockouts().await })

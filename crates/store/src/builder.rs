@@ -30,6 +30,8 @@ pub struct ConfigBuilder {
     version: u64,
     /// `(number, require_tls, require_srtp)`, applied at `build`.
     security: Vec<(String, bool, bool)>,
+    queues: Vec<model::QueueSettings>,
+    queue_members: Vec<model::QueueMember>,
 }
 
 impl ConfigBuilder {
@@ -118,6 +120,18 @@ impl ConfigBuilder {
     ) -> Self {
         self.security
             .push((number.to_string(), require_tls, require_srtp));
+        self
+    }
+
+    /// A queue with these settings.
+    pub fn queue(mut self, q: model::QueueSettings) -> Self {
+        self.queues.push(q);
+        self
+    }
+
+    /// A member of a queue (added after the queue's others).
+    pub fn queue_member(mut self, m: model::QueueMember) -> Self {
+        self.queue_members.push(m);
         self
     }
 
@@ -215,6 +229,8 @@ impl ConfigBuilder {
             supervisors,
             monitoring_open: self.monitoring_open,
             kv: self.kv,
+            queues: self.queues,
+            queue_members: self.queue_members,
         };
         ConfigSnapshot::from_parts(parts, self.version)
     }

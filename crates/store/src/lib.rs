@@ -34,6 +34,7 @@ mod notify;
 mod open;
 mod overlay;
 pub mod pins;
+mod queues;
 mod recording_files;
 mod recording_query;
 mod recordings;
@@ -64,6 +65,7 @@ pub use locations::StoredLocation;
 pub use lockouts::LockoutRecord;
 pub use monitor::{MonitorEvent, MonitorRecord, MonitorStart};
 pub use open::{redact_url, sqlite_file, Store, DEFAULT_REALM};
+pub use queues::{check_queue, queue_stats_of};
 pub use recording_files::{track_file, DeletedFiles};
 pub use recording_query::{RecordingDetail, RecordingFilter};
 pub use recordings::{

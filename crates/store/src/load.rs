@@ -103,6 +103,8 @@ async fn read_parts(conn: &mut AnyConnection, realm: &str) -> Result<Parts, Stor
         .fetch_all(&mut *conn)
         .await?;
 
+    let (queues, queue_members) = crate::queues::read_all(conn).await?;
+
     Ok(Parts {
         realm: realm.to_string(),
         extensions,
@@ -114,6 +116,8 @@ async fn read_parts(conn: &mut AnyConnection, realm: &str) -> Result<Parts, Stor
         supervisors,
         monitoring_open: open.as_deref() == Some("true"),
         kv,
+        queues,
+        queue_members,
     })
 }
 

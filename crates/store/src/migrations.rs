@@ -66,5 +66,12 @@ pub(crate) fn migrator() -> Migrator {
             include_str!("../migrations/0008_transport_security.sql").into_sql_str(),
             false,
         ),
+        Migration::new(
+            9,
+            "queues".into(),
+            MigrationType::Simple,
+            include_str!("../migrations/0009_queues.sql").into_sql_str(),
+            false,
+        ),
     ])
 }

@@ -38,7 +38,7 @@ use crate::transient::Backoff;
 use crate::{Store, StoreError};
 
 /// The tables the snapshot is made of; a change to any of them reloads it.
-pub(crate) const CONFIG_TABLES: [&str; 10] = [
+pub(crate) const CONFIG_TABLES: [&str; 12] = [
     "settings",
     "extensions",
     "trunks",
@@ -49,6 +49,8 @@ pub(crate) const CONFIG_TABLES: [&str; 10] = [
     "supervisor_groups",
     "monitor_rules",
     "monitor_rule_groups",
+    "queues",
+    "queue_members",
 ];
 
 /// The PostgreSQL notification channel (payload: the table that changed).

@@ -40,6 +40,8 @@ pub struct ConfigSnapshot {
     supervisors: BTreeMap<String, Grant>,
     monitoring_open: bool,
     kv: BTreeMap<String, BTreeMap<String, String>>,
+    queues: BTreeMap<String, model::QueueSettings>,
+    queue_members: BTreeMap<String, Vec<model::QueueMember>>,
 }
 
 /// The raw tables a snapshot is built from (by the loader or the builder).
@@ -59,6 +61,8 @@ pub(crate) struct Parts {
     pub monitoring_open: bool,
     /// `(family, key, value)`.
     pub kv: Vec<(String, String, String)>,
+    pub queues: Vec<model::QueueSettings>,
+    pub queue_members: Vec<model::QueueMember>,
 }
 
 impl ConfigSnapshot {
@@ -117,7 +121,13 @@ impl ConfigSnapshot {
             kv.entry(family).or_default().insert(key, value);
         }
 
+        let mut queue_members: BTreeMap<String, Vec<model::QueueMember>> = BTreeMap::new();
+        for m in p.queue_members {
+            queue_members.entry(m.queue.clone()).or_default().push(m);
+        }
         ConfigSnapshot {
+            queues: p.queues.into_iter().map(|q| (q.name.clone(), q)).collect(),
+            queue_members,
             version,
             realm: p.realm,
             extensions,
@@ -137,6 +147,30 @@ impl ConfigSnapshot {
     }
 
     /// Grows with each reload (0 for a built snapshot unless set), for logs and tests.
+    /// A queue's settings.
+    pub fn queue(&self, name: &str) -> Option<&model::QueueSettings> {
+        self.queues.get(name)
+    }
+
+    /// Every queue, by name.
+    pub fn queues(&self) -> impl Iterator<Item = &model::QueueSettings> {
+        self.queues.values()
+    }
+
+    /// A queue's members, in list order (empty if none).
+    pub fn queue_members(&self, queue: &str) -> &[model::QueueMember] {
+        self.queue_members.get(queue).map_or(&[], |v| v.as_slice())
+    }
+
+    /// The queues `ext` is a member of, by name.
+    pub fn queues_of(&self, ext: &str) -> Vec<String> {
+        self.queue_members
+            .iter()
+            .filter(|(_, m)| m.iter().any(|m| m.extension == ext))
+            .map(|(q, _)| q.clone())
+            .collect()
+    }
+
     pub fn version(&self) -> u64 {
         self.version
     }

@@ -174,6 +174,11 @@ pub fn db_name(field: &'static str, value: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Queue names: see [`token`].
+pub fn queue_name(value: &str) -> Result<(), StoreError> {
+    token("queue name", value)
+}
+
 /// Spy group names: see [`token`]. They travel in a channel's colon-separated
 /// `SPYGROUP` and in ChanSpy's `g(a:b)`, so `:` is never part of one.
 pub fn group_name(value: &str) -> Result<(), StoreError> {

@@ -69,6 +69,25 @@ pub enum Write {
         at: SystemTime,
         by: String,
     },
+    /// A queue log line ([`Store::queue_log_insert`]).
+    QueueLog(model::QueueLogEntry),
+    /// A dynamic member added by the dialplan ([`Store::queue_member_add`]).
+    QueueMemberAdd {
+        queue: String,
+        extension: String,
+        penalty: u32,
+        paused: bool,
+        reason: String,
+    },
+    /// [`Store::queue_member_remove`].
+    QueueMemberRemove { queue: String, extension: String },
+    /// [`Store::queue_member_pause`]; `queue` None: every queue of the member.
+    QueueMemberPause {
+        queue: Option<String>,
+        extension: String,
+        paused: bool,
+        reason: String,
+    },
 }
 
 impl Write {
@@ -89,6 +108,10 @@ impl Write {
             Write::KvDelTree { .. } => "kv_deltree",
             Write::LockoutStarted(_) => "lockout_started",
             Write::LockoutLifted { .. } => "lockout_lifted",
+            Write::QueueLog(_) => "queue_log",
+            Write::QueueMemberAdd { .. } => "queue_member_add",
+            Write::QueueMemberRemove { .. } => "queue_member_remove",
+            Write::QueueMemberPause { .. } => "queue_member_pause",
         }
     }
 
@@ -108,6 +131,14 @@ impl Write {
             Write::KvDelTree { family } => family.clone(),
             Write::LockoutStarted(r) => r.id.clone(),
             Write::LockoutLifted { subject_id, .. } => subject_id.clone(),
+            Write::QueueLog(e) => format!("{} {} {}", e.queue, e.event, e.call_id),
+            Write::QueueMemberAdd {
+                queue, extension, ..
+            }
+            | Write::QueueMemberRemove { queue, extension } => format!("{queue} {extension}"),
+            Write::QueueMemberPause {
+                queue, extension, ..
+            } => format!("{} {extension}", queue.as_deref().unwrap_or("*")),
         }
     }
 
@@ -153,6 +184,37 @@ impl Write {
             Write::LockoutLifted { subject_id, at, by } => {
                 store.lockout_lifted(subject_id, *at, by).await.map(drop)
             }
+            Write::QueueLog(e) => store.queue_log_insert(e).await,
+            // A dynamic member the dialplan added (AddQueueMember, agent login).
+            Write::QueueMemberAdd {
+                queue,
+                extension,
+                penalty,
+                paused,
+                reason,
+            } => {
+                store
+                    .queue_member_add(queue, extension, *penalty, true)
+                    .await?;
+                if *paused {
+                    store
+                        .queue_member_pause(Some(queue), extension, true, reason)
+                        .await?;
+                }
+                Ok(())
+            }
+            Write::QueueMemberRemove { queue, extension } => {
+                store.queue_member_remove(queue, extension).await.map(drop)
+            }
+            Write::QueueMemberPause {
+                queue,
+                extension,
+                paused,
+                reason,
+            } => store
+                .queue_member_pause(queue.as_deref(), extension, *paused, reason)
+                .await
+                .map(drop),
         }
     }
 }

@@ -8,6 +8,7 @@
 pub(crate) mod db;
 pub(crate) mod extensions;
 pub(crate) mod groups;
+pub(crate) mod queues;
 pub(crate) mod rules;
 pub(crate) mod supervisors;
 pub(crate) mod trunks;

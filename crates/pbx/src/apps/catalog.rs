@@ -32,10 +32,15 @@ pub enum App {
     ConfBridge,
     ChanSpy,
     ExtenSpy,
+    Queue,
+    AddQueueMember,
+    RemoveQueueMember,
+    PauseQueueMember,
+    UnpauseQueueMember,
 }
 
 impl App {
-    pub const ALL: [App; 26] = [
+    pub const ALL: [App; 31] = [
         App::Answer,
         App::Hangup,
         App::Wait,
@@ -62,6 +67,11 @@ impl App {
         App::ConfBridge,
         App::ChanSpy,
         App::ExtenSpy,
+        App::Queue,
+        App::AddQueueMember,
+        App::RemoveQueueMember,
+        App::PauseQueueMember,
+        App::UnpauseQueueMember,
     ];
 
     /// The name as Asterisk writes it.
@@ -93,6 +103,11 @@ impl App {
             App::ConfBridge => "ConfBridge",
             App::ChanSpy => "ChanSpy",
             App::ExtenSpy => "ExtenSpy",
+            App::Queue => "Queue",
+            App::AddQueueMember => "AddQueueMember",
+            App::RemoveQueueMember => "RemoveQueueMember",
+            App::PauseQueueMember => "PauseQueueMember",
+            App::UnpauseQueueMember => "UnpauseQueueMember",
         }
     }
 

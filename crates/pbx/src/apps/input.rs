@@ -20,6 +20,13 @@ pub enum Input {
     Remote(MonitorCmd),
 }
 
+/// A digit or any event from the switch.
+#[derive(Debug)]
+pub enum Either {
+    Digit(char),
+    Event(ChanEvent),
+}
+
 pub struct InputQueue {
     /// None once the bridge is gone (the call is ending; the switch says when).
     dtmf: Option<mpsc::UnboundedReceiver<char>>,
@@ -67,6 +74,37 @@ impl InputQueue {
         }
     }
 
+    /// The next digit or channel event, whatever it is (an application that
+    /// follows the switch's events itself: `Queue()`).
+    pub async fn next_event(&mut self, chan: &mut Channel) -> Either {
+        if let Some(d) = self.ahead.pop_front() {
+            return Either::Digit(d);
+        }
+        loop {
+            let dtmf = async {
+                match self.dtmf.as_mut() {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                d = dtmf => match d {
+                    Some(d) => return Either::Digit(d),
+                    None => self.dtmf = None,
+                },
+                ev = chan.next_event() => {
+                    if ev == ChanEvent::Hangup {
+                        self.hung_up = true;
+                    }
+                    return match ev {
+                        ChanEvent::Dtmf(d) => Either::Digit(d),
+                        ev => Either::Event(ev),
+                    };
+                }
+            }
+        }
+    }
+
     pub async fn next_until(&mut self, chan: &mut Channel, until: Instant) -> Input {
         if self.hung_up {
             return Input::Hangup;
@@ -108,7 +146,13 @@ impl InputQueue {
                     | ChanEvent::TakeOverDone(_)
                     | ChanEvent::Transferred(_)
                     | ChanEvent::ConferenceDone(_)
-                    | ChanEvent::TransferDone { .. } => {}
+                    | ChanEvent::TransferDone { .. }
+                    | ChanEvent::QueueJoined(_)
+                    | ChanEvent::QueueAnnounce { .. }
+                    | ChanEvent::QueuePeriodic(_)
+                    | ChanEvent::QueueConnected { .. }
+                    | ChanEvent::QueueExit(_)
+                    | ChanEvent::QueueMemberDone(_) => {}
                 },
                 _ = tokio::time::sleep_until(until) => return Input::Timeout,
             }

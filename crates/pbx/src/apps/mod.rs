@@ -14,6 +14,7 @@ mod input;
 mod letters;
 mod mixmonitor;
 mod play;
+mod queue;
 mod recordings;
 
 use std::sync::Arc;
@@ -48,6 +49,8 @@ pub struct AppEnv {
     pub conferences: crate::conference::Conferences,
     /// PIN failures across calls (`Authenticate`).
     pub pins: crate::pinguard::PinGuard,
+    /// The call-center floor (`QUEUE_WAITING_COUNT()`, `QUEUE_MEMBER()`).
+    pub floor: crate::queue::FloorView,
 }
 
 /// One channel's host: its call-control handle and its media.
@@ -163,6 +166,11 @@ impl PbxHost {
             App::ConfBridge => self.confbridge(args, vars).await,
             App::ChanSpy => self.chanspy(args, vars, false).await,
             App::ExtenSpy => self.chanspy(args, vars, true).await,
+            App::Queue => self.queue(args, vars).await,
+            App::AddQueueMember => self.add_queue_member(args, vars).await,
+            App::RemoveQueueMember => self.remove_queue_member(args, vars).await,
+            App::PauseQueueMember => self.pause_queue_member(args, vars, true).await,
+            App::UnpauseQueueMember => self.pause_queue_member(args, vars, false).await,
         }
     }
 
@@ -228,6 +236,10 @@ impl Host for PbxHost {
 
     async fn db_deltree(&mut self, family: &str) -> usize {
         self.env.config.db_deltree(family).unwrap_or(0)
+    }
+
+    async fn function(&mut self, name: &str, args: &str) -> Option<String> {
+        queue::function(&self.env, name, args)
     }
 }
 

@@ -7,6 +7,7 @@
 //! and never write the live-channel table: they ask the switch, which owns it.
 
 mod originate;
+mod queue;
 mod status;
 mod task;
 
@@ -45,6 +46,24 @@ pub enum ChanEvent {
     /// The answer to [`ChanOp::Transfer`]: Asterisk's `TRANSFERSTATUS` and the SIP
     /// status the phone reported.
     TransferDone { status: TransferStatus, sip: u16 },
+    /// The answer to [`ChanOp::QueueJoin`]: the caller's position, or why it may
+    /// not wait (`QUEUESTATUS`).
+    QueueJoined(Result<u32, model::QueueStatus>),
+    /// Tell the waiting caller its position (1 is next) and the estimated hold
+    /// time in seconds (None: not to be said).
+    QueueAnnounce {
+        position: Option<u32>,
+        holdtime: Option<u64>,
+    },
+    /// Play the queue's periodic announcement to the waiting caller.
+    QueuePeriodic(String),
+    /// A member answered: the caller is bridged with `channel` (of extension
+    /// `agent`) now; the music stops. A `DialDone` follows when that call ends.
+    QueueConnected { agent: String, channel: String },
+    /// The caller leaves the queue unanswered (`QUEUESTATUS`: TIMEOUT, LEAVEEMPTY).
+    QueueExit(model::QueueStatus),
+    /// The answer to [`ChanOp::QueueMember`].
+    QueueMemberDone(crate::queue::MemberResult),
 }
 
 /// Where a blind transfer sends the transferee's channel.
@@ -164,6 +183,21 @@ pub enum ChanOp {
     HangupChannel {
         channel: String,
     },
+    /// `Queue()`: the caller waits in `queue` (the floor rings its members through
+    /// this call's Dial). Answered with `QueueJoined`, then `QueueAnnounce`,
+    /// `QueuePeriodic`, `QueueConnected` + `DialDone`, or `QueueExit`.
+    QueueJoin {
+        queue: String,
+        /// `Queue()`'s own timeout: the longest the caller waits.
+        timeout: Option<Duration>,
+        /// Option `n`: no second ring after the first times out.
+        no_retry: bool,
+        /// What the answering agent's channel inherits (`__SPYGROUP`).
+        vars: Vec<(String, String)>,
+    },
+    /// `AddQueueMember`, `RemoveQueueMember`, `PauseQueueMember`,
+    /// `UnpauseQueueMember`; answered with `QueueMemberDone`.
+    QueueMember(crate::queue::MemberChange),
 }
 
 /// Who placed the call, as the channel task sees it.

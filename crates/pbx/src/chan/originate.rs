@@ -48,7 +48,13 @@ pub async fn run_click_to_spy(
             | ChanEvent::TakeOverDone(_)
             | ChanEvent::Transferred(_)
             | ChanEvent::ConferenceDone(_)
-            | ChanEvent::TransferDone { .. } => {}
+            | ChanEvent::TransferDone { .. }
+            | ChanEvent::QueueJoined(_)
+            | ChanEvent::QueueAnnounce { .. }
+            | ChanEvent::QueuePeriodic(_)
+            | ChanEvent::QueueConnected { .. }
+            | ChanEvent::QueueExit(_)
+            | ChanEvent::QueueMemberDone(_) => {}
         }
     };
     if answered {

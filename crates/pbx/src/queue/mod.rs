@@ -115,6 +115,29 @@ pub enum MemberResult {
     NoSuchQueue,
 }
 
+/// The floor's view as the switch last published it, shared with the API and
+/// the dialplan functions; cheap to clone.
+#[derive(Clone, Default)]
+pub struct FloorView(std::sync::Arc<std::sync::RwLock<QueueFloor>>);
+
+impl FloorView {
+    pub fn set(&self, view: QueueFloor) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = view;
+    }
+
+    pub fn get(&self) -> QueueFloor {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Reads the view without copying it.
+    pub fn with<T>(&self, f: impl FnOnce(&QueueFloor) -> T) -> T {
+        f(&self.0.read().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// How often a caller nobody could be found for looks again without an input.
+const RECHECK: Duration = Duration::from_secs(1);
+
 /// How long a change made here is laid over snapshots that do not show it yet.
 const PENDING_FOR: Duration = Duration::from_secs(10);
 
@@ -158,6 +181,8 @@ struct Waiter {
     connected: Option<(String, Instant)>,
     next_announce: Option<Instant>,
     next_periodic: Option<Instant>,
+    /// When to look for a free member again after finding none.
+    recheck: Instant,
     /// An Exit was asked for: the switch lets the caller go.
     leaving: bool,
 }
@@ -384,6 +409,7 @@ impl Floor {
             connected: None,
             next_announce: announce.then_some(now),
             next_periodic: periodic,
+            recheck: now,
             leaving: false,
         };
         let queue = waiter.join.queue.clone();
@@ -412,6 +438,11 @@ impl Floor {
         devices: &dyn Fn(&str) -> Device,
     ) -> Vec<Action> {
         let mut actions = Vec::new();
+        for a in self.agents.values_mut() {
+            if a.wrapup_until.is_some_and(|t| t <= now) {
+                a.wrapup_until = None;
+            }
+        }
         // Heavier queues pick members first.
         let mut names: Vec<(u32, String)> = self
             .queues
@@ -467,6 +498,11 @@ impl Floor {
             }
             let members = self.choose(name, *call, now, devices);
             if members.is_empty() {
+                // Nobody to ring: any input polls again; without one, look again
+                // in a while (a wrap-up ends, a registration expires).
+                if let Some(w) = self.waiters.get_mut(call) {
+                    w.recheck = now + RECHECK;
+                }
                 continue;
             }
             let Some(q) = self.queues.get(name) else {
@@ -780,6 +816,13 @@ impl Floor {
         self.changed = true;
     }
 
+    /// True while some caller waits unanswered (polling has work).
+    pub fn has_waiting(&self) -> bool {
+        self.waiters
+            .values()
+            .any(|w| w.connected.is_none() && !w.leaving)
+    }
+
     /// When [`Floor::poll`] has something to do next: a retry, an announcement, a
     /// caller's timeout, a wrap-up ending.
     pub fn next_deadline(&self) -> Option<Instant> {
@@ -791,7 +834,7 @@ impl Floor {
         let mut at = |t: Instant| next = Some(next.map_or(t, |n: Instant| n.min(t)));
         for w in waiters {
             if w.ringing.is_empty() {
-                at(w.next_try);
+                at(w.next_try.max(w.recheck));
             }
             for t in [w.deadline, w.next_announce, w.next_periodic]
                 .into_iter()

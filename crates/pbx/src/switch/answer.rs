@@ -171,6 +171,7 @@ impl Switch {
         );
         self.cancel_branches(id, Some(n), now);
         self.answer_caller(id, now);
+        self.queue_answered(id, &channel, now);
         if self.calls.get(&id).is_some_and(|c| c.virtual_a) {
             self.tell_chan(id, ChanEvent::PlacedAnswered(channel));
         }

@@ -99,7 +99,7 @@ impl Switch {
             .insert(key, now + super::hangup::ENDED_DIALOG_LINGER);
         self.channels.gone(&chan, &mut self.out);
         self.tell_chan(id, ChanEvent::Hangup);
-        self.finish_dial(id, DialStatus::Cancel);
+        self.finish_dial(id, DialStatus::Cancel, now);
         true
     }
 
@@ -138,7 +138,7 @@ impl Switch {
         if let Some(call) = self.calls.get_mut(&id) {
             call.state = CallState::Ending;
         }
-        self.finish_dial(id, DialStatus::Answer);
+        self.finish_dial(id, DialStatus::Answer, now);
         self.record(id, store::Disposition::Answered, by, now);
         self.forget_if_settled(id, now);
     }

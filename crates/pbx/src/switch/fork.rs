@@ -28,7 +28,7 @@ impl Switch {
             c.state != CallState::Ending && !c.dial.as_ref().is_some_and(|d| d.waiting)
         });
         if !usable {
-            return self.dial_done(id, DialStatus::Cancel);
+            return self.dial_done(id, DialStatus::Cancel, now);
         }
         let mut branches = Vec::new();
         let mut known = 0;
@@ -56,19 +56,30 @@ impl Switch {
             if let Some(call) = self.calls.get_mut(&id) {
                 call.fail_status = status;
             }
-            return self.dial_done(id, DialStatus::ChanUnavail);
+            return self.dial_done(id, DialStatus::ChanUnavail, now);
         }
         let deadline = now + timeout.unwrap_or(self.cfg.no_answer_timeout);
         self.dial_deadlines.push(std::cmp::Reverse((deadline, id)));
+        // Branches of an earlier Dial still being cancelled keep their numbers (their
+        // transactions name them): the new ones come after.
+        let earlier = self
+            .calls
+            .get_mut(&id)
+            .and_then(|c| c.dial.take())
+            .map(|d| d.branches)
+            .filter(|b| !b.iter().all(Branch::done))
+            .unwrap_or_default();
+        let base = earlier.len();
         let mut dial = DialState {
-            branches: Vec::new(),
+            branches: earlier,
             deadline: Some(deadline),
             waiting: true,
             callee,
             answered_at: None,
             vars,
         };
-        for (n, (invite, peer, channel, dialog, crypto)) in branches.into_iter().enumerate() {
+        for (k, (invite, peer, channel, dialog, crypto)) in branches.into_iter().enumerate() {
+            let n = base + k;
             let tx = self.layer.send_request(invite.clone(), peer, now);
             self.client_txs.insert(tx, (id, TxPurpose::Branch(n)));
             dial.branches.push(Branch {
@@ -89,13 +100,17 @@ impl Switch {
         }
     }
 
-    /// Tells the channel task its Dial is over.
-    pub(super) fn dial_done(&mut self, id: CallId, status: DialStatus) {
+    /// Tells the channel task its Dial is over, unless the Dial rang members for
+    /// a queue caller: then the floor hears it.
+    pub(super) fn dial_done(&mut self, id: CallId, status: DialStatus, now: Instant) {
+        if self.queue_dial_done(id, status, now) {
+            return;
+        }
         self.tell_chan(id, ChanEvent::DialDone(DialOutcome { status }));
     }
 
     /// Ends a Dial (once): its outcome goes to the channel task.
-    pub(super) fn finish_dial(&mut self, id: CallId, status: DialStatus) {
+    pub(super) fn finish_dial(&mut self, id: CallId, status: DialStatus, now: Instant) {
         let done = self
             .calls
             .get_mut(&id)
@@ -105,7 +120,7 @@ impl Switch {
                 d.finish(status)
             });
         if let Some(status) = done {
-            self.dial_done(id, status);
+            self.dial_done(id, status, now);
         }
     }
 
@@ -276,7 +291,7 @@ impl Switch {
             let status = dial.failure_status();
             tracing::info!(call = %id, dialstatus = status.as_str(), "Dial failed");
             call.fail_status = status.sip_status();
-            self.finish_dial(id, status);
+            self.finish_dial(id, status, now);
         }
         self.forget_if_settled(id, now);
     }
@@ -291,7 +306,7 @@ impl Switch {
         }
         tracing::info!(call = %id, "Dial: no answer");
         call.fail_status = DialStatus::NoAnswer.sip_status();
-        self.finish_dial(id, DialStatus::NoAnswer);
+        self.finish_dial(id, DialStatus::NoAnswer, now);
         self.cancel_branches(id, None, now);
     }
 

@@ -56,7 +56,7 @@ impl Switch {
         let was_answered = call.state == CallState::Answered;
         call.state = CallState::Ending;
         self.tell_chan(id, ChanEvent::Hangup);
-        self.finish_dial(id, DialStatus::Cancel);
+        self.finish_dial(id, DialStatus::Cancel, now);
         self.bye_leg(id, LegSide::B, now);
         self.cancel_branches(id, None, now);
         let disposition = if was_answered {
@@ -88,7 +88,7 @@ impl Switch {
             self.channels.gone(&b.channel, &mut self.out);
             self.dialogs.remove(&(b.dialog.call_id, b.dialog.local_tag));
         }
-        self.finish_dial(id, DialStatus::Answer);
+        self.finish_dial(id, DialStatus::Answer, now);
         if virtual_a {
             // The only phone of a call the PBX placed hung up.
             self.tell_chan(id, ChanEvent::Hangup);
@@ -114,7 +114,7 @@ impl Switch {
         }
         call.state = CallState::Ending;
         let status = status.unwrap_or(call.fail_status);
-        self.finish_dial(id, DialStatus::Cancel);
+        self.finish_dial(id, DialStatus::Cancel, now);
         let disposition = match state {
             CallState::Answered => {
                 self.bye_leg(id, LegSide::A, now);
@@ -221,6 +221,10 @@ impl Switch {
             return;
         }
         call.recorded = true;
+        self.queue_call_over(id, now);
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         let a = call.a.channel.clone();
         let b = call.b.as_ref().map(|b| b.channel.clone());
         let bridge = call.bridge.take();

@@ -24,6 +24,7 @@ mod indialog;
 mod lockouts;
 mod monitor;
 mod output;
+mod queue;
 mod register;
 mod reinvite;
 mod sdp;
@@ -149,6 +150,9 @@ pub struct Switch {
     /// New transactions per source (None: no limit).
     flood: Option<flood::SourceLimiter>,
     admission: admission::Admission,
+    /// The call-center floor: queues, waiting callers, agents (see `queue`).
+    floor: crate::queue::Floor,
+    queue: queue::FloorState,
 }
 
 impl Switch {
@@ -213,6 +217,11 @@ impl Switch {
             media_seen: HashMap::new(),
             flood: cfg.sip_rate_limit.map(flood::SourceLimiter::new),
             admission: admission::Admission::new(cfg.max_calls, cfg.max_cps),
+            floor: crate::queue::Floor::new(now, floor_seed(wall)),
+            queue: queue::FloorState {
+                stale: true,
+                ..Default::default()
+            },
             cfg,
         }
     }
@@ -295,6 +304,13 @@ impl Switch {
                 room,
             } => self.on_conference(id, supervisor, &target, room),
             ChanOp::HangupChannel { channel } => self.hangup_channel(&channel, now),
+            ChanOp::QueueJoin {
+                queue,
+                timeout,
+                no_retry,
+                vars,
+            } => self.on_queue_join(id, queue, timeout, no_retry, vars, now),
+            ChanOp::QueueMember(change) => self.on_queue_member(id, change, now),
         }
         self.drive(now);
     }
@@ -352,6 +368,7 @@ impl Switch {
     /// A new configuration snapshot (the database changed): later lookups use it.
     pub fn set_config(&mut self, config: Arc<ConfigSnapshot>) {
         self.config = config;
+        self.queue.stale = true;
     }
 
     /// The reload asked for by [`Output::RefreshConfig`] is done (or failed):
@@ -359,6 +376,7 @@ impl Switch {
     /// time if their user is still unknown.
     pub fn config_refreshed(&mut self, config: Arc<ConfigSnapshot>, now: Instant) {
         self.config = config;
+        self.queue.stale = true;
         self.replay_parked(now);
     }
 
@@ -419,6 +437,9 @@ impl Switch {
         if let Some(t) = self.parked_until {
             wake = wake.min(t);
         }
+        if let Some(t) = self.floor.next_deadline() {
+            wake = wake.min(t);
+        }
         wake
     }
 
@@ -455,6 +476,7 @@ impl Switch {
             }
         }
         self.publish_locks(now);
+        self.run_floor(now);
     }
 
     /// True when `peer` (not a trunk) has used up its budget of new requests.
@@ -649,6 +671,12 @@ impl Switch {
     fn wall(&self, now: Instant) -> SystemTime {
         self.epoch.1 + now.saturating_duration_since(self.epoch.0)
     }
+}
+
+/// A seed for the floor's `random` strategy: different at each start.
+fn floor_seed(wall: SystemTime) -> u64 {
+    wall.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 /// The Contact we put in requests and responses on a leg using `transport`.

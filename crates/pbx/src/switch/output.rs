@@ -209,4 +209,6 @@ pub enum Output {
     /// Reload the configuration now and then call `Switch::config_refreshed`:
     /// a request named a user the current snapshot does not know.
     RefreshConfig,
+    /// The call-center floor changed: its view for the API and the dialplan.
+    QueueFloor(model::QueueFloor),
 }

@@ -154,7 +154,7 @@ impl Switch {
         tracing::info!(call = %id, supervisor = %t.by, "the supervisor who took the call over left");
         match t.agent {
             // The caller's Dial returns, as when a bridged callee hangs up.
-            LegSide::B => self.finish_dial(id, DialStatus::Answer),
+            LegSide::B => self.finish_dial(id, DialStatus::Answer, now),
             LegSide::A => self.pbx_hangup(id, now),
         }
     }

@@ -11,6 +11,7 @@ pub mod group;
 mod http;
 pub mod live;
 pub mod monitoring;
+pub mod queue;
 pub mod recordings;
 pub mod rule;
 pub mod security;
@@ -54,6 +55,8 @@ pub async fn run(
         Command::Supervisor(c) => supervisor::run(&store, c).await,
         Command::Token(c) => token::run(&store, c).await,
         Command::Rule(c) => rule::run(&store, c).await,
+        Command::Queue(c) => queue::run(&store, c).await,
+        Command::Agent(c) => queue::agent(&store, c).await,
         Command::Monitoring(c) => monitoring::run(&store, c).await,
         Command::Recordings(c) => recordings::run(&store, c, recordings).await,
         Command::Serve(_) => Err(anyhow::anyhow!("serve is not an admin command")),
@@ -82,6 +85,8 @@ fn may_create_database(command: &Command) -> bool {
         Command::Trunk(c) => matches!(c, TrunkCommand::Add { .. }),
         Command::Db(c) => matches!(c, DbCommand::Put { .. }),
         Command::Pin(_) => true,
+        Command::Queue(c) => matches!(c, queue::QueueCommand::Add { .. }),
+        Command::Agent(_) => false,
         Command::Group(c) => match c {
             GroupCommand::Add { .. } => true,
             GroupCommand::Del { .. }

@@ -13,6 +13,7 @@ mod indialog;
 mod late_offer;
 mod lifecycle;
 mod lockout;
+mod queue;
 mod secure;
 mod session_timer;
 mod takeover;

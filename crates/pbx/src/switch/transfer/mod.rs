@@ -253,6 +253,7 @@ impl Switch {
             transferee,
             target: exten.clone(),
         });
+        self.queue_transferred(id, &exten, &context);
         // Before the Dial returns, so the task sees where to go on.
         self.tell_chan(
             id,
