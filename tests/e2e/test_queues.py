@@ -12,8 +12,24 @@ import time
 import pytest
 
 import audio
+import baresip
+import phone as phone_mod
 import prompts
-from spysetup import SHIPPED, SOUNDS_ARGS, at, carrier_trunk, check, fmt, registered_phone
+from prompts import wait_prompt
+from spysetup import (
+    SHIPPED,
+    SOUNDS_ARGS,
+    at,
+    baresip_ext,
+    carrier_trunk,
+    check,
+    count_log,
+    fmt,
+    inbound_call,
+    registered_phone,
+    sha,
+    wait_log,
+)
 from test_click_to_spy import api
 
 pytestmark = [
@@ -21,6 +37,9 @@ pytestmark = [
     pytest.mark.pbx_args(*SOUNDS_ARGS),
     pytest.mark.pbx_dialplan(path=str(SHIPPED)),
 ]
+
+
+PRESENT, ABSENT = audio.PRESENT_DBFS, audio.ABSENT_DBFS
 
 
 def stats_row(out, queue):
@@ -123,3 +142,85 @@ def test_linear_queue_rings_in_order_and_connects(pbx, ua, make_phone, tones):
     assert stats["queue"]["avg_handle_s"] >= 3.0, stats
     code, err = api(pbx, "GET", "/api/v1/queues/nosuch/stats", token)
     assert code == 404, err
+
+
+@pytest.mark.needs_baresip
+def test_supervisor_granted_the_queue_monitors_its_agent(pbx, ua, make_phone, tones, tmp_path):
+    """Agent 111 is in no spy group. 201 is granted queue 402 only: it hears the
+    agent who answered 402's call, by extension (*222111) and by the queue's own
+    scan (*778402, which skips a direct call that is up too). 202, granted a group
+    111 is not in, is refused. The direct call 112 (600 Hz) -> 113 (2000 Hz) rings
+    baresip: pjsua2 holds only 4 calls per process (phone.MAX_CALLS)."""
+    if not baresip.available():
+        pytest.skip("baresip with the ausine module is not installed")
+    t600 = phone_mod.wav_tone(tmp_path / "tone600.wav", 600)
+    # First: cli_live waits for the snapshot after the one before it.
+    client = carrier_trunk(pbx, make_phone, tones[400])
+    pbx.cli("queue", "add", "402")
+    pbx.cli("db", "put", "queue-did", "5550402", "402")
+    pbx.cli("db", "put", "spygroup", "pin_778", sha("4544"))
+    pbx.cli("group", "add", "sales")
+    agent = registered_phone(pbx, make_phone, "111", tones[1000])
+    pbx.cli("queue", "member", "add", "402", "111")
+    sup = registered_phone(pbx, make_phone, "201", tones[1500])
+    other = registered_phone(pbx, make_phone, "202", tones[1500])
+    out = pbx.cli("supervisor", "grant", "201", "--queues", "402", "--modes", "listen").stdout
+    assert "queues 402" in out, out
+    pbx.cli("supervisor", "grant", "202", "--groups", "sales", "--modes", "listen")
+    inbound_call(ua, pbx, client, agent, "5550402")
+
+    freqs = (400, 1000, 600, 2000, 1500)
+
+    def levels(call, t_from, t_to):
+        lv = audio.tone_levels(call.rec_path, freqs, at(call, t_from), at(call, t_to))
+        print(fmt(lv))
+        return lv
+
+    # By extension: the queue grant covers the agent's leg of the queue's call.
+    started = count_log(pbx, "spy session started")
+    s = sup.call("*222111")
+    t = wait_log(ua, pbx, "spy session started", started, 10, "201's session")
+    ua.poll(2.5)
+    lv = levels(s, t + 0.6, time.monotonic())
+    assert lv[400] >= PRESENT and lv[1000] >= PRESENT, "201 did not hear the queue's call"
+    s.end()
+    ua.wait_for(lambda: s.disconnected, 5, "201 hangs up")
+
+    # A grant for a group the agent is not in: refused, audited.
+    denied = count_log(pbx, "monitoring refused")
+    r = other.call("*222111")
+    wait_log(ua, pbx, "monitoring refused", denied, 10, "202's refusal")
+    ua.poll(1.5)
+    lv = levels(r, time.monotonic() - 1.0, time.monotonic())
+    assert lv[400] <= ABSENT and lv[1000] <= ABSENT, "a refused supervisor heard the call"
+    if not r.disconnected:
+        r.end()
+    ua.wait_for(lambda: r.disconnected, 5, "202 hangs up")
+    audit = pbx.cli("audit", "list").stdout
+    assert "DENIED" in audit and "202" in audit, audit
+
+    # *778402: the scan over queue 402 finds its agent and never the direct call.
+    b113 = baresip_ext(pbx, ua, tmp_path / "baresip-113", "113", 2000)
+    try:
+        a112 = registered_phone(pbx, make_phone, "112", t600)
+        direct = a112.call("113")
+        ua.wait_for(lambda: direct.confirmed and direct.media_active, 10, "113 answers 112")
+        started = count_log(pbx, "spy session started")
+        s = sup.call("*778402")
+        ua.wait_for(lambda: s.confirmed and s.media_active, 10, "*778402 answered")
+        wait_prompt(ua, s, "agent-pass", 0.0, 6)
+        s.send_digits("4544#")
+        t = wait_log(ua, pbx, "spy session started", started, 12, "the queue scan's session")
+        for press in range(2):
+            ua.poll(2.5)
+            lv = levels(s, t + 0.6, time.monotonic())
+            assert lv[400] >= PRESENT and lv[1000] >= PRESENT, f"scan #{press}: not the queue's call"
+            assert lv[600] <= ABSENT and lv[2000] <= ABSENT, f"scan #{press}: heard the direct call"
+            n = count_log(pbx, "spy session started")
+            s.send_digits("*")
+            t = wait_log(ua, pbx, "spy session started", n, 8, "the next session after '*'")
+        s.end()
+        ua.wait_for(lambda: s.disconnected, 5, "201 hangs up")
+        direct.end()
+    finally:
+        b113.stop()

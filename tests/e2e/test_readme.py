@@ -352,7 +352,7 @@ def test_readme_examples_run_in_order(ua, make_phone, tones, tmp_path, request):
             for ext in ("110", "201"):
                 assert re.search(rf"^{ext}\s", listed, re.M), listed
             sup = cli("supervisor", "list")
-            assert re.search(r"^201\s+sales\s+listen,whisper,barge,takeover\s*$", sup, re.M), sup
+            assert re.search(r"^201\s+sales\s+-\s+listen,whisper,barge,takeover\s*$", sup, re.M), sup
             groups = cli("group", "list")
             assert re.search(r"^sales\s+110\b", groups, re.M), groups
             assert "carrier" in cli("rule", "list")

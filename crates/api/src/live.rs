@@ -25,6 +25,8 @@ pub struct LiveChannel {
     pub spygroup: String,
     /// The channel it talks to, if bridged.
     pub bridged_to: Option<String>,
+    /// For an agent: the queue whose call it answered.
+    pub queue: Option<String>,
     /// The channel it monitors, and how, while it runs a spy session.
     pub spying: Option<Spying>,
     /// True while it runs ChanSpy (it is never monitored itself).

@@ -491,6 +491,58 @@ async fn supervisors_and_grants() {
         );
         s.get("/api/v1/supervisors/110").await.expect(404);
 
+        // A grant by queue needs no groups; an unknown queue is a 404 that
+        // changes nothing, a malformed name a 400 on its index.
+        s.store
+            .queue_add(&model::QueueSettings::new("support"))
+            .await
+            .unwrap();
+        let before = s.store.supervisor_get("201").await.unwrap();
+        let r = s
+            .admin(
+                "PUT",
+                "/api/v1/supervisors/201",
+                Some(json!({"queues": ["support", "ghost"], "modes": ["listen"]})),
+            )
+            .await;
+        assert_eq!(r.status, 404, "{}", r.body);
+        assert!(
+            r.body["error"].as_str().unwrap().contains("ghost"),
+            "{}",
+            r.body
+        );
+        let r = s
+            .admin(
+                "PUT",
+                "/api/v1/supervisors/201",
+                Some(json!({"queues": ["support", "a b"], "modes": ["listen"]})),
+            )
+            .await;
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert_eq!(r.body["field"], "queues[1]", "{}", r.body);
+        assert_eq!(s.store.supervisor_get("201").await.unwrap(), before);
+        let r = s
+            .admin(
+                "PUT",
+                "/api/v1/supervisors/201",
+                Some(json!({"queues": ["support"], "modes": ["listen"]})),
+            )
+            .await;
+        let body = r.expect(200);
+        assert_eq!(body["groups"], json!([]));
+        assert_eq!(body["queues"], json!(["support"]));
+        let grant = s.store.supervisor_get("201").await.unwrap().unwrap();
+        assert_eq!(grant.queues, ["support"]);
+        assert!(grant.allows(SpyMode::Listen, &[] as &[&str], Some("support")));
+        assert!(!grant.allows(SpyMode::Listen, &[] as &[&str], Some("sales")));
+        assert!(!grant.allows(SpyMode::Listen, &[] as &[&str], None));
+        // Deleting the queue takes it out of the grant.
+        assert!(s.store.queue_delete("support").await.unwrap());
+        assert_eq!(
+            s.get("/api/v1/supervisors/201").await.expect(200)["queues"],
+            json!([])
+        );
+
         s.admin("DELETE", "/api/v1/supervisors/201", None)
             .await
             .expect(204);
@@ -763,6 +815,7 @@ fn channel(name: &str, call: &str, endpoint: &str, role: Role) -> LiveChannel {
         endpoint: endpoint.into(),
         spygroup: String::new(),
         bridged_to: None,
+        queue: None,
         spying: None,
         in_chanspy: false,
         role,

@@ -20,6 +20,7 @@ pub enum Policy {
 pub enum Denied {
     NotSupervisor,
     Mode(SpyMode),
+    /// Neither the channel's groups nor its queue are in the grant.
     Group,
 }
 
@@ -54,11 +55,30 @@ impl Policy {
         }
     }
 
+    /// May this supervisor monitor `channel` in `mode`, by the configuration as
+    /// it is now? Its groups (see [`channel_groups`]) or the queue whose call it
+    /// answered must be in the grant.
+    pub fn check_channel(
+        &self,
+        channel: &crate::switch::ChannelInfo,
+        config: &ConfigSnapshot,
+        mode: SpyMode,
+    ) -> Result<(), Denied> {
+        let groups = channel.groups(config);
+        self.check(
+            groups.iter().map(String::as_str),
+            channel.queue.as_deref(),
+            mode,
+        )
+    }
+
     /// May this supervisor monitor a channel in `groups` (its SPYGROUP, its
-    /// extension's groups and rule-given groups) in `mode`?
+    /// extension's groups and rule-given groups), carrying a call of `queue`, in
+    /// `mode`?
     pub fn check<'a>(
         &self,
         groups: impl IntoIterator<Item = &'a str>,
+        queue: Option<&str>,
         mode: SpyMode,
     ) -> Result<(), Denied> {
         let grant = match self {
@@ -73,7 +93,7 @@ impl Policy {
             return Ok(());
         }
         let groups: Vec<&str> = groups.into_iter().collect();
-        if grant.allows(mode, &groups) {
+        if grant.allows(mode, &groups, queue) {
             Ok(())
         } else {
             Err(Denied::Group)

@@ -195,6 +195,7 @@ impl api::LiveView for LiveAdapter {
                 call: c.call_ref,
                 endpoint: c.endpoint,
                 bridged_to: c.bridged_to,
+                queue: c.queue,
                 spying: c.spying_on.map(|s| api::Spying {
                     channel: s.target,
                     mode: s.mode,

@@ -108,9 +108,51 @@ fn supervisors() {
     );
     let out = stdout(&env.run(&["supervisor", "list"]));
     let lines: Vec<_> = out.lines().collect();
-    assert_eq!(words(lines[0]), ["SUPERVISOR", "GROUPS", "MODES"]);
-    assert_eq!(words(lines[1]), ["110", "all", "listen,whisper,barge"]);
-    assert_eq!(words(lines[2]), ["200", "sales,vip", "listen,whisper"]);
+    assert_eq!(words(lines[0]), ["SUPERVISOR", "GROUPS", "QUEUES", "MODES"]);
+    assert_eq!(words(lines[1]), ["110", "all", "-", "listen,whisper,barge"]);
+    assert_eq!(words(lines[2]), ["200", "sales,vip", "-", "listen,whisper"]);
+
+    // A grant by queue alone: no groups needed; an unknown queue changes nothing.
+    assert_code(&env.run(&["queue", "add", "support"]), 0);
+    let o = env.run(&[
+        "supervisor",
+        "grant",
+        "110",
+        "--queues",
+        "support,ghost",
+        "--modes",
+        "listen",
+    ]);
+    assert_code(&o, 1);
+    assert!(stderr(&o).contains("ghost"), "{}", stderr(&o));
+    let o = env.run(&["supervisor", "grant", "110", "--modes", "listen"]);
+    assert_code(&o, 2);
+    let o = env.run(&[
+        "supervisor",
+        "grant",
+        "110",
+        "--queues",
+        "support",
+        "--modes",
+        "listen",
+    ]);
+    assert_code(&o, 0);
+    assert!(stdout(&o).contains("queues support"), "{}", stdout(&o));
+    let queued = stdout(&env.run(&["supervisor", "list"]));
+    let lines: Vec<_> = queued.lines().collect();
+    assert_eq!(words(lines[1]), ["110", "(none)", "support", "listen"]);
+    assert_code(
+        &env.run(&[
+            "supervisor",
+            "grant",
+            "110",
+            "--groups",
+            "all",
+            "--modes",
+            "listen,whisper,barge",
+        ]),
+        0,
+    );
 
     // Unknown group or extension: nothing changes, exit 1.
     let o = env.run(&[

@@ -267,6 +267,7 @@ mod tests {
                 extension: "200".into(),
                 groups: GroupScope::Groups(vec!["vip".into(), "sales".into()]),
                 modes: vec![SpyMode::Barge, SpyMode::Listen],
+                queues: vec![],
             })
             .monitoring_open(true)
             .kv("spygrp", "110", "spyon")
@@ -298,7 +299,7 @@ mod tests {
 
         let g = snap.supervisor("200").unwrap();
         assert_eq!(g.modes, [SpyMode::Listen, SpyMode::Barge]);
-        assert!(g.allows(SpyMode::Listen, &["vip"]));
+        assert!(g.allows(SpyMode::Listen, &["vip"], None));
         assert!(snap.monitoring_open());
         assert_eq!(snap.db_get("spygrp", "110"), Some("spyon"));
         assert_eq!(snap.db_family("spygrp"), [("110".into(), "spyon".into())]);

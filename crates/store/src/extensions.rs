@@ -194,6 +194,8 @@ impl Store {
             "DELETE FROM group_members WHERE extension = $1",
             "DELETE FROM api_tokens WHERE supervisor = $1",
             "DELETE FROM supervisor_groups WHERE supervisor = $1",
+            "DELETE FROM supervisor_queues WHERE supervisor = $1",
+            "DELETE FROM queue_members WHERE extension = $1",
             "DELETE FROM supervisors WHERE extension = $1",
         ] {
             sqlx::query(sql).bind(number).execute(&mut *tx).await?;

@@ -73,5 +73,12 @@ pub(crate) fn migrator() -> Migrator {
             include_str!("../migrations/0009_queues.sql").into_sql_str(),
             false,
         ),
+        Migration::new(
+            10,
+            "supervisor_queues".into(),
+            MigrationType::Simple,
+            include_str!("../migrations/0010_supervisor_queues.sql").into_sql_str(),
+            false,
+        ),
     ])
 }

@@ -38,7 +38,7 @@ use crate::transient::Backoff;
 use crate::{Store, StoreError};
 
 /// The tables the snapshot is made of; a change to any of them reloads it.
-pub(crate) const CONFIG_TABLES: [&str; 12] = [
+pub(crate) const CONFIG_TABLES: [&str; 13] = [
     "settings",
     "extensions",
     "trunks",
@@ -47,6 +47,7 @@ pub(crate) const CONFIG_TABLES: [&str; 12] = [
     "group_members",
     "supervisors",
     "supervisor_groups",
+    "supervisor_queues",
     "monitor_rules",
     "monitor_rule_groups",
     "queues",

@@ -243,11 +243,13 @@ impl Store {
 
     /// Deletes a queue and its members; false when there was none.
     pub async fn queue_delete(&self, name: &str) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM queue_members WHERE queue_name = $1")
-            .bind(name.to_string())
-            .execute(&mut *tx)
-            .await?;
+        let mut tx = self.write_tx().await?;
+        for sql in [
+            "DELETE FROM queue_members WHERE queue_name = $1",
+            "DELETE FROM supervisor_queues WHERE queue_name = $1",
+        ] {
+            sqlx::query(sql).bind(name).execute(&mut *tx).await?;
+        }
         let done = sqlx::query("DELETE FROM queues WHERE name = $1")
             .bind(name.to_string())
             .execute(&mut *tx)

@@ -9,7 +9,7 @@ pub use model::SpyMode;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use crate::groups::{checked_groups, need_extension, need_groups};
+use crate::groups::{checked_groups, exists, need_extension, need_groups};
 use crate::time::now_ms;
 use crate::{validate, Store, StoreError};
 
@@ -67,17 +67,29 @@ impl FromStr for GroupScope {
 pub struct Grant {
     /// The supervisor's extension number.
     pub extension: String,
+    /// Which calls by spy group. `Groups` may be empty only when `queues` is not.
     pub groups: GroupScope,
     /// Canonical order (listen, whisper, barge, takeover), no duplicates when read
     /// back.
     pub modes: Vec<SpyMode>,
+    /// Queues whose calls the supervisor may monitor, whatever the groups of the
+    /// agent who answers (sorted, no duplicates when read back).
+    pub queues: Vec<String>,
 }
 
 impl Grant {
     /// True when this grant lets the supervisor monitor a call whose `SPYGROUP`
-    /// holds `call_groups`, in `mode`.
-    pub fn allows<S: AsRef<str>>(&self, mode: SpyMode, call_groups: &[S]) -> bool {
-        self.modes.contains(&mode) && self.groups.covers(call_groups)
+    /// holds `call_groups`, in `mode`; `queue` is the queue whose call the
+    /// channel carries (its agent answered it), if any.
+    pub fn allows<S: AsRef<str>>(
+        &self,
+        mode: SpyMode,
+        call_groups: &[S],
+        queue: Option<&str>,
+    ) -> bool {
+        self.modes.contains(&mode)
+            && (self.groups.covers(call_groups)
+                || queue.is_some_and(|q| self.queues.iter().any(|g| g == q)))
     }
 }
 
@@ -120,6 +132,41 @@ pub(crate) fn flag(row: &AnyRow, column: &str) -> Result<bool, StoreError> {
     Ok(v != 0)
 }
 
+/// [`StoreError::NotFound`] unless queue `name` exists.
+async fn need_queue(conn: &mut AnyConnection, name: &str) -> Result<(), StoreError> {
+    if exists(conn, "SELECT COUNT(*) FROM queues WHERE name = $1", name).await? {
+        Ok(())
+    } else {
+        Err(StoreError::NotFound {
+            what: "queue",
+            key: name.to_string(),
+        })
+    }
+}
+
+/// The (supervisor, name) rows of a grant's link table (`supervisor_groups` or
+/// `supervisor_queues`) for `only` or for everyone, ordered by both.
+async fn grant_links(
+    conn: &mut AnyConnection,
+    column: &'static str,
+    table: &'static str,
+    only: Option<&str>,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let filter = if only.is_some() {
+        " WHERE supervisor = $1"
+    } else {
+        ""
+    };
+    let sql =
+        format!("SELECT supervisor, {column} FROM {table}{filter} ORDER BY supervisor, {column}");
+    // Safe: the table and column are constants of this module.
+    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+    if let Some(ext) = only {
+        q = q.bind(ext);
+    }
+    Ok(q.fetch_all(&mut *conn).await?)
+}
+
 /// Reads the grants of `only` (one supervisor) or of everyone, ordered by extension.
 pub(crate) async fn read_grants(
     conn: &mut AnyConnection,
@@ -142,25 +189,8 @@ pub(crate) async fn read_grants(
             .fetch_all(&mut *conn)
             .await?,
         };
-    let links: Vec<(String, String)> = match only {
-        Some(ext) => {
-            sqlx::query_as(
-                "SELECT supervisor, group_name FROM supervisor_groups WHERE supervisor = $1 \
-                 ORDER BY supervisor, group_name",
-            )
-            .bind(ext)
-            .fetch_all(&mut *conn)
-            .await?
-        }
-        None => {
-            sqlx::query_as(
-                "SELECT supervisor, group_name FROM supervisor_groups \
-                 ORDER BY supervisor, group_name",
-            )
-            .fetch_all(&mut *conn)
-            .await?
-        }
-    };
+    let links = grant_links(conn, "group_name", "supervisor_groups", only).await?;
+    let queue_links = grant_links(conn, "queue_name", "supervisor_queues", only).await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in &rows {
         let extension: String = row.try_get("extension")?;
@@ -187,10 +217,16 @@ pub(crate) async fn read_grants(
                 modes.push(mode);
             }
         }
+        let queues = queue_links
+            .iter()
+            .filter(|(s, _)| *s == extension)
+            .map(|(_, q)| q.clone())
+            .collect();
         out.push(Grant {
             extension,
             groups,
             modes,
+            queues,
         });
     }
     Ok(out)
@@ -198,13 +234,21 @@ pub(crate) async fn read_grants(
 
 impl Store {
     /// Makes `g.extension` a supervisor with exactly this grant, replacing any
-    /// previous one (its API tokens are kept). The extension and every group must
-    /// exist ([`StoreError::NotFound`]); modes and groups must not be empty.
+    /// previous one (its API tokens are kept). The extension, every group and
+    /// every queue must exist ([`StoreError::NotFound`]); modes must not be empty,
+    /// and groups only when queues are named.
     pub async fn supervisor_grant(&self, g: &Grant) -> Result<(), StoreError> {
         validate::extension_number(&g.extension)?;
         let modes = checked_modes(&g.modes)?;
+        let mut queues = g.queues.clone();
+        for q in &queues {
+            validate::queue_name(q)?;
+        }
+        queues.sort();
+        queues.dedup();
         let groups = match &g.groups {
             GroupScope::All => None,
+            GroupScope::Groups(list) if list.is_empty() && !queues.is_empty() => Some(Vec::new()),
             GroupScope::Groups(list) => Some(checked_groups("groups", list)?),
         };
         let may = |m| i64::from(modes.contains(&m));
@@ -214,6 +258,9 @@ impl Store {
         need_extension(&mut tx, &g.extension).await?;
         if let Some(list) = &groups {
             need_groups(&mut tx, list).await?;
+        }
+        for q in &queues {
+            need_queue(&mut tx, q).await?;
         }
         // An upsert, not delete + insert: deleting would cascade to the tokens.
         sqlx::query(
@@ -248,6 +295,17 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
+        sqlx::query("DELETE FROM supervisor_queues WHERE supervisor = $1")
+            .bind(&g.extension)
+            .execute(&mut *tx)
+            .await?;
+        for queue in &queues {
+            sqlx::query("INSERT INTO supervisor_queues (supervisor, queue_name) VALUES ($1, $2)")
+                .bind(&g.extension)
+                .bind(queue)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -259,6 +317,7 @@ impl Store {
         for sql in [
             "DELETE FROM api_tokens WHERE supervisor = $1",
             "DELETE FROM supervisor_groups WHERE supervisor = $1",
+            "DELETE FROM supervisor_queues WHERE supervisor = $1",
         ] {
             sqlx::query(sql).bind(ext).execute(&mut *tx).await?;
         }
@@ -331,9 +390,14 @@ mod tests {
             extension: "200".into(),
             groups: GroupScope::Groups(vec!["sales".into()]),
             modes: vec![SpyMode::Listen],
+            queues: vec!["support".into()],
         };
-        assert!(g.allows(SpyMode::Listen, &["sales"]));
-        assert!(!g.allows(SpyMode::Barge, &["sales"]));
-        assert!(!g.allows(SpyMode::Listen, &["vip"]));
+        assert!(g.allows(SpyMode::Listen, &["sales"], None));
+        assert!(!g.allows(SpyMode::Barge, &["sales"], None));
+        assert!(!g.allows(SpyMode::Listen, &["vip"], None));
+        // The agent of a call of a granted queue, whatever the agent's groups.
+        assert!(g.allows(SpyMode::Listen, &["vip"], Some("support")));
+        assert!(!g.allows(SpyMode::Listen, &["vip"], Some("billing")));
+        assert!(!g.allows(SpyMode::Barge, &["vip"], Some("support")));
     }
 }

@@ -60,6 +60,7 @@ async fn changes_through_another_store_handle_show_within_a_second() {
             extension: "200".into(),
             groups: GroupScope::Groups(vec!["sales".into()]),
             modes: vec![SpyMode::Listen],
+            queues: vec![],
         };
         cli.supervisor_grant(&grant).await.unwrap();
         worst = worst.max(

@@ -324,7 +324,10 @@ async fn reopen_keeps_the_trail_and_migrates_once() {
         let s = Store::open(&db.url).await.unwrap();
         s.monitor_ended("m1", "restart", at(5_000)).await.unwrap();
         s.close().await;
-        assert_eq!(applied_versions(&db.url).await, [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+        assert_eq!(
+            applied_versions(&db.url).await,
+            [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+        );
         db.cleanup().await;
     }
 }
@@ -363,5 +366,8 @@ async fn a_version_1_database_gets_the_trail_on_open() {
     s.monitor_started(&start("m1", 1_000)).await.unwrap();
     assert_eq!(s.list_monitors(10).await.unwrap().len(), 1);
     s.close().await;
-    assert_eq!(applied_versions(&db.url).await, [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert_eq!(
+        applied_versions(&db.url).await,
+        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+    );
 }

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use model::{QueueEvent, QueueLogEntry, QueueSettings, Strategy};
-use store::{LiveConfig, NewExtension, Store, StoreError, Write};
+use store::{Grant, GroupScope, LiveConfig, NewExtension, SpyMode, Store, StoreError, Write};
 
 fn line(time_ms: i64, agent: &str, event: QueueEvent, data: &[&str]) -> QueueLogEntry {
     let mut d: [String; 5] = Default::default();
@@ -144,9 +144,45 @@ async fn queues_members_and_the_log() {
         let (qs, _) = store.queue_stats(Some("support"), 0, 10_000).await.unwrap();
         assert_eq!((qs[0].offered, qs[0].answered), (2, 0));
 
+        // A supervisor granted the queue alone (no groups); an unknown queue is
+        // refused and the grant before it stays.
+        let grant = Grant {
+            extension: "102".into(),
+            groups: GroupScope::Groups(vec![]),
+            modes: vec![SpyMode::Listen],
+            queues: vec!["support".into(), "support".into()],
+        };
+        store.supervisor_grant(&grant).await.unwrap();
+        let bad = Grant {
+            queues: vec!["ghost".into()],
+            ..grant.clone()
+        };
+        assert!(matches!(
+            store.supervisor_grant(&bad).await,
+            Err(StoreError::NotFound { what: "queue", .. })
+        ));
+        assert!(matches!(
+            store
+                .supervisor_grant(&Grant {
+                    queues: vec![],
+                    ..grant.clone()
+                })
+                .await,
+            Err(StoreError::Invalid { .. })
+        ));
+        let got = store.supervisor_get("102").await.unwrap().unwrap();
+        assert_eq!(got.queues, ["support"]);
+        live.refresh_now().await.unwrap();
+        let snap = live.snapshot();
+        let g = snap.supervisor("102").unwrap();
+        assert!(g.allows(SpyMode::Listen, &["vip"], Some("support")));
+        assert!(!g.allows(SpyMode::Listen, &["vip"], None));
+
         assert!(store.queue_delete("support").await.unwrap());
         assert!(!store.queue_delete("support").await.unwrap());
         live.refresh_now().await.unwrap();
         assert!(live.snapshot().queue("support").is_none());
+        let got = store.supervisor_get("102").await.unwrap().unwrap();
+        assert!(got.queues.is_empty(), "a deleted queue leaves the grants");
     }
 }

@@ -67,6 +67,7 @@ async fn snapshot_lookups_match_the_store_queries() {
             extension: "200".into(),
             groups: GroupScope::Groups(vec!["vip".into(), "sales".into()]),
             modes: vec![SpyMode::Whisper, SpyMode::Listen],
+            queues: vec![],
         })
         .await
         .unwrap();
@@ -74,6 +75,7 @@ async fn snapshot_lookups_match_the_store_queries() {
             extension: "201".into(),
             groups: GroupScope::All,
             modes: SpyMode::ALL.to_vec(),
+            queues: vec![],
         })
         .await
         .unwrap();

@@ -44,6 +44,7 @@ fn grant(ext: &str, groups: GroupScope, modes: &[SpyMode]) -> Grant {
         extension: ext.into(),
         groups,
         modes: modes.to_vec(),
+        queues: vec![],
     }
 }
 
@@ -193,8 +194,8 @@ async fn grants() {
             ),
             "sorted, without duplicates"
         );
-        assert!(g.allows(SpyMode::Whisper, &["vip"]));
-        assert!(!g.allows(SpyMode::Barge, &["vip"]));
+        assert!(g.allows(SpyMode::Whisper, &["vip"], None));
+        assert!(!g.allows(SpyMode::Barge, &["vip"], None));
 
         // Upsert replaces the whole grant.
         s.supervisor_grant(&grant("200", GroupScope::All, &SpyMode::ALL))

@@ -27,17 +27,25 @@ pub enum GroupsJson {
 pub struct SupervisorOut {
     pub extension: String,
     pub groups: GroupsJson,
-    /// Any of `listen`, `whisper`, `barge`.
+    /// Any of `listen`, `whisper`, `barge`, `takeover`, `conference`.
     pub modes: Vec<String>,
+    /// Queues whose answered calls the supervisor may monitor, whatever the
+    /// agent's groups.
+    pub queues: Vec<String>,
 }
 
 /// A grant to set (replacing any previous one).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GrantIn {
-    pub groups: GroupsJson,
-    /// One or more of `listen`, `whisper`, `barge`.
+    /// Spy groups (or `"all"`); may be left out when `queues` names one.
+    #[serde(default)]
+    pub groups: Option<GroupsJson>,
+    /// One or more of `listen`, `whisper`, `barge`, `takeover`, `conference`.
     pub modes: Vec<String>,
+    /// Queues whose answered calls the supervisor may monitor.
+    #[serde(default)]
+    pub queues: Vec<String>,
 }
 
 fn supervisor_out(g: Grant) -> SupervisorOut {
@@ -52,6 +60,7 @@ fn supervisor_out(g: Grant) -> SupervisorOut {
             .into_iter()
             .map(|m| m.as_str().to_string())
             .collect(),
+        queues: g.queues,
     }
 }
 
@@ -90,16 +99,26 @@ pub(crate) async fn grant_supervisor(
 ) -> ApiResult<Json<SupervisorOut>> {
     let st = store(&s)?;
     check("extension", validate::extension_number(&ext))?;
+    for (i, q) in req.queues.iter().enumerate() {
+        check(&format!("queues[{i}]"), validate::queue_name(q))?;
+    }
     let groups = match req.groups {
-        GroupsJson::All(a) if a == "all" => GroupScope::All,
-        GroupsJson::All(other) => {
+        None if !req.queues.is_empty() => GroupScope::Groups(Vec::new()),
+        None => {
+            return Err(Failure::bad(
+                "groups",
+                "name groups (or \"all\"), queues, or both",
+            ))
+        }
+        Some(GroupsJson::All(a)) if a == "all" => GroupScope::All,
+        Some(GroupsJson::All(other)) => {
             return Err(Failure::bad(
                 "groups",
                 format!("groups {other:?} must be \"all\" or a list of group names"),
             ))
         }
-        GroupsJson::Groups(list) => {
-            if list.is_empty() {
+        Some(GroupsJson::Groups(list)) => {
+            if list.is_empty() && req.queues.is_empty() {
                 return Err(Failure::bad(
                     "groups",
                     "groups must name at least one group, or be \"all\"",
@@ -128,6 +147,7 @@ pub(crate) async fn grant_supervisor(
         extension: ext.clone(),
         groups,
         modes,
+        queues: req.queues,
     })
     .await?;
     get_supervisor(State(s), PathArg(ext)).await

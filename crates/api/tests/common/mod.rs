@@ -180,6 +180,7 @@ impl Server {
                 extension: "201".into(),
                 groups: GroupScope::All,
                 modes: vec![SpyMode::Listen],
+                queues: vec![],
             })
             .await
             .unwrap();

@@ -817,6 +817,11 @@ impl Floor {
     }
 
     /// True while some caller waits unanswered (polling has work).
+    /// The queue `call` is in (waiting, ringing or answered).
+    pub fn queue_of(&self, call: CallId) -> Option<&str> {
+        self.waiters.get(&call).map(|w| w.join.queue.as_str())
+    }
+
     pub fn has_waiting(&self) -> bool {
         self.waiters
             .values()

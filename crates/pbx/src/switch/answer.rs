@@ -150,6 +150,7 @@ impl Switch {
                     spygroup,
                     // The agent of a call from a trunk: inbound rules give it groups.
                     inbound: trunk.clone(),
+                    queue: None,
                     bridged_to: None,
                     in_chanspy: false,
                     spying_on: None,

@@ -57,8 +57,7 @@ impl Switch {
         if self.config.extension(supervisor).is_none() {
             return Err((MonitorError::NoSuchSupervisor(supervisor.to_string()), None));
         }
-        let groups = channel.groups(&self.config);
-        if let Err(denied) = policy.check(groups.iter().map(String::as_str), mode) {
+        if let Err(denied) = policy.check_channel(&channel, &self.config, mode) {
             let reason = denied.reason(supervisor, &channel.endpoint);
             return Err((MonitorError::Forbidden(reason), Some(Box::new(channel))));
         }
@@ -201,12 +200,9 @@ impl Switch {
             .collect();
         // Callees first: the agent who answered is whom a supervisor means.
         parties.sort_by_key(|c| (c.role != Role::Callee, c.trunk));
-        let allowed = parties.iter().find(|c| {
-            let groups = c.groups(&self.config);
-            policy
-                .check(groups.iter().map(String::as_str), mode)
-                .is_ok()
-        });
+        let allowed = parties
+            .iter()
+            .find(|c| policy.check_channel(c, &self.config, mode).is_ok());
         allowed
             .or(parties.first())
             .map(|c| (*c).clone())

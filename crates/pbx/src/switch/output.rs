@@ -134,6 +134,9 @@ pub struct ChannelInfo {
     /// For the callee of a call from a trunk: that trunk (its inbound rules give
     /// the channel groups; see `permit::channel_groups`).
     pub inbound: Option<String>,
+    /// For an agent's channel: the queue whose call it answered (a supervisor
+    /// granted that queue may monitor it).
+    pub queue: Option<String>,
     pub bridged_to: Option<String>,
     /// True while the channel runs ChanSpy: it is never spied on.
     pub in_chanspy: bool,

@@ -234,6 +234,11 @@ impl Switch {
             .unwrap_or_default()
             .to_string();
         let wall_ms = self.wall_ms(now);
+        // The agent's channel carries the queue's call: supervisors granted the
+        // queue may monitor it.
+        let queue = self.floor.queue_of(id).map(str::to_string);
+        self.channels
+            .update(channel, &mut self.out, |c| c.queue = queue);
         self.floor.answered(id, &agent, channel, now, wall_ms);
         self.tell_chan(
             id,

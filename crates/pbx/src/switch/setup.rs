@@ -140,6 +140,7 @@ impl Switch {
                 role: Role::Caller,
                 spygroup: String::new(),
                 inbound: None,
+                queue: None,
                 bridged_to: None,
                 in_chanspy: false,
                 spying_on: None,

@@ -8,13 +8,19 @@ use super::{parse_number, table};
 
 #[derive(Debug, Subcommand)]
 pub enum SupervisorCommand {
-    /// Let extension EXT monitor calls of GROUPS in MODES (replaces its grant).
+    /// Let extension EXT monitor calls of GROUPS and of QUEUES in MODES (replaces
+    /// its grant).
+    #[command(group(clap::ArgGroup::new("scope").required(true).multiple(true).args(["groups", "queues"])))]
     Grant {
         #[arg(value_parser = parse_number)]
         ext: String,
         /// Comma-separated spy groups, or `all` for every call whatever its groups.
         #[arg(long, value_name = "G1,G2|all", value_parser = parse_scope)]
-        groups: GroupScope,
+        groups: Option<GroupScope>,
+        /// Comma-separated queues: the supervisor may monitor whichever agent
+        /// answers these queues' calls, whatever the agent's groups.
+        #[arg(long, value_name = "Q1,Q2", value_delimiter = ',')]
+        queues: Vec<String>,
         /// Comma-separated modes: listen (hear both sides), whisper (speak to the
         /// agent only), barge (speak to both), takeover (release the agent and keep
         /// the client), conference (make the call a conference room that goes on
@@ -60,20 +66,36 @@ fn scope_text(scope: &GroupScope) -> String {
 
 pub async fn run(store: &Store, cmd: SupervisorCommand) -> anyhow::Result<()> {
     match cmd {
-        SupervisorCommand::Grant { ext, groups, modes } => {
+        SupervisorCommand::Grant {
+            ext,
+            groups,
+            modes,
+            queues,
+        } => {
             let grant = Grant {
                 extension: ext.clone(),
-                groups,
+                groups: groups.unwrap_or(GroupScope::Groups(Vec::new())),
                 modes: modes.0,
+                queues: queues
+                    .into_iter()
+                    .map(|q| q.trim().to_string())
+                    .filter(|q| !q.is_empty())
+                    .collect(),
             };
             store.supervisor_grant(&grant).await?;
+            let mut of = Vec::new();
+            match &grant.groups {
+                GroupScope::All => of.push("every group".to_string()),
+                GroupScope::Groups(g) if g.is_empty() => {}
+                g => of.push(format!("spy groups {g}")),
+            }
+            if !grant.queues.is_empty() {
+                of.push(format!("queues {}", grant.queues.join(",")));
+            }
             println!(
                 "supervisor {ext} may {} calls of {}",
                 modes_text(&grant.modes),
-                match &grant.groups {
-                    GroupScope::All => "every group".to_string(),
-                    g => format!("spy groups {g}"),
-                }
+                of.join(" and ")
             );
         }
         SupervisorCommand::Revoke { ext } => {
@@ -87,11 +109,23 @@ pub async fn run(store: &Store, cmd: SupervisorCommand) -> anyhow::Result<()> {
                 .supervisor_list()
                 .await?
                 .into_iter()
-                .map(|g| vec![g.extension, scope_text(&g.groups), modes_text(&g.modes)])
+                .map(|g| {
+                    let queues = if g.queues.is_empty() {
+                        "-".to_string()
+                    } else {
+                        g.queues.join(",")
+                    };
+                    vec![
+                        g.extension,
+                        scope_text(&g.groups),
+                        queues,
+                        modes_text(&g.modes),
+                    ]
+                })
                 .collect();
             print!(
                 "{}",
-                table::render(&["SUPERVISOR", "GROUPS", "MODES"], &rows)
+                table::render(&["SUPERVISOR", "GROUPS", "QUEUES", "MODES"], &rows)
             );
         }
     }

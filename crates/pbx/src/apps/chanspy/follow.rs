@@ -120,8 +120,7 @@ impl PbxHost {
             };
             if let Some(entry) = found {
                 let config = self.env.config.snapshot();
-                let groups = entry.info.groups(&config);
-                return match policy.check(groups.iter().map(String::as_str), mode) {
+                return match policy.check_channel(&entry.info, &config, mode) {
                     Ok(()) => Followed::To(Box::new(entry)),
                     Err(denied) => {
                         self.deny(Refused::channel(&entry), mode, denied).await;

@@ -196,8 +196,7 @@ impl PbxHost {
                 let mut candidates = Vec::new();
                 let mut refused = None;
                 for c in seen {
-                    let groups = c.info.groups(&config);
-                    match policy.check(groups.iter().map(String::as_str), mode) {
+                    match policy.check_channel(&c.info, &config, mode) {
                         Ok(()) => candidates.push(c),
                         Err(d) => refused = refused.or(Some((c, d))),
                     }
@@ -301,6 +300,13 @@ impl PbxHost {
                         .groups(config)
                         .iter()
                         .any(|g| opts.groups.iter().any(|w| w == g))
+            })
+            .filter(|c| {
+                opts.queues.is_empty()
+                    || c.info
+                        .queue
+                        .as_ref()
+                        .is_some_and(|q| opts.queues.contains(q))
             })
             .collect()
     }

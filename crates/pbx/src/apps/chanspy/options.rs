@@ -2,7 +2,8 @@
 //!
 //! Options:
 //! - targets: `b` bridged channels only, `e(ext:ext)` only these endpoints,
-//!   `g(grp:grp)` only channels whose SPYGROUP shares a group;
+//!   `g(grp:grp)` only channels whose SPYGROUP shares a group, `Q(q:q)` only
+//!   agents on a call of one of these queues (spygroup's: a scan over a queue);
 //! - modes: `w` whisper, `W` private whisper (talk, hear nothing), `B` barge, `T`
 //!   take the call over at once (spygroup's; Asterisk has none), `o` hear only the
 //!   spied channel, `d` DTMF 4/5/6 switch listen/whisper/barge live and 7 takes
@@ -29,6 +30,8 @@ pub(crate) struct SpyOptions {
     /// talks to next (see `follow.rs`).
     pub follow_client: bool,
     pub groups: Vec<String>,
+    /// `Q(q1:q2)`: only agents answering a call of one of these queues.
+    pub queues: Vec<String>,
     pub quiet: bool,
     pub no_answer: bool,
     pub stop_when_none: bool,
@@ -75,6 +78,13 @@ pub(crate) fn parse_options(s: &str) -> SpyOptions {
             'F' => o.follow_client = true,
             'g' => {
                 o.groups = arg
+                    .split(':')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            }
+            'Q' => {
+                o.queues = arg
                     .split(':')
                     .filter(|s| !s.is_empty())
                     .map(str::to_string)
@@ -169,5 +179,8 @@ mod tests {
         assert_eq!(o.endpoints, vec!["110", "111"]);
         assert_eq!(o.ignored, vec!['Z']);
         assert_eq!(o.record.as_deref(), Some("rec"));
+        let o = parse_options("qQ(sales:support)");
+        assert_eq!(o.queues, vec!["sales", "support"]);
+        assert!(o.quiet && o.ignored.is_empty());
     }
 }

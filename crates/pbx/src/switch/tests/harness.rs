@@ -71,6 +71,7 @@ pub fn default_config() -> ConfigSnapshot {
             extension: "201".into(),
             groups: store::GroupScope::Groups(vec!["sales".into()]),
             modes: vec![store::SpyMode::Listen, store::SpyMode::Whisper],
+            queues: vec![],
         })
         .trunk(store::Trunk {
             name: "carrier".into(),

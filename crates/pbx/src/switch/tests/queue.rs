@@ -22,12 +22,27 @@ fn member(queue: &str, ext: &str) -> QueueMember {
     }
 }
 
-/// Queue `support` (linear: 101, then 102), 15 s rings, 5 s retry.
+/// Queue `support` (linear: 101, then 102), 15 s rings, 5 s retry; supervisor 201
+/// is granted the queue, 202 the group `vip` only.
 fn queue_net(strategy: Strategy, wrapup: u32) -> Net {
     let mut b = store::ConfigSnapshot::builder().realm(REALM);
-    for n in 101..=103 {
+    for n in [101, 102, 103, 201, 202] {
         b = b.extension(&n.to_string(), &format!("pw{n}"), "from-internal");
     }
+    b = b
+        .group("vip", None)
+        .supervisor(store::Grant {
+            extension: "201".into(),
+            groups: store::GroupScope::Groups(vec![]),
+            modes: vec![store::SpyMode::Listen],
+            queues: vec!["support".into()],
+        })
+        .supervisor(store::Grant {
+            extension: "202".into(),
+            groups: store::GroupScope::Groups(vec!["vip".into()]),
+            modes: vec![store::SpyMode::Listen],
+            queues: vec![],
+        });
     let mut q = QueueSettings::new("support");
     q.strategy = strategy;
     q.wrapuptime = wrapup;
@@ -132,15 +147,35 @@ fn linear_rings_in_order_and_the_answer_connects() {
             (QueueEvent::Connect, agent("102")),
         ]
     );
-    // The agent's channel inherited the caller's spy groups.
+    // The agent's channel inherited the caller's spy groups, and carries the
+    // queue's call: the supervisor granted the queue may monitor it, one granted
+    // other groups may not.
     let chan_102 = channel_of(&net, "102");
+    let info = net.sw.channels().find(|c| c.name == chan_102).unwrap();
+    assert_eq!(info.spygroup, "sales");
+    assert_eq!(info.queue.as_deref(), Some("support"));
+    let now = net.now;
+    let listen = store::SpyMode::Listen;
+    let refused = net
+        .sw
+        .start_monitor("202", &chan_102, listen, model::Follow::None, now)
+        .unwrap_err();
     assert_eq!(
-        net.sw
-            .channels()
-            .find(|c| c.name == chan_102)
-            .unwrap()
-            .spygroup,
-        "sales"
+        refused,
+        crate::MonitorError::Forbidden("102 is not in a spy group of 202".into())
+    );
+    let sup = Phone::new("201", "127.0.0.4:5062");
+    net.register(&sup);
+    net.sw
+        .start_monitor("201", &chan_102, listen, model::Follow::None, now)
+        .expect("granted the queue");
+    net.out
+        .extend(std::iter::from_fn(|| net.sw.poll_output()).collect::<Vec<_>>());
+    let spawn = net.spawned().pop().expect("a click-to-spy task");
+    assert!(
+        matches!(&spawn.kind, crate::switch::SpawnKind::ClickToSpy { target, .. } if *target == chan_102),
+        "{:?}",
+        spawn.kind
     );
 
     // The agent hangs up: the task's wait ends as a Dial's does.
