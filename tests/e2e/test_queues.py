@@ -51,18 +51,25 @@ def stats_row(out, queue):
 
 
 def test_position_announcement_and_abandon(pbx, ua, make_phone, tones):
-    pbx.cli(
-        "queue", "add", "401", "--announce-frequency", "30", "--announce-position", "yes",
-    )  # fmt: skip
+    """The queue, its member and the pause are made through the API, as a
+    console would: the running switch takes them from the database."""
+    client = carrier_trunk(pbx, make_phone, tones[400])
+    admin = pbx.cli("token", "create", "--scope", "admin").stdout.strip()
+    code, q = api(pbx, "POST", "/api/v1/queues", admin,
+                  {"name": "401", "announce_frequency": 30, "announce_position": True})  # fmt: skip
+    assert code == 201, q
     pbx.cli("db", "put", "queue-did", "5550401", "401")
     # Its only agent is paused: the caller waits (joinempty never).
     registered_phone(pbx, make_phone, "112", tones[1000])
-    pbx.cli("queue", "member", "add", "401", "112")
-    pbx.cli("agent", "pause", "112", "--reason", "lunch")
-    client = carrier_trunk(pbx, make_phone, tones[400])
+    code, q = api(pbx, "PUT", "/api/v1/queues/401/members/112", admin)
+    assert code == 201, q
+    code, paused = api(pbx, "PUT", "/api/v1/agents/112/pause", admin, {"reason": "lunch"})
+    assert (code, paused) == (200, {"queues": ["401"]}), paused
     ccall = client.call(f"sip:5550401@{pbx.sip_addr}")
     ua.wait_for(lambda: ccall.confirmed, 10, "the queue answers")
     ua.poll(4.0)
+    code, agents = api(pbx, "GET", "/api/v1/agents", admin)
+    assert [(a["extension"], a["state"], a["reason"]) for a in agents] == [("112", "paused", "lunch")], agents
     wav = ccall.stop_recording()
     t, score = prompts.find_prompt(wav, "queue-youarenext")
     print(f"queue-youarenext at {t:.2f}s, score {score:.2f}")

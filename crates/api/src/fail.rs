@@ -81,7 +81,9 @@ impl From<StoreError> for Failure {
                 message: e.to_string(),
                 field: Some((*field).to_string()),
             },
-            StoreError::Exists { .. } => Failure::new(StatusCode::CONFLICT, e.to_string()),
+            StoreError::Exists { .. } | StoreError::NotDynamic { .. } => {
+                Failure::new(StatusCode::CONFLICT, e.to_string())
+            }
             StoreError::NotFound { .. } => Failure::not_found(e.to_string()),
             _ => {
                 tracing::error!("API request failed in the store: {e}");
@@ -124,33 +126,61 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = Failure;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, Failure> {
-        let bytes = axum::body::to_bytes(req.into_body(), BODY_LIMIT)
-            .await
-            .map_err(|_| {
-                Failure::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("request body is larger than {BODY_LIMIT} bytes"),
-                )
-            })?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Err(Failure::bad("body", "request body must be a JSON object"));
+        match parse_body(req).await? {
+            Some(v) => Ok(Body(v)),
+            None => Err(Failure::bad("body", "request body must be a JSON object")),
         }
-        let mut de = serde_json::Deserializer::from_slice(&bytes);
-        let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            let msg = inner.to_string();
-            let field = if path != "." && !path.is_empty() {
-                path
-            } else {
-                backticked(&msg).unwrap_or_else(|| "body".to_string())
-            };
-            Failure::bad(&field, format!("bad request body: {field}: {msg}"))
-        })?;
-        de.end()
-            .map_err(|e| Failure::bad("body", format!("bad request body: {e}")))?;
-        Ok(Body(value))
     }
+}
+
+/// A JSON request body that may be left out: an empty body is `T::default()`
+/// (`PUT /queues/400/members/110` with no penalty to give).
+#[derive(Debug)]
+pub struct OptionalBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalBody<T> {
+    type Rejection = Failure;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Failure> {
+        Ok(OptionalBody(parse_body(req).await?.unwrap_or_default()))
+    }
+}
+
+/// Reads and parses a JSON body; None when it is empty.
+async fn parse_body<T: DeserializeOwned>(req: Request) -> Result<Option<T>, Failure> {
+    let bytes = axum::body::to_bytes(req.into_body(), BODY_LIMIT)
+        .await
+        .map_err(|_| {
+            Failure::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("request body is larger than {BODY_LIMIT} bytes"),
+            )
+        })?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let mut de = serde_json::Deserializer::from_slice(&bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(body_error)?;
+    de.end()
+        .map_err(|e| Failure::bad("body", format!("bad request body: {e}")))?;
+    Ok(Some(value))
+}
+
+/// Deserializes part of a body already read as JSON (what a handler splits off
+/// itself), with the same `400` naming the member at fault as [`Body`].
+pub fn from_json<T: DeserializeOwned>(v: serde_json::Value) -> Result<T, Failure> {
+    serde_path_to_error::deserialize(v).map_err(body_error)
+}
+
+fn body_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> Failure {
+    let path = e.path().to_string();
+    let msg = e.into_inner().to_string();
+    let field = if path != "." && !path.is_empty() {
+        path
+    } else {
+        backticked(&msg).unwrap_or_else(|| "body".to_string())
+    };
+    Failure::bad(&field, format!("bad request body: {field}: {msg}"))
 }
 
 /// The first `` `name` `` in a serde message (`missing field `secret``).

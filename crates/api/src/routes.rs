@@ -16,7 +16,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::config::{db, extensions, groups, queues, rules, supervisors, trunks};
+use crate::config::{agents, db, extensions, groups, queues, rules, supervisors, trunks};
 use crate::fail::{ErrorBody, Failure};
 use crate::state::{ApiState, HealthFn};
 use crate::{auth, calls, conferences, events, recordings, security};
@@ -91,9 +91,17 @@ fn documented(state: &ApiState) -> OpenApiRouter<ApiState> {
             supervisors::grant_supervisor,
             supervisors::revoke_supervisor
         ))
-        .routes(routes!(queues::list_queues))
+        .routes(routes!(queues::list_queues, queues::add_queue))
+        .routes(routes!(
+            queues::get_queue,
+            queues::update_queue,
+            queues::delete_queue
+        ))
+        .routes(routes!(queues::put_member, queues::delete_member))
         .routes(routes!(queues::queue_stats))
-        .routes(routes!(queues::list_agents))
+        .routes(routes!(agents::list_agents))
+        .routes(routes!(agents::login, agents::logout))
+        .routes(routes!(agents::pause, agents::unpause))
         .routes(routes!(rules::list_rules, rules::add_rule))
         .routes(routes!(rules::get_rule, rules::delete_rule))
         .routes(routes!(db::list_kv))

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 pub mod queue;
 pub use queue::{
     AgentState, AgentStats, EmptyRule, LiveAgent, LiveQueue, QueueEvent, QueueFloor, QueueLogEntry,
-    QueueMember, QueueSettings, QueueStats, QueueStatus, Strategy, WaitingCaller,
+    QueueMember, QueuePatch, QueueSettings, QueueStats, QueueStatus, Strategy, WaitingCaller,
 };
 
 /// How a supervisor takes part in a call: hear both sides, speak to the agent

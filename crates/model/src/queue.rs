@@ -201,6 +201,55 @@ impl QueueSettings {
     }
 }
 
+/// A change to a queue's settings (`spygroup queue add|set`, `POST` and `PATCH`
+/// of `/api/v1/queues`): what is left out keeps its value, or for a new queue
+/// Asterisk's default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueuePatch {
+    pub strategy: Option<Strategy>,
+    pub timeout: Option<u32>,
+    pub retry: Option<u32>,
+    pub wrapuptime: Option<u32>,
+    pub maxlen: Option<u32>,
+    pub joinempty: Option<EmptyRule>,
+    pub leavewhenempty: Option<EmptyRule>,
+    pub announce_frequency: Option<u32>,
+    pub announce_holdtime: Option<bool>,
+    pub announce_position: Option<bool>,
+    pub periodic_announce: Option<String>,
+    pub periodic_announce_frequency: Option<u32>,
+    pub servicelevel: Option<u32>,
+    pub weight: Option<u32>,
+    pub musicclass: Option<String>,
+}
+
+impl QueuePatch {
+    /// Sets every field the patch names.
+    pub fn apply(self, q: &mut QueueSettings) {
+        macro_rules! set {
+            ($($f:ident),*) => { $( if let Some(v) = self.$f { q.$f = v; } )* };
+        }
+        set!(
+            strategy,
+            timeout,
+            retry,
+            wrapuptime,
+            maxlen,
+            joinempty,
+            leavewhenempty,
+            announce_frequency,
+            announce_holdtime,
+            announce_position,
+            periodic_announce,
+            periodic_announce_frequency,
+            servicelevel,
+            weight,
+            musicclass
+        );
+    }
+}
+
 /// A member of a queue, as stored: an extension, its penalty, whether it was added
 /// at run time (an agent who logged in) or configured, and its pause.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

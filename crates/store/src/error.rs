@@ -80,6 +80,14 @@ pub enum StoreError {
         source: std::io::Error,
     },
 
+    /// An agent tried to log out of a queue it is configured in (Asterisk's
+    /// NOTDYNAMIC): only the administrator removes a static member.
+    #[error(
+        "{extension} is a static member of queue {queue:?}, not a logged-in agent: \
+         `spygroup queue member del {queue} {extension}` removes it"
+    )]
+    NotDynamic { queue: String, extension: String },
+
     /// Any other database failure.
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),

@@ -17,6 +17,7 @@
 //! Any driver only carries bool/int/float/text/blob; the Rust API exposes them
 //! as [`std::time::SystemTime`].
 
+mod agents;
 mod builder;
 mod cdr;
 mod error;

@@ -21,33 +21,42 @@ const COLUMNS: &str = "name, strategy, timeout_s, retry_s, wrapuptime_s, maxlen,
     leavewhenempty, announce_frequency_s, announce_holdtime, announce_position, \
     periodic_announce, periodic_announce_frequency_s, servicelevel_s, weight, musicclass";
 
-/// Checks a queue's settings as the database would keep them.
+/// Checks a queue's settings as the database would keep them. A failure names
+/// the setting as the API spells it (`announce_frequency`) and its value.
 pub fn check_queue(q: &QueueSettings) -> Result<(), StoreError> {
     crate::validate::queue_name(&q.name)?;
-    let bad = |field: &'static str, reason: &'static str| StoreError::Invalid {
+    let bad = |field: &'static str, value: String, reason: &'static str| StoreError::Invalid {
         field,
-        value: q.name.clone(),
+        value,
         reason,
     };
     if q.timeout == 0 || q.timeout > 3600 {
-        return Err(bad("timeout", "must be 1..3600 seconds"));
+        return Err(bad(
+            "timeout",
+            q.timeout.to_string(),
+            "must be 1..3600 seconds",
+        ));
     }
     for (field, v) in [
         ("retry", q.retry),
         ("wrapuptime", q.wrapuptime),
-        ("announce-frequency", q.announce_frequency),
-        ("periodic-announce-frequency", q.periodic_announce_frequency),
+        ("announce_frequency", q.announce_frequency),
+        ("periodic_announce_frequency", q.periodic_announce_frequency),
         ("servicelevel", q.servicelevel),
     ] {
         if v > 86_400 {
-            return Err(bad(field, "must be at most 86400 seconds"));
+            return Err(bad(field, v.to_string(), "must be at most 86400 seconds"));
         }
     }
-    if q.maxlen > 100_000 || q.weight > 1000 {
+    if q.maxlen > 100_000 {
         return Err(bad(
-            "maxlen or weight",
-            "maxlen is at most 100000, weight at most 1000",
+            "maxlen",
+            q.maxlen.to_string(),
+            "must be at most 100000",
         ));
+    }
+    if q.weight > 1000 {
+        return Err(bad("weight", q.weight.to_string(), "must be at most 1000"));
     }
     let name_ok = |s: &str| {
         s.len() <= 128
@@ -55,11 +64,17 @@ pub fn check_queue(q: &QueueSettings) -> Result<(), StoreError> {
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '/'))
             && !s.contains("..")
     };
-    if !name_ok(&q.periodic_announce) || !name_ok(&q.musicclass) {
-        return Err(bad(
-            "periodic-announce or musicclass",
-            "must be a sound or class name (letters, digits, - _ /)",
-        ));
+    for (field, v) in [
+        ("periodic_announce", &q.periodic_announce),
+        ("musicclass", &q.musicclass),
+    ] {
+        if !name_ok(v) {
+            return Err(bad(
+                field,
+                v.clone(),
+                "must be a sound or class name (letters, digits, - _ /)",
+            ));
+        }
     }
     Ok(())
 }
@@ -259,7 +274,8 @@ impl Store {
     }
 
     /// Adds `extension` to `queue` (after the others), or updates its penalty if
-    /// it is one; `dynamic` for an agent who logged in. Logs ADDMEMBER when new.
+    /// it is one; `dynamic` for an agent who logged in. Not logged: the CLI and
+    /// the API call [`Store::member_join`], which is.
     pub async fn queue_member_add(
         &self,
         queue: &str,

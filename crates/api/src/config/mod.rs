@@ -5,6 +5,7 @@
 //! Every write checks its whole input first and then makes one store call, so a bad
 //! request (`400`) changes nothing.
 
+pub(crate) mod agents;
 pub(crate) mod db;
 pub(crate) mod extensions;
 pub(crate) mod groups;

@@ -1,22 +1,26 @@
-//! Queues and agents (`/api/v1/queues`, `/api/v1/agents`): the stored settings
-//! and members, the live floor (waiting callers, agent states) when a switch
-//! runs, and statistics from the queue log. Changes go through the CLI
-//! (`spygroup queue …`, `spygroup agent …`) or the feature codes for now.
+//! Queues (`/api/v1/queues`): the stored settings and static members, the live
+//! floor (waiting callers) when a switch runs, statistics from the queue log,
+//! and the same changes as `spygroup queue …`. A running switch picks changes
+//! up with its next snapshot; member changes are logged as Asterisk's
+//! ADDMEMBER/REMOVEMEMBER.
 
-use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::Json;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::store;
-use crate::fail::{ApiResult, ErrorBody, Failure, PathArg, QueryMap};
+use super::{check, store};
+use crate::fail::{
+    from_json, ApiResult, Body, ErrorBody, Failure, OptionalBody, PathArg, QueryMap,
+};
 use crate::state::ApiState;
 use model::{
-    AgentState, AgentStats, LiveQueue, QueueFloor, QueueMember, QueueSettings, QueueStats,
+    AgentStats, LiveQueue, QueueFloor, QueueMember, QueuePatch, QueueSettings, QueueStats,
 };
+use store::validate;
 
 /// A queue: its settings, members and, with a switch running, its live state.
 #[derive(Debug, Serialize, ToSchema)]
@@ -25,20 +29,6 @@ pub struct QueueOut {
     pub members: Vec<QueueMember>,
     /// Waiting callers in order (null without a running switch).
     pub live: Option<LiveQueue>,
-}
-
-/// An agent: an extension that is a member of a queue.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AgentOut {
-    pub extension: String,
-    pub queues: Vec<String>,
-    /// Paused in every queue it is in.
-    pub paused: bool,
-    pub reason: String,
-    /// Live state (null without a running switch).
-    pub state: Option<AgentState>,
-    pub calls_taken: u64,
-    pub last_call_ms: i64,
 }
 
 /// Statistics of a queue and its agents over a period.
@@ -50,8 +40,62 @@ pub struct StatsOut {
     pub agents: Vec<AgentStats>,
 }
 
-fn floor(s: &ApiState) -> Option<QueueFloor> {
+/// A new queue: its name and any settings that differ from Asterisk's defaults
+/// (the members of [`QueuePatch`]). The handler splits `name` off and reads the
+/// rest as a patch, so a bad setting is a `400` naming it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)] // the schema of the body; see add_queue
+pub struct QueueIn {
+    /// Digits, so phones can dial it (`*7<name>`, `*45<name>`).
+    pub name: String,
+    #[serde(flatten)]
+    pub settings: QueuePatch,
+}
+
+/// A static member to add, or whose penalty to change.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemberIn {
+    /// Lower rings first (default 0).
+    #[serde(default)]
+    pub penalty: u32,
+}
+
+pub(crate) fn floor(s: &ApiState) -> Option<QueueFloor> {
     s.live.as_ref().and_then(|l| l.queue_floor())
+}
+
+fn queue_out(
+    settings: QueueSettings,
+    members: Vec<QueueMember>,
+    live: Option<&QueueFloor>,
+) -> QueueOut {
+    QueueOut {
+        live: live.map(|f| {
+            f.queues
+                .iter()
+                .find(|q| q.name == settings.name)
+                .cloned()
+                .unwrap_or(LiveQueue {
+                    name: settings.name.clone(),
+                    waiting: Vec::new(),
+                    longest_wait_secs: 0,
+                })
+        }),
+        settings,
+        members,
+    }
+}
+
+/// One queue as [`QueueOut`], or a `404`.
+async fn find_queue(s: &ApiState, name: &str) -> ApiResult<QueueOut> {
+    let (settings, members) = store(s)?
+        .queue_list()
+        .await?
+        .into_iter()
+        .find(|(q, _)| q.name == name)
+        .ok_or_else(|| Failure::not_found(format!("queue {name:?} does not exist")))?;
+    Ok(queue_out(settings, members, floor(s).as_ref()))
 }
 
 #[utoipa::path(get, path = "/api/v1/queues", tag = "queues",
@@ -61,23 +105,105 @@ pub(crate) async fn list_queues(State(s): State<ApiState>) -> ApiResult<Json<Vec
     let live = floor(&s);
     Ok(Json(
         list.into_iter()
-            .map(|(settings, members)| QueueOut {
-                live: live.as_ref().map(|f| {
-                    f.queues
-                        .iter()
-                        .find(|q| q.name == settings.name)
-                        .cloned()
-                        .unwrap_or(LiveQueue {
-                            name: settings.name.clone(),
-                            waiting: Vec::new(),
-                            longest_wait_secs: 0,
-                        })
-                }),
-                settings,
-                members,
-            })
+            .map(|(settings, members)| queue_out(settings, members, live.as_ref()))
             .collect(),
     ))
+}
+
+#[utoipa::path(post, path = "/api/v1/queues", tag = "queues", request_body = QueueIn,
+    responses((status = 201, body = QueueOut), (status = 400, body = ErrorBody),
+              (status = 409, description = "the name is taken", body = ErrorBody)))]
+pub(crate) async fn add_queue(
+    State(s): State<ApiState>,
+    Body(mut req): Body<serde_json::Map<String, serde_json::Value>>,
+) -> ApiResult<(StatusCode, Json<QueueOut>)> {
+    let name = match req.remove("name") {
+        Some(serde_json::Value::String(n)) => n,
+        Some(_) => return Err(Failure::bad("name", "name must be a string of digits")),
+        None => return Err(Failure::bad("name", "missing field `name`")),
+    };
+    check("name", validate::queue_name(&name))?;
+    let patch: QueuePatch = from_json(serde_json::Value::Object(req))?;
+    let mut q = QueueSettings::new(&name);
+    patch.apply(&mut q);
+    store(&s)?.queue_add(&q).await?;
+    Ok((StatusCode::CREATED, Json(find_queue(&s, &name).await?)))
+}
+
+#[utoipa::path(get, path = "/api/v1/queues/{name}", tag = "queues",
+    params(("name" = String, Path)),
+    responses((status = 200, body = QueueOut), (status = 404, body = ErrorBody)))]
+pub(crate) async fn get_queue(
+    State(s): State<ApiState>,
+    PathArg(name): PathArg<String>,
+) -> ApiResult<Json<QueueOut>> {
+    Ok(Json(find_queue(&s, &name).await?))
+}
+
+#[utoipa::path(patch, path = "/api/v1/queues/{name}", tag = "queues",
+    params(("name" = String, Path)), request_body = QueuePatch,
+    responses((status = 200, description = "the queue as it is now", body = QueueOut),
+              (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn update_queue(
+    State(s): State<ApiState>,
+    PathArg(name): PathArg<String>,
+    Body(patch): Body<QueuePatch>,
+) -> ApiResult<Json<QueueOut>> {
+    let st = store(&s)?;
+    let mut q = st.queue_get(&name).await?;
+    patch.apply(&mut q);
+    st.queue_set(&q).await?;
+    Ok(Json(find_queue(&s, &name).await?))
+}
+
+#[utoipa::path(delete, path = "/api/v1/queues/{name}", tag = "queues",
+    params(("name" = String, Path)),
+    responses((status = 204, description = "deleted with its members (its queue log stays)"),
+              (status = 404, body = ErrorBody)))]
+pub(crate) async fn delete_queue(
+    State(s): State<ApiState>,
+    PathArg(name): PathArg<String>,
+) -> ApiResult<StatusCode> {
+    if store(&s)?.queue_delete(&name).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(Failure::not_found(format!("queue {name:?} does not exist")))
+    }
+}
+
+#[utoipa::path(put, path = "/api/v1/queues/{name}/members/{extension}", tag = "queues",
+    params(("name" = String, Path), ("extension" = String, Path)), request_body = MemberIn,
+    responses((status = 201, description = "added as a static member", body = QueueOut),
+              (status = 200, description = "already a member: its penalty changed", body = QueueOut),
+              (status = 400, body = ErrorBody),
+              (status = 404, description = "no such queue or extension", body = ErrorBody)))]
+pub(crate) async fn put_member(
+    State(s): State<ApiState>,
+    PathArg((name, extension)): PathArg<(String, String)>,
+    OptionalBody(req): OptionalBody<MemberIn>,
+) -> ApiResult<(StatusCode, Json<QueueOut>)> {
+    check("extension", validate::extension_number(&extension))?;
+    let added = store(&s)?
+        .member_join(&name, &extension, req.penalty, false)
+        .await?;
+    let status = if added {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(find_queue(&s, &name).await?)))
+}
+
+#[utoipa::path(delete, path = "/api/v1/queues/{name}/members/{extension}", tag = "queues",
+    params(("name" = String, Path), ("extension" = String, Path)),
+    responses((status = 204, description = "removed (static or logged in)"),
+              (status = 404, body = ErrorBody)))]
+pub(crate) async fn delete_member(
+    State(s): State<ApiState>,
+    PathArg((name, extension)): PathArg<(String, String)>,
+) -> ApiResult<StatusCode> {
+    store(&s)?.member_remove(&name, &extension).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(get, path = "/api/v1/queues/{name}/stats", tag = "queues",
@@ -117,47 +243,4 @@ pub(crate) async fn queue_stats(
         queue,
         agents,
     }))
-}
-
-#[utoipa::path(get, path = "/api/v1/agents", tag = "queues",
-    responses((status = 200, body = Vec<AgentOut>)))]
-pub(crate) async fn list_agents(State(s): State<ApiState>) -> ApiResult<Json<Vec<AgentOut>>> {
-    let list = store(&s)?.queue_list().await?;
-    let mut by_ext: BTreeMap<String, AgentOut> = BTreeMap::new();
-    for (q, members) in list {
-        for m in members {
-            let a = by_ext
-                .entry(m.extension.clone())
-                .or_insert_with(|| AgentOut {
-                    extension: m.extension.clone(),
-                    queues: Vec::new(),
-                    paused: true,
-                    reason: String::new(),
-                    state: None,
-                    calls_taken: 0,
-                    last_call_ms: 0,
-                });
-            a.queues.push(q.name.clone());
-            a.paused &= m.paused;
-            if m.paused && a.reason.is_empty() {
-                a.reason = m.reason.clone();
-            }
-        }
-    }
-    if let Some(f) = floor(&s) {
-        for live in f.agents {
-            if let Some(a) = by_ext.get_mut(&live.extension) {
-                a.state = Some(live.state);
-                a.calls_taken = live.calls_taken;
-                a.last_call_ms = live.last_call_ms;
-            }
-        }
-    }
-    let mut out: Vec<AgentOut> = by_ext.into_values().collect();
-    for a in &mut out {
-        if !a.paused {
-            a.reason.clear();
-        }
-    }
-    Ok(Json(out))
 }

@@ -196,8 +196,8 @@ impl PbxHost {
         AppOutcome::Continue
     }
 
-    /// `RemoveQueueMember(queue[,interface])`: `RQMSTATUS` REMOVED, NOTINQUEUE
-    /// or NOSUCHQUEUE.
+    /// `RemoveQueueMember(queue[,interface])`: `RQMSTATUS` REMOVED, NOTINQUEUE,
+    /// NOSUCHQUEUE or NOTDYNAMIC (a static member stays).
     pub(super) async fn remove_queue_member(
         &mut self,
         args: &str,
@@ -252,7 +252,9 @@ impl PbxHost {
         let done = if paused { "PAUSED" } else { "UNPAUSED" };
         let status = match r {
             MemberResult::Done => done,
-            MemberResult::NoChange | MemberResult::NoSuchQueue => "NOTFOUND",
+            MemberResult::NoChange | MemberResult::NoSuchQueue | MemberResult::NotDynamic => {
+                "NOTFOUND"
+            }
         };
         vars.set(var, status);
         AppOutcome::Continue
@@ -297,6 +299,7 @@ fn status(r: MemberResult, done: &'static str, no_change: &'static str) -> &'sta
         MemberResult::Done => done,
         MemberResult::NoChange => no_change,
         MemberResult::NoSuchQueue => "NOSUCHQUEUE",
+        MemberResult::NotDynamic => "NOTDYNAMIC",
     }
 }
 

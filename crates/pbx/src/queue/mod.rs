@@ -113,6 +113,8 @@ pub enum MemberResult {
     /// Added but already a member; removed or paused but not one.
     NoChange,
     NoSuchQueue,
+    /// Removing a static member (configured, not logged in).
+    NotDynamic,
 }
 
 /// The floor's view as the switch last published it, shared with the API and
@@ -330,12 +332,15 @@ impl Floor {
                 let Some(q) = self.queues.get_mut(queue) else {
                     return MemberResult::NoSuchQueue;
                 };
-                let before = q.members.len();
-                q.members.retain(|m| &m.extension != extension);
-                if q.members.len() == before {
-                    MemberResult::NoChange
-                } else {
-                    MemberResult::Done
+                match q.members.iter().position(|m| &m.extension == extension) {
+                    None => MemberResult::NoChange,
+                    // Asterisk's NOTDYNAMIC: an agent cannot log out of a queue
+                    // it is configured in.
+                    Some(i) if !q.members[i].dynamic => MemberResult::NotDynamic,
+                    Some(i) => {
+                        q.members.remove(i);
+                        MemberResult::Done
+                    }
                 }
             }
             MemberChange::Pause {

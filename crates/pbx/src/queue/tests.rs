@@ -486,3 +486,28 @@ fn dynamic_members_and_weights() {
         MemberResult::NoSuchQueue
     );
 }
+
+#[test]
+fn a_static_member_cannot_log_out() {
+    let now = Instant::now();
+    let mut floor = Floor::new(now, 1);
+    floor.sync(
+        vec![(QueueSettings::new("sales"), vec![member("sales", "201", 0)])],
+        now,
+    );
+    let remove = |ext: &str| MemberChange::Remove {
+        queue: "sales".into(),
+        extension: ext.into(),
+    };
+    assert_eq!(
+        floor.change_member(remove("201"), now, 0),
+        MemberResult::NotDynamic
+    );
+    assert_eq!(
+        floor.change_member(remove("202"), now, 0),
+        MemberResult::NoChange
+    );
+    // Nothing was logged for either, and 201 is still rung.
+    assert!(floor.drain_log().is_empty());
+    assert_eq!(floor.queues_of("201"), ["sales"]);
+}

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::bail;
 use clap::{Args, Subcommand};
-use model::{EmptyRule, QueueEvent, QueueLogEntry, QueueSettings, Strategy};
+use model::{EmptyRule, QueuePatch, QueueSettings, Strategy};
 use store::Store;
 
 use super::{parse_number, store_rule, table};
@@ -78,27 +78,24 @@ pub struct QueueOptions {
 }
 
 impl QueueOptions {
-    fn apply(self, q: &mut QueueSettings) {
-        macro_rules! set {
-            ($($f:ident),*) => { $( if let Some(v) = self.$f { q.$f = v; } )* };
+    fn patch(self) -> QueuePatch {
+        QueuePatch {
+            strategy: self.strategy,
+            timeout: self.timeout,
+            retry: self.retry,
+            wrapuptime: self.wrapuptime,
+            maxlen: self.maxlen,
+            joinempty: self.joinempty,
+            leavewhenempty: self.leavewhenempty,
+            announce_frequency: self.announce_frequency,
+            announce_holdtime: self.announce_holdtime,
+            announce_position: self.announce_position,
+            periodic_announce: self.periodic_announce,
+            periodic_announce_frequency: self.periodic_announce_frequency,
+            servicelevel: self.servicelevel,
+            weight: self.weight,
+            musicclass: self.musicclass,
         }
-        set!(
-            strategy,
-            timeout,
-            retry,
-            wrapuptime,
-            maxlen,
-            joinempty,
-            leavewhenempty,
-            announce_frequency,
-            announce_holdtime,
-            announce_position,
-            periodic_announce,
-            periodic_announce_frequency,
-            servicelevel,
-            weight,
-            musicclass
-        );
     }
 }
 
@@ -195,7 +192,8 @@ pub enum AgentCommand {
         #[arg(long, default_value_t = 0)]
         penalty: u32,
     },
-    /// Log an agent out of a queue, or of every queue it is in.
+    /// Log an agent out of a queue, or of every queue it logged in to (a static
+    /// member stays: `queue member del` removes it).
     Logout {
         #[arg(value_parser = parse_number)]
         extension: String,
@@ -223,40 +221,9 @@ pub enum AgentCommand {
     List,
 }
 
-fn now_ms() -> i64 {
-    ms(SystemTime::now())
-}
-
 fn ms(t: SystemTime) -> i64 {
     t.duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
-}
-
-/// A member change on record, as Asterisk writes it.
-async fn log_member(
-    store: &Store,
-    queue: &str,
-    extension: &str,
-    event: QueueEvent,
-    reason: &str,
-) -> anyhow::Result<()> {
-    store
-        .queue_log_insert(&QueueLogEntry {
-            time_ms: now_ms(),
-            call_id: "NONE".into(),
-            queue: queue.to_string(),
-            agent: format!("SIP/{extension}"),
-            event,
-            data: [
-                reason.to_string(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-            ],
-        })
-        .await?;
-    Ok(())
 }
 
 async fn pause(
@@ -266,28 +233,9 @@ async fn pause(
     paused: bool,
     reason: &str,
 ) -> anyhow::Result<()> {
-    let queues = match queue {
-        Some(q) => vec![q.to_string()],
-        None => store.queues_of(extension).await?,
-    };
-    if store
-        .queue_member_pause(queue, extension, paused, reason)
-        .await?
-        == 0
-    {
-        match queue {
-            Some(q) => bail!("{extension} is not a member of queue {q:?}"),
-            None => bail!("{extension} is a member of no queue"),
-        }
-    }
-    let event = if paused {
-        QueueEvent::Pause
-    } else {
-        QueueEvent::Unpause
-    };
-    for q in &queues {
-        log_member(store, q, extension, event, reason).await?;
-    }
+    let queues = store
+        .member_set_paused(queue, extension, paused, reason)
+        .await?;
     let word = if paused { "paused" } else { "unpaused" };
     println!("{extension} {word} in {}", queues.join(", "));
     Ok(())
@@ -297,13 +245,13 @@ pub async fn run(store: &Store, cmd: QueueCommand) -> anyhow::Result<()> {
     match cmd {
         QueueCommand::Add { name, options } => {
             let mut q = QueueSettings::new(&name);
-            options.apply(&mut q);
+            options.patch().apply(&mut q);
             store.queue_add(&q).await?;
             println!("queue {name} added ({})", q.strategy);
         }
         QueueCommand::Set { name, options } => {
             let mut q = store.queue_get(&name).await?;
-            options.apply(&mut q);
+            options.patch().apply(&mut q);
             store.queue_set(&q).await?;
             println!("queue {name} changed");
         }
@@ -386,20 +334,16 @@ pub async fn run(store: &Store, cmd: QueueCommand) -> anyhow::Result<()> {
                 penalty,
             } => {
                 if store
-                    .queue_member_add(&queue, &extension, penalty, false)
+                    .member_join(&queue, &extension, penalty, false)
                     .await?
                 {
-                    log_member(store, &queue, &extension, QueueEvent::Addmember, "").await?;
                     println!("{extension} added to queue {queue}");
                 } else {
                     println!("{extension} already in queue {queue}: penalty now {penalty}");
                 }
             }
             MemberCommand::Del { queue, extension } => {
-                if !store.queue_member_remove(&queue, &extension).await? {
-                    bail!("{extension} is not a member of queue {queue:?}");
-                }
-                log_member(store, &queue, &extension, QueueEvent::Removemember, "").await?;
+                store.member_remove(&queue, &extension).await?;
                 println!("{extension} removed from queue {queue}");
             }
             MemberCommand::Pause {
@@ -487,32 +431,15 @@ pub async fn agent(store: &Store, cmd: AgentCommand) -> anyhow::Result<()> {
             queue,
             penalty,
         } => {
-            if store
-                .queue_member_add(&queue, &extension, penalty, true)
-                .await?
-            {
-                log_member(store, &queue, &extension, QueueEvent::Addmember, "").await?;
+            if store.member_join(&queue, &extension, penalty, true).await? {
                 println!("{extension} logged in to queue {queue}");
             } else {
                 println!("{extension} was already in queue {queue}");
             }
         }
         AgentCommand::Logout { extension, queue } => {
-            let queues = match queue {
-                Some(q) => vec![q],
-                None => store.queues_of(&extension).await?,
-            };
-            let mut out = Vec::new();
-            for q in queues {
-                if store.queue_member_remove(&q, &extension).await? {
-                    log_member(store, &q, &extension, QueueEvent::Removemember, "").await?;
-                    out.push(q);
-                }
-            }
-            if out.is_empty() {
-                bail!("{extension} is logged in to no such queue");
-            }
-            println!("{extension} logged out of {}", out.join(", "));
+            let left = store.agent_logout(&extension, queue.as_deref()).await?;
+            println!("{extension} logged out of {}", left.join(", "));
         }
         AgentCommand::Pause {
             extension,
