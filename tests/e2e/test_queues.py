@@ -8,6 +8,7 @@ The carrier sends 400 Hz, agent 111 1000 Hz; agent 110 rings and never answers."
 
 import re
 import time
+import urllib.parse
 
 import pytest
 
@@ -231,3 +232,64 @@ def test_supervisor_granted_the_queue_monitors_its_agent(pbx, ua, make_phone, to
         direct.end()
     finally:
         b113.stop()
+
+
+def test_follow_client_back_into_the_queue(pbx, ua, make_phone, tones):
+    """Agent 110 (1000 Hz) answers a queue call and blind-transfers the client
+    (400 Hz) back into the queue (*7403); 110 is in wrap-up, so 120 (1500 Hz)
+    answers next. A click-to-spy monitor with follow=client, by a supervisor
+    granted the queue only, hears the client with 110, then with 120."""
+    client = carrier_trunk(pbx, make_phone, tones[400])
+    pbx.cli("queue", "add", "403", "--strategy", "linear", "--wrapuptime", "60", "--retry", "1")
+    pbx.cli("db", "put", "queue-did", "5550403", "403")
+    agent = registered_phone(pbx, make_phone, "110", tones[1000])
+    target = registered_phone(pbx, make_phone, "120", tones[1500])
+    for ext in ("110", "120"):
+        pbx.cli("queue", "member", "add", "403", ext)
+    sup = registered_phone(pbx, make_phone, "201", None)
+    pbx.cli("supervisor", "grant", "201", "--queues", "403", "--modes", "listen")
+    token = pbx.cli("token", "create", "--scope", "supervise", "--supervisor", "201").stdout.strip()
+    ccall, aleg = inbound_call(ua, pbx, client, agent, "5550403")
+
+    status, calls = api(pbx, "GET", "/api/v1/calls", token)
+    assert status == 200, calls
+    chans = [c for call in calls["calls"] for c in call["channels"]]
+    agent_chan = next(c for c in chans if c["name"].startswith("SIP/110-"))
+    assert agent_chan["queue"] == "403", agent_chan
+    path = f"/api/v1/calls/{urllib.parse.quote(agent_chan['name'], safe='')}/monitor"
+    started = count_log(pbx, "spy session started")
+    status, body = api(pbx, "POST", path, token, {"supervisor": "201", "mode": "listen", "follow": "client"})
+    assert status == 201, body
+    scall = sup.incoming(timeout=10)
+    ua.wait_for(lambda: scall.confirmed and scall.media_active, 10, "the supervisor answers")
+    t_spy = wait_log(ua, pbx, "spy session started", started, 8, "the monitor to start")
+    ua.poll(2.0)
+    t_xfer = time.monotonic()
+    started = count_log(pbx, "spy session started")
+    aleg.transfer("*7403")
+    tleg = target.incoming(timeout=15)
+    ua.wait_for(lambda: tleg.confirmed and tleg.media_active, 10, "120 answers the queue")
+    t_follow = wait_log(ua, pbx, "spy session started", started, 8, "the monitor to follow the client")
+    ua.poll(3.0)
+    t_end = time.monotonic()
+    assert scall.confirmed, "the monitor ended with the agent"
+    assert ccall.confirmed, "the client's call dropped"
+    swav = scall.stop_recording()
+    freqs = (400, 1000, 1500)
+    lv_before = audio.tone_levels(swav, freqs, at(scall, t_spy + 0.6), at(scall, t_xfer))
+    lv_after = audio.tone_levels(swav, freqs, at(scall, t_follow + 0.6), at(scall, t_end))
+    print("spy before", fmt(lv_before), "after", fmt(lv_after))
+    check("supervisor", lv_before, [400, 1000], [1500], "on 110's queue call")
+    check("supervisor", lv_after, [400, 1500], [1000], "with the client and 120")
+
+    # The queue log: 110's call ended by a transfer, the client entered again
+    # and 120 answered it.
+    ccall.end()
+    ua.wait_for(lambda: ccall.disconnected, 5, "the client hangs up")
+    ua.poll(0.5)
+    out = pbx.cli("queue", "stats", "403").stdout
+    print(out)
+    row = stats_row(out, "403")
+    assert row[1:3] == ["2", "2"], f"offered, answered: {row}"
+    agents = {l.split()[0]: l.split() for l in out.splitlines() if l.startswith("SIP/")}
+    assert agents["SIP/110"][1] == "1" and agents["SIP/120"][1] == "1", agents
