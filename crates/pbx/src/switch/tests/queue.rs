@@ -25,12 +25,19 @@ fn member(queue: &str, ext: &str) -> QueueMember {
 /// Queue `support` (linear: 101, then 102), 15 s rings, 5 s retry; supervisor 201
 /// is granted the queue, 202 the group `vip` only.
 fn queue_net(strategy: Strategy, wrapup: u32) -> Net {
+    Net::with(queue_config(strategy, wrapup), crate::PbxConfig::default())
+}
+
+fn queue_config(strategy: Strategy, wrapup: u32) -> store::ConfigSnapshot {
     let mut b = store::ConfigSnapshot::builder().realm(REALM);
     for n in [101, 102, 103, 201, 202] {
         b = b.extension(&n.to_string(), &format!("pw{n}"), "from-internal");
     }
     b = b
         .group("vip", None)
+        .group("floor", None)
+        // An inbound rule: the carrier's calls to 100-109 are "floor" calls.
+        .rule(Some("carrier"), "100", "109", &["floor"])
         .supervisor(store::Grant {
             extension: "201".into(),
             groups: store::GroupScope::Groups(vec![]),
@@ -56,7 +63,7 @@ fn queue_net(strategy: Strategy, wrapup: u32) -> Net {
         .queue(q)
         .queue_member(member("support", "101"))
         .queue_member(member("support", "102"));
-    Net::with(b.build(), crate::PbxConfig::default())
+    b.build()
 }
 
 /// The carrier calls in; the task answers and joins `support`.
@@ -154,6 +161,10 @@ fn linear_rings_in_order_and_the_answer_connects() {
     let info = net.sw.channels().find(|c| c.name == chan_102).unwrap();
     assert_eq!(info.spygroup, "sales");
     assert_eq!(info.queue.as_deref(), Some("support"));
+    // The inbound rule reaches the agent's leg of the queue call too.
+    let mut groups = info.groups(&queue_config(Strategy::Linear, 0));
+    groups.sort();
+    assert_eq!(groups, ["floor", "sales"]);
     let now = net.now;
     let listen = store::SpyMode::Listen;
     let refused = net
