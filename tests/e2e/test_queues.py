@@ -293,3 +293,45 @@ def test_follow_client_back_into_the_queue(pbx, ua, make_phone, tones):
     assert row[1:3] == ["2", "2"], f"offered, answered: {row}"
     agents = {l.split()[0]: l.split() for l in out.splitlines() if l.startswith("SIP/")}
     assert agents["SIP/110"][1] == "1" and agents["SIP/120"][1] == "1", agents
+
+
+@pytest.mark.pbx_dialplan(
+    text=f"""#include "{SHIPPED}"
+
+; test only: a queue with a member announcement (Queue's announceoverride)
+[from-internal]
+exten => 7404,1,Queue(404,t,,queue-thankyou,600)
+same => n,Hangup()
+"""
+)
+def test_the_agent_hears_the_announcement_before_the_caller(pbx, ua, make_phone, tones):
+    """Caller 113 (400 Hz) dials 7404; agent 111 (1000 Hz) answers and first
+    hears queue-thankyou while the caller still hears music; then they talk."""
+    pbx.cli("queue", "add", "404")
+    agent = registered_phone(pbx, make_phone, "111", tones[1000])
+    pbx.cli_live("queue", "member", "add", "404", "111")
+    caller = registered_phone(pbx, make_phone, "113", tones[400])
+    ccall = caller.call("7404")
+    leg = agent.incoming(timeout=10)
+    ua.wait_for(lambda: leg.confirmed and leg.media_active, 10, "111 answers")
+    t_answer = time.monotonic()
+    prompt_len = prompts.prompt_seconds("queue-thankyou")
+    ua.poll(prompt_len + 2.5)
+    t_end = time.monotonic()
+    awav = leg.stop_recording()
+    cwav = ccall.stop_recording()
+    t, score = prompts.find_prompt(awav, "queue-thankyou", end=at(leg, t_answer) + 1.5)
+    print(f"agent: queue-thankyou at {t:.2f}s (answered at {at(leg, t_answer):.2f}s), score {score:.2f}")
+    assert score >= prompts.MATCH, "the agent did not hear the announcement"
+    during = audio.tone_levels(awav, (400,), at(leg, t_answer) + 0.2, t + prompt_len - 0.2)
+    assert during[400] <= ABSENT, f"the agent heard the caller during the announcement: {fmt(during)}"
+    after = (t + prompt_len + 0.5, at(leg, t_end))
+    lv = audio.tone_levels(awav, (400, 1000), *after)
+    check("agent", lv, [400], [], "after the announcement")
+    # The caller: music while the agent hears the prompt, then the agent.
+    c_ans = at(ccall, t_answer)
+    assert audio.music_level(cwav, c_ans + 0.2, c_ans + prompt_len - 0.3) > -40.0, "no music during the announcement"
+    lv = audio.tone_levels(cwav, (1000,), c_ans + 0.2, c_ans + prompt_len - 0.3)
+    assert lv[1000] <= ABSENT, f"the caller heard the agent during the announcement: {fmt(lv)}"
+    lv = audio.tone_levels(cwav, (400, 1000), c_ans + prompt_len + 0.5, at(ccall, t_end))
+    check("caller", lv, [1000], [], "after the announcement")

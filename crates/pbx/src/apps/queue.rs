@@ -52,7 +52,10 @@ impl PbxHost {
     /// `Queue(name[,options[,URL[,announceoverride[,timeout]]]])`: waits in
     /// `name` until a member answers (then bridged until that call ends), the
     /// timeout passes or the queue empties; `QUEUESTATUS` says why it returned
-    /// without an answer, `QUEUEPOSITION` where the caller joined.
+    /// without an answer, `QUEUEPOSITION` where the caller joined. With
+    /// `announceoverride`, the agent who answers hears that prompt first while
+    /// the caller still hears music (Asterisk's member announcement). The URL is
+    /// accepted and not sent: SIP phones have nowhere to show it.
     pub(super) async fn queue(&mut self, args: &str, vars: &mut ChannelVars) -> AppOutcome {
         let a: Vec<&str> = args.split(',').map(str::trim).collect();
         let name = a.first().copied().unwrap_or_default();
@@ -60,6 +63,7 @@ impl PbxHost {
             return AppOutcome::Fail("Queue() needs a queue name: Queue(support)".into());
         }
         let opts = Options::parse(a.get(1).copied().unwrap_or_default());
+        let announce = a.get(3).copied().filter(|p| !p.is_empty());
         let timeout = a
             .get(4)
             .and_then(|t| t.parse::<f64>().ok())
@@ -125,6 +129,9 @@ impl PbxHost {
                 }
                 Either::Event(ChanEvent::QueueConnected { agent, channel }) => {
                     tracing::info!(channel = %self.chan.name, %agent, queue = name, "Queue: connected");
+                    if let Some(prompt) = announce {
+                        self.announce_to_agent(prompt).await;
+                    }
                     waiting.stop(self);
                     self.media.set_local(self.side, false);
                     self.answered = true;
@@ -168,6 +175,20 @@ impl PbxHost {
             self.chan.hangup(None);
             self.hung_up = true;
             AppOutcome::Hangup
+        }
+    }
+
+    /// Plays `prompt` to the agent's phone (the other leg of this bridge) and
+    /// waits for its end, at most 30 s; the caller's music goes on meanwhile.
+    async fn announce_to_agent(&mut self, prompt: &str) {
+        match self.env.prompts.open("en", prompt) {
+            Ok(p) => {
+                let done = self.media.play(self.side.other(), Box::new(p.player()));
+                let _ = tokio::time::timeout(Duration::from_secs(30), done).await;
+            }
+            Err(e) => {
+                tracing::warn!(channel = %self.chan.name, "Queue: cannot play {prompt:?} to the agent: {e}")
+            }
         }
     }
 
