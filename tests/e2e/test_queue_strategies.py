@@ -164,3 +164,43 @@ def test_an_agent_on_a_direct_call_is_skipped(pbx, ua, make_phone, tmp_path):
     ua.wait_for(lambda: direct.disconnected, 5, "110 hangs up its own call")
     ua.poll(0.5)
     assert one_call(ua, pbx, client, agents, seen, "5550410", expect=["110"])[1] == "110"
+
+
+def test_callers_wait_in_turn_for_one_agent(pbx, ua, make_phone, tmp_path):
+    """Two callers at once, one agent: the first talks with 111, the second
+    hears music until 111 hangs up, then talks with 111; the statistics show
+    the second caller's wait."""
+    client = carrier_trunk(pbx, make_phone, phone_mod.wav_tone(tmp_path / "t400.wav", 400))
+    pbx.cli("queue", "add", "411", "--retry", "1")
+    pbx.cli("db", "put", "queue-did", "5550411", "411")
+    agent = registered_phone(pbx, make_phone, "111", phone_mod.wav_tone(tmp_path / "t1500.wav", 1500))
+    pbx.cli_live("queue", "member", "add", "411", "111")
+    first = client.call(f"sip:5550411@{pbx.sip_addr}")
+    leg1 = agent.incoming(timeout=10)
+    ua.wait_for(lambda: leg1.confirmed and first.media_active, 10, "111 answers the first caller")
+    second = client.call(f"sip:5550411@{pbx.sip_addr}")
+    ua.wait_for(lambda: second.confirmed and second.media_active, 10, "the queue answers the second caller")
+    t0 = time.monotonic()
+    ua.poll(2.5)
+    t1 = time.monotonic()
+    assert len([c for c in agent.calls if c.incoming]) == 1, "111 was rung while on a call"
+    leg1.end()
+    ua.wait_for(lambda: first.disconnected, 5, "the first caller is hung up")
+    leg2 = agent.incoming(timeout=10)
+    ua.wait_for(lambda: leg2.confirmed and leg2.media_active, 10, "111 answers the second caller")
+    t2 = time.monotonic() + 0.4
+    ua.poll(1.5)
+    t3 = time.monotonic()
+    w = second.rec_path
+    assert audio.music_level(w, at(second, t0 + 0.3), at(second, t1)) > -40.0, "no music while waiting"
+    lv = audio.tone_levels(w, (1500,), at(second, t0 + 0.3), at(second, t1))
+    assert lv[1500] <= audio.ABSENT_DBFS, "the waiting caller heard the agent"
+    lv = audio.tone_levels(w, (400, 1500), at(second, t2), at(second, t3))
+    check("second caller", lv, [1500], [], "with 111")
+    leg2.end()
+    ua.wait_for(lambda: second.disconnected, 5, "the second caller is hung up")
+    ua.poll(0.3)
+    row, per_agent = stats(pbx, "411")
+    assert row[1:4] == ["2", "2", "0"], row
+    assert int(row[8]) >= 2, f"MAXWAIT: the second caller waited about 2.5 s: {row}"
+    assert per_agent == {"111": 2}, per_agent

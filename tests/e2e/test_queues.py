@@ -267,6 +267,7 @@ def test_follow_client_back_into_the_queue(pbx, ua, make_phone, tones):
     t_xfer = time.monotonic()
     started = count_log(pbx, "spy session started")
     aleg.transfer("*7403")
+    rung_110 = len([c for c in agent.calls if c.incoming])
     tleg = target.incoming(timeout=15)
     ua.wait_for(lambda: tleg.confirmed and tleg.media_active, 10, "120 answers the queue")
     t_follow = wait_log(ua, pbx, "spy session started", started, 8, "the monitor to follow the client")
@@ -274,6 +275,7 @@ def test_follow_client_back_into_the_queue(pbx, ua, make_phone, tones):
     t_end = time.monotonic()
     assert scall.confirmed, "the monitor ended with the agent"
     assert ccall.confirmed, "the client's call dropped"
+    assert len([c for c in agent.calls if c.incoming]) == rung_110, "110 was rung in its wrap-up"
     swav = scall.stop_recording()
     freqs = (400, 1000, 1500)
     lv_before = audio.tone_levels(swav, freqs, at(scall, t_spy + 0.6), at(scall, t_xfer))
