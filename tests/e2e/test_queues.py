@@ -6,11 +6,13 @@ hangs up is counted as abandoned, and `spygroup queue stats` counts what happene
 
 The carrier sends 400 Hz, agent 111 1000 Hz; agent 110 rings and never answers."""
 
+import json
 import re
 import time
 import urllib.parse
 
 import pytest
+import websocket
 
 import audio
 import baresip
@@ -64,8 +66,23 @@ def test_position_announcement_and_abandon(pbx, ua, make_phone, tones):
     registered_phone(pbx, make_phone, "112", tones[1000])
     code, q = api(pbx, "PUT", "/api/v1/queues/401/members/112", admin)
     assert code == 201, q
+    events = websocket.create_connection(
+        pbx.http_url.replace("http://", "ws://") + "/api/v1/events?token=" + admin, timeout=1
+    )
     code, paused = api(pbx, "PUT", "/api/v1/agents/112/pause", admin, {"reason": "lunch"})
     assert (code, paused) == (200, {"queues": ["401"]}), paused
+    # A console sees the pause as it takes effect on the floor.
+    seen, deadline = [], time.monotonic() + 5
+    while time.monotonic() < deadline and not any(e.get("state") == "paused" for e in seen):
+        try:
+            e = json.loads(events.recv())
+        except websocket.WebSocketTimeoutException:
+            continue
+        if e["type"] == "agent.state" and e["extension"] == "112":
+            seen.append(e)
+    events.close()
+    assert seen and seen[-1]["state"] == "paused" and seen[-1]["reason"] == "lunch", seen
+    assert seen[-1]["queues"] == ["401"], seen
     ccall = client.call(f"sip:5550401@{pbx.sip_addr}")
     ua.wait_for(lambda: ccall.confirmed, 10, "the queue answers")
     ua.poll(4.0)
