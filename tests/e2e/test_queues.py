@@ -71,18 +71,23 @@ def test_position_announcement_and_abandon(pbx, ua, make_phone, tones):
     )
     code, paused = api(pbx, "PUT", "/api/v1/agents/112/pause", admin, {"reason": "lunch"})
     assert (code, paused) == (200, {"queues": ["401"]}), paused
-    # A console sees the pause as it takes effect on the floor.
-    seen, deadline = [], time.monotonic() + 5
-    while time.monotonic() < deadline and not any(e.get("state") == "paused" for e in seen):
+    # A console sees the pause: its queue log line at once, the agent's state as
+    # it takes effect on the floor.
+    seen, logged, deadline = [], [], time.monotonic() + 5
+    while time.monotonic() < deadline and not (logged and any(e.get("state") == "paused" for e in seen)):
         try:
             e = json.loads(events.recv())
         except websocket.WebSocketTimeoutException:
             continue
         if e["type"] == "agent.state" and e["extension"] == "112":
             seen.append(e)
+        elif e["type"] == "queue.log":
+            logged.append(e)
     events.close()
     assert seen and seen[-1]["state"] == "paused" and seen[-1]["reason"] == "lunch", seen
     assert seen[-1]["queues"] == ["401"], seen
+    pause = [(e["queue"], e["agent"], e["data"][0]) for e in logged if e["event"] == "PAUSE"]
+    assert pause == [("401", "SIP/112", "lunch")], logged
     ccall = client.call(f"sip:5550401@{pbx.sip_addr}")
     ua.wait_for(lambda: ccall.confirmed, 10, "the queue answers")
     ua.poll(4.0)

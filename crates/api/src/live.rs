@@ -66,6 +66,10 @@ pub trait LiveView: Send + Sync {
         None
     }
 
+    /// Queue log lines the API wrote (a member added, removed, paused): sent to
+    /// subscribers as `queue.log` events, as the floor's own lines are.
+    fn queue_logged(&self, _lines: &[model::QueueLogEntry]) {}
+
     /// Live conference rooms (`ConfBridge`), by name.
     fn conferences(&self) -> Vec<model::ConfRoom> {
         Vec::new()

@@ -218,6 +218,13 @@ async fn queues_members_and_agents() {
         assert!(log
             .iter()
             .all(|e| e.agent == "SIP/201" && e.call_id == "NONE"));
+        // ... and every one was announced to event subscribers.
+        let key = |e: &model::QueueLogEntry| (e.queue.clone(), e.event.as_str(), e.data[0].clone());
+        let mut announced = s.live.queue_logged.lock().unwrap().clone();
+        announced.sort_by_key(key);
+        let mut stored = log.clone();
+        stored.sort_by_key(key);
+        assert_eq!(announced, stored);
 
         // Writes need an admin token.
         let r = s

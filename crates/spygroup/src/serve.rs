@@ -215,6 +215,14 @@ impl api::LiveView for LiveAdapter {
         self.events.subscribe()
     }
 
+    fn queue_logged(&self, lines: &[model::QueueLogEntry]) {
+        for entry in lines {
+            self.events.emit(pbx::events::Event::QueueLog {
+                entry: entry.clone(),
+            });
+        }
+    }
+
     fn monitor_start(
         &self,
         supervisor: &str,

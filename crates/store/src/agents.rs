@@ -1,8 +1,10 @@
 //! Membership changes made by the administrator (CLI and API): each one is
 //! written with its queue log line (ADDMEMBER, REMOVEMEMBER, PAUSE, UNPAUSE) as
 //! Asterisk writes it, so the statistics count pauses however they were made.
-//! A running switch picks the change up with its next snapshot. Changes made
-//! by the dialplan go through the switch instead (`Write::Queue*`).
+//! Each returns the lines it wrote, so a running server can announce them as
+//! `queue.log` events; the switch picks the change itself up with its next
+//! snapshot. Changes made by the dialplan go through the switch instead
+//! (`Write::Queue*`).
 
 use model::{QueueEvent, QueueLogEntry};
 
@@ -16,8 +18,8 @@ impl Store {
         extension: &str,
         event: QueueEvent,
         reason: &str,
-    ) -> Result<(), StoreError> {
-        self.queue_log_insert(&QueueLogEntry {
+    ) -> Result<QueueLogEntry, StoreError> {
+        let line = QueueLogEntry {
             time_ms: now_ms(),
             call_id: "NONE".into(),
             queue: queue.to_string(),
@@ -30,32 +32,39 @@ impl Store {
                 String::new(),
                 String::new(),
             ],
-        })
-        .await
+        };
+        self.queue_log_insert(&line).await?;
+        Ok(line)
     }
 
     /// Adds a member (`dynamic`: an agent logging in) and logs ADDMEMBER; for
-    /// one already there only its penalty changes, and the answer is false.
+    /// one already there only its penalty changes, and nothing is logged.
     pub async fn member_join(
         &self,
         queue: &str,
         extension: &str,
         penalty: u32,
         dynamic: bool,
-    ) -> Result<bool, StoreError> {
-        let added = self
+    ) -> Result<Option<QueueLogEntry>, StoreError> {
+        if !self
             .queue_member_add(queue, extension, penalty, dynamic)
-            .await?;
-        if added {
-            self.log_member(queue, extension, QueueEvent::Addmember, "")
-                .await?;
+            .await?
+        {
+            return Ok(None);
         }
-        Ok(added)
+        let line = self
+            .log_member(queue, extension, QueueEvent::Addmember, "")
+            .await?;
+        Ok(Some(line))
     }
 
     /// Removes a member of either kind and logs REMOVEMEMBER; NotFound when it
     /// is none.
-    pub async fn member_remove(&self, queue: &str, extension: &str) -> Result<(), StoreError> {
+    pub async fn member_remove(
+        &self,
+        queue: &str,
+        extension: &str,
+    ) -> Result<QueueLogEntry, StoreError> {
         self.queue_get(queue).await?;
         if !self.queue_member_remove(queue, extension).await? {
             return Err(not_member(queue, extension));
@@ -67,12 +76,12 @@ impl Store {
     /// An agent logs out of `queue`, or of every queue it logged in to (None):
     /// the queues it left. A static member cannot log out (NotDynamic); with no
     /// queue named, static memberships stay and only an agent who logged in to
-    /// none gets NotFound.
+    /// none gets NotFound. One REMOVEMEMBER line per queue left.
     pub async fn agent_logout(
         &self,
         extension: &str,
         queue: Option<&str>,
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<Vec<QueueLogEntry>, StoreError> {
         let members: Vec<_> = self
             .queue_list()
             .await?
@@ -97,9 +106,10 @@ impl Store {
         let mut left = Vec::new();
         for m in members.into_iter().filter(|m| m.dynamic) {
             if self.queue_member_remove(&m.queue, extension).await? {
-                self.log_member(&m.queue, extension, QueueEvent::Removemember, "")
-                    .await?;
-                left.push(m.queue);
+                left.push(
+                    self.log_member(&m.queue, extension, QueueEvent::Removemember, "")
+                        .await?,
+                );
             }
         }
         if left.is_empty() {
@@ -112,15 +122,15 @@ impl Store {
     }
 
     /// Pauses (with a reason) or unpauses a member in `queue`, or in every
-    /// queue it is in (None), logging PAUSE or UNPAUSE per queue: the queues
-    /// changed. NotFound when it is a member of none of them.
+    /// queue it is in (None), logging PAUSE or UNPAUSE per queue changed.
+    /// NotFound when it is a member of none of them.
     pub async fn member_set_paused(
         &self,
         queue: Option<&str>,
         extension: &str,
         paused: bool,
         reason: &str,
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<Vec<QueueLogEntry>, StoreError> {
         if reason.chars().count() > 80 || reason.chars().any(char::is_control) {
             return Err(StoreError::Invalid {
                 field: "reason",
@@ -157,10 +167,11 @@ impl Store {
             QueueEvent::Unpause
         };
         let reason = if paused { reason } else { "" };
+        let mut lines = Vec::with_capacity(queues.len());
         for q in &queues {
-            self.log_member(q, extension, event, reason).await?;
+            lines.push(self.log_member(q, extension, event, reason).await?);
         }
-        Ok(queues)
+        Ok(lines)
     }
 }
 

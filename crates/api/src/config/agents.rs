@@ -12,7 +12,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::queues::{floor, MemberIn};
+use super::queues::{announce, floor, MemberIn};
 use super::{check, store};
 use crate::fail::{ApiResult, ErrorBody, Failure, OptionalBody, PathArg, QueryMap};
 use crate::state::ApiState;
@@ -97,6 +97,14 @@ pub(crate) async fn list_agents(State(s): State<ApiState>) -> ApiResult<Json<Vec
     Ok(Json(all_agents(&s).await?))
 }
 
+/// Announces a pause's lines; the queues they name.
+fn changed(s: &ApiState, lines: Vec<model::QueueLogEntry>) -> QueuesOut {
+    announce(s, &lines);
+    QueuesOut {
+        queues: lines.into_iter().map(|l| l.queue).collect(),
+    }
+}
+
 /// One agent as [`AgentOut`] after a change.
 async fn agent(s: &ApiState, extension: &str) -> ApiResult<AgentOut> {
     all_agents(s)
@@ -122,10 +130,12 @@ pub(crate) async fn login(
     let added = store(&s)?
         .member_join(&queue, &extension, req.penalty, true)
         .await?;
-    let status = if added {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
+    let status = match added {
+        Some(line) => {
+            announce(&s, &[line]);
+            StatusCode::CREATED
+        }
+        None => StatusCode::OK,
     };
     Ok((status, Json(agent(&s, &extension).await?)))
 }
@@ -140,7 +150,8 @@ pub(crate) async fn logout(
     State(s): State<ApiState>,
     PathArg((extension, queue)): PathArg<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    store(&s)?.agent_logout(&extension, Some(&queue)).await?;
+    let lines = store(&s)?.agent_logout(&extension, Some(&queue)).await?;
+    announce(&s, &lines);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -153,10 +164,10 @@ pub(crate) async fn pause(
     PathArg(extension): PathArg<String>,
     OptionalBody(req): OptionalBody<PauseIn>,
 ) -> ApiResult<Json<QueuesOut>> {
-    let queues = store(&s)?
+    let lines = store(&s)?
         .member_set_paused(req.queue.as_deref(), &extension, true, &req.reason)
         .await?;
-    Ok(Json(QueuesOut { queues }))
+    Ok(Json(changed(&s, lines)))
 }
 
 #[utoipa::path(delete, path = "/api/v1/agents/{extension}/pause", tag = "queues",
@@ -169,8 +180,8 @@ pub(crate) async fn unpause(
     PathArg(extension): PathArg<String>,
     q: QueryMap,
 ) -> ApiResult<Json<QueuesOut>> {
-    let queues = store(&s)?
+    let lines = store(&s)?
         .member_set_paused(q.text("queue"), &extension, false, "")
         .await?;
-    Ok(Json(QueuesOut { queues }))
+    Ok(Json(changed(&s, lines)))
 }

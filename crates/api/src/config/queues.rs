@@ -61,6 +61,13 @@ pub struct MemberIn {
     pub penalty: u32,
 }
 
+/// Tells event subscribers about queue log lines a change wrote.
+pub(crate) fn announce(s: &ApiState, lines: &[model::QueueLogEntry]) {
+    if let Some(live) = &s.live {
+        live.queue_logged(lines);
+    }
+}
+
 pub(crate) fn floor(s: &ApiState) -> Option<QueueFloor> {
     s.live.as_ref().and_then(|l| l.queue_floor())
 }
@@ -186,10 +193,12 @@ pub(crate) async fn put_member(
     let added = store(&s)?
         .member_join(&name, &extension, req.penalty, false)
         .await?;
-    let status = if added {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
+    let status = match added {
+        Some(line) => {
+            announce(&s, &[line]);
+            StatusCode::CREATED
+        }
+        None => StatusCode::OK,
     };
     Ok((status, Json(find_queue(&s, &name).await?)))
 }
@@ -202,7 +211,8 @@ pub(crate) async fn delete_member(
     State(s): State<ApiState>,
     PathArg((name, extension)): PathArg<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    store(&s)?.member_remove(&name, &extension).await?;
+    let line = store(&s)?.member_remove(&name, &extension).await?;
+    announce(&s, &[line]);
     Ok(StatusCode::NO_CONTENT)
 }
 

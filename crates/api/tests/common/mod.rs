@@ -26,6 +26,8 @@ pub struct FakeLive {
     /// Locks in force, and the lifts asked for (id, by).
     pub lockouts: Mutex<Vec<model::Lockout>>,
     pub lifted: Mutex<Vec<(String, String)>>,
+    /// Queue log lines the API announced.
+    pub queue_logged: Mutex<Vec<model::QueueLogEntry>>,
 }
 
 impl FakeLive {
@@ -38,6 +40,7 @@ impl FakeLive {
             kicked: Mutex::new(Vec::new()),
             lockouts: Mutex::new(Vec::new()),
             lifted: Mutex::new(Vec::new()),
+            queue_logged: Mutex::new(Vec::new()),
         })
     }
 }
@@ -45,6 +48,10 @@ impl FakeLive {
 impl LiveView for FakeLive {
     fn channels(&self) -> Vec<LiveChannel> {
         self.channels.lock().unwrap().clone()
+    }
+
+    fn queue_logged(&self, lines: &[model::QueueLogEntry]) {
+        self.queue_logged.lock().unwrap().extend_from_slice(lines);
     }
 
     fn conferences(&self) -> Vec<model::ConfRoom> {

@@ -233,9 +233,12 @@ async fn pause(
     paused: bool,
     reason: &str,
 ) -> anyhow::Result<()> {
-    let queues = store
+    let queues: Vec<String> = store
         .member_set_paused(queue, extension, paused, reason)
-        .await?;
+        .await?
+        .into_iter()
+        .map(|l| l.queue)
+        .collect();
     let word = if paused { "paused" } else { "unpaused" };
     println!("{extension} {word} in {}", queues.join(", "));
     Ok(())
@@ -336,6 +339,7 @@ pub async fn run(store: &Store, cmd: QueueCommand) -> anyhow::Result<()> {
                 if store
                     .member_join(&queue, &extension, penalty, false)
                     .await?
+                    .is_some()
                 {
                     println!("{extension} added to queue {queue}");
                 } else {
@@ -431,14 +435,23 @@ pub async fn agent(store: &Store, cmd: AgentCommand) -> anyhow::Result<()> {
             queue,
             penalty,
         } => {
-            if store.member_join(&queue, &extension, penalty, true).await? {
+            if store
+                .member_join(&queue, &extension, penalty, true)
+                .await?
+                .is_some()
+            {
                 println!("{extension} logged in to queue {queue}");
             } else {
                 println!("{extension} was already in queue {queue}");
             }
         }
         AgentCommand::Logout { extension, queue } => {
-            let left = store.agent_logout(&extension, queue.as_deref()).await?;
+            let left: Vec<String> = store
+                .agent_logout(&extension, queue.as_deref())
+                .await?
+                .into_iter()
+                .map(|l| l.queue)
+                .collect();
             println!("{extension} logged out of {}", left.join(", "));
         }
         AgentCommand::Pause {
