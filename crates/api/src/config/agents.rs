@@ -1,8 +1,8 @@
 //! Agents (`/api/v1/agents`): every member of a queue with its live state, and
 //! what an agent does on the floor, as `spygroup agent …` and the feature codes
 //! do it: log in to a queue and out, pause with a reason and unpause. Each
-//! change is in the queue log (ADDMEMBER, REMOVEMEMBER, PAUSE, UNPAUSE) and
-//! reaches a running switch with its next snapshot.
+//! change is in the queue log (ADDMEMBER, REMOVEMEMBER, PAUSE, UNPAUSE), goes out
+//! as a `queue.log` event, and reaches a running switch with its next snapshot.
 
 use std::collections::BTreeMap;
 

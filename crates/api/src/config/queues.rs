@@ -2,7 +2,7 @@
 //! floor (waiting callers) when a switch runs, statistics from the queue log,
 //! and the same changes as `spygroup queue …`. A running switch picks changes
 //! up with its next snapshot; member changes are logged as Asterisk's
-//! ADDMEMBER/REMOVEMEMBER.
+//! ADDMEMBER/REMOVEMEMBER and announced as `queue.log` events.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
