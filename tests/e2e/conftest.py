@@ -198,8 +198,16 @@ class Pbx:
     def cli_live(self, *args, timeout=5.0):
         """A configuration command that SIP traffic depends on at once (a trunk a
         carrier calls from a moment later): the server picks changes up within
-        ~50 ms, so wait until its snapshot moved past the one before the command."""
-        before = self.config_version()
+        ~50 ms, so wait until its snapshot moved past the one before the command.
+        A reload still due for an earlier command would move it too, so first wait
+        until the version holds still for 200 ms."""
+        before, since = self.config_version(), time.monotonic()
+        deadline = since + timeout
+        while time.monotonic() - since < 0.2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+            now = self.config_version()
+            if now != before:
+                before, since = now, time.monotonic()
         r = self.cli(*args)
         deadline = time.monotonic() + timeout
         while self.config_version() == before:
