@@ -180,6 +180,9 @@ pub struct Stats {
     pub send_errors: u64,
     /// How far behind its timer wheel a worker ever fell, in ms.
     pub max_lag_ms: f64,
+    /// Legs that received no packet at all while the window was open (the queue
+    /// scenario's proof that every waiting caller hears music).
+    pub silent_legs: usize,
 }
 
 impl Stats {
@@ -189,6 +192,7 @@ impl Stats {
         }
         self.send_errors += o.send_errors;
         self.max_lag_ms = self.max_lag_ms.max(o.max_lag_ms);
+        self.silent_legs += o.silent_legs;
     }
     /// All stamped kinds together (the calls' own streams, not the supervisors').
     pub fn calls(&self) -> KindStats {
@@ -289,6 +293,7 @@ fn worker(mut legs: Vec<Leg>, start: u64, w0: u64, w1: u64, end: u64) -> (Vec<Le
     let mut events = Events::with_capacity(1024);
     let mut buf = [0u8; 2048];
     let mut tick: u64 = 0;
+    let mut heard = vec![false; legs.len()];
     loop {
         let now = now_ns();
         if now >= end {
@@ -346,6 +351,7 @@ fn worker(mut legs: Vec<Leg>, start: u64, w0: u64, w1: u64, end: u64) -> (Vec<Le
                 let ks = &mut st.kinds[l.kind as usize];
                 if (w0..end).contains(&r) {
                     ks.recv_any += 1;
+                    heard[ev.token().0] = true;
                 }
                 if n < 12 + STAMP_NIBBLES {
                     continue;
@@ -376,6 +382,7 @@ fn worker(mut legs: Vec<Leg>, start: u64, w0: u64, w1: u64, end: u64) -> (Vec<Le
             }
         }
     }
+    st.silent_legs = heard.iter().filter(|h| !**h).count();
     for l in &legs {
         let fd = l.sock.as_raw_fd();
         let _ = poll.registry().deregister(&mut SourceFd(&fd));
