@@ -146,6 +146,9 @@ pub struct KindStats {
     pub recv_any: u64,
     /// Packets received whose payload did not carry a valid stamp.
     pub unstamped: u64,
+    /// Of those, the ones that are not mu-law silence (0xff/0x7f and the codes
+    /// next to them): sound, e.g. the PBX's music on hold.
+    pub audible: u64,
     /// One-way latency (receive time - send time).
     pub latency: Hist,
     /// |D| of RFC 3550 between consecutive stamped packets of a stream.
@@ -160,6 +163,7 @@ impl KindStats {
         self.recv += o.recv;
         self.recv_any += o.recv_any;
         self.unstamped += o.unstamped;
+        self.audible += o.audible;
         self.latency.merge(&o.latency);
         self.jitter.merge(&o.jitter);
         self.arrival_dev.merge(&o.arrival_dev);
@@ -371,6 +375,9 @@ fn worker(mut legs: Vec<Leg>, start: u64, w0: u64, w1: u64, end: u64) -> (Vec<Le
                     None => {
                         if (w0..w1).contains(&r) {
                             ks.unstamped += 1;
+                            if buf[12..n].iter().any(|&b| b & 0x7f < 0x7c) {
+                                ks.audible += 1;
+                            }
                             if let Some((pr, _)) = l.last {
                                 let d = (r - pr) as i64 - 20_000_000;
                                 ks.arrival_dev.add(d.unsigned_abs());

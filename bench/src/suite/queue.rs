@@ -39,6 +39,8 @@ const STRATEGY: &str = "rrmemory";
 /// The agents' behaviour in the turnover (ms): ring, then talk, then hang up.
 const RING_MS: (u64, u64) = (200, 500);
 const TALK_MS: (u64, u64) = (2000, 4000);
+/// Agents unpaused one at a time (400 ms apart) before the rest all at once.
+const SINGLE_UNPAUSES: usize = 5;
 
 /// The database: callers, the agents, queue 800 with the agents as static members,
 /// every agent paused (the waiting window needs nobody free to answer).
@@ -80,12 +82,14 @@ pub fn make_queue_db(a: &Args, url: &str) -> Result<()> {
     run_cli(a, url, &cmds, &mut || {
         std::thread::sleep(Duration::from_millis(2))
     })
+    .map(drop)
 }
 
 /// Runs `spygroup <cmd> --db url` for each command, four at a time (retrying a
 /// failure up to 5 times: SQLite may be busy with the server's writes), calling
-/// `idle` between polls so a running engine keeps answering.
-fn run_cli(a: &Args, url: &str, cmds: &[Vec<String>], idle: &mut dyn FnMut()) -> Result<()> {
+/// `idle` between polls so a running engine keeps answering. Returns when each
+/// command was seen done (tool clock, [`crate::rtp::now_ns`]), in order.
+fn run_cli(a: &Args, url: &str, cmds: &[Vec<String>], idle: &mut dyn FnMut()) -> Result<Vec<u64>> {
     let start = |c: &[String]| -> Result<Child> {
         Ok(Command::new(&a.spygroup)
             .args(c)
@@ -94,22 +98,25 @@ fn run_cli(a: &Args, url: &str, cmds: &[Vec<String>], idle: &mut dyn FnMut()) ->
             .stderr(Stdio::null())
             .spawn()?)
     };
-    let mut queue: Vec<&Vec<String>> = cmds.iter().rev().collect();
-    let mut running: Vec<(&Vec<String>, Child, u32)> = Vec::new();
+    let mut done = vec![0u64; cmds.len()];
+    let mut queue: Vec<(usize, &Vec<String>)> = cmds.iter().enumerate().rev().collect();
+    let mut running: Vec<(usize, &Vec<String>, Child, u32)> = Vec::new();
     while !queue.is_empty() || !running.is_empty() {
         while running.len() < 4 {
-            let Some(c) = queue.pop() else { break };
-            running.push((c, start(c)?, 0));
+            let Some((k, c)) = queue.pop() else { break };
+            running.push((k, c, start(c)?, 0));
         }
         let mut i = 0;
         while i < running.len() {
-            if let Some(st) = running[i].1.try_wait()? {
-                let (c, _, tries) = running.swap_remove(i);
-                if !st.success() {
+            if let Some(st) = running[i].2.try_wait()? {
+                let (k, c, _, tries) = running.swap_remove(i);
+                if st.success() {
+                    done[k] = crate::rtp::now_ns();
+                } else {
                     if tries >= 5 {
                         bail!("spygroup {} failed ({st})", c.join(" "));
                     }
-                    running.push((c, start(c)?, tries + 1));
+                    running.push((k, c, start(c)?, tries + 1));
                 }
             } else {
                 i += 1;
@@ -117,7 +124,7 @@ fn run_cli(a: &Args, url: &str, cmds: &[Vec<String>], idle: &mut dyn FnMut()) ->
         }
         idle();
     }
-    Ok(())
+    Ok(done)
 }
 
 /// The CPU% of `pid` over `plan`'s window with nothing from the tool but SIP.
@@ -143,77 +150,53 @@ pub fn queue(a: &Args, set: &Settings, e: &mut Engine, pbx: &Pbx, db: &str) -> R
         window: Duration::from_secs_f64(win),
         grace: set.plan.grace,
     };
-    eprintln!("== queue: {WAITING} callers waiting in queue {QUEUE} ({STRATEGY}), {AGENTS} agents");
-
-    // 1. idle
-    let idle = idle_cpu(e, pid, plan);
-    eprintln!("  idle ({AGENTS} agents registered, paused): cpu {idle:.2}%");
-
-    // 2. the relayed reference: caller -> agent directly
-    let calls: Vec<(String, String, Kind)> = (0..AGENTS)
-        .map(|i| (caller_ext(i), callee_ext(i), Kind::Plain))
-        .collect();
-    let (ok, mut failed) = place(e, &calls, set.ramp_cps, 200, Duration::from_secs(8));
-    let mut legs = Vec::new();
-    for (i, id) in &ok {
-        let inc = e
-            .inc_by_ext
-            .get(&callee_ext(*i))
-            .cloned()
-            .and_then(|inc| e.inc.get_mut(&inc).map(|c| (c.rtp.take(), c.remote_rtp)));
-        let out = e.out.get_mut(id).map(|c| (c.rtp.take(), c.remote_rtp));
-        match (out, inc) {
-            (Some((Some(s1), Some(r1))), Some((Some(s2), Some(r2)))) => {
-                legs.push(Leg::new(s1, r1, Kind::Plain, (i * 2) as u32));
-                legs.push(Leg::new(s2, r2, Kind::Plain, (i * 2 + 1) as u32));
-            }
-            _ => failed += 1,
-        }
-    }
-    eprint!("  relayed reference:");
-    let (legs, stats, relay_cpu, rss, tool_cpu) = measure_step(legs, a.workers, plan, pid, Some(e));
-    let relay = judge(AGENTS, failed, &stats, relay_cpu, rss, tool_cpu);
-    e.hangup_all(Duration::from_secs(20));
-    drop(legs);
-    e.pump(Duration::from_secs(1));
-
-    // 3. waiting callers: answered by Queue() at once, music on hold
-    let calls: Vec<(String, String, Kind)> = (0..WAITING)
-        .map(|i| (caller_ext(i), QUEUE.to_string(), Kind::Plain))
-        .collect();
-    let (ok, mut wait_failed) = place(e, &calls, set.ramp_cps, 200, Duration::from_secs(8));
-    let mut waiting_legs = Vec::new();
-    for (i, id) in &ok {
-        match e.out.get_mut(id).map(|c| (c.rtp.take(), c.remote_rtp)) {
-            Some((Some(s), Some(r))) => {
-                waiting_legs.push(Leg::new(s, r, Kind::Plain, 1_000_000 + *i as u32))
-            }
-            _ => wait_failed += 1,
-        }
-    }
-    let live = pbx.live_calls();
-    let (waiting_legs, wstats, wait_cpu, wait_rss, wait_tool_cpu) =
-        measure_step(waiting_legs, a.workers, plan, pid, Some(e));
-    let n_waiting = waiting_legs.len();
-    let moh = music_flow(&wstats, n_waiting, plan);
+    // Rounds of idle / relayed / waiting windows, the order of the last two
+    // alternating: on a shared machine a drift or a neighbour's burst lands on
+    // both kinds instead of one (the last round ends with the waiting callers,
+    // who stay for the turnover).
+    let rounds = if a.quick { 2 } else { 3 };
     eprintln!(
-        "  {} waiting callers: cpu {wait_cpu:.1}% (tool cpu {wait_tool_cpu:.0}%, lag {:.1} ms, set-up failures {wait_failed}); \
-         music: {:.1} packets/s per caller received ({} callers received none)",
-        n_waiting,
-        wstats.max_lag_ms,
-        moh.per_caller_per_s,
-        moh.silent
+        "== queue: {WAITING} callers waiting in queue {QUEUE} ({STRATEGY}), {AGENTS} agents; \
+         {rounds} rounds of idle / relayed / waiting windows of {win} s"
     );
+    let (mut idle_w, mut relay_w, mut wait_w) = (Vec::new(), Vec::new(), Vec::new());
+    let mut relay_steps = Vec::new();
+    let mut waiting = None;
+    for r in 0..rounds {
+        let idle = idle_cpu(e, pid, plan);
+        eprintln!("  idle ({AGENTS} agents registered, paused): cpu {idle:.2}%");
+        idle_w.push(idle);
+        let relay_first = (rounds - 1 - r) % 2 == 0;
+        for part in [relay_first, !relay_first] {
+            if part {
+                let step = relay_window(a, set, e, pid, plan);
+                relay_w.push(step.cpu);
+                relay_steps.push(step.json);
+            } else {
+                let w = waiting_window(a, set, e, pbx, plan);
+                wait_w.push(w.cpu);
+                if r + 1 < rounds {
+                    e.hangup_all(Duration::from_secs(20));
+                    e.pump(Duration::from_secs(1));
+                }
+                waiting = Some(w);
+            }
+        }
+    }
+    let w = waiting.expect("at least one round");
+    let n_waiting = w.callers;
+    let moh = &w.moh;
 
     // 4. turnover: unpause, agents answer, talk and hang up; refill the queue
     let turn = turnover(a, e, pid, db, if a.quick { 15.0 } else { 30.0 })?;
-    drop(waiting_legs);
-
+    // The first waiting callers have left by now (answered or hung up).
+    drop(w.legs);
+    let (idle, relay_cpu, wait_cpu) = (mean(&idle_w), mean(&relay_w), mean(&wait_w));
     let per_wait = (wait_cpu - idle) / n_waiting.max(1) as f64;
     let per_relay = (relay_cpu - idle) / AGENTS as f64;
     let ratio = (per_relay > 0.0).then(|| per_wait / per_relay);
     eprintln!(
-        "  cpu per waiting caller {per_wait:.4}% , per relayed call {per_relay:.4}% (idle {idle:.2}% subtracted): ratio {}",
+        "  cpu per waiting caller {per_wait:.4}%, per relayed call {per_relay:.4}% (means of {rounds} windows each, idle {idle:.2}% subtracted): ratio {}",
         ratio.map_or("n/a".into(), |r| format!("{r:.3}"))
     );
     eprintln!(
@@ -227,28 +210,43 @@ pub fn queue(a: &Args, set: &Settings, e: &mut Engine, pbx: &Pbx, db: &str) -> R
         turn.ok_to_ring.p(0.99),
         turn.tool_lag_ms
     );
+    eprintln!(
+        "  unpaused -> first ringing: alone {:?} ms; all at once p50 {} ms max {} ms ({} agents); turnover {:.1} answered calls/s at cpu {:.1}%",
+        turn.single_unpause_to_ring.0.iter().map(|v| (v * 10.0).round() / 10.0).collect::<Vec<_>>(),
+        turn.unpause_to_ring.p(0.5),
+        turn.unpause_to_ring.p(1.0),
+        turn.unpause_to_ring.n(),
+        turn.answered as f64 / turn.secs,
+        turn.pbx_cpu
+    );
     let mut out = json!({
         "queue": QUEUE,
         "strategy": STRATEGY,
         "queue_timeout_s": 15, "queue_retry_s": 1, "wrapuptime_s": 0,
         "pinned": a.pin,
         "window_s": win,
+        "rounds": rounds,
         "idle_cpu_pct": pct(idle, 2),
+        "idle_cpu_pct_windows": idle_w.iter().map(|&c| pct(c, 2)).collect::<Vec<_>>(),
         "queue_waiting_callers": n_waiting,
-        "queue_waiting_setup_failures": wait_failed,
-        "queue_live_calls_at_waiting": live,
+        "queue_waiting_setup_failures": w.failed,
+        "queue_live_calls_at_waiting": w.live,
         "queue_waiting_cpu_pct": pct(wait_cpu, 2),
-        "queue_waiting_rss_kib": wait_rss,
-        "queue_waiting_tool_cpu_pct": pct(wait_tool_cpu, 1),
-        "queue_waiting_tool_max_lag_ms": pct(wstats.max_lag_ms, 2),
+        "queue_waiting_cpu_pct_windows": wait_w.iter().map(|&c| pct(c, 2)).collect::<Vec<_>>(),
+        "queue_waiting_rss_kib": w.rss,
+        "queue_waiting_tool_cpu_pct": pct(w.tool_cpu, 1),
+        "queue_waiting_tool_max_lag_ms": pct(w.tool_lag_ms, 2),
         "queue_moh_packets_received": moh.packets,
+        "queue_moh_packets_unstamped": moh.unstamped,
+        "queue_moh_packets_audible": moh.audible,
         "queue_moh_packets_per_caller_per_s": pct(moh.per_caller_per_s, 2),
         "queue_moh_callers_without_music": moh.silent,
     });
     let more = json!({
         "queue_relayed_calls": AGENTS,
         "queue_relayed_cpu_pct": pct(relay_cpu, 2),
-        "queue_relayed_step": relay.json,
+        "queue_relayed_cpu_pct_windows": relay_w.iter().map(|&c| pct(c, 2)).collect::<Vec<_>>(),
+        "queue_relayed_steps": relay_steps,
         "queue_cpu_pct_per_waiting_caller": pct(per_wait, 4),
         "queue_cpu_pct_per_relayed_call": pct(per_relay, 4),
         "queue_cpu_pct_per_waiting_caller_raw": pct(wait_cpu / n_waiting.max(1) as f64, 4),
@@ -273,6 +271,11 @@ pub fn queue(a: &Args, set: &Settings, e: &mut Engine, pbx: &Pbx, db: &str) -> R
         "queue_free_to_ring_unanswered_byes": turn.unpaired,
         "queue_bye_ok_to_ring_p50_ms": turn.ok_to_ring.p(0.5),
         "queue_bye_ok_to_ring_p99_ms": turn.ok_to_ring.p(0.99),
+        "queue_unpause_to_ring_p50_ms": turn.unpause_to_ring.p(0.5),
+        "queue_unpause_to_ring_max_ms": turn.unpause_to_ring.p(1.0),
+        "queue_unpause_to_ring_samples": turn.unpause_to_ring.n(),
+        "queue_single_unpause_to_ring_ms": turn.single_unpause_to_ring.0.iter().map(|&v| ms(Some(v))).collect::<Vec<_>>(),
+        "queue_turnover_calls_per_s": pct(turn.answered as f64 / turn.secs, 1),
         "queue_turnover_tool_max_lag_ms": pct(turn.tool_lag_ms, 2),
         "queue_turnover_tool_cpu_pct": pct(turn.tool_cpu, 1),
         "queue_turnover_cpu_pct": pct(turn.pbx_cpu, 1),
@@ -285,9 +288,116 @@ pub fn queue(a: &Args, set: &Settings, e: &mut Engine, pbx: &Pbx, db: &str) -> R
     Ok(out)
 }
 
+/// 100 plain calls caller -> agent (`Dial`), G.711 both ways, measured over one
+/// window and hung up.
+fn relay_window(
+    a: &Args,
+    set: &Settings,
+    e: &mut Engine,
+    pid: u32,
+    plan: Plan,
+) -> super::measure::StepOut {
+    let calls: Vec<(String, String, Kind)> = (0..AGENTS)
+        .map(|i| (caller_ext(i), callee_ext(i), Kind::Plain))
+        .collect();
+    let (ok, mut failed) = place(e, &calls, set.ramp_cps, 200, Duration::from_secs(8));
+    let mut legs = Vec::new();
+    for (i, id) in &ok {
+        let inc = e
+            .inc_by_ext
+            .get(&callee_ext(*i))
+            .cloned()
+            .and_then(|inc| e.inc.get_mut(&inc).map(|c| (c.rtp.take(), c.remote_rtp)));
+        let out = e.out.get_mut(id).map(|c| (c.rtp.take(), c.remote_rtp));
+        match (out, inc) {
+            (Some((Some(s1), Some(r1))), Some((Some(s2), Some(r2)))) => {
+                legs.push(Leg::new(s1, r1, Kind::Plain, (i * 2) as u32));
+                legs.push(Leg::new(s2, r2, Kind::Plain, (i * 2 + 1) as u32));
+            }
+            _ => failed += 1,
+        }
+    }
+    eprint!("  relayed reference:");
+    let (legs, stats, cpu, rss, tool_cpu) = measure_step(legs, a.workers, plan, pid, Some(e));
+    let step = judge(AGENTS, failed, &stats, cpu, rss, tool_cpu);
+    e.hangup_all(Duration::from_secs(20));
+    drop(legs);
+    e.pump(Duration::from_secs(1));
+    step
+}
+
+/// One waiting window: what the 200 callers in the queue cost and received.
+struct WaitingWindow {
+    callers: usize,
+    failed: usize,
+    live: Option<u64>,
+    cpu: f64,
+    rss: Option<u64>,
+    tool_cpu: f64,
+    tool_lag_ms: f64,
+    moh: Music,
+    /// The callers' RTP sockets: they stay open while the callers wait on.
+    legs: Vec<Leg>,
+}
+
+/// 200 callers into the queue (answered at once by `Queue()`, music on hold),
+/// each sending G.711 as a phone does; measured over one window, left waiting.
+fn waiting_window(
+    a: &Args,
+    set: &Settings,
+    e: &mut Engine,
+    pbx: &Pbx,
+    plan: Plan,
+) -> WaitingWindow {
+    let calls: Vec<(String, String, Kind)> = (0..WAITING)
+        .map(|i| (caller_ext(i), QUEUE.to_string(), Kind::Plain))
+        .collect();
+    let (ok, mut failed) = place(e, &calls, set.ramp_cps, 200, Duration::from_secs(8));
+    let mut legs = Vec::new();
+    for (i, id) in &ok {
+        match e.out.get_mut(id).map(|c| (c.rtp.take(), c.remote_rtp)) {
+            Some((Some(s), Some(r))) => {
+                legs.push(Leg::new(s, r, Kind::Plain, 1_000_000 + *i as u32))
+            }
+            _ => failed += 1,
+        }
+    }
+    let live = pbx.live_calls();
+    let (legs, st, cpu, rss, tool_cpu) = measure_step(legs, a.workers, plan, pbx.pid(), Some(e));
+    let moh = music_flow(&st, legs.len(), plan);
+    eprintln!(
+        "  {} waiting callers: cpu {cpu:.1}% (tool cpu {tool_cpu:.0}%, lag {:.1} ms, set-up failures {failed}); \
+         music: {:.1} packets/s per caller received, {:.1}% not silence ({} callers received none)",
+        legs.len(),
+        st.max_lag_ms,
+        moh.per_caller_per_s,
+        100.0 * moh.audible as f64 / moh.unstamped.max(1) as f64,
+        moh.silent
+    );
+    WaitingWindow {
+        callers: legs.len(),
+        failed,
+        live,
+        cpu,
+        rss,
+        tool_cpu,
+        tool_lag_ms: st.max_lag_ms,
+        moh,
+        legs,
+    }
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len().max(1) as f64
+}
+
 /// What the waiting callers received (the PBX's music: nothing else sends to them).
 struct Music {
     packets: u64,
+    /// Received in the window without a stamp (the music), and of those, the ones
+    /// that are not silence.
+    unstamped: u64,
+    audible: u64,
     per_caller_per_s: f64,
     /// Callers that received nothing at all in the window.
     silent: usize,
@@ -299,6 +409,8 @@ fn music_flow(s: &Stats, callers: usize, plan: Plan) -> Music {
     let secs = (plan.window + plan.grace).as_secs_f64();
     Music {
         packets: k.recv_any,
+        unstamped: k.unstamped,
+        audible: k.audible,
         per_caller_per_s: k.recv_any as f64 / callers.max(1) as f64 / secs,
         silent: s.silent_legs,
     }
@@ -334,6 +446,8 @@ struct Turnover {
     rung_while_busy: u64,
     free_to_ring: Samples,
     ok_to_ring: Samples,
+    unpause_to_ring: Samples,
+    single_unpause_to_ring: Samples,
     unpaired: usize,
     tool_lag_ms: f64,
     tool_cpu: f64,
@@ -383,10 +497,38 @@ fn turnover(a: &Args, e: &mut Engine, pid: u32, db: &str, secs: f64) -> Result<T
                 .to_vec()
         })
         .collect();
-    {
-        let mut idle = || e.pump(Duration::from_millis(2));
-        run_cli(a, db, &unpause, &mut idle)?;
+    // A few agents unpaused alone first, each REFRESH_GAP-plus apart: how long one
+    // database change takes to reach the floor when nothing else is changing.
+    let mut single = Samples::default();
+    for (i, cmd) in unpause.iter().enumerate().take(SINGLE_UNPAUSES) {
+        let done = {
+            let mut idle = || e.pump(Duration::from_millis(1));
+            run_cli(a, db, std::slice::from_ref(cmd), &mut idle)?[0]
+        };
+        let ext = callee_ext(i);
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            e.pump(Duration::from_millis(1));
+            let rung = e.agent_log.as_ref().and_then(|log| {
+                log.iter()
+                    .find(|ev| ev.ext == ext && ev.kind == AgentEventKind::Invite)
+                    .map(|ev| ev.at_ns)
+            });
+            if let Some(r) = rung {
+                single.0.push(r.saturating_sub(done) as f64 / 1e6);
+                break;
+            }
+        }
+        let pause_end = Instant::now() + Duration::from_millis(400);
+        while Instant::now() < pause_end {
+            e.pump(Duration::from_millis(5));
+            refill(e, &mut placed, &mut failed);
+        }
     }
+    let unpaused = {
+        let mut idle = || e.pump(Duration::from_millis(2));
+        run_cli(a, db, &unpause[SINGLE_UNPAUSES..], &mut idle)?
+    };
     let unpause_secs = t0.elapsed().as_secs_f64();
     eprintln!("  turnover: agents unpaused in {unpause_secs:.2} s; {secs:.0} s of calls");
     let end = t0 + Duration::from_secs_f64(secs);
@@ -450,6 +592,17 @@ fn turnover(a: &Args, e: &mut Engine, pid: u32, db: &str, secs: f64) -> Result<T
         answered_by.push(byes);
     }
     answered_by.resize(AGENTS.max(answered_by.len()), 0);
+    // The database's change reaching the floor: from the `agent unpause` command's
+    // exit to that agent's first INVITE.
+    let mut unpause_to_ring = Samples::default();
+    for (i, &t) in unpaused.iter().enumerate() {
+        let first = by_ext
+            .get(callee_ext(SINGLE_UNPAUSES + i).as_str())
+            .and_then(|evs| evs.iter().find(|x| x.1 == AgentEventKind::Invite));
+        if let Some(&(r, _)) = first {
+            unpause_to_ring.0.push(r.saturating_sub(t) as f64 / 1e6);
+        }
+    }
     let answered = answered_by.iter().sum();
     let per_agent = (
         answered_by.iter().copied().min().unwrap_or(0),
@@ -465,6 +618,8 @@ fn turnover(a: &Args, e: &mut Engine, pid: u32, db: &str, secs: f64) -> Result<T
         rung_while_busy,
         free_to_ring,
         ok_to_ring,
+        unpause_to_ring,
+        single_unpause_to_ring: single,
         unpaired,
         tool_lag_ms,
         tool_cpu,

@@ -305,7 +305,7 @@ fn markdown(full: &Value, scen: [&Option<Scenario>; 3]) -> String {
     }
     if let Some(q) = full["queue"].as_object() {
         s += "\n## Queue (waiting callers with music on hold, agents in turn)\n\n| key | value |\n|---|---|\n";
-        for (k, v) in q.iter().filter(|(k, _)| *k != "queue_relayed_step") {
+        for (k, v) in q.iter().filter(|(k, _)| *k != "queue_relayed_steps") {
             s += &format!("| {k} | {v} |\n");
         }
     }
