@@ -1108,6 +1108,73 @@ mod tests {
         assert!(a.contains("opaque=\"5ccc069c403ebaf9f0171e9517f40e41\""));
     }
 
+    /// A callee with a plan rings, answers after the delay and hangs up itself
+    /// within the PBX's dialog; the log has the INVITE, the BYE and its answer.
+    #[test]
+    fn callee_rings_answers_and_hangs_up() {
+        let pbx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        pbx.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let pa = pbx.local_addr().unwrap();
+        let mut e = Engine::new(pa, Ports::new(61000, 61100)).unwrap();
+        e.agent_plan = AgentPlan {
+            answer_after_ms: (50, 50),
+            hangup_after_ms: Some((50, 50)),
+        };
+        e.agent_log = Some(Vec::new());
+        let me = e.callee_addr;
+        let body = sdp(4000, 1);
+        let invite = format!(
+            "INVITE sip:20001@{me} SIP/2.0\r\nVia: SIP/2.0/UDP {pa};branch=z9hG4bK-t1\r\n\
+             From: <sip:800@{pa}>;tag=p1\r\nTo: <sip:20001@{me}>\r\nCall-ID: t-1\r\n\
+             CSeq: 7 INVITE\r\nContact: <sip:800@{pa}>\r\nContent-Type: application/sdp\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        pbx.send_to(invite.as_bytes(), me).unwrap();
+        let mut buf = [0u8; 4096];
+        let mut next = |e: &mut Engine, ms: u64| {
+            e.pump(Duration::from_millis(ms));
+            let (n, _) = pbx.recv_from(&mut buf).unwrap();
+            Msg::parse(&buf[..n]).unwrap()
+        };
+        assert_eq!(next(&mut e, 20).status(), Some(180));
+        let ok = next(&mut e, 80);
+        assert_eq!(ok.status(), Some(200));
+        let bye = next(&mut e, 100);
+        assert_eq!(bye.method(), Some("BYE"));
+        assert_eq!(bye.request_uri(), Some(format!("sip:800@{pa}").as_str()));
+        assert_eq!(tag_of(bye.get("to").unwrap()).as_deref(), Some("p1"));
+        assert_eq!(
+            tag_of(bye.get("from").unwrap()),
+            tag_of(ok.get("to").unwrap())
+        );
+        let reply = format!(
+            "SIP/2.0 200 OK\r\nVia: {}\r\nFrom: {}\r\nTo: {}\r\nCall-ID: t-1\r\nCSeq: 1 BYE\r\n\
+             Content-Length: 0\r\n\r\n",
+            bye.get("via").unwrap(),
+            bye.get("from").unwrap(),
+            bye.get("to").unwrap()
+        );
+        pbx.send_to(reply.as_bytes(), me).unwrap();
+        e.pump(Duration::from_millis(20));
+        let kinds: Vec<AgentEventKind> = e
+            .agent_log
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|x| x.kind)
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                AgentEventKind::Invite,
+                AgentEventKind::ByeSent,
+                AgentEventKind::ByeAnswered
+            ]
+        );
+        assert!(e.inc.is_empty() && e.inc_by_ext.is_empty());
+    }
+
     #[test]
     fn parses_messages_and_sdp() {
         let raw = b"SIP/2.0 200 OK\r\nv: SIP/2.0/UDP 1.2.3.4\r\nTo: <sip:a@b>;tag=xyz\r\ni: abc\r\nCSeq: 2 INVITE\r\n\r\nv=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 4000 RTP/AVP 0\r\n";
