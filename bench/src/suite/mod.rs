@@ -122,9 +122,9 @@ pub fn run(a: &Args) -> Result<()> {
         res.mini = Some(minimal_capacity(a, &set, t_end)?);
     }
     if want(a, "queue") {
-        // About 45 s quick, 90 s full, plus making its database: in a full run only
+        // About 65 s quick, 150 s full, plus making its database: in a full run only
         // when the budget still has that much.
-        let need = Duration::from_secs(if a.quick { 60 } else { 120 });
+        let need = Duration::from_secs(if a.quick { 75 } else { 180 });
         if !a.only.is_empty() || Instant::now() + need < t_end {
             res.queue = Some(run_queue(a, &work)?);
         } else {
