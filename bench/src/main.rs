@@ -34,7 +34,7 @@ pub struct Args {
     /// RTP worker threads in the tool.
     #[arg(long, default_value_t = 2)]
     pub workers: usize,
-    /// Run only these parts (comma-separated: relay, setup, monitor, mini).
+    /// Run only these parts (comma-separated: relay, setup, monitor, mini, queue).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Upper bound on concurrent calls in the PBX scenarios.

@@ -146,6 +146,9 @@ pub struct KindStats {
     pub recv_any: u64,
     /// Packets received whose payload did not carry a valid stamp.
     pub unstamped: u64,
+    /// Of those, the ones that are not mu-law silence (0xff/0x7f and the codes
+    /// next to them): sound, e.g. the PBX's music on hold.
+    pub audible: u64,
     /// One-way latency (receive time - send time).
     pub latency: Hist,
     /// |D| of RFC 3550 between consecutive stamped packets of a stream.
@@ -160,6 +163,7 @@ impl KindStats {
         self.recv += o.recv;
         self.recv_any += o.recv_any;
         self.unstamped += o.unstamped;
+        self.audible += o.audible;
         self.latency.merge(&o.latency);
         self.jitter.merge(&o.jitter);
         self.arrival_dev.merge(&o.arrival_dev);
@@ -180,6 +184,9 @@ pub struct Stats {
     pub send_errors: u64,
     /// How far behind its timer wheel a worker ever fell, in ms.
     pub max_lag_ms: f64,
+    /// Legs that received no packet at all while the window was open (the queue
+    /// scenario's proof that every waiting caller hears music).
+    pub silent_legs: usize,
 }
 
 impl Stats {
@@ -189,6 +196,7 @@ impl Stats {
         }
         self.send_errors += o.send_errors;
         self.max_lag_ms = self.max_lag_ms.max(o.max_lag_ms);
+        self.silent_legs += o.silent_legs;
     }
     /// All stamped kinds together (the calls' own streams, not the supervisors').
     pub fn calls(&self) -> KindStats {
@@ -289,6 +297,7 @@ fn worker(mut legs: Vec<Leg>, start: u64, w0: u64, w1: u64, end: u64) -> (Vec<Le
     let mut events = Events::with_capacity(1024);
     let mut buf = [0u8; 2048];
     let mut tick: u64 = 0;
+    let mut heard = vec![false; legs.len()];
     loop {
         let now = now_ns();
         if now >= end {
@@ -346,6 +355,7 @@ fn worker(mut legs: Vec<Leg>, start: u64, w0: u64, w1: u64, end: u64) -> (Vec<Le
                 let ks = &mut st.kinds[l.kind as usize];
                 if (w0..end).contains(&r) {
                     ks.recv_any += 1;
+                    heard[ev.token().0] = true;
                 }
                 if n < 12 + STAMP_NIBBLES {
                     continue;
@@ -365,6 +375,9 @@ fn worker(mut legs: Vec<Leg>, start: u64, w0: u64, w1: u64, end: u64) -> (Vec<Le
                     None => {
                         if (w0..w1).contains(&r) {
                             ks.unstamped += 1;
+                            if buf[12..n].iter().any(|&b| b & 0x7f < 0x7c) {
+                                ks.audible += 1;
+                            }
                             if let Some((pr, _)) = l.last {
                                 let d = (r - pr) as i64 - 20_000_000;
                                 ks.arrival_dev.add(d.unsigned_abs());
@@ -376,6 +389,7 @@ fn worker(mut legs: Vec<Leg>, start: u64, w0: u64, w1: u64, end: u64) -> (Vec<Le
             }
         }
     }
+    st.silent_legs = heard.iter().filter(|h| !**h).count();
     for l in &legs {
         let fd = l.sock.as_raw_fd();
         let _ = poll.registry().deregister(&mut SourceFd(&fd));

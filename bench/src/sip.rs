@@ -264,7 +264,56 @@ pub struct InCall {
     pub ext: String,
     pub rtp: Option<UdpSocket>,
     pub remote_rtp: Option<SocketAddr>,
+    /// The last response sent to the INVITE (180 while ringing, then the 200),
+    /// resent when the INVITE is retransmitted.
     answer: Vec<u8>,
+    /// The 200 to send once the ringing is over (delayed answer).
+    ok: Vec<u8>,
+    /// The 487 for the INVITE, should the PBX cancel it while it rings.
+    cancelled: Vec<u8>,
+    answered: bool,
+    /// Our own BYE is out (callee-initiated hang-up).
+    bye_sent: bool,
+    /// The dialog, for a BYE from this side: the INVITE's From (the PBX's side),
+    /// its To with our tag, and the PBX's Contact.
+    remote_party: String,
+    local_party: String,
+    remote_target: String,
+}
+
+/// How the callees behave when the PBX rings them. The default (answer at once,
+/// never hang up) is what the capacity scenarios want; the queue scenario's agents
+/// ring a while, talk a while and then hang up themselves, as agents do.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AgentPlan {
+    /// Send 180 and answer after a delay drawn from this range (ms); (0, 0): 200 at once.
+    pub answer_after_ms: (u64, u64),
+    /// Send BYE this long after answering (ms, drawn from the range); None: never.
+    pub hangup_after_ms: Option<(u64, u64)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AgentEventKind {
+    /// A new INVITE (not a retransmission) reached the callee.
+    Invite,
+    /// The callee sent its BYE.
+    ByeSent,
+    /// The PBX answered the callee's BYE (any final response).
+    ByeAnswered,
+}
+
+/// One moment in a callee's life, on the tool's monotonic clock ([`now_ns`]).
+#[derive(Clone, Debug)]
+pub struct AgentEvent {
+    pub ext: String,
+    pub kind: AgentEventKind,
+    pub at_ns: u64,
+}
+
+/// Something a callee does later: answer a ringing call, or hang it up.
+enum Due {
+    Answer(String),
+    Bye(String),
 }
 
 struct ClientTx {
@@ -307,6 +356,17 @@ pub struct Engine {
     /// Calls whose final answer arrived, in order (for the set-up rate test).
     pub timeouts: u64,
     pub stray: u64,
+    /// How the callees answer and hang up.
+    pub agent_plan: AgentPlan,
+    /// When recording (Some), every callee INVITE and BYE with its time.
+    pub agent_log: Option<Vec<AgentEvent>>,
+    /// INVITEs that reached a callee already in (or ringing for) another call.
+    pub rung_while_busy: u64,
+    /// How late a callee's delayed answer or BYE went out at worst (ms): the SIP
+    /// thread's own lag, so a slow tool shows.
+    pub max_due_lag_ms: f64,
+    due: Vec<(Instant, Due)>,
+    rng: u64,
 }
 
 impl Engine {
@@ -336,12 +396,40 @@ impl Engine {
             regs: HashMap::new(),
             timeouts: 0,
             stray: 0,
+            agent_plan: AgentPlan::default(),
+            agent_log: None,
+            rung_while_busy: 0,
+            max_due_lag_ms: 0.0,
+            due: Vec::new(),
+            rng: 0x9e37_79b9_7f4a_7c15 ^ u64::from(std::process::id()),
         })
     }
 
     fn id(&mut self) -> u64 {
         self.seq += 1;
         self.seq
+    }
+
+    /// A value drawn evenly from `lo..=hi` (xorshift: enough to spread agents' timing).
+    fn draw(&mut self, (lo, hi): (u64, u64)) -> u64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        if hi <= lo {
+            lo
+        } else {
+            lo + self.rng % (hi - lo + 1)
+        }
+    }
+
+    fn log_agent(&mut self, ext: &str, kind: AgentEventKind) {
+        if let Some(log) = self.agent_log.as_mut() {
+            log.push(AgentEvent {
+                ext: ext.to_string(),
+                kind,
+                at_ns: now_ns(),
+            });
+        }
     }
 
     fn branch(&mut self) -> String {
@@ -566,6 +654,7 @@ impl Engine {
         self.inc.clear();
         self.inc_by_ext.clear();
         self.txs.clear();
+        self.due.clear();
     }
 
     // ---- the event loop ----------------------------------------------------------
@@ -580,7 +669,15 @@ impl Engine {
             if now >= end {
                 break;
             }
-            let _ = self.poll.poll(&mut events, Some(end - now));
+            let wake = self
+                .due
+                .iter()
+                .map(|d| d.0)
+                .min()
+                .map_or(end, |d| d.min(end));
+            let _ = self
+                .poll
+                .poll(&mut events, Some(wake.saturating_duration_since(now)));
             for ev in events.iter() {
                 let tok = ev.token();
                 loop {
@@ -606,6 +703,7 @@ impl Engine {
     }
 
     fn timers(&mut self) {
+        self.run_due();
         let now = Instant::now();
         let mut dead = Vec::new();
         let mut resend = Vec::new();
@@ -636,6 +734,84 @@ impl Engine {
             }
             if let Some(r) = self.regs.get_mut(&tx.call_id) {
                 r.state = RegState::Failed;
+            }
+            if self.inc.get(&tx.call_id).is_some_and(|c| c.bye_sent) {
+                self.forget_incoming(&tx.call_id);
+            }
+        }
+    }
+
+    /// The callees' delayed answers and hang-ups that are due.
+    fn run_due(&mut self) {
+        if self.due.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let mut i = 0;
+        while i < self.due.len() {
+            if self.due[i].0 > now {
+                i += 1;
+                continue;
+            }
+            let (at, what) = self.due.swap_remove(i);
+            let lag = now.duration_since(at).as_secs_f64() * 1e3;
+            self.max_due_lag_ms = self.max_due_lag_ms.max(lag);
+            match what {
+                Due::Answer(id) => self.answer_now(&id),
+                Due::Bye(id) => self.callee_bye(&id),
+            }
+        }
+    }
+
+    /// Send a ringing call's 200 and, if the plan says so, schedule its hang-up.
+    fn answer_now(&mut self, call_id: &str) {
+        let Some(c) = self.inc.get_mut(call_id) else {
+            return;
+        };
+        if c.answered {
+            return;
+        }
+        c.answered = true;
+        c.answer = c.ok.clone();
+        let ok = c.ok.clone();
+        self.send(CALLEE, &ok, self.pbx);
+        if let Some(range) = self.agent_plan.hangup_after_ms {
+            let after = Duration::from_millis(self.draw(range));
+            self.due
+                .push((Instant::now() + after, Due::Bye(call_id.to_string())));
+        }
+    }
+
+    /// The callee hangs up: BYE within the PBX's dialog (From/To swapped from the
+    /// INVITE, to its Contact), retransmitted like any request.
+    fn callee_bye(&mut self, call_id: &str) {
+        let branch = self.branch();
+        let me = self.callee_addr;
+        let Some(c) = self.inc.get_mut(call_id) else {
+            return;
+        };
+        if !c.answered || c.bye_sent {
+            return;
+        }
+        c.bye_sent = true;
+        let m = format!(
+            "BYE {target} SIP/2.0\r\nVia: SIP/2.0/UDP {me};rport;branch={branch}\r\nMax-Forwards: 70\r\n\
+             From: {local}\r\nTo: {remote}\r\nCall-ID: {call_id}\r\nCSeq: 1 BYE\r\n\
+             User-Agent: spyload\r\nContent-Length: 0\r\n\r\n",
+            target = c.remote_target,
+            local = c.local_party,
+            remote = c.remote_party,
+        );
+        let ext = c.ext.clone();
+        self.send_tx(CALLEE, call_id, 1, m.into_bytes(), Duration::from_secs(8));
+        self.log_agent(&ext, AgentEventKind::ByeSent);
+    }
+
+    /// Drop an incoming call (and its by-extension entry if it is the latest).
+    fn forget_incoming(&mut self, call_id: &str) {
+        if let Some(c) = self.inc.remove(call_id) {
+            if self.inc_by_ext.get(&c.ext).map(String::as_str) == Some(call_id) {
+                self.inc_by_ext.remove(&c.ext);
             }
         }
     }
@@ -690,6 +866,15 @@ impl Engine {
                     c.state = CallState::Ended;
                 }
                 self.out.remove(&call_id);
+                if let Some(ext) = self
+                    .inc
+                    .get(&call_id)
+                    .filter(|c| c.bye_sent)
+                    .map(|c| c.ext.clone())
+                {
+                    self.log_agent(&ext, AgentEventKind::ByeAnswered);
+                    self.forget_incoming(&call_id);
+                }
             }
             return;
         }
@@ -791,6 +976,10 @@ impl Engine {
                     return;
                 }
                 let ext = m.request_uri().and_then(user_of).unwrap_or("").to_string();
+                self.log_agent(&ext, AgentEventKind::Invite);
+                if self.inc_by_ext.contains_key(&ext) {
+                    self.rung_while_busy += 1;
+                }
                 let Ok(rtp) = self.ports.bind() else {
                     let r = self.reply(&m, 503, "No Ports", Some("x"), "", "");
                     self.send(CALLEE, &r, from);
@@ -803,28 +992,67 @@ impl Engine {
                     "Contact: <sip:{ext}@{}>\r\nContent-Type: application/sdp\r\n",
                     self.callee_addr
                 );
-                let answer = self.reply(&m, 200, "OK", Some(&format!("a{n}")), &extra, &body);
-                self.send(CALLEE, &answer, from);
+                let tag = format!("a{n}");
+                let ok = self.reply(&m, 200, "OK", Some(&tag), &extra, &body);
+                let delay = self.draw(self.agent_plan.answer_after_ms);
+                let (answer, cancelled) = if delay == 0 {
+                    (ok.clone(), Vec::new())
+                } else {
+                    let contact = format!("Contact: <sip:{ext}@{}>\r\n", self.callee_addr);
+                    (
+                        self.reply(&m, 180, "Ringing", Some(&tag), &contact, ""),
+                        self.reply(&m, 487, "Request Terminated", Some(&tag), "", ""),
+                    )
+                };
+                if delay > 0 {
+                    self.send(CALLEE, &answer, from);
+                }
+                let to = m.get("to").unwrap_or("");
+                let local_party = if tag_of(to).is_none() {
+                    format!("{to};tag={tag}")
+                } else {
+                    to.to_string()
+                };
+                let remote_target = m
+                    .get("contact")
+                    .map(|v| uri_of(v).to_string())
+                    .unwrap_or_else(|| format!("sip:{}", self.pbx));
                 self.inc_by_ext.insert(ext.clone(), call_id.clone());
                 self.inc.insert(
-                    call_id,
+                    call_id.clone(),
                     InCall {
                         ext,
                         rtp: Some(rtp),
                         remote_rtp: sdp_audio(&m.body),
                         answer,
+                        ok,
+                        cancelled,
+                        answered: false,
+                        bye_sent: false,
+                        remote_party: m.get("from").unwrap_or("").to_string(),
+                        local_party,
+                        remote_target,
                     },
                 );
+                if delay == 0 {
+                    self.answer_now(&call_id);
+                } else {
+                    let at = Instant::now() + Duration::from_millis(delay);
+                    self.due.push((at, Due::Answer(call_id)));
+                }
             }
             "ACK" => {}
             "BYE" | "CANCEL" => {
                 let r = self.reply(&m, 200, "OK", None, "", "");
                 self.send(CALLEE, &r, from);
-                if let Some(c) = self.inc.remove(&call_id) {
-                    if self.inc_by_ext.get(&c.ext) == Some(&call_id) {
-                        self.inc_by_ext.remove(&c.ext);
+                if method == "CANCEL" {
+                    // A ringing INVITE ends with 487 (a real phone's answer to CANCEL).
+                    if let Some(c) = self.inc.get(&call_id).filter(|c| !c.answered) {
+                        let t = c.cancelled.clone();
+                        self.send(CALLEE, &t, from);
                     }
                 }
+                self.forget_incoming(&call_id);
             }
             _ => {
                 let r = self.reply(&m, 200, "OK", None, "", "");
@@ -878,6 +1106,73 @@ mod tests {
             "{a}"
         );
         assert!(a.contains("opaque=\"5ccc069c403ebaf9f0171e9517f40e41\""));
+    }
+
+    /// A callee with a plan rings, answers after the delay and hangs up itself
+    /// within the PBX's dialog; the log has the INVITE, the BYE and its answer.
+    #[test]
+    fn callee_rings_answers_and_hangs_up() {
+        let pbx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        pbx.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let pa = pbx.local_addr().unwrap();
+        let mut e = Engine::new(pa, Ports::new(61000, 61100)).unwrap();
+        e.agent_plan = AgentPlan {
+            answer_after_ms: (50, 50),
+            hangup_after_ms: Some((50, 50)),
+        };
+        e.agent_log = Some(Vec::new());
+        let me = e.callee_addr;
+        let body = sdp(4000, 1);
+        let invite = format!(
+            "INVITE sip:20001@{me} SIP/2.0\r\nVia: SIP/2.0/UDP {pa};branch=z9hG4bK-t1\r\n\
+             From: <sip:800@{pa}>;tag=p1\r\nTo: <sip:20001@{me}>\r\nCall-ID: t-1\r\n\
+             CSeq: 7 INVITE\r\nContact: <sip:800@{pa}>\r\nContent-Type: application/sdp\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        pbx.send_to(invite.as_bytes(), me).unwrap();
+        let mut buf = [0u8; 4096];
+        let mut next = |e: &mut Engine, ms: u64| {
+            e.pump(Duration::from_millis(ms));
+            let (n, _) = pbx.recv_from(&mut buf).unwrap();
+            Msg::parse(&buf[..n]).unwrap()
+        };
+        assert_eq!(next(&mut e, 20).status(), Some(180));
+        let ok = next(&mut e, 80);
+        assert_eq!(ok.status(), Some(200));
+        let bye = next(&mut e, 100);
+        assert_eq!(bye.method(), Some("BYE"));
+        assert_eq!(bye.request_uri(), Some(format!("sip:800@{pa}").as_str()));
+        assert_eq!(tag_of(bye.get("to").unwrap()).as_deref(), Some("p1"));
+        assert_eq!(
+            tag_of(bye.get("from").unwrap()),
+            tag_of(ok.get("to").unwrap())
+        );
+        let reply = format!(
+            "SIP/2.0 200 OK\r\nVia: {}\r\nFrom: {}\r\nTo: {}\r\nCall-ID: t-1\r\nCSeq: 1 BYE\r\n\
+             Content-Length: 0\r\n\r\n",
+            bye.get("via").unwrap(),
+            bye.get("from").unwrap(),
+            bye.get("to").unwrap()
+        );
+        pbx.send_to(reply.as_bytes(), me).unwrap();
+        e.pump(Duration::from_millis(20));
+        let kinds: Vec<AgentEventKind> = e
+            .agent_log
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|x| x.kind)
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                AgentEventKind::Invite,
+                AgentEventKind::ByeSent,
+                AgentEventKind::ByeAnswered
+            ]
+        );
+        assert!(e.inc.is_empty() && e.inc_by_ext.is_empty());
     }
 
     #[test]

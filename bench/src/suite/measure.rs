@@ -27,7 +27,7 @@ fn stats_json(s: &Stats) -> Value {
             k.name().into(),
             json!({
                 "sent": ks.sent, "received": ks.recv, "received_any": ks.recv_any,
-                "unstamped": ks.unstamped, "loss_pct": (ks.loss() * 1e5).round() / 1e3,
+                "unstamped": ks.unstamped, "audible": ks.audible, "loss_pct": (ks.loss() * 1e5).round() / 1e3,
                 "latency_p50_ms": ms(ks.latency.quantile_ms(0.5)),
                 "latency_p99_ms": ms(ks.latency.quantile_ms(0.99)),
                 "jitter_p99_ms": ms(ks.jitter.quantile_ms(0.99)),

@@ -4,11 +4,13 @@
 //! [`run`] is the order of events; the parts live in their own modules:
 //! `settings` (steps and windows), `pbx` (the process under test and its database),
 //! `measure` (one step), `scenario` (the capacity scenarios), `setup` (the set-up
-//! rate) and `report` (summary and result files).
+//! rate), `queue` (waiting callers and agents in turn) and `report` (summary and
+//! result files).
 
 mod measure;
 mod overload;
 mod pbx;
+mod queue;
 mod report;
 mod scenario;
 mod settings;
@@ -119,10 +121,52 @@ pub fn run(a: &Args) -> Result<()> {
     if want(a, "mini") {
         res.mini = Some(minimal_capacity(a, &set, t_end)?);
     }
+    if want(a, "queue") {
+        // About 65 s quick, 150 s full, plus making its database: in a full run only
+        // when the budget still has that much.
+        let need = Duration::from_secs(if a.quick { 75 } else { 180 });
+        if !a.only.is_empty() || Instant::now() + need < t_end {
+            res.queue = Some(run_queue(a, &work)?);
+        } else {
+            eprintln!("== queue: skipped (time budget)");
+        }
+    }
 
     report::write(a, &set, mach, started, t0, res)?;
     let _ = std::fs::remove_dir_all(&work);
     Ok(())
+}
+
+/// The queue scenario on its own PBX and database (queue 800, agents paused).
+fn run_queue(a: &Args, work: &std::path::Path) -> Result<serde_json::Value> {
+    let t = Instant::now();
+    let url = sqlite_url(&work.join("queue.db"));
+    eprintln!(
+        "creating the queue scenario's database (extensions, queue {}, members)",
+        queue::QUEUE
+    );
+    queue::make_queue_db(a, &url)?;
+    eprintln!("  done in {:.1} s", t.elapsed().as_secs_f64());
+    // Music on hold is `<sounds>/moh/default/*.wav`: the repository's sounds/,
+    // found from the dialplan's place (bench/ is next to it).
+    let sounds = a.dialplan.parent().map_or_else(
+        || std::path::PathBuf::from("sounds"),
+        |d| d.join("../sounds"),
+    );
+    let extra = ["--sounds".to_string(), sounds.display().to_string()];
+    let mut pbx = Pbx::start_with(a, work, &url, &extra)?;
+    let r = (|| -> Result<serde_json::Value> {
+        let mut e = Engine::new(pbx.sip, Ports::new(TOOL_PORTS.0, TOOL_PORTS.1))?;
+        let agents: Vec<(String, String)> = (0..queue::AGENTS)
+            .map(|i| (callee_ext(i), SECRET.to_string()))
+            .collect();
+        let ok = e.register_all(&agents, 100);
+        eprintln!("registered {ok}/{} agents", queue::AGENTS);
+        pbx.wait_writes_settled(Duration::from_secs(60));
+        queue::queue(a, &settings(a), &mut e, &pbx, &url)
+    })();
+    pbx.stop();
+    r
 }
 
 /// The overload scenario alone: its own PBX (`--max-calls cap`) and database,

@@ -28,6 +28,8 @@ pub struct Results {
     pub mix_latency: (Option<f64>, Option<f64>),
     /// p50 and p99 of a listened-to call's latency (still forwarded as is).
     pub listen_latency: (Option<f64>, Option<f64>),
+    /// The queue scenario's figures (`queue_*` keys).
+    pub queue: Option<Value>,
 }
 
 /// Prints the Markdown summary and, unless `--dry`, writes `<timestamp>.json`,
@@ -51,6 +53,7 @@ pub fn write(
         setup_pg_cps,
         mix_latency,
         listen_latency,
+        queue,
     } = res;
     let relay_cap = relay.as_ref().map(|s| s.capacity);
     let mini_cap = mini.as_ref().map(|s| s.capacity);
@@ -107,6 +110,22 @@ pub fn write(
         "listen_latency_p99_ms": round(listen_latency.1, 3),
         "rss_per_call_kib": round(rss_per_call, 1),
     });
+    let mut latest = latest;
+    if let Some(q) = &queue {
+        // The queue's headline figures join the summary (the rest stays under "queue").
+        for k in [
+            "queue_waiting_callers",
+            "queue_cpu_pct_per_waiting_caller",
+            "queue_cpu_pct_per_relayed_call",
+            "queue_waiting_to_relayed_ratio",
+            "queue_free_to_ring_p50_ms",
+            "queue_free_to_ring_p99_ms",
+            "queue_free_to_ring_max_ms",
+            "queue_free_to_ring_samples",
+        ] {
+            latest[k] = q[k].clone();
+        }
+    }
     let stamp = utc_stamp(started);
     let full = json!({
         "timestamp": stamp,
@@ -124,6 +143,7 @@ pub fn write(
         "minimal_relay": mini.as_ref().map(|s| s.json()),
         "setup": setup,
         "setup_postgres": setup_pg,
+        "queue": queue,
         "duration_s": (t0.elapsed().as_secs_f64() * 10.0).round() / 10.0,
     });
     let md = markdown(&full, [&relay, &monitored, &mini]);
@@ -282,6 +302,12 @@ fn markdown(full: &Value, scen: [&Option<Scenario>; 3]) -> String {
     }
     for (key, store) in [("setup", "SQLite"), ("setup_postgres", "PostgreSQL")] {
         setup_table(&mut s, &full[key], store);
+    }
+    if let Some(q) = full["queue"].as_object() {
+        s += "\n## Queue (waiting callers with music on hold, agents in turn)\n\n| key | value |\n|---|---|\n";
+        for (k, v) in q.iter().filter(|(k, _)| *k != "queue_relayed_steps") {
+            s += &format!("| {k} | {v} |\n");
+        }
     }
     s
 }
