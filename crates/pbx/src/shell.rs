@@ -241,7 +241,7 @@ impl Shell {
                 changed = snapshots.changed(), if watching => match changed {
                     Ok(()) => {
                         let snap = snapshots.borrow_and_update().clone();
-                        self.switch.set_config(snap);
+                        self.switch.set_config(snap, Instant::now());
                     }
                     Err(_) => watching = false,
                 },

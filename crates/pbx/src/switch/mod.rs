@@ -365,10 +365,13 @@ impl Switch {
         self.drive(now);
     }
 
-    /// A new configuration snapshot (the database changed): later lookups use it.
-    pub fn set_config(&mut self, config: Arc<ConfigSnapshot>) {
+    /// A new configuration snapshot (the database changed): later lookups use it,
+    /// and the floor takes its queues and members at once (an agent unpaused
+    /// from the CLI or the API is rung now, not at the next SIP event).
+    pub fn set_config(&mut self, config: Arc<ConfigSnapshot>, now: Instant) {
         self.config = config;
         self.queue.stale = true;
+        self.run_floor(now);
     }
 
     /// The reload asked for by [`Output::RefreshConfig`] is done (or failed):
@@ -378,6 +381,7 @@ impl Switch {
         self.config = config;
         self.queue.stale = true;
         self.replay_parked(now);
+        self.run_floor(now);
     }
 
     /// A reloaded dialplan: new calls run it; calls in progress keep theirs.

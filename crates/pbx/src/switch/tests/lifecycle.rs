@@ -89,7 +89,8 @@ fn a_configuration_change_is_used_at_once() {
         .realm(REALM)
         .extension("150", "pw150", "from-internal")
         .build();
-    net.sw.set_config(Arc::new(config));
+    let now = net.now;
+    net.sw.set_config(Arc::new(config), now);
     let reg = carol.register(60);
     net.deliver(&carol, reg.clone());
     let c = net.responses_to(&carol).pop().unwrap();

@@ -2,6 +2,7 @@
 //! Dial, a ring nobody answers goes back to the floor (not to the task), the
 //! answer connects the caller, and the queue log says what happened.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use model::{QueueEvent, QueueMember, QueueSettings, QueueStatus, Strategy};
@@ -29,6 +30,15 @@ fn queue_net(strategy: Strategy, wrapup: u32) -> Net {
 }
 
 fn queue_config(strategy: Strategy, wrapup: u32) -> store::ConfigSnapshot {
+    queue_config_paused(strategy, wrapup, &[])
+}
+
+/// As [`queue_config`], with these members paused.
+fn queue_config_paused(strategy: Strategy, wrapup: u32, paused: &[&str]) -> store::ConfigSnapshot {
+    let member = |q: &str, ext: &str| QueueMember {
+        paused: paused.contains(&ext),
+        ..member(q, ext)
+    };
     let mut b = store::ConfigSnapshot::builder().realm(REALM);
     for n in [101, 102, 103, 201, 202] {
         b = b.extension(&n.to_string(), &format!("pw{n}"), "from-internal");
@@ -364,4 +374,28 @@ fn wrapup_keeps_an_agent_free_of_queue_calls() {
             .any(|r| r.method == Method::Invite),
         "rung once wrap-up is over"
     );
+}
+
+#[test]
+fn an_agent_unpaused_in_the_database_is_rung_at_once() {
+    let mut net = Net::with(
+        queue_config_paused(Strategy::Linear, 0, &["101", "102"]),
+        crate::PbxConfig::default(),
+    );
+    let a101 = Phone::new("101", "127.0.0.2:5062");
+    net.register(&a101);
+    let mut carrier = Phone::new("0123", "127.0.0.9:5060");
+    let call = caller_joins(&mut net, &mut carrier, None);
+    assert_eq!(net.chan_events(call), [ChanEvent::QueueJoined(Ok(1))]);
+    assert!(net.requests_to(&a101).is_empty(), "paused");
+    // `agent unpause 101` from the CLI or the API: the next snapshot has it, and
+    // 101 rings with no other input and no time passing.
+    let now = net.now;
+    net.sw.set_config(
+        Arc::new(queue_config_paused(Strategy::Linear, 0, &["102"])),
+        now,
+    );
+    net.out
+        .extend(std::iter::from_fn(|| net.sw.poll_output()).collect::<Vec<_>>());
+    assert_eq!(net.requests_to(&a101).len(), 1, "101 rings at once");
 }
