@@ -359,3 +359,31 @@ def test_the_agent_hears_the_announcement_before_the_caller(pbx, ua, make_phone,
     assert lv[1000] <= ABSENT, f"the caller heard the agent during the announcement: {fmt(lv)}"
     lv = audio.tone_levels(cwav, (400, 1000), c_ans + prompt_len + 0.5, at(ccall, t_end))
     check("caller", lv, [1000], [], "after the announcement")
+
+
+def test_feature_codes_log_in_and_out_but_a_static_member_stays(pbx, ua, make_phone, tones):
+    """*45405 logs 111 in ("activated"), *46405 out ("de-activated"); 110, a static
+    member, dialling *46405 hears "invalid" (RemoveQueueMember: NOTDYNAMIC) and
+    stays in the queue."""
+    pbx.cli("queue", "add", "405")
+    static = registered_phone(pbx, make_phone, "110", tones[1000])
+    pbx.cli("queue", "member", "add", "405", "110")
+    agent = registered_phone(pbx, make_phone, "111", tones[1500])
+
+    def feature(phone, code, prompt):
+        c = phone.call(code)
+        ua.wait_for(lambda: c.disconnected, 10, f"{code} plays and hangs up")
+        t, score = prompts.find_prompt(c.stop_recording(), prompt)
+        print(f"{code}: {prompt} at {t:.2f}s, score {score:.2f}")
+        assert score >= prompts.MATCH, f"{code}: {prompt!r} not heard"
+
+    def members():
+        out = pbx.cli("queue", "show", "405").stdout
+        return {l.split()[0]: l.split()[2] for l in out.splitlines() if re.match(r"^\d+\s", l)}
+
+    feature(agent, "*45405", "activated")
+    assert members() == {"110": "static", "111": "dynamic"}
+    feature(static, "*46405", "invalid")
+    feature(agent, "*46405", "de-activated")
+    ua.poll(0.5)  # the write-behind queue writes the logout
+    assert members() == {"110": "static"}

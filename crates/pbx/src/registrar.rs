@@ -173,6 +173,13 @@ impl Registrar {
         live.into_iter().map(|s| s.binding.clone()).collect()
     }
 
+    /// Has `aor` a live binding?
+    pub fn is_registered(&self, aor: &str, now: Instant) -> bool {
+        self.aors
+            .get(aor)
+            .is_some_and(|s| s.iter().any(|s| !s.binding.is_expired(now)))
+    }
+
     /// Removes and returns expired bindings, so the caller can delete them
     /// from the store and emit "unregistered" events.
     pub fn purge_expired(&mut self, now: Instant) -> Vec<(String, Binding)> {

@@ -11,11 +11,13 @@ use std::time::{Duration, Instant};
 
 use model::{AgentState, QueueStatus};
 
-use super::call::CallId;
+use super::call::{Call, CallId};
+use super::channels::Channels;
 use super::{Output, Switch};
 use crate::chan::{ChanEvent, DialStatus};
 use crate::events::Event;
 use crate::queue::{Action, Device, End, Join, MemberChange, MemberResult};
+use crate::registrar::Registrar;
 
 /// A caller of this switch waiting in (or answered from) a queue.
 #[derive(Debug, Default)]
@@ -64,10 +66,10 @@ impl Switch {
             no_retry,
         };
         let wall_ms = self.wall_ms(now);
-        let devices = self.devices(now);
+        let devices = Devices::gather(&self.channels, &self.calls, &self.registrar, now);
         let result = self
             .floor
-            .join(id, join, now, wall_ms, &|ext| device(&devices, ext));
+            .join(id, join, now, wall_ms, &|ext| devices.of(ext));
         if result.is_ok() {
             self.queue.calls.insert(
                 id,
@@ -127,8 +129,8 @@ impl Switch {
         }
         let wall_ms = self.wall_ms(now);
         if self.floor.has_waiting() {
-            let devices = self.devices(now);
-            let actions = self.floor.poll(now, wall_ms, &|ext| device(&devices, ext));
+            let devices = Devices::gather(&self.channels, &self.calls, &self.registrar, now);
+            let actions = self.floor.poll(now, wall_ms, &|ext| devices.of(ext));
             for action in actions {
                 self.queue_action(action, now);
             }
@@ -290,35 +292,10 @@ impl Switch {
         self.floor.sync(queues, now);
     }
 
-    /// What each phone is doing: the extensions with a live channel or a ringing
-    /// branch are busy; registration is looked up as needed.
-    fn devices(&self, now: Instant) -> Devices {
-        let mut busy: HashSet<String> = self.channels.iter().map(|c| c.endpoint.clone()).collect();
-        for call in self.calls.values() {
-            if let Some(ep) = crate::channel::endpoint_of(&call.a.channel) {
-                busy.insert(ep.to_string());
-            }
-            for b in call.dial.iter().flat_map(|d| d.branches.iter()) {
-                if !b.done() {
-                    if let Some(ep) = crate::channel::endpoint_of(&b.channel) {
-                        busy.insert(ep.to_string());
-                    }
-                }
-            }
-        }
-        let registered = self
-            .registrar
-            .all()
-            .filter(|(_, b)| !b.is_expired(now))
-            .map(|(aor, _)| aor.to_string())
-            .collect();
-        Devices { busy, registered }
-    }
-
     /// The floor's view for the API, and agent state changes as events.
     fn publish_floor(&mut self, now: Instant, wall_ms: i64) {
-        let devices = self.devices(now);
-        let view = self.floor.view(now, wall_ms, &|ext| device(&devices, ext));
+        let devices = Devices::gather(&self.channels, &self.calls, &self.registrar, now);
+        let view = self.floor.view(now, wall_ms, &|ext| devices.of(ext));
         let mut seen = HashSet::new();
         for a in &view.agents {
             seen.insert(a.extension.clone());
@@ -355,18 +332,46 @@ impl Switch {
     }
 }
 
-/// Busy and registered extensions, gathered once per floor poll.
-pub(super) struct Devices {
-    busy: HashSet<String>,
-    registered: HashSet<String>,
+/// What each phone is doing, for one floor poll: the extensions with a live
+/// channel, a waiting caller leg or a ringing branch are busy (borrowed, not
+/// copied: a poll with 200 waiting callers runs at every SIP event); whether a
+/// member is registered is looked up when the floor asks.
+pub(super) struct Devices<'a> {
+    busy: HashSet<&'a str>,
+    registrar: &'a Registrar,
+    now: Instant,
 }
 
-fn device(d: &Devices, ext: &str) -> Device {
-    if !d.registered.contains(ext) {
-        Device::Unregistered
-    } else if d.busy.contains(ext) {
-        Device::Busy
-    } else {
-        Device::Free
+impl<'a> Devices<'a> {
+    fn gather(
+        channels: &'a Channels,
+        calls: &'a HashMap<CallId, Call>,
+        registrar: &'a Registrar,
+        now: Instant,
+    ) -> Devices<'a> {
+        let mut busy: HashSet<&str> = channels.iter().map(|c| c.endpoint.as_str()).collect();
+        for call in calls.values() {
+            busy.extend(crate::channel::endpoint_of(&call.a.channel));
+            for b in call.dial.iter().flat_map(|d| d.branches.iter()) {
+                if !b.done() {
+                    busy.extend(crate::channel::endpoint_of(&b.channel));
+                }
+            }
+        }
+        Devices {
+            busy,
+            registrar,
+            now,
+        }
+    }
+
+    fn of(&self, ext: &str) -> Device {
+        if !self.registrar.is_registered(ext, self.now) {
+            Device::Unregistered
+        } else if self.busy.contains(ext) {
+            Device::Busy
+        } else {
+            Device::Free
+        }
     }
 }
