@@ -111,6 +111,25 @@ pub fn write(
         "rss_per_call_kib": round(rss_per_call, 1),
     });
     let mut latest = latest;
+    // Where each relay's latency tail starts and how busy its core was when it
+    // failed; with --pin the capacities are one core's, under pinned_* too.
+    for (prefix, sc) in [("relay", &relay), ("minimal_relay", &mini)] {
+        latest[format!("{prefix}_knee_cpu_pct")] =
+            json!(round(sc.as_ref().and_then(|s| s.knee_cpu_pct()), 1));
+        for ms in [2, 10] {
+            latest[format!("{prefix}_latency_p99_over_{ms}ms_at_calls")] =
+                json!(sc.as_ref().and_then(|s| s.latency_p99_over(ms as f64)));
+        }
+    }
+    if a.pin {
+        latest["pinned_relay_capacity_calls"] = json!(relay_cap);
+        latest["pinned_minimal_relay_capacity_calls"] = json!(mini_cap);
+        latest["pinned_relay_ratio"] = json!(round(relay_ratio, 3));
+        latest["pinned_knee_cpu_pct"] =
+            json!(round(relay.as_ref().and_then(|s| s.knee_cpu_pct()), 1));
+        latest["pinned_monitored_capacity_calls"] = json!(mon_cap);
+        latest["pinned_setup_cps"] = json!(setup_cps);
+    }
     if let Some(q) = &queue {
         // The queue's headline figures join the summary (the rest stays under "queue").
         for k in [

@@ -36,6 +36,26 @@ impl Scenario {
     pub fn cpu_at(&self, n: usize) -> Option<f64> {
         self.steps.iter().find(|s| s.calls == n).map(|s| s.cpu)
     }
+
+    /// The process's CPU% at the first failing step: how full the core was when
+    /// the relay stopped keeping up (None when every step passed).
+    pub fn knee_cpu_pct(&self) -> Option<f64> {
+        self.steps.iter().find(|s| !s.pass).map(|s| s.cpu)
+    }
+
+    /// The first step whose one-way latency p99 (plain calls) is above `ms`: where
+    /// packets start to wait, long before loss or jitter fail a step.
+    pub fn latency_p99_over(&self, ms: f64) -> Option<usize> {
+        self.steps
+            .iter()
+            .find(|s| {
+                s.stats.kinds[Kind::Plain as usize]
+                    .latency
+                    .quantile_ms(0.99)
+                    .is_some_and(|p| p > ms)
+            })
+            .map(|s| s.calls)
+    }
 }
 
 fn capacity(steps: &[StepOut]) -> usize {
