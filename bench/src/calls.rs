@@ -3,7 +3,7 @@
 //! at a steady rate. The scenarios and the paired measurement both place calls
 //! through here.
 
-use crate::rtp::Kind;
+use crate::rtp::{Kind, Leg};
 use crate::sip::{CallState, Engine};
 use std::time::{Duration, Instant};
 
@@ -74,4 +74,30 @@ pub fn place(
         });
     }
     (ok, failed)
+}
+
+/// Places `n` plain calls caller(i) -> callee(i) and takes both legs' RTP
+/// sockets for the measurement; the legs and how many calls failed.
+pub fn plain_calls(e: &mut Engine, n: usize, ramp_cps: f64) -> (Vec<Leg>, usize) {
+    let calls: Vec<(String, String, Kind)> = (0..n)
+        .map(|i| (caller_ext(i), callee_ext(i), Kind::Plain))
+        .collect();
+    let (ok, mut failed) = place(e, &calls, ramp_cps, 200, Duration::from_secs(8));
+    let mut legs = Vec::new();
+    for (i, id) in &ok {
+        let inc = e
+            .inc_by_ext
+            .get(&callee_ext(*i))
+            .cloned()
+            .and_then(|inc| e.inc.get_mut(&inc).map(|c| (c.rtp.take(), c.remote_rtp)));
+        let out = e.out.get_mut(id).map(|c| (c.rtp.take(), c.remote_rtp));
+        match (out, inc) {
+            (Some((Some(s1), Some(r1))), Some((Some(s2), Some(r2)))) => {
+                legs.push(Leg::new(s1, r1, Kind::Plain, (i * 2) as u32));
+                legs.push(Leg::new(s2, r2, Kind::Plain, (i * 2 + 1) as u32));
+            }
+            _ => failed += 1,
+        }
+    }
+    (legs, failed)
 }

@@ -7,35 +7,16 @@
 
 use super::measure::{judge, ms};
 use super::settings::Settings;
-use crate::calls::{callee_ext, caller_ext, place, SECRET};
+use crate::calls::{callee_ext, caller_ext, SECRET};
 use crate::proc::CpuMeter;
-use crate::rtp::{self, Kind, Leg};
+use crate::rtp;
 use crate::sip::{CallState, Engine};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 pub fn overload(set: &Settings, workers: usize, e: &mut Engine, pid: u32, cap: usize) -> Value {
     eprintln!("== overload: {cap} calls up (the PBX's --max-calls), {cap} more trying at once");
-    let calls: Vec<(String, String, Kind)> = (0..cap)
-        .map(|i| (caller_ext(i), callee_ext(i), Kind::Plain))
-        .collect();
-    let (ok, mut failed) = place(e, &calls, set.ramp_cps, 200, Duration::from_secs(8));
-    let mut legs = Vec::new();
-    for (i, id) in &ok {
-        let inc = e
-            .inc_by_ext
-            .get(&callee_ext(*i))
-            .cloned()
-            .and_then(|inc| e.inc.get_mut(&inc).map(|c| (c.rtp.take(), c.remote_rtp)));
-        let out = e.out.get_mut(id).map(|c| (c.rtp.take(), c.remote_rtp));
-        match (out, inc) {
-            (Some((Some(s1), Some(r1))), Some((Some(s2), Some(r2)))) => {
-                legs.push(Leg::new(s1, r1, Kind::Plain, (i * 2) as u32));
-                legs.push(Leg::new(s2, r2, Kind::Plain, (i * 2 + 1) as u32));
-            }
-            _ => failed += 1,
-        }
-    }
+    let (legs, failed) = crate::calls::plain_calls(e, cap, set.ramp_cps);
     rtp::drain(&legs);
     let plan = set.plan;
     let started = Instant::now();

@@ -302,26 +302,7 @@ fn relay_window(
     pid: u32,
     plan: Plan,
 ) -> super::measure::StepOut {
-    let calls: Vec<(String, String, Kind)> = (0..AGENTS)
-        .map(|i| (caller_ext(i), callee_ext(i), Kind::Plain))
-        .collect();
-    let (ok, mut failed) = place(e, &calls, set.ramp_cps, 200, Duration::from_secs(8));
-    let mut legs = Vec::new();
-    for (i, id) in &ok {
-        let inc = e
-            .inc_by_ext
-            .get(&callee_ext(*i))
-            .cloned()
-            .and_then(|inc| e.inc.get_mut(&inc).map(|c| (c.rtp.take(), c.remote_rtp)));
-        let out = e.out.get_mut(id).map(|c| (c.rtp.take(), c.remote_rtp));
-        match (out, inc) {
-            (Some((Some(s1), Some(r1))), Some((Some(s2), Some(r2)))) => {
-                legs.push(Leg::new(s1, r1, Kind::Plain, (i * 2) as u32));
-                legs.push(Leg::new(s2, r2, Kind::Plain, (i * 2 + 1) as u32));
-            }
-            _ => failed += 1,
-        }
-    }
+    let (legs, failed) = crate::calls::plain_calls(e, AGENTS, set.ramp_cps);
     eprint!("  relayed reference:");
     let (legs, stats, cpu, rss, tool_cpu) = measure_step(legs, a.workers, plan, pid, Some(e));
     let step = judge(AGENTS, failed, &stats, cpu, rss, tool_cpu);

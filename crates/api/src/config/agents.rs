@@ -12,7 +12,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::queues::{announce, floor, MemberIn};
+use super::queues::{announce, floor, joined, MemberIn};
 use super::{check, store};
 use crate::fail::{ApiResult, ErrorBody, Failure, OptionalBody, PathArg, QueryMap};
 use crate::state::ApiState;
@@ -130,13 +130,7 @@ pub(crate) async fn login(
     let added = store(&s)?
         .member_join(&queue, &extension, req.penalty, true)
         .await?;
-    let status = match added {
-        Some(line) => {
-            announce(&s, &[line]);
-            StatusCode::CREATED
-        }
-        None => StatusCode::OK,
-    };
+    let status = joined(&s, added);
     Ok((status, Json(agent(&s, &extension).await?)))
 }
 

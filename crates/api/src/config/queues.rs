@@ -61,6 +61,18 @@ pub struct MemberIn {
     pub penalty: u32,
 }
 
+/// A member's join: 201 and its ADDMEMBER line announced when it is new, 200 when
+/// it was a member already (only its penalty changed).
+pub(crate) fn joined(s: &ApiState, added: Option<model::QueueLogEntry>) -> StatusCode {
+    match added {
+        Some(line) => {
+            announce(s, &[line]);
+            StatusCode::CREATED
+        }
+        None => StatusCode::OK,
+    }
+}
+
 /// Tells event subscribers about queue log lines a change wrote.
 pub(crate) fn announce(s: &ApiState, lines: &[model::QueueLogEntry]) {
     if let Some(live) = &s.live {
@@ -193,13 +205,7 @@ pub(crate) async fn put_member(
     let added = store(&s)?
         .member_join(&name, &extension, req.penalty, false)
         .await?;
-    let status = match added {
-        Some(line) => {
-            announce(&s, &[line]);
-            StatusCode::CREATED
-        }
-        None => StatusCode::OK,
-    };
+    let status = joined(&s, added);
     Ok((status, Json(find_queue(&s, &name).await?)))
 }
 
