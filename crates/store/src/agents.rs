@@ -73,8 +73,8 @@ impl Store {
             .await
     }
 
-    /// An agent logs out of `queue`, or of every queue it logged in to (None):
-    /// the queues it left. A static member cannot log out (NotDynamic); with no
+    /// An agent logs out of `queue`, or of every queue it logged in to (None).
+    /// A static member cannot log out (NotDynamic); with no
     /// queue named, static memberships stay and only an agent who logged in to
     /// none gets NotFound. One REMOVEMEMBER line per queue left.
     pub async fn agent_logout(
