@@ -296,13 +296,19 @@ class Call(pj.Call):
         return self.rec_path
 
     def stop_recording(self):
-        """Close the recorder (finalising the WAV); return its path."""
+        """Close the recorder (finalising the WAV); return its path once the file
+        is complete: pjsua writes through a buffer and only the finished file's
+        RIFF header covers the whole file (read earlier, the last second could be
+        missing: a prompt played just before a hang-up looked unheard)."""
         path = self.rec_path
         if self.recorder is not None:
             rec = self.recorder
             self.recorder = None
             del rec
             gc.collect()
+            deadline = time.monotonic() + 3.0
+            while not _wav_finished(path) and time.monotonic() < deadline:
+                self.phone.ua.poll(0.02)
         return path
 
     def stop_playing(self):
@@ -573,6 +579,16 @@ class Phone:
             pass
         if self in self.ua.phones:
             self.ua.phones.remove(self)
+
+
+def _wav_finished(path):
+    """True when the WAV's RIFF size covers the whole file (its writer closed it)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+        return len(head) == 8 and int.from_bytes(head[4:8], "little") + 8 == os.path.getsize(path)
+    except OSError:
+        return False
 
 
 def wav_tone(path, freq):
