@@ -543,13 +543,16 @@ impl Floor {
         }
     }
 
-    /// Is any unpaused member of queue `name` free to ring now?
+    /// Is any member of queue `name` ringable now?
     fn has_free_member(&self, name: &str, now: Instant, devices: &dyn Fn(&str) -> Device) -> bool {
-        self.queues.get(name).is_some_and(|q| {
-            q.members
-                .iter()
-                .any(|m| !m.paused && self.free(&m.extension, now, devices))
-        })
+        self.queues
+            .get(name)
+            .is_some_and(|q| q.members.iter().any(|m| self.ringable(m, now, devices)))
+    }
+
+    /// Not paused and free: what both the quick check and the pick ask.
+    fn ringable(&self, m: &QueueMember, now: Instant, devices: &dyn Fn(&str) -> Device) -> bool {
+        !m.paused && self.free(&m.extension, now, devices)
     }
 
     /// Position and hold time, and the periodic announcement, when they are due.
@@ -600,7 +603,7 @@ impl Floor {
             .members
             .iter()
             .enumerate()
-            .filter(|(_, m)| !m.paused && self.free(&m.extension, now, devices))
+            .filter(|(_, m)| self.ringable(m, now, devices))
             .map(|(position, m)| {
                 let agent = self.agents.get(&m.extension);
                 Candidate {
