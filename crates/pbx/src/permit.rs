@@ -75,7 +75,7 @@ impl Policy {
     /// May this supervisor monitor a channel in `groups` (its SPYGROUP, its
     /// extension's groups and rule-given groups), carrying a call of `queue`, in
     /// `mode`?
-    pub fn check<'a>(
+    fn check<'a>(
         &self,
         groups: impl IntoIterator<Item = &'a str>,
         queue: Option<&str>,
