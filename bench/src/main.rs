@@ -31,8 +31,9 @@ pub struct Args {
     /// Where results go (<timestamp>.json/.md and latest.json).
     #[arg(long, default_value = "bench/results")]
     pub out: PathBuf,
-    /// RTP worker threads in the tool.
-    #[arg(long, default_value_t = 2)]
+    /// RTP worker threads in the tool (0: two, or one with `--pin`, where the
+    /// tool has one core and a second thread would only take turns with the first).
+    #[arg(long, default_value_t = 0)]
     pub workers: usize,
     /// Run only these parts (comma-separated: relay, setup, monitor, mini, queue).
     #[arg(long, value_delimiter = ',')]
@@ -40,6 +41,10 @@ pub struct Args {
     /// Upper bound on concurrent calls in the PBX scenarios.
     #[arg(long)]
     pub max_calls: Option<usize>,
+    /// The concurrent-call steps of the capacity scenarios, PBX and minimal relay
+    /// alike (comma-separated), instead of the quick or full run's own.
+    #[arg(long, value_delimiter = ',')]
+    pub steps: Vec<usize>,
     /// Override the measurement window in seconds.
     #[arg(long)]
     pub window: Option<f64>,
@@ -74,7 +79,10 @@ pub struct Args {
 }
 
 fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    if args.workers == 0 {
+        args.workers = if args.pin { 1 } else { 2 };
+    }
     rtp::now_ns();
     suite::run(&args)
 }

@@ -8,6 +8,20 @@
 //! codes 0x10..0x1F, each carrying one nibble of (magic u16, sequence u32, send time
 //! u64 ns since the tool's epoch). The rest of the payload is mu-law silence, so a
 //! mixer adding silence (a whisperer sending silence) leaves the stamp intact.
+//!
+//! Why the arrival time is the kernel's (`SO_TIMESTAMPNS`), not the moment the tool
+//! read the packet: on one core of its own the tool is as busy as the relay it
+//! drives, and a reading taken when the tool got round to the socket measured the
+//! tool's own backlog as the relay's latency. The kernel stamps a datagram when the
+//! relay's send delivers it on loopback, so latency = that stamp - the send time in
+//! the payload is the time the packet spent in the relay (and its socket). How long
+//! the tool then took to read it is kept apart (`tool_rx_delay`), as is how late it
+//! sent (`send_late`), so a step where the tool fell behind is visible as such.
+//!
+//! Why the loop wakes on its 1 ms clock only, not on readability: waking for every
+//! arriving packet cost the tool a wake-up per packet near the relay's limit; with
+//! kernel arrival times a packet read up to a slot later measures the same, so each
+//! slot sends its legs, then collects whatever arrived (epoll with no wait).
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use std::io::ErrorKind;
@@ -118,6 +132,11 @@ impl Hist {
         }
         self.n += o.n;
     }
+    /// The largest sample in milliseconds (upper edge of its bucket); None when empty.
+    pub fn max_ms(&self) -> Option<f64> {
+        let i = self.b.iter().rposition(|&c| c > 0)?;
+        Some(((i as u64 + 1) * BUCKET_NS) as f64 / 1e6)
+    }
     /// The q-quantile in milliseconds (upper edge of its bucket); None when empty.
     pub fn quantile_ms(&self, q: f64) -> Option<f64> {
         if self.n == 0 {
@@ -184,6 +203,12 @@ pub struct Stats {
     pub send_errors: u64,
     /// How far behind its timer wheel a worker ever fell, in ms.
     pub max_lag_ms: f64,
+    /// How late each timer slot's sends went out (now - the slot's due time), one
+    /// sample per slot: the tool's own pacing.
+    pub send_late: Hist,
+    /// How long a received datagram waited in the tool's socket (read time - the
+    /// kernel's arrival stamp): up to a slot by design, more when the tool is behind.
+    pub rx_delay: Hist,
     /// Legs that received no packet at all while the window was open (the queue
     /// scenario's proof that every waiting caller hears music).
     pub silent_legs: usize,
@@ -196,6 +221,8 @@ impl Stats {
         }
         self.send_errors += o.send_errors;
         self.max_lag_ms = self.max_lag_ms.max(o.max_lag_ms);
+        self.send_late.merge(&o.send_late);
+        self.rx_delay.merge(&o.rx_delay);
         self.silent_legs += o.silent_legs;
     }
     /// All stamped kinds together (the calls' own streams, not the supervisors').
@@ -274,6 +301,72 @@ pub fn measure(legs: Vec<Leg>, workers: usize, plan: Plan) -> (Vec<Leg>, Stats) 
     (out, stats)
 }
 
+/// The offset from the kernel's clock of socket time stamps (`CLOCK_REALTIME`) to
+/// the tool's monotonic clock ([`now_ns`]): read afresh every slot, so a slewing
+/// wall clock moves it by nanoseconds between readings.
+fn realtime_offset_ns() -> i128 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
+    let real = ts.tv_sec as i128 * 1_000_000_000 + ts.tv_nsec as i128;
+    real - now_ns() as i128
+}
+
+/// Asks the kernel to stamp every datagram the socket receives.
+fn enable_rx_timestamps(sock: &UdpSocket) {
+    let on: libc::c_int = 1;
+    // SAFETY: setsockopt on a socket we own, with an int option value.
+    unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_TIMESTAMPNS,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
+
+/// One datagram and its kernel arrival stamp (`CLOCK_REALTIME` ns; None when the
+/// kernel gave none). WouldBlock when the socket is empty.
+fn recv_stamped(sock: &UdpSocket, buf: &mut [u8]) -> std::io::Result<(usize, Option<i128>)> {
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // Room for one SCM_TIMESTAMPNS (a timespec) with its header, 8-byte aligned.
+    let mut control = [0u64; 8];
+    // SAFETY: an all-zero msghdr is a valid empty one; the fields set below point
+    // at buffers that outlive the call.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control) as _;
+    // SAFETY: recvmsg on our socket with the msghdr above.
+    let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_DONTWAIT) };
+    if n < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let mut stamp = None;
+    // SAFETY: walking the control messages the kernel wrote into `control`, with
+    // the libc macros made for it.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_TIMESTAMPNS {
+                let ts = std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const libc::timespec);
+                stamp = Some(ts.tv_sec as i128 * 1_000_000_000 + ts.tv_nsec as i128);
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
+        }
+    }
+    Ok((n as usize, stamp))
+}
+
 fn worker(mut legs: Vec<Leg>, start: u64, w0: u64, w1: u64, end: u64) -> (Vec<Leg>, Stats) {
     let mut st = Stats::default();
     let mut poll = match Poll::new() {
@@ -282,6 +375,11 @@ fn worker(mut legs: Vec<Leg>, start: u64, w0: u64, w1: u64, end: u64) -> (Vec<Le
     };
     for (i, l) in legs.iter().enumerate() {
         let _ = l.sock.set_nonblocking(true);
+        enable_rx_timestamps(&l.sock);
+        // Connected: the kernel keeps the route instead of looking it up for every
+        // send (a phone's RTP goes to one address; a symmetric relay answers from
+        // it, and anything else would be dropped here and counted as loss).
+        let _ = l.sock.connect(l.remote);
         let fd = l.sock.as_raw_fd();
         let _ = poll
             .registry()
@@ -306,13 +404,22 @@ fn worker(mut legs: Vec<Leg>, start: u64, w0: u64, w1: u64, end: u64) -> (Vec<Le
         // Every slot that is due (catching up if the thread was held back).
         while start + tick * 1_000_000 <= now && start + tick * 1_000_000 < w1 {
             let due = start + tick * 1_000_000;
-            let lag = (now - due) as f64 / 1e6;
-            if lag > st.max_lag_ms {
-                st.max_lag_ms = lag;
+            let late = now_ns().saturating_sub(due);
+            // In the window only: before it, the worker's own start (registering
+            // thousands of sockets) holds the first slots back.
+            if (w0..w1).contains(&due) {
+                st.max_lag_ms = st.max_lag_ms.max(late as f64 / 1e6);
+                st.send_late.add(late);
             }
-            for &i in &wheel[(tick % 20) as usize] {
+            let mut t = 0;
+            for (k, &i) in wheel[(tick % 20) as usize].iter().enumerate() {
                 let l = &mut legs[i];
-                let t = now_ns();
+                // The clock read once per 8 sends (a few microseconds apart): it
+                // was 8% of the tool's time read per packet. A stamp taken before
+                // the send it marks can only make a latency look longer.
+                if k % 8 == 0 {
+                    t = now_ns();
+                }
                 pkt[2..4].copy_from_slice(&(l.seq as u16).to_be_bytes());
                 // the media clock follows real time (gaps between steps included)
                 let ts = (due / 20_000_000).wrapping_mul(160) as u32;
@@ -323,7 +430,7 @@ fn worker(mut legs: Vec<Leg>, start: u64, w0: u64, w1: u64, end: u64) -> (Vec<Le
                 } else {
                     stamp(&mut pkt[12..], l.seq, t);
                 }
-                match l.sock.send_to(&pkt, l.remote) {
+                match l.sock.send(&pkt) {
                     Ok(_) => {
                         if l.kind != Kind::Spy && (w0..w1).contains(&t) {
                             st.kinds[l.kind as usize].sent += 1;
@@ -335,58 +442,35 @@ fn worker(mut legs: Vec<Leg>, start: u64, w0: u64, w1: u64, end: u64) -> (Vec<Le
             }
             tick += 1;
         }
+        // Collect what arrived, without waiting: the arrival times are the kernel's.
+        let offset = realtime_offset_ns();
+        loop {
+            if poll.poll(&mut events, Some(Duration::ZERO)).is_err() {
+                break;
+            }
+            // Every datagram of this batch had arrived by now.
+            let read_at = now_ns();
+            for ev in events.iter() {
+                let leg = ev.token().0;
+                let seen = (read_at, offset);
+                receive(
+                    &mut legs[leg],
+                    &mut st,
+                    &mut heard[leg],
+                    &mut buf,
+                    seen,
+                    (w0, w1, end),
+                );
+            }
+            // A full batch may have left ready sockets for another round.
+            if events.iter().count() < events.capacity() {
+                break;
+            }
+        }
         let next = (start + tick * 1_000_000).min(end);
         let wait = next.saturating_sub(now_ns());
-        if poll
-            .poll(&mut events, Some(Duration::from_nanos(wait)))
-            .is_err()
-        {
-            continue;
-        }
-        for ev in events.iter() {
-            let l = &mut legs[ev.token().0];
-            loop {
-                let n = match l.sock.recv(&mut buf) {
-                    Ok(n) => n,
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                    Err(_) => break,
-                };
-                let r = now_ns();
-                let ks = &mut st.kinds[l.kind as usize];
-                if (w0..end).contains(&r) {
-                    ks.recv_any += 1;
-                    heard[ev.token().0] = true;
-                }
-                if n < 12 + STAMP_NIBBLES {
-                    continue;
-                }
-                match unstamp(&buf[12..n]) {
-                    Some((_seq, s)) => {
-                        if (w0..w1).contains(&s) {
-                            ks.recv += 1;
-                            ks.latency.add(r.saturating_sub(s));
-                            if let Some((pr, ps)) = l.last {
-                                let d = (r as i64 - pr as i64) - (s as i64 - ps as i64);
-                                ks.jitter.add(d.unsigned_abs());
-                            }
-                        }
-                        l.last = Some((r, s));
-                    }
-                    None => {
-                        if (w0..w1).contains(&r) {
-                            ks.unstamped += 1;
-                            if buf[12..n].iter().any(|&b| b & 0x7f < 0x7c) {
-                                ks.audible += 1;
-                            }
-                            if let Some((pr, _)) = l.last {
-                                let d = (r - pr) as i64 - 20_000_000;
-                                ks.arrival_dev.add(d.unsigned_abs());
-                            }
-                        }
-                        l.last = Some((r, 0));
-                    }
-                }
-            }
+        if wait > 0 {
+            std::thread::sleep(Duration::from_nanos(wait));
         }
     }
     st.silent_legs = heard.iter().filter(|h| !**h).count();
@@ -399,6 +483,68 @@ fn worker(mut legs: Vec<Leg>, start: u64, w0: u64, w1: u64, end: u64) -> (Vec<Le
         l.last = None;
     }
     (legs, st)
+}
+
+/// Reads everything queued on one leg's socket into the statistics. `read_at` is
+/// when the tool's poll saw the socket ready, `offset` turns a kernel stamp into the
+/// tool's clock; `(w0, w1, end)` is the window and the end of its grace period.
+fn receive(
+    l: &mut Leg,
+    st: &mut Stats,
+    heard: &mut bool,
+    buf: &mut [u8],
+    (read_at, offset): (u64, i128),
+    (w0, w1, end): (u64, u64, u64),
+) {
+    loop {
+        let (n, kstamp) = match recv_stamped(&l.sock, buf) {
+            Ok(r) => r,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            // WouldBlock: drained; anything else: nothing to read either.
+            Err(_) => break,
+        };
+        // The kernel's arrival time on the tool's clock (the read time without it).
+        let r = kstamp
+            .map(|k| u64::try_from(k - offset).unwrap_or(0).min(read_at))
+            .unwrap_or(read_at);
+        if (w0..end).contains(&r) {
+            st.rx_delay.add(read_at - r);
+        }
+        let ks = &mut st.kinds[l.kind as usize];
+        if (w0..end).contains(&r) {
+            ks.recv_any += 1;
+            *heard = true;
+        }
+        if n < 12 + STAMP_NIBBLES {
+            continue;
+        }
+        match unstamp(&buf[12..n]) {
+            Some((_seq, s)) => {
+                if (w0..w1).contains(&s) {
+                    ks.recv += 1;
+                    ks.latency.add(r.saturating_sub(s));
+                    if let Some((pr, ps)) = l.last {
+                        let d = (r as i64 - pr as i64) - (s as i64 - ps as i64);
+                        ks.jitter.add(d.unsigned_abs());
+                    }
+                }
+                l.last = Some((r, s));
+            }
+            None => {
+                if (w0..w1).contains(&r) {
+                    ks.unstamped += 1;
+                    if buf[12..n].iter().any(|&b| b & 0x7f < 0x7c) {
+                        ks.audible += 1;
+                    }
+                    if let Some((pr, _)) = l.last {
+                        let d = r as i64 - pr as i64 - 20_000_000;
+                        ks.arrival_dev.add(d.unsigned_abs());
+                    }
+                }
+                l.last = Some((r, 0));
+            }
+        }
+    }
 }
 
 /// Drain whatever is queued on a leg's socket (between measurements).

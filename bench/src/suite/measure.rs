@@ -10,6 +10,10 @@ use std::time::{Duration, Instant};
 
 pub const LOSS_MAX: f64 = 0.001;
 pub const JITTER_P99_MAX_MS: f64 = 10.0;
+/// The tool sent a step's packets this late (p99 over its timer slots) or later:
+/// its own pacing, not the process under test, shaped the load, so a failure at
+/// such a step says little about that process (`tool_behind` in the results).
+pub const TOOL_SEND_LATE_P99_MAX_MS: f64 = 5.0;
 
 pub fn ms(v: Option<f64>) -> Value {
     v.map(|x| json!((x * 1000.0).round() / 1000.0))
@@ -93,6 +97,8 @@ pub fn judge(
     let loss = all.loss();
     let jit = all.jitter.quantile_ms(0.99).unwrap_or(f64::INFINITY);
     let pass = failed == 0 && all.sent > 0 && loss < LOSS_MAX && jit < JITTER_P99_MAX_MS;
+    let late_p99 = stats.send_late.quantile_ms(0.99);
+    let tool_behind = late_p99.is_some_and(|l| l >= TOOL_SEND_LATE_P99_MAX_MS);
     let json = json!({
         "calls": calls,
         "setup_failures": failed,
@@ -106,19 +112,28 @@ pub fn judge(
         "rss_kib": rss,
         "tool_cpu_pct": (tool_cpu * 10.0).round() / 10.0,
         "tool_max_lag_ms": (stats.max_lag_ms * 100.0).round() / 100.0,
+        "tool_send_late_p50_ms": ms(stats.send_late.quantile_ms(0.5)),
+        "tool_send_late_p99_ms": ms(late_p99),
+        "tool_rx_delay_p99_ms": ms(stats.rx_delay.quantile_ms(0.99)),
+        "tool_behind": tool_behind,
+        "latency_max_ms": ms(all.latency.max_ms()),
         "send_errors": stats.send_errors,
         "by_kind": stats_json(stats),
     });
     eprintln!(
-        "  {calls:>5} calls: {} loss {:.3}% jitter p99 {:.2} ms latency p99 {:.2} ms cpu {:.1}% rss {} KiB (tool cpu {:.0}%, lag {:.1} ms, setup failures {failed})",
+        "  {calls:>5} calls: {} loss {:.3}% jitter p99 {:.2} ms latency p50 {:.2} p99 {:.2} max {:.1} ms cpu {:.1}% rss {} KiB (tool cpu {:.0}%, sent late p99 {:.2} max {:.1} ms{}, setup failures {failed})",
         if pass { "PASS" } else { "FAIL" },
         loss * 100.0,
         jit,
+        all.latency.quantile_ms(0.5).unwrap_or(0.0),
         all.latency.quantile_ms(0.99).unwrap_or(0.0),
+        all.latency.max_ms().unwrap_or(0.0),
         cpu,
         rss.unwrap_or(0),
         tool_cpu,
-        stats.max_lag_ms
+        late_p99.unwrap_or(0.0),
+        stats.max_lag_ms,
+        if tool_behind { ": THE TOOL FELL BEHIND" } else { "" }
     );
     if !pass {
         eprintln!("        by kind: {}", json["by_kind"]);

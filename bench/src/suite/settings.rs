@@ -44,6 +44,11 @@ pub fn settings(a: &Args) -> Settings {
             5.0,
         )
     };
+    let (steps, mini_steps) = if a.steps.is_empty() {
+        (steps, mini_steps)
+    } else {
+        (a.steps.clone(), a.steps.clone())
+    };
     let win = a.window.unwrap_or(win);
     let cap = a.max_calls.unwrap_or(usize::MAX);
     Settings {
