@@ -81,8 +81,10 @@ install_system_deps() {
     command -v baresip >/dev/null 2>&1 || missing+=(baresip)
     # The TLS tests make their certificates with openssl.
     command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+    # The bench's charts (bench/src/suite/plot.rs) read this font at run time.
+    [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
     if [ "${#missing[@]}" -eq 0 ]; then
-        echo "sipp, sox, baresip and openssl present"
+        echo "sipp, sox, baresip, openssl and fonts-dejavu-core present"
         return 0
     fi
     echo "installing: ${missing[*]}"
