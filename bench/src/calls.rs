@@ -33,6 +33,37 @@ pub fn monitored_kind(i: usize) -> Kind {
     }
 }
 
+/// Which calls of a capacity scenario have a supervisor on them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mix {
+    /// No supervisors: the relay's capacity.
+    Plain,
+    /// 25% of calls listened to, 10% whispered to ([`monitored_kind`]).
+    Monitored,
+    /// 25% of calls listened to, nothing whispered: the per-core target's wording.
+    Listen25,
+}
+
+impl Mix {
+    /// What call `i` is under this mix.
+    pub fn kind(self, i: usize) -> Kind {
+        match self {
+            Mix::Plain => Kind::Plain,
+            Mix::Monitored => monitored_kind(i),
+            Mix::Listen25 if i.is_multiple_of(4) => Kind::Listen,
+            Mix::Listen25 => Kind::Plain,
+        }
+    }
+    /// The scenario's name in the results.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mix::Plain => "relay",
+            Mix::Monitored => "monitored",
+            Mix::Listen25 => "listen_25",
+        }
+    }
+}
+
 /// Place calls at `cps` (at most `inflight` ringing at once); returns the Call-IDs
 /// that were answered and how many failed, after at most `timeout` per call.
 pub fn place(

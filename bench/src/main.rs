@@ -58,6 +58,15 @@ pub struct Args {
     /// capacities are per core and the two do not take each other's time.
     #[arg(long)]
     pub pin: bool,
+    /// The per-core run: `--pin`, then spygroup and the minimal relay measured in
+    /// turn, `--rounds` times, on a grid fine around each one's limit (a coarse probe
+    /// finds it), plus 25% of calls listened to and the set-up rate; the median and
+    /// spread of each figure, a picture (bench/results/<stamp>-pinned.png).
+    #[arg(long)]
+    pub pinned: bool,
+    /// Rounds of the per-core run (each: spygroup, then the minimal relay).
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
     /// An empty PostgreSQL database: the set-up rate is measured on it too, in the
     /// same run as on SQLite (`bench/run.sh` starts a throwaway server for this).
     #[arg(long, env = "SPYGROUP_BENCH_POSTGRES_URL", value_name = "URL")]
@@ -80,6 +89,7 @@ pub struct Args {
 
 fn main() -> anyhow::Result<()> {
     let mut args = Args::parse();
+    args.pin |= args.pinned;
     if args.workers == 0 {
         args.workers = if args.pin { 1 } else { 2 };
     }

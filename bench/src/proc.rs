@@ -59,9 +59,9 @@ pub fn machine() -> serde_json::Value {
         .map(|(_, v)| v.trim().to_string())
         .unwrap_or_else(|| "unknown".into());
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let nproc = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(0);
+    // The machine's cores, not this process's share: a pinned tool may use one.
+    // SAFETY: sysconf has no preconditions.
+    let nproc = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }.max(0);
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let mem = std::fs::read_to_string("/proc/meminfo")
         .unwrap_or_default()

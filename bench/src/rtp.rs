@@ -237,7 +237,7 @@ impl Stats {
 
 /// The measurement plan: warm-up, then the window, then a grace period for packets
 /// in flight (sending stops at the window's end).
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 pub struct Plan {
     pub warmup: Duration,
     pub window: Duration,

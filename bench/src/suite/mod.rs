@@ -4,14 +4,13 @@
 //! [`run`] is the order of events; the parts live in their own modules:
 //! `settings` (steps and windows), `pbx` (the process under test and its database),
 //! `measure` (one step), `scenario` (the capacity scenarios), `setup` (the set-up
-//! rate), `queue` (waiting callers and agents in turn) and `report` (summary and
-//! result files).
+//! rate), `queue` (waiting callers and agents in turn), `pinned` (the per-core
+//! run), `plot` (its picture) and `report` (summary and result files).
 
 mod measure;
 mod overload;
-// No caller yet: the suite will draw its capacity runs with it.
 mod pbx;
-#[allow(dead_code)]
+mod pinned;
 mod plot;
 mod queue;
 mod report;
@@ -20,7 +19,7 @@ mod settings;
 mod setup;
 mod soak;
 
-use crate::calls::{callee_ext, monitored_kind, CALLERS, SECRET};
+use crate::calls::{callee_ext, monitored_kind, Mix, CALLERS, SECRET};
 use crate::proc::machine;
 use crate::rtp::Kind;
 use crate::sip::{Engine, Ports};
@@ -51,18 +50,33 @@ pub fn run(a: &Args) -> Result<()> {
     }
     eprintln!(
         "spyload suite ({}) on {mach}",
-        if a.quick { "quick" } else { "full" }
+        match (a.pinned, a.quick) {
+            (true, _) => "pinned",
+            (_, true) => "quick",
+            _ => "full",
+        }
     );
     let started = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs();
     let work = std::env::temp_dir().join(format!("spyload-{}-{started}", std::process::id()));
     std::fs::create_dir_all(&work)?;
+    let template = work.join("template.db");
+    if a.pinned {
+        let (cap, supers) = (pinned::cap(a), pinned::supervisors(pinned::cap(a)));
+        eprintln!(
+            "creating {} extensions with `spygroup ext add`",
+            CALLERS + cap + supers
+        );
+        make_db(a, &sqlite_url(&template), cap, supers)?;
+        let r = pinned::run(a, &set, &work, &template, started, t_end);
+        let _ = std::fs::remove_dir_all(&work);
+        return r;
+    }
     let max_calls = *set.steps.last().unwrap_or(&100);
     let supers = (0..max_calls)
         .filter(|&i| matches!(monitored_kind(i), Kind::Listen | Kind::Whisper))
         .count();
-    let template = work.join("template.db");
     let need_pbx = want(a, "relay") || want(a, "setup") || want(a, "monitor");
     if need_pbx {
         eprintln!(
@@ -82,7 +96,7 @@ pub fn run(a: &Args) -> Result<()> {
         std::fs::copy(&template, &db)?;
         with_pbx(a, &work, &sqlite_url(&db), &callees, |e, pid, ok| {
             if want(a, "relay") {
-                res.relay = Some(pbx_capacity(a, &set, e, pid, false, t_end));
+                res.relay = Some(pbx_capacity(a, &set, e, pid, Mix::Plain, t_end));
             }
             if want(a, "setup") {
                 let (best, unqueued, json) = setup_json(&set, e, pid, ok, t_end);
@@ -107,7 +121,7 @@ pub fn run(a: &Args) -> Result<()> {
         let db = work.join("monitor.db");
         std::fs::copy(&template, &db)?;
         with_pbx(a, &work, &sqlite_url(&db), &callees, |e, pid, _| {
-            let s = pbx_capacity(a, &set, e, pid, true, t_end);
+            let s = pbx_capacity(a, &set, e, pid, Mix::Monitored, t_end);
             if let Some(first) = s.steps.first() {
                 // The whispered-to agent hears decode -> mix -> encode; listened-to
                 // calls are still forwarded packet by packet (only the spy gets a mix).

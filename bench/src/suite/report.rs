@@ -184,7 +184,7 @@ pub fn write(
     Ok(())
 }
 
-fn rss_slope(steps: &[StepOut]) -> Option<f64> {
+pub(super) fn rss_slope(steps: &[StepOut]) -> Option<f64> {
     let pts: Vec<(f64, f64)> = steps
         .iter()
         .filter_map(|s| s.rss.map(|r| (s.calls as f64, r as f64)))
@@ -254,7 +254,7 @@ fn round(v: Option<f64>, digits: i32) -> Value {
     v.map(|x| json!((x * f).round() / f)).unwrap_or(Value::Null)
 }
 
-fn utc_stamp(secs: u64) -> String {
+pub(super) fn utc_stamp(secs: u64) -> String {
     // civil-from-days (Howard Hinnant), UTC
     let days = (secs / 86400) as i64;
     let rem = secs % 86400;

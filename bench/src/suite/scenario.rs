@@ -4,7 +4,7 @@
 
 use super::measure::{judge, measure_step, StepOut};
 use super::settings::{Settings, TOOL_PORTS};
-use crate::calls::{callee_ext, caller_ext, monitored_kind, place, super_ext};
+use crate::calls::{callee_ext, caller_ext, place, super_ext, Mix};
 use crate::paired;
 use crate::rtp::{Kind, Leg};
 use crate::sip::{Engine, Ports};
@@ -69,16 +69,17 @@ fn capacity(steps: &[StepOut]) -> usize {
     cap
 }
 
-/// Step the PBX's load up. `monitored`: 25% of calls listened, 10% whispered.
+/// Step the PBX's load up, with supervisors on the calls `mix` says.
 pub fn pbx_capacity(
     a: &Args,
     set: &Settings,
     e: &mut Engine,
     pid: u32,
-    monitored: bool,
+    mix: Mix,
     t_end: Instant,
 ) -> Scenario {
-    let name = if monitored { "monitored" } else { "relay" };
+    let name = mix.name();
+    let monitored = mix != Mix::Plain;
     eprintln!("== {name}: stepping concurrent calls up");
     let mut legs: Vec<Leg> = Vec::new();
     let mut n_calls = 0usize;
@@ -98,14 +99,7 @@ pub fn pbx_capacity(
             break;
         }
         let new: Vec<(String, String, Kind)> = (n_calls..target)
-            .map(|i| {
-                let k = if monitored {
-                    monitored_kind(i)
-                } else {
-                    Kind::Plain
-                };
-                (caller_ext(i), callee_ext(i), k)
-            })
+            .map(|i| (caller_ext(i), callee_ext(i), mix.kind(i)))
             .collect();
         let (ok, mut failed) = place(e, &new, set.ramp_cps, 200, Duration::from_secs(8));
         let (mut new_listeners, mut new_whisperers) = (Vec::new(), Vec::new());
@@ -169,7 +163,7 @@ pub fn pbx_capacity(
         if !pass {
             break;
         }
-        if monitored && Some(target) == paired_at {
+        if mix == Mix::Monitored && Some(target) == paired_at {
             let plan = set.plan;
             let workers = a.workers;
             paired = Some(paired::run(

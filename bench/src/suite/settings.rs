@@ -9,6 +9,7 @@ use std::time::Duration;
 pub const TOOL_PORTS: (u16, u16) = (50000, 59999);
 
 /// The load each scenario steps through, and how long each step is measured.
+#[derive(Clone)]
 pub struct Settings {
     pub steps: Vec<usize>,
     pub mini_steps: Vec<usize>,
