@@ -485,30 +485,7 @@ impl Out {
             scen.push(("25% of calls listened to".into(), l));
         }
         for (name, sc) in scen {
-            s += &format!("\n## {name} (capacity {} calls)\n\n", sc.capacity);
-            s += "| calls | pass | loss % | jitter p99 | latency p50 / p99 / max ms | CPU % | CPU %/call | tool sent late p99 / max ms |\n|---|---|---|---|---|---|---|---|\n";
-            for st in &sc.steps {
-                let j = &st.json;
-                s += &format!(
-                    "| {} | {} | {} | {} | {} / {} / {} | {} | {} | {} / {}{} |\n",
-                    j["calls"],
-                    j["pass"],
-                    j["loss_pct"],
-                    j["jitter_p99_ms"],
-                    j["latency_p50_ms"],
-                    j["latency_p99_ms"],
-                    j["latency_max_ms"],
-                    j["cpu_pct"],
-                    j["cpu_pct_per_call"],
-                    j["tool_send_late_p99_ms"],
-                    j["tool_max_lag_ms"],
-                    if j["tool_behind"] == json!(true) {
-                        " (tool behind)"
-                    } else {
-                        ""
-                    }
-                );
-            }
+            super::report::steps_table(&mut s, &name, sc);
         }
         s
     }

@@ -298,26 +298,7 @@ fn markdown(full: &Value, scen: [&Option<Scenario>; 3]) -> String {
         }
     }
     for sc in scen.into_iter().flatten() {
-        s += &format!("\n## {} (capacity {} calls)\n\n", sc.name, sc.capacity);
-        s += "| calls | pass | loss % | jitter p99 ms | latency p50 / p99 ms | CPU % | CPU %/call | RSS KiB | tool CPU % | setup failures |\n";
-        s += "|---|---|---|---|---|---|---|---|---|---|\n";
-        for st in &sc.steps {
-            let j = &st.json;
-            s += &format!(
-                "| {} | {} | {} | {} | {} / {} | {} | {} | {} | {} | {} |\n",
-                j["calls"],
-                j["pass"],
-                j["loss_pct"],
-                j["jitter_p99_ms"],
-                j["latency_p50_ms"],
-                j["latency_p99_ms"],
-                j["cpu_pct"],
-                j["cpu_pct_per_call"],
-                j["rss_kib"],
-                j["tool_cpu_pct"],
-                j["setup_failures"]
-            );
-        }
+        steps_table(&mut s, sc.name, sc);
     }
     for (key, store) in [("setup", "SQLite"), ("setup_postgres", "PostgreSQL")] {
         setup_table(&mut s, &full[key], store);
@@ -329,6 +310,38 @@ fn markdown(full: &Value, scen: [&Option<Scenario>; 3]) -> String {
         }
     }
     s
+}
+
+/// One scenario's steps as a Markdown table under `## <title>`.
+pub(super) fn steps_table(s: &mut String, title: &str, sc: &Scenario) {
+    *s += &format!("\n## {title} (capacity {} calls)\n\n", sc.capacity);
+    *s += "| calls | pass | loss % | jitter p99 ms | latency p50 / p99 / max ms | CPU % | CPU %/call | RSS KiB | tool CPU % | tool sent late p99 / max ms | setup failures |\n";
+    *s += "|---|---|---|---|---|---|---|---|---|---|---|\n";
+    for st in &sc.steps {
+        let j = &st.json;
+        *s += &format!(
+            "| {} | {} | {} | {} | {} / {} / {} | {} | {} | {} | {} | {} / {}{} | {} |\n",
+            j["calls"],
+            j["pass"],
+            j["loss_pct"],
+            j["jitter_p99_ms"],
+            j["latency_p50_ms"],
+            j["latency_p99_ms"],
+            j["latency_max_ms"],
+            j["cpu_pct"],
+            j["cpu_pct_per_call"],
+            j["rss_kib"],
+            j["tool_cpu_pct"],
+            j["tool_send_late_p99_ms"],
+            j["tool_max_lag_ms"],
+            if j["tool_behind"] == json!(true) {
+                " (tool behind)"
+            } else {
+                ""
+            },
+            j["setup_failures"]
+        );
+    }
 }
 
 fn setup_table(s: &mut String, setup: &Value, store: &str) {
