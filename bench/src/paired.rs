@@ -85,7 +85,8 @@ impl Spies {
         legs: &mut Vec<Leg>,
         cps: f64,
     ) -> usize {
-        let (ok, failed) = crate::calls::place(e, specs, cps, 100, Duration::from_secs(8));
+        let (ok, failed) =
+            e.with_own_sockets(|e| crate::calls::place(e, specs, cps, 100, Duration::from_secs(8)));
         for (_, id) in ok {
             if let Some(c) = e.out.get_mut(&id) {
                 if let (Some(s), Some(r)) = (c.rtp.take(), c.remote_rtp) {

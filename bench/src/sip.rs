@@ -346,6 +346,9 @@ pub struct Engine {
     caller_addr: SocketAddr,
     callee_addr: SocketAddr,
     pub ports: Ports,
+    /// While set, every call's RTP socket (placed or answered) is one of these,
+    /// shared with other calls; see `rtp::RtpPool`.
+    pub rtp_pool: Option<crate::rtp::RtpPool>,
     seq: u64,
     txs: HashMap<(String, u32), ClientTx>,
     pub out: HashMap<String, OutCall>,
@@ -388,6 +391,7 @@ impl Engine {
             caller_addr,
             callee_addr,
             ports,
+            rtp_pool: None,
             seq: 0,
             txs: HashMap::new(),
             out: HashMap::new(),
@@ -553,9 +557,26 @@ impl Engine {
         Some((c.cseq, m.into_bytes()))
     }
 
+    /// A call's RTP socket: one of the pool's while there is one, else its own.
+    fn rtp_socket(&mut self) -> std::io::Result<UdpSocket> {
+        match &mut self.rtp_pool {
+            Some(p) => p.next(),
+            None => self.ports.bind(),
+        }
+    }
+
+    /// Calls `f` with every call it places getting an RTP socket of its own (a
+    /// supervisor's leg hears a mix without the stamps that say whose it is).
+    pub fn with_own_sockets<R>(&mut self, f: impl FnOnce(&mut Engine) -> R) -> R {
+        let pool = self.rtp_pool.take();
+        let r = f(self);
+        self.rtp_pool = pool;
+        r
+    }
+
     /// Place a call from `user` to `target` (a dialplan extension); returns its Call-ID.
     pub fn call(&mut self, user: &str, secret: &str, target: &str) -> Option<String> {
-        let rtp = self.ports.bind().ok()?;
+        let rtp = self.rtp_socket().ok()?;
         let n = self.id();
         let call_id = format!("call-{}-{n}", std::process::id());
         let uri = format!("sip:{target}@{}", self.pbx);
@@ -980,7 +1001,7 @@ impl Engine {
                 if self.inc_by_ext.contains_key(&ext) {
                     self.rung_while_busy += 1;
                 }
-                let Ok(rtp) = self.ports.bind() else {
+                let Ok(rtp) = self.rtp_socket() else {
                     let r = self.reply(&m, 503, "No Ports", Some("x"), "", "");
                     self.send(CALLEE, &r, from);
                     return;

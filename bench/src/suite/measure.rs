@@ -118,6 +118,7 @@ pub fn judge(
         "tool_behind": tool_behind,
         "latency_max_ms": ms(all.latency.max_ms()),
         "send_errors": stats.send_errors,
+        "unattributed_packets": stats.unattributed,
         "by_kind": stats_json(stats),
     });
     eprintln!(

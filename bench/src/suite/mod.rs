@@ -21,7 +21,7 @@ mod soak;
 
 use crate::calls::{callee_ext, monitored_kind, Mix, CALLERS, SECRET};
 use crate::proc::machine;
-use crate::rtp::Kind;
+use crate::rtp::{Kind, RtpPool};
 use crate::sip::{Engine, Ports};
 use crate::Args;
 use anyhow::{Context, Result};
@@ -29,7 +29,7 @@ use pbx::{make_db, Pbx};
 use report::Results;
 use scenario::{minimal_capacity, pbx_capacity};
 use serde_json::json;
-use settings::{settings, TOOL_PORTS};
+use settings::{settings, RTP_POOL, TOOL_PORTS};
 use setup::setup_rate;
 use std::time::{Duration, Instant};
 
@@ -276,6 +276,7 @@ fn with_pbx(
     let mut pbx = Pbx::start(a, work, db)?;
     let r = (|| -> Result<()> {
         let mut e = Engine::new(pbx.sip, Ports::new(TOOL_PORTS.0, TOOL_PORTS.1))?;
+        e.rtp_pool = Some(RtpPool::new(RTP_POOL, || e.ports.bind())?);
         let ok = e.register_all(callees, 100);
         eprintln!(
             "registered {ok}/{} callees ({})",

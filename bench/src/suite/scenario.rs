@@ -3,10 +3,10 @@
 //! minimal relay that sets the bar.
 
 use super::measure::{judge, measure_step, StepOut};
-use super::settings::{Settings, TOOL_PORTS};
+use super::settings::{Settings, RTP_POOL, TOOL_PORTS};
 use crate::calls::{callee_ext, caller_ext, place, super_ext, Mix};
 use crate::paired;
-use crate::rtp::{Kind, Leg};
+use crate::rtp::{Kind, Leg, RtpPool};
 use crate::sip::{Engine, Ports};
 use crate::Args;
 use anyhow::{bail, Context, Result};
@@ -222,6 +222,7 @@ pub fn minimal_capacity(a: &Args, set: &Settings, t_end: Instant) -> Result<Scen
     }
     let pid = child.id();
     let mut ports = Ports::new(TOOL_PORTS.0, TOOL_PORTS.1);
+    let mut pool = RtpPool::new(RTP_POOL, || ports.bind())?;
     let mut legs = Vec::new();
     let mut steps = Vec::new();
     let mut n = 0;
@@ -232,7 +233,7 @@ pub fn minimal_capacity(a: &Args, set: &Settings, t_end: Instant) -> Result<Scen
         let mut failed = 0;
         for k in n..target {
             let (a_port, b_port) = (relay_ports[2 * k], relay_ports[2 * k + 1]);
-            match (ports.bind(), ports.bind()) {
+            match (pool.next(), pool.next()) {
                 (Ok(s1), Ok(s2)) => {
                     legs.push(Leg::new(
                         s1,

@@ -8,6 +8,10 @@ use std::time::Duration;
 /// The tool's own RTP ports (kept away from the e2e tests' 40000-49900).
 pub const TOOL_PORTS: (u16, u16) = (50000, 59999);
 
+/// Sockets the calls of a capacity scenario share in the tool (each sends and reads
+/// for many legs in one system call; see `rtp::RtpPool`).
+pub const RTP_POOL: usize = 64;
+
 /// The load each scenario steps through, and how long each step is measured.
 #[derive(Clone)]
 pub struct Settings {
