@@ -78,16 +78,38 @@ class Baresip:
         (self.dir / "accounts").write_text(f"<{uri}>;" + ";".join(params) + "\n")
         self.proc = None
 
-    def start(self, timeout=10.0):
-        self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(
-            ["baresip", "-f", str(self.dir), "-v"],
-            stdin=subprocess.PIPE,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-        self.wait_log(r"baresip is ready", timeout)
+    def start(self, timeout=10.0, repick_port=None):
+        """Start baresip and wait until it is ready. ``repick_port`` (a function
+        giving a free port) lets a start whose SIP port was taken between
+        choosing it and binding it (another process's ephemeral socket) try
+        again on a new port, up to three times."""
+        for attempt in range(3):
+            self._log = open(self.log_path, "wb")
+            self.proc = subprocess.Popen(
+                ["baresip", "-f", str(self.dir), "-v"],
+                stdin=subprocess.PIPE,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+            )
+            try:
+                self.wait_log(r"baresip is ready", timeout)
+                return self
+            except AssertionError:
+                taken = "Address already in use" in self.log()
+                if not (taken and repick_port and attempt < 2):
+                    raise
+                self._log.close()
+                self._use_sip_port(repick_port())
         return self
+
+    def _use_sip_port(self, port):
+        config = self.dir / "config"
+        old = f"sip_listen 127.0.0.1:{self.sip_port}"
+        config.write_text(config.read_text().replace(old, f"sip_listen 127.0.0.1:{port}"))
+        if not self.server:
+            accounts = self.dir / "accounts"
+            accounts.write_text(accounts.read_text().replace(f"127.0.0.1:{self.sip_port}", f"127.0.0.1:{port}"))
+        self.sip_port = port
 
     def log(self):
         try:

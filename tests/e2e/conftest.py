@@ -75,14 +75,18 @@ def free_port(udp_too=True, tcp_too=True):
                     continue
                 finally:
                     u.close()
-            # SIPp/baresip may use port+1 (TLS): keep it free too
-            n = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            try:
-                n.bind(("127.0.0.1", port + 1))
-            except OSError:
+            # SIPp/baresip may use port+1 (TLS over TCP): keep it free too
+            taken = False
+            for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+                n = socket.socket(socket.AF_INET, kind)
+                try:
+                    n.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    taken = True
+                finally:
+                    n.close()
+            if taken:
                 continue
-            finally:
-                n.close()
             return port
         finally:
             t.close()
