@@ -41,7 +41,7 @@ pub(crate) struct Processing {
     /// MixMonitors recording this bridge's channels.
     pub recorders: Vec<MixMonitor>,
     /// Where a supervisor's voice is copied on its way to the mixer.
-    scratch: Frame,
+    scratch: Box<Frame>,
 }
 
 /// Per-leg output of one tick, ready to encode and send: `None` for a phone whose
@@ -57,7 +57,7 @@ impl Processing {
             mixer: CallMixer::new(),
             supervisors: Vec::new(),
             recorders: Vec::new(),
-            scratch: Frame::silence(),
+            scratch: Box::new(Frame::silence()),
         }
     }
 

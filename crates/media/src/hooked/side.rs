@@ -36,13 +36,16 @@ impl Player {
 }
 
 pub(crate) struct SideProc {
-    pub jitter: JitterBuffer,
+    /// Boxed, as the detector below: the decode path's state (a kilobyte and more)
+    /// stays off the lines the forwarding path reads for every packet (see
+    /// `Relay`).
+    pub jitter: Box<JitterBuffer>,
     pub codec: AudioCodec,
     pub dtmf_pt: Option<u8>,
     /// `codec` was set from this leg's SDP (until then the relay never transcodes).
     pub negotiated: bool,
     rfc4733: Rfc4733Receiver,
-    inband: InbandDetector,
+    inband: Box<InbandDetector>,
     /// The PBX terminates this leg's media (it answered the call itself): decode what
     /// the phone sends (in-band DTMF) and keep sending it audio.
     pub local: bool,
@@ -73,12 +76,12 @@ pub(crate) struct SideProc {
 impl SideProc {
     pub fn new() -> SideProc {
         SideProc {
-            jitter: JitterBuffer::new(JitterConfig::default()),
+            jitter: Box::new(JitterBuffer::new(JitterConfig::default())),
             codec: AudioCodec::Pcmu,
             dtmf_pt: None,
             negotiated: false,
             rfc4733: Rfc4733Receiver::new(8000),
-            inband: InbandDetector::new(),
+            inband: Box::new(InbandDetector::new()),
             local: false,
             released: false,
             player: None,

@@ -56,7 +56,7 @@ pub(crate) struct Relay {
     /// of the other phone's packets.
     proc: Processing,
     /// What the last tick made, until the caller polls it.
-    generated: Generated,
+    generated: Box<Generated>,
 }
 
 /// Counts a packet that goes nowhere.
@@ -72,7 +72,7 @@ impl Relay {
             host: (!host.is_unspecified()).then_some(host),
             shared,
             proc: Processing::new(),
-            generated: Generated::new(),
+            generated: Box::new(Generated::new()),
         }
     }
 
