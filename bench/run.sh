@@ -47,7 +47,7 @@ fi
 
 budget=630
 [ ${#quick[@]} -gt 0 ] && budget=130
-[ "$pinned" = 1 ] && budget=2400
+[ "$pinned" = 1 ] && budget=3000
 rc=0
 timeout --signal=TERM $((budget + 60)) target/release/spyload \
   --spygroup target/release/spygroup \

@@ -35,7 +35,8 @@ pub struct Args {
     /// tool has one core and a second thread would only take turns with the first).
     #[arg(long, default_value_t = 0)]
     pub workers: usize,
-    /// Run only these parts (comma-separated: relay, setup, monitor, mini, queue).
+    /// Run only these parts (comma-separated: relay, setup, monitor, mini, queue;
+    /// listen, 25% of calls listened to, runs only when named).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Upper bound on concurrent calls in the PBX scenarios.

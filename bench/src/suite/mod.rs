@@ -77,7 +77,7 @@ pub fn run(a: &Args) -> Result<()> {
     let supers = (0..max_calls)
         .filter(|&i| matches!(monitored_kind(i), Kind::Listen | Kind::Whisper))
         .count();
-    let need_pbx = want(a, "relay") || want(a, "setup") || want(a, "monitor");
+    let need_pbx = want(a, "relay") || want(a, "setup") || want(a, "monitor") || listen_wanted(a);
     if need_pbx {
         eprintln!(
             "creating {} extensions with `spygroup ext add`",
@@ -133,6 +133,13 @@ pub fn run(a: &Args) -> Result<()> {
                 res.listen_latency = q(Kind::Listen);
             }
             res.monitored = Some(s);
+        })?;
+    }
+    if listen_wanted(a) {
+        let db = work.join("listen.db");
+        std::fs::copy(&template, &db)?;
+        with_pbx(a, &work, &sqlite_url(&db), &callees, |e, pid, _| {
+            res.listen = Some(pbx_capacity(a, &set, e, pid, Mix::Listen25, t_end));
         })?;
     }
     if want(a, "mini") {
@@ -321,4 +328,10 @@ fn sqlite_url(path: &std::path::Path) -> String {
 
 fn want(a: &Args, part: &str) -> bool {
     a.only.is_empty() || a.only.iter().any(|p| p == part)
+}
+
+/// 25% of calls listened to on its own: only when named (the full run measures
+/// monitoring with the paired windows of `monitor`; the per-core run has its own).
+fn listen_wanted(a: &Args) -> bool {
+    a.only.iter().any(|p| p == "listen")
 }

@@ -22,9 +22,13 @@ use serde_json::{json, Value};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// Where each measured round's grid sits, as fractions of the probe's limit.
-const GRID: [f64; 16] = [
-    0.25, 0.5, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15, 1.2, 1.25, 1.3, 1.4, 1.5,
+/// Where each measured round's grid sits, as fractions of the probe's limit: 5%
+/// apart from 60% on, since the probe's 2 s windows place the limit only roughly
+/// and a round's first failing step (noise included) ends it; a coarser grid there
+/// gave capacities 39% apart for one such failure.
+const GRID: [f64; 20] = [
+    0.25, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15, 1.2, 1.25, 1.3,
+    1.35, 1.4, 1.5,
 ];
 /// The probe's coarse climb (both systems), up to what the ports allow.
 const PROBE_STEPS: [usize; 11] = [
@@ -51,10 +55,25 @@ pub fn cap(a: &Args) -> usize {
 }
 
 /// The probe's estimate of where a system stops: between its last passing and its
-/// first failing step (the last passing one when none failed).
+/// first failing step (the last passing one when none failed). A step where the
+/// tool fell behind ends the climb as a failure does: what passed there says
+/// little about the system, and a limit placed above it put the rounds' grids too
+/// high.
 fn probe_limit(s: &Scenario) -> usize {
-    let fail = s.steps.iter().find(|st| !st.pass).map(|st| st.calls);
-    match (s.capacity, fail) {
+    let end = s
+        .steps
+        .iter()
+        .position(|st| !st.pass || st.json["tool_behind"] == json!(true));
+    let fail = end.map(|i| s.steps[i].calls);
+    let last_pass = match end {
+        Some(i) => s.steps[..i]
+            .iter()
+            .rev()
+            .find(|st| st.pass)
+            .map_or(0, |st| st.calls),
+        None => s.capacity,
+    };
+    match (last_pass, fail) {
         (0, Some(f)) => f / 2,
         (c, Some(f)) => (c + f) / 2,
         (c, None) => c,
@@ -505,12 +524,51 @@ mod tests {
     #[test]
     fn the_grid_is_fine_around_the_limit_and_bounded() {
         let g = grid(2000, MAX_CALLS);
-        assert_eq!(g[..4], [500, 1000, 1400, 1600]);
+        assert_eq!(g[..6], [500, 1000, 1200, 1300, 1400, 1500]);
         assert!(g.contains(&1900) && g.contains(&2000) && g.contains(&2100));
         assert!(g.windows(2).all(|w| w[0] < w[1]), "{g:?}");
         assert_eq!(*grid(4000, MAX_CALLS).last().unwrap(), MAX_CALLS);
         assert_eq!(*grid(4000, 1000).last().unwrap(), 1000);
         assert!(grid(10, MAX_CALLS).iter().all(|&n| n >= 50));
+    }
+
+    fn scenario(steps: &[(usize, bool, bool)]) -> Scenario {
+        let steps: Vec<StepOut> = steps
+            .iter()
+            .map(|&(calls, pass, behind)| StepOut {
+                calls,
+                pass,
+                json: json!({ "tool_behind": behind }),
+                cpu: 0.0,
+                rss: None,
+                stats: Default::default(),
+            })
+            .collect();
+        let capacity = steps
+            .iter()
+            .take_while(|s| s.pass)
+            .last()
+            .map_or(0, |s| s.calls);
+        Scenario {
+            name: "relay",
+            steps,
+            capacity,
+            paired: None,
+        }
+    }
+
+    #[test]
+    fn the_probe_stops_where_it_fails_or_the_tool_fell_behind() {
+        let ok = |n| (n, true, false);
+        assert_eq!(
+            probe_limit(&scenario(&[ok(400), ok(800), (1200, false, false)])),
+            1000
+        );
+        // 1600 passed with the tool behind: the limit is below it, not above.
+        let behind = [ok(800), ok(1200), (1600, true, true), (2000, false, true)];
+        assert_eq!(probe_limit(&scenario(&behind)), 1400);
+        assert_eq!(probe_limit(&scenario(&[ok(400), ok(800)])), 800);
+        assert_eq!(probe_limit(&scenario(&[(200, false, false)])), 100);
     }
 
     #[test]

@@ -16,6 +16,8 @@ use std::time::Instant;
 pub struct Results {
     pub relay: Option<Scenario>,
     pub monitored: Option<Scenario>,
+    /// 25% of calls listened to, nothing whispered (`--only listen`).
+    pub listen: Option<Scenario>,
     pub mini: Option<Scenario>,
     /// The set-up rate scenario as it goes into the full JSON.
     pub setup: Option<Value>,
@@ -45,6 +47,7 @@ pub fn write(
     let Results {
         relay,
         monitored,
+        listen,
         mini,
         setup,
         setup_cps,
@@ -159,13 +162,14 @@ pub fn write(
         "summary": latest,
         "relay": relay.as_ref().map(|s| s.json()),
         "monitored": monitored.as_ref().map(|s| s.json()),
+        "listen_25": listen.as_ref().map(|s| s.json()),
         "minimal_relay": mini.as_ref().map(|s| s.json()),
         "setup": setup,
         "setup_postgres": setup_pg,
         "queue": queue,
         "duration_s": (t0.elapsed().as_secs_f64() * 10.0).round() / 10.0,
     });
-    let md = markdown(&full, [&relay, &monitored, &mini]);
+    let md = markdown(&full, [&relay, &monitored, &listen, &mini]);
     println!("{md}");
     if !a.dry {
         std::fs::create_dir_all(&a.out)?;
@@ -275,7 +279,7 @@ pub(super) fn utc_stamp(secs: u64) -> String {
     )
 }
 
-fn markdown(full: &Value, scen: [&Option<Scenario>; 3]) -> String {
+fn markdown(full: &Value, scen: [&Option<Scenario>; 4]) -> String {
     let mut s = String::new();
     let m = &full["machine"];
     s += &format!(
