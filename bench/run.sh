@@ -4,7 +4,7 @@
 #   bench/run.sh            full run (< 10 minutes)
 #   bench/run.sh --quick    short run (< 2 minutes)
 #   bench/run.sh --pinned   per core: spygroup and the minimal relay on CPU 0, the
-#                           load tool on CPU 1, in turn, 3 rounds (about 25 minutes;
+#                           load tool on CPU 1, in turn, 3 rounds (about 13 minutes;
 #                           --rounds N); results in bench/results/<stamp>-pinned.*
 # Extra arguments go to spyload (see `target/release/spyload --help`).
 # All traffic stays on 127.0.0.1; every step is bounded in time and call count.
