@@ -51,6 +51,21 @@ pub struct StepOut {
     pub stats: Stats,
 }
 
+impl StepOut {
+    /// The tool sent late in this step (`tool_behind` in the results).
+    pub fn tool_behind(&self) -> bool {
+        tool_behind(&self.stats)
+    }
+}
+
+/// The tool's own send lateness reached `TOOL_SEND_LATE_P99_MAX_MS` at p99.
+fn tool_behind(stats: &Stats) -> bool {
+    stats
+        .send_late
+        .quantile_ms(0.99)
+        .is_some_and(|l| l >= TOOL_SEND_LATE_P99_MAX_MS)
+}
+
 /// Run the RTP measurement on `legs` while the SIP engine keeps answering, and read
 /// the CPU% of `pid` over the window.
 pub fn measure_step(
@@ -98,7 +113,7 @@ pub fn judge(
     let jit = all.jitter.quantile_ms(0.99).unwrap_or(f64::INFINITY);
     let pass = failed == 0 && all.sent > 0 && loss < LOSS_MAX && jit < JITTER_P99_MAX_MS;
     let late_p99 = stats.send_late.quantile_ms(0.99);
-    let tool_behind = late_p99.is_some_and(|l| l >= TOOL_SEND_LATE_P99_MAX_MS);
+    let tool_behind = tool_behind(stats);
     let json = json!({
         "calls": calls,
         "setup_failures": failed,

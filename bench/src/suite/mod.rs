@@ -77,7 +77,7 @@ pub fn run(a: &Args) -> Result<()> {
     let supers = (0..max_calls)
         .filter(|&i| matches!(monitored_kind(i), Kind::Listen | Kind::Whisper))
         .count();
-    let need_pbx = want(a, "relay") || want(a, "setup") || want(a, "monitor") || listen_wanted(a);
+    let need_pbx = want(a, "relay") || want(a, "setup") || want(a, "monitor") || want(a, "listen");
     if need_pbx {
         eprintln!(
             "creating {} extensions with `spygroup ext add`",
@@ -135,7 +135,7 @@ pub fn run(a: &Args) -> Result<()> {
             res.monitored = Some(s);
         })?;
     }
-    if listen_wanted(a) {
+    if want(a, "listen") {
         let db = work.join("listen.db");
         std::fs::copy(&template, &db)?;
         with_pbx(a, &work, &sqlite_url(&db), &callees, |e, pid, _| {
@@ -327,11 +327,14 @@ fn sqlite_url(path: &std::path::Path) -> String {
 }
 
 fn want(a: &Args, part: &str) -> bool {
-    a.only.is_empty() || a.only.iter().any(|p| p == part)
+    if a.only.is_empty() {
+        !OPT_IN.contains(&part)
+    } else {
+        a.only.iter().any(|p| p == part)
+    }
 }
 
-/// 25% of calls listened to on its own: only when named (the full run measures
-/// monitoring with the paired windows of `monitor`; the per-core run has its own).
-fn listen_wanted(a: &Args) -> bool {
-    a.only.iter().any(|p| p == "listen")
-}
+/// Parts that run only when `--only` names them: `listen` (25% of calls listened
+/// to on its own; the full run measures monitoring with the paired windows of
+/// `monitor`, the per-core run has its own).
+const OPT_IN: [&str; 1] = ["listen"];

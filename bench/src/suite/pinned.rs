@@ -60,10 +60,7 @@ pub fn cap(a: &Args) -> usize {
 /// little about the system, and a limit placed above it put the rounds' grids too
 /// high.
 fn probe_limit(s: &Scenario) -> usize {
-    let end = s
-        .steps
-        .iter()
-        .position(|st| !st.pass || st.json["tool_behind"] == json!(true));
+    let end = s.steps.iter().position(|st| !st.pass || st.tool_behind());
     let fail = end.map(|i| s.steps[i].calls);
     let last_pass = match end {
         Some(i) => s.steps[..i]
@@ -262,12 +259,10 @@ fn cpu_per_call_ratio(relay: &Scenario, mini: &Scenario) -> Option<f64> {
 
 /// Whether the first failing step is the tool's (it sent late), not the relay's.
 fn failed_on_tool(s: &Scenario) -> bool {
-    s.steps.iter().find(|st| !st.pass).is_some_and(|st| {
-        st.stats
-            .send_late
-            .quantile_ms(0.99)
-            .is_some_and(|l| l >= TOOL_SEND_LATE_P99_MAX_MS)
-    })
+    s.steps
+        .iter()
+        .find(|st| !st.pass)
+        .is_some_and(StepOut::tool_behind)
 }
 
 fn curve(label: String, system: System, s: &Scenario) -> Curve {
@@ -535,13 +530,20 @@ mod tests {
     fn scenario(steps: &[(usize, bool, bool)]) -> Scenario {
         let steps: Vec<StepOut> = steps
             .iter()
-            .map(|&(calls, pass, behind)| StepOut {
-                calls,
-                pass,
-                json: json!({ "tool_behind": behind }),
-                cpu: 0.0,
-                rss: None,
-                stats: Default::default(),
+            .map(|&(calls, pass, behind)| {
+                let mut stats = crate::rtp::Stats::default();
+                // The tool 6 ms late at p99, or on time.
+                stats
+                    .send_late
+                    .add(if behind { 6_000_000 } else { 100_000 });
+                StepOut {
+                    calls,
+                    pass,
+                    json: Value::Null,
+                    cpu: 0.0,
+                    rss: None,
+                    stats,
+                }
             })
             .collect();
         let capacity = steps
