@@ -22,6 +22,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from conftest import free_port
+
 
 def available():
     return shutil.which("baresip") is not None and Path("/usr/lib/baresip/modules/ausine.so").exists()
@@ -36,12 +38,20 @@ class Baresip:
         self.sip_port = sip_port
         self.server = server
         self.log_path = self.dir / "baresip.log"
-        rtp_lo, rtp_hi = rtp_range
+        self._secret, self._rtp_range, self._tone = secret, rtp_range, tone
+        self._answer_auto, self._transport, self._mediaenc = answer_auto, transport, mediaenc
+        self._write_files()
+        self.proc = None
+
+    def _write_files(self):
+        """baresip's config and accounts for the current ``sip_port``."""
+        rtp_lo, rtp_hi = self._rtp_range
+        mediaenc = self._mediaenc
         (self.dir / "config").write_text(
             "\n".join(
                 [
                     "poll_method epoll",
-                    f"sip_listen 127.0.0.1:{sip_port}",
+                    f"sip_listen 127.0.0.1:{self.sip_port}",
                     "net_interface 127.0.0.1",
                     f"rtp_ports {rtp_lo}-{rtp_hi}",
                     "module_path /usr/lib/baresip/modules",
@@ -53,7 +63,7 @@ class Baresip:
                     "module_tmp uuid.so",  # +sip.instance, as baresip's own default config
                     "module_tmp account.so",
                     "module_app menu.so",
-                    f"audio_source ausine,{tone}",
+                    f"audio_source ausine,{self._tone}",
                     "ausrc_srate 48000",
                     "ausrc_channels 2",
                     "audio_player ausine,0",
@@ -63,27 +73,26 @@ class Baresip:
                 ]
             )
         )
-        host = server or f"127.0.0.1:{sip_port}"
+        host = self.server or f"127.0.0.1:{self.sip_port}"
         params = ["audio_codecs=PCMU/8000/1,PCMA/8000/1"]
         if mediaenc:
             # srtp (optional), srtp-mand (RTP/SAVP only), srtp-mandf (SAVPF)
             params.append(f"mediaenc={mediaenc}")
-        if answer_auto:
+        if self._answer_auto:
             params.append("answermode=auto")
-        if server:
-            params += [f"auth_pass={secret}", "regint=300"]
+        if self.server:
+            params += [f"auth_pass={self._secret}", "regint=300"]
         else:
             params.append("regint=0")
+        transport = self._transport
         uri = f"sip:{self.ext}@{host}" + (f";transport={transport}" if transport else "")
         (self.dir / "accounts").write_text(f"<{uri}>;" + ";".join(params) + "\n")
-        self.proc = None
 
-    def start(self, timeout=10.0, repick_port=None):
-        """Start baresip and wait until it is ready. ``repick_port`` (a function
-        giving a free port) lets a start whose SIP port was taken between
-        choosing it and binding it (another process's ephemeral socket) try
-        again on a new port, up to three times."""
-        for attempt in range(3):
+    def start(self, timeout=10.0, attempts=3):
+        """Start baresip and wait until it is ready. A start whose SIP port was
+        taken between choosing it and binding it (another process's ephemeral
+        socket) tries again on a new free port, ``attempts`` times in all."""
+        for attempt in range(attempts):
             self._log = open(self.log_path, "wb")
             self.proc = subprocess.Popen(
                 ["baresip", "-f", str(self.dir), "-v"],
@@ -95,21 +104,12 @@ class Baresip:
                 self.wait_log(r"baresip is ready", timeout)
                 return self
             except AssertionError:
-                taken = "Address already in use" in self.log()
-                if not (taken and repick_port and attempt < 2):
+                if "Address already in use" not in self.log() or attempt == attempts - 1:
                     raise
                 self._log.close()
-                self._use_sip_port(repick_port())
-        return self
-
-    def _use_sip_port(self, port):
-        config = self.dir / "config"
-        old = f"sip_listen 127.0.0.1:{self.sip_port}"
-        config.write_text(config.read_text().replace(old, f"sip_listen 127.0.0.1:{port}"))
-        if not self.server:
-            accounts = self.dir / "accounts"
-            accounts.write_text(accounts.read_text().replace(f"127.0.0.1:{self.sip_port}", f"127.0.0.1:{port}"))
-        self.sip_port = port
+                self.sip_port = free_port()
+                self._write_files()
+        raise AssertionError("baresip: no start attempted")
 
     def log(self):
         try:

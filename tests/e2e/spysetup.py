@@ -132,7 +132,7 @@ def baresip_ext(pbx, ua, workdir, num, tone, exists=False):
         sip_port=free_port(), rtp_range=free_udp_range(size=40, lo=50000, hi=59000), tone=tone,
     )  # fmt: skip
     try:
-        b.start(repick_port=free_port)
+        b.start()
         b.wait_registered(10, pump=ua.poll)
     except BaseException:
         b.stop()

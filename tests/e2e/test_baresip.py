@@ -20,7 +20,7 @@ def make_baresip(tmp_path, request):
         rtp = free_udp_range(size=40, lo=50000, hi=59000)
         b = baresip.Baresip(tmp_path / f"baresip-{ext}", ext, sip_port=free_port(), rtp_range=rtp, **kw)
         made.append(b)
-        return b.start(repick_port=free_port)
+        return b.start()
 
     yield factory
     for b in made:

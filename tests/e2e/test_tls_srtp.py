@@ -270,7 +270,7 @@ def test_baresip_over_tls_with_srtp(tls_pbx, ua, make_phone, tones, tmp_path):
     br = baresip.Baresip(tmp_path / "br", "102", SECRETS["102"], server=tls_pbx.tls_addr,
                          sip_port=free_port(), rtp_range=rtp, tone=1000, transport="tls",
                          mediaenc="srtp-mand")  # fmt: skip
-    br.start(repick_port=free_port)
+    br.start()
     try:
         br.wait_registered(10, pump=ua.poll)
         call = a.call("102")
