@@ -61,8 +61,9 @@ class UA:
         self.phones: list[Phone] = []
         self.all_calls = weakref.WeakSet()
         # Phones' RTP ports: a block of our own, away from the PBX's range
-        # (conftest keeps the PBX in 40000-49999).
-        self.media_port_base = media_port_base or random.randrange(30000, 38000, 2)
+        # (conftest keeps the PBX in 40000-49999; a block wraps after 4000 ports,
+        # so it starts below 36000 to end below 40000).
+        self.media_port_base = media_port_base or random.randrange(30000, 36000, 2)
         self._media_next = self.media_port_base
 
         ep = pj.Endpoint()

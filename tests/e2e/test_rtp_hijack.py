@@ -43,9 +43,29 @@ ATTACK_HZ = 3100
 FREQS = (400, 1000, 1500, ATTACK_HZ)
 
 
+def udp_outside_range(pbx):
+    """A UDP socket on 127.0.0.1 whose port is not in the PBX's RTP range.
+
+    The range is picked free but not reserved, and the kernel's ephemeral ports
+    overlap it: an attacker bound inside the range sprays itself (and reads its own
+    tone back as if the PBX had sent it), a caller's RTP port inside it is sprayed
+    by the attacker directly. Neither says anything about the PBX."""
+    held = []
+    try:
+        for _ in range(50):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.bind(("127.0.0.1", 0))
+            if not pbx.rtp_lo <= sock.getsockname()[1] <= pbx.rtp_hi + 1:
+                return sock
+            held.append(sock)  # keep it bound so the next bind gets another port
+        raise RuntimeError("no UDP port outside the PBX's RTP range")
+    finally:
+        for s in held:
+            s.close()
+
+
 def start_attacker(pbx, tmp_path, name="attacker"):
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
+    sock = udp_outside_range(pbx)
     return RtpPeer.start(
         sock, range_targets(pbx.rtp_lo, pbx.rtp_hi), tmp_path, name, freq=ATTACK_HZ
     )
@@ -112,8 +132,7 @@ class RawCaller:
 
     def __init__(self, pbx, rtp_port):
         self.pbx = pbx
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock = udp_outside_range(pbx)
         self.sock.setblocking(False)
         self.port = self.sock.getsockname()[1]
         self.rtp_port = rtp_port
@@ -208,8 +227,7 @@ def test_a_caller_that_sends_late_keeps_its_leg_and_the_callee_never_hears_the_s
     sprays first. The callee's audio goes to the caller's SDP address meanwhile."""
     b = make_phone("102", server=pbx.sip_addr, tone=tones[1000], answer=None)
     assert b.register() == 200
-    rtp_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    rtp_sock.bind(("127.0.0.1", 0))
+    rtp_sock = udp_outside_range(pbx)
     caller = RawCaller(pbx, rtp_sock.getsockname()[1])
     pbx.cli_live("trunk", "add", "carrier", "--host", f"127.0.0.1:{caller.port}")
     attacker = start_attacker(pbx, tmp_path)
