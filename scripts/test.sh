@@ -8,8 +8,9 @@
 #   SKIP_BENCH=1 scripts/test.sh              no benchmark smoke run
 #
 # Installs what the end-to-end tests need when missing: Debian's sip-tester (SIPp),
-# sox and baresip (as root, or through sudo), and a Python venv at tests/e2e/.venv
-# with pytest, numpy, pjsua2-python, websocket-client and sipvicious (the attacker).
+# sox, baresip and chromium (as root, or through sudo), and a Python venv at tests/e2e/.venv
+# with pytest, numpy, pjsua2-python, websocket-client, sipvicious (the attacker) and
+# playwright (it drives the system Chromium: no browser download).
 #
 # PostgreSQL: the store tests run on SQLite and, when SPYGROUP_TEST_POSTGRES_URL is
 # set, on that PostgreSQL server too. Unless it is already set, this script installs
@@ -22,7 +23,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 VENV="$ROOT/tests/e2e/.venv"
-PY_DEPS=(pytest numpy "pjsua2-python==2.15.1.post1" websocket-client "sipvicious==0.3.8")
+PY_DEPS=(pytest numpy "pjsua2-python==2.15.1.post1" websocket-client "sipvicious==0.3.8" "playwright==1.65.3")
 START=$(date +%s)
 
 declare -a STEP_NAMES=() STEP_RESULTS=() STEP_TIMES=()
@@ -81,10 +82,12 @@ install_system_deps() {
     command -v baresip >/dev/null 2>&1 || missing+=(baresip)
     # The TLS tests make their certificates with openssl.
     command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+    # The console's tests drive Debian's Chromium through Playwright (no browser download).
+    command -v chromium >/dev/null 2>&1 || missing+=(chromium)
     # The bench's charts (bench/src/suite/plot.rs) read this font at run time.
     [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
     if [ "${#missing[@]}" -eq 0 ]; then
-        echo "sipp, sox, baresip, openssl and fonts-dejavu-core present"
+        echo "sipp, sox, baresip, openssl, chromium and fonts-dejavu-core present"
         return 0
     fi
     echo "installing: ${missing[*]}"
@@ -108,7 +111,7 @@ pick_python() {
 
 install_python_deps() {
     if [ -x "$VENV/bin/python" ] &&
-        "$VENV/bin/python" -c 'import pytest, numpy, pjsua2, websocket, sipvicious' 2>/dev/null; then
+        "$VENV/bin/python" -c 'import pytest, numpy, pjsua2, websocket, sipvicious, playwright' 2>/dev/null; then
         echo "venv ready: $VENV"
         return 0
     fi

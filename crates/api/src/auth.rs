@@ -41,9 +41,17 @@ pub(crate) fn required_scope(method: &Method, path: &str) -> TokenScope {
     }
 }
 
-/// The bearer secret from `Authorization`, or from `?token=` on the event stream
-/// (browsers cannot set headers on a WebSocket).
-fn presented_secret(req: &Request, path: &str) -> Result<Option<String>, Failure> {
+/// What a request presented to authenticate.
+pub(crate) enum Presented {
+    /// `Authorization: Bearer <token>`, or `?token=` on the event stream
+    /// (browsers cannot set headers on a WebSocket).
+    Bearer(String),
+    /// The console's session cookie (see `console`).
+    Session(String),
+    Nothing,
+}
+
+fn presented(req: &Request, path: &str) -> Result<Presented, Failure> {
     if let Some(value) = req.headers().get(header::AUTHORIZATION) {
         let text = value.to_str().unwrap_or("");
         let (scheme, secret) = text.split_once(' ').unwrap_or((text, ""));
@@ -53,7 +61,7 @@ fn presented_secret(req: &Request, path: &str) -> Result<Option<String>, Failure
                 "the Authorization header must be `Bearer <token>`",
             ));
         }
-        return Ok(Some(secret.to_string()));
+        return Ok(Presented::Bearer(secret.to_string()));
     }
     if path == EVENTS_PATH {
         let query =
@@ -62,9 +70,14 @@ fn presented_secret(req: &Request, path: &str) -> Result<Option<String>, Failure
             )
             .map(|q| q.0)
             .unwrap_or_default();
-        return Ok(query.get("token").filter(|t| !t.is_empty()).cloned());
+        if let Some(t) = query.get("token").filter(|t| !t.is_empty()) {
+            return Ok(Presented::Bearer(t.clone()));
+        }
     }
-    Ok(None)
+    Ok(
+        crate::console::session_cookie(req.headers())
+            .map_or(Presented::Nothing, Presented::Session),
+    )
 }
 
 /// Sent by a browser: browsers put `Origin` on every POST and `Sec-Fetch-*` on
@@ -107,10 +120,25 @@ pub(crate) async fn require_token(
     {
         return next.run(req).await;
     }
-    let presented = presented_secret(&req, &path);
+    let presented = match presented(&req, &path) {
+        Ok(Presented::Session(id)) => {
+            let (method, headers) = (req.method().clone(), req.headers().clone());
+            let token = crate::console::session_token(&state, &id, &method, &headers).await;
+            if token.is_ok() {
+                req.extensions_mut().insert(crate::console::SessionId(id));
+            }
+            token
+        }
+        Ok(Presented::Bearer(secret)) => bearer_token(&state, &secret).await,
+        Ok(Presented::Nothing) => Err(Failure::unauthorized(
+            "this endpoint needs `Authorization: Bearer <token>`; create a token with \
+             `spygroup token create --scope read|supervise|admin`",
+        )),
+        Err(f) => Err(f),
+    };
     let method = req.method().clone();
     let shown = req.uri().path().to_string();
-    match check(&state, presented, &method, &path, &shown).await {
+    match presented.and_then(|token| in_scope(token, &method, &path, &shown)) {
         Ok(token) => {
             req.extensions_mut().insert(Caller(token));
             next.run(req).await
@@ -119,28 +147,27 @@ pub(crate) async fn require_token(
     }
 }
 
-async fn check(
-    state: &ApiState,
-    presented: Result<Option<String>, Failure>,
-    method: &Method,
-    path: &str,
-    shown: &str,
-) -> Result<ApiToken, Failure> {
-    let Some(secret) = presented? else {
-        return Err(Failure::unauthorized(
-            "this endpoint needs `Authorization: Bearer <token>`; create a token with \
-             `spygroup token create --scope read|supervise|admin`",
-        ));
-    };
+/// The token a bearer secret names.
+pub(crate) async fn bearer_token(state: &ApiState, secret: &str) -> Result<ApiToken, Failure> {
     let Some(store) = &state.store else {
         return Err(Failure::new(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             "no database to check API tokens against",
         ));
     };
-    let Some(token) = store.token_verify(&secret).await? else {
-        return Err(Failure::unauthorized("unknown or revoked API token"));
-    };
+    store
+        .token_verify(secret)
+        .await?
+        .ok_or_else(|| Failure::unauthorized("unknown or revoked API token"))
+}
+
+/// The token, if its scope covers the request.
+fn in_scope(
+    token: ApiToken,
+    method: &Method,
+    path: &str,
+    shown: &str,
+) -> Result<ApiToken, Failure> {
     let need = required_scope(method, path);
     if !token.scope.includes(need) {
         return Err(Failure::forbidden(format!(

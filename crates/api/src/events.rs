@@ -1,14 +1,17 @@
 //! `GET /api/v1/events`: the switch's live events over a WebSocket.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use serde_json::{json, Value};
 use tokio::sync::broadcast::{error::RecvError, Receiver};
 
+use crate::console::{SessionId, Sessions};
 use crate::fail::{ErrorBody, Failure};
 use crate::state::ApiState;
 
@@ -24,6 +27,7 @@ use crate::state::ApiState;
               (status = 503, description = "no switch running", body = ErrorBody)))]
 pub(crate) async fn events(
     State(s): State<ApiState>,
+    session: Option<Extension<SessionId>>,
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
     let ws = match ws {
@@ -36,13 +40,31 @@ pub(crate) async fn events(
     };
     // Subscribed before the upgrade completes, so nothing after this request is missed.
     let rx = live.subscribe();
-    ws.on_upgrade(move |socket| pump(socket, rx))
+    let session = session.map(|Extension(SessionId(id))| (s.sessions.clone(), id));
+    ws.on_upgrade(move |socket| pump(socket, rx, session))
 }
 
-/// Forwards events until the client goes away or the switch stops.
-async fn pump(mut socket: WebSocket, mut rx: Receiver<Arc<Value>>) {
+/// How often a stream opened by a console session checks that it still lives.
+const SESSION_CHECK: Duration = Duration::from_secs(1);
+
+/// Forwards events until the client goes away, the switch stops, or the console
+/// session it was opened with ends (signed out, expired, revoked).
+async fn pump(
+    mut socket: WebSocket,
+    mut rx: Receiver<Arc<Value>>,
+    session: Option<(Sessions, String)>,
+) {
+    let mut check = tokio::time::interval(SESSION_CHECK);
     loop {
         tokio::select! {
+            _ = check.tick(), if session.is_some() => {
+                if let Some((sessions, id)) = &session {
+                    if !sessions.alive(id, Instant::now()) {
+                        let _ = socket.send(Message::Close(None)).await;
+                        break;
+                    }
+                }
+            }
             ev = rx.recv() => {
                 let text = match ev {
                     Ok(v) => v.to_string(),

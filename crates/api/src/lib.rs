@@ -1,5 +1,6 @@
 //! The HTTP side of spygroup: health, the REST API under `/api/v1` (OpenAPI document
-//! at `/openapi.json`, recordings' WAV files included), and live events over a WebSocket.
+//! at `/openapi.json`, recordings' WAV files included), live events over a WebSocket,
+//! and the supervisors' web console at `/console`.
 //!
 //! Binding and serving are split ([`bind`] then [`Bound::serve`]) so a busy port
 //! fails the start with a clear message before anything else is launched.
@@ -8,6 +9,7 @@ mod auth;
 mod calls;
 mod conferences;
 mod config;
+mod console;
 mod error;
 mod events;
 mod fail;
@@ -20,7 +22,8 @@ mod state;
 
 pub use error::ApiError;
 pub use live::{
-    Answer, ConfRefused, LiveChannel, LiveView, MonitorFailure, MonitorStart, Pending, Role, Spying,
+    Answer, ConfRefused, LiveChannel, LiveView, MonitorFailure, MonitorStart, Pending, Role,
+    SignedIn, Spying,
 };
 pub use routes::{openapi, router, router_with};
 pub use server::{bind, serve, Bound};

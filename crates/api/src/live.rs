@@ -21,6 +21,9 @@ pub struct LiveChannel {
     pub call: String,
     /// Extension number or trunk name.
     pub endpoint: String,
+    /// The number the party is known by: a caller's caller ID (for a call from a
+    /// trunk, the outside caller's number), a callee's extension.
+    pub number: String,
     /// Every spy group of the channel, sorted, colon-separated.
     pub spygroup: String,
     /// The channel it talks to, if bridged.
@@ -125,6 +128,17 @@ pub trait LiveView: Send + Sync {
         None
     }
 
+    /// Checks an extension's secret for the console's sign-in from `source`,
+    /// under the same locks as SIP digest. `Ok(None)` for every refusal alike.
+    fn sign_in(
+        &self,
+        _extension: &str,
+        _secret: &str,
+        _source: std::net::IpAddr,
+    ) -> Answer<Option<SignedIn>> {
+        Box::pin(async { Ok(None) })
+    }
+
     /// Every lock against guessing in force (digest and PIN).
     fn lockouts(&self) -> Answer<Vec<model::Lockout>> {
         Box::pin(async { Ok(Vec::new()) })
@@ -134,6 +148,15 @@ pub trait LiveView: Send + Sync {
     fn lift_lockout(&self, _id: &str, _by: &str) -> Answer<bool> {
         Box::pin(async { Ok(false) })
     }
+}
+
+/// An extension whose secret checked out at the console's sign-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedIn {
+    pub extension: String,
+    pub name: Option<String>,
+    /// It holds a supervisor grant (only supervisors may use the console this way).
+    pub supervisor: bool,
 }
 
 /// The pending answer of a question to the switch; Err says why it could not answer.

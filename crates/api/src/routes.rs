@@ -19,7 +19,7 @@ use utoipa_axum::routes;
 use crate::config::{agents, db, extensions, groups, queues, rules, supervisors, trunks};
 use crate::fail::{ErrorBody, Failure};
 use crate::state::{ApiState, HealthFn};
-use crate::{auth, calls, conferences, events, recordings, security};
+use crate::{auth, calls, conferences, console, events, recordings, security};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -43,7 +43,11 @@ use crate::{auth, calls, conferences, events, recordings, security};
         (name = "recordings", description = "MixMonitor and ChanSpy recordings: metadata, \
             WAV files; deleting needs an admin token"),
         (name = "security", description = "locks against password and PIN guessing"),
-        (name = "events"), (name = "system")
+        (name = "events"),
+        (name = "console", description = "the web console's sign-in: a session cookie that \
+            stands in for the bearer token on every endpoint (changes also need its \
+            `X-CSRF-Token`)"),
+        (name = "system")
     )
 )]
 struct ApiDoc;
@@ -135,6 +139,11 @@ fn documented(state: &ApiState) -> OpenApiRouter<ApiState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health_handler))
         .routes(routes!(openapi_handler))
+        .routes(routes!(
+            console::sign_in,
+            console::current,
+            console::sign_out
+        ))
         .merge(protected)
 }
 
@@ -205,6 +214,10 @@ pub fn router_with(state: ApiState) -> Router {
     let (router, mut doc) = documented(&state).split_for_parts();
     finish(&mut doc);
     router
+        .route("/console", axum::routing::get(console::index))
+        .route("/console/", axum::routing::get(console::index))
+        .route("/console/app.js", axum::routing::get(console::script))
+        .route("/console/app.css", axum::routing::get(console::style))
         .layer(Extension(Arc::new(doc)))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -36,6 +36,8 @@ pub struct ApiState {
     pub recordings: Option<PathBuf>,
     /// `GET /metrics`; without it the route answers `503`.
     pub metrics: Option<MetricsFn>,
+    /// The web console's signed-in browsers.
+    pub sessions: crate::console::Sessions,
 }
 
 impl ApiState {
@@ -48,6 +50,7 @@ impl ApiState {
             live: None,
             recordings: None,
             metrics: None,
+            sessions: Default::default(),
         }
     }
 }

@@ -73,6 +73,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/recordings/{id}/tracks/{track}"),
     ("get", "/api/v1/events"),
     ("post", "/api/v1/dialplan/reload"),
+    ("post", "/console/session"),
+    ("get", "/console/session"),
+    ("delete", "/console/session"),
 ];
 
 fn documented(doc: &Value) -> BTreeSet<(String, String)> {

@@ -813,6 +813,7 @@ fn channel(name: &str, call: &str, endpoint: &str, role: Role) -> LiveChannel {
         name: name.into(),
         call: call.into(),
         endpoint: endpoint.into(),
+        number: endpoint.into(),
         spygroup: String::new(),
         bridged_to: None,
         queue: None,

@@ -252,6 +252,27 @@ impl Controller {
         Ok(all)
     }
 
+    /// Checks an extension's secret for the web console (see `Switch::sign_in`):
+    /// `None` for every refusal alike.
+    pub async fn sign_in(
+        &self,
+        extension: &str,
+        secret: &str,
+        source: std::net::IpAddr,
+    ) -> Result<Option<crate::switch::ConsoleUser>, String> {
+        let (reply, wait) = oneshot::channel();
+        self.commands
+            .send(Command::SignIn {
+                extension: extension.to_string(),
+                secret: secret.to_string(),
+                source,
+                reply,
+            })
+            .await
+            .map_err(|_| "the switch is not running".to_string())?;
+        wait.await.map_err(|_| "the switch stopped".to_string())
+    }
+
     /// Lifts the lock named `id` (as [`Controller::lockouts`] lists it) on `by`'s
     /// say-so; false when none is in force.
     pub async fn lift_lockout(&self, id: &str, by: &str) -> Result<bool, String> {

@@ -47,6 +47,13 @@ pub enum Command {
         follow: model::Follow,
         reply: oneshot::Sender<Result<MonitorId, MonitorError>>,
     },
+    /// The web console's sign-in with an extension's secret (see `Switch::sign_in`).
+    SignIn {
+        extension: String,
+        secret: String,
+        source: std::net::IpAddr,
+        reply: oneshot::Sender<Option<crate::switch::ConsoleUser>>,
+    },
     /// The digest locks in force.
     Lockouts(oneshot::Sender<Vec<model::Lockout>>),
     /// Lift the digest lock with this id; the answer says whether there was one.
@@ -213,6 +220,10 @@ impl Shell {
                             }
                             _ => self.monitor(req),
                         }
+                    }
+                    Some(Command::SignIn { extension, secret, source, reply }) => {
+                        let user = self.switch.sign_in(&extension, &secret, source, Instant::now());
+                        let _ = reply.send(user);
                     }
                     Some(Command::Lockouts(reply)) => {
                         let _ = reply.send(self.switch.lockouts(Instant::now()));

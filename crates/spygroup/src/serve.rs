@@ -83,6 +83,7 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
             let m = metrics.clone();
             Box::pin(async move { m.render().await })
         })),
+        sessions: Default::default(),
     };
     let mut api_task = tokio::spawn(bound.serve_with(state, async move {
         let _ = api_stopped.await;
@@ -148,6 +149,24 @@ impl api::LiveView for LiveAdapter {
         Some(self.floor.get())
     }
 
+    fn sign_in(
+        &self,
+        extension: &str,
+        secret: &str,
+        source: std::net::IpAddr,
+    ) -> api::Answer<Option<api::SignedIn>> {
+        let control = self.control.clone();
+        let (extension, secret) = (extension.to_string(), secret.to_string());
+        Box::pin(async move {
+            let user = control.sign_in(&extension, &secret, source).await?;
+            Ok(user.map(|u| api::SignedIn {
+                extension: u.extension.number,
+                name: u.extension.name,
+                supervisor: u.grant.is_some(),
+            }))
+        })
+    }
+
     fn lockouts(&self) -> api::Answer<Vec<model::Lockout>> {
         let control = self.control.clone();
         Box::pin(async move { control.lockouts().await })
@@ -194,6 +213,7 @@ impl api::LiveView for LiveAdapter {
                 name: c.name,
                 call: c.call_ref,
                 endpoint: c.endpoint,
+                number: c.number,
                 bridged_to: c.bridged_to,
                 queue: c.queue,
                 spying: c.spying_on.map(|s| api::Spying {

@@ -28,6 +28,8 @@ pub struct FakeLive {
     pub lifted: Mutex<Vec<(String, String)>>,
     /// Queue log lines the API announced.
     pub queue_logged: Mutex<Vec<model::QueueLogEntry>>,
+    /// Console sign-ins asked for (extension, source).
+    pub sign_ins: Mutex<Vec<(String, std::net::IpAddr)>>,
 }
 
 impl FakeLive {
@@ -41,6 +43,7 @@ impl FakeLive {
             lockouts: Mutex::new(Vec::new()),
             lifted: Mutex::new(Vec::new()),
             queue_logged: Mutex::new(Vec::new()),
+            sign_ins: Mutex::new(Vec::new()),
         })
     }
 }
@@ -100,6 +103,30 @@ impl LiveView for FakeLive {
             .unwrap()
             .push((room.to_string(), channel.to_string()));
         Ok(())
+    }
+
+    /// 201/s201 (a supervisor) and 202/s202 (not one) check out.
+    fn sign_in(
+        &self,
+        extension: &str,
+        secret: &str,
+        source: std::net::IpAddr,
+    ) -> api::Answer<Option<api::SignedIn>> {
+        self.sign_ins
+            .lock()
+            .unwrap()
+            .push((extension.to_string(), source));
+        let user = match (extension, secret) {
+            ("201", "s201") => Some((true, Some("Supervisor".to_string()))),
+            ("202", "s202") => Some((false, None)),
+            _ => None,
+        }
+        .map(|(supervisor, name)| api::SignedIn {
+            extension: extension.to_string(),
+            name,
+            supervisor,
+        });
+        Box::pin(async move { Ok(user) })
     }
 
     fn lockouts(&self) -> api::Answer<Vec<model::Lockout>> {
@@ -329,10 +356,23 @@ pub async fn request(
     token: Option<&str>,
     body: Option<&str>,
 ) -> Resp {
+    let auth = token.map(|t| format!("Authorization: Bearer {t}"));
+    request_with(addr, method, path, auth.as_slice(), body).await
+}
+
+/// A request with these extra header lines (`Name: value`) and JSON body text.
+pub async fn request_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[String],
+    body: Option<&str>,
+) -> Resp {
     let mut s = TcpStream::connect(addr).await.unwrap();
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
-    if let Some(t) = token {
-        req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    for h in headers {
+        req.push_str(h);
+        req.push_str("\r\n");
     }
     let body = body.unwrap_or("");
     if !body.is_empty() || matches!(method, "POST" | "PUT" | "PATCH") {

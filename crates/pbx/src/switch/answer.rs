@@ -143,6 +143,7 @@ impl Switch {
                 ChannelInfo {
                     name: channel.clone(),
                     call_ref: call_ref.clone(),
+                    number: endpoint.clone(),
                     endpoint,
                     bridge,
                     side: Side::B,

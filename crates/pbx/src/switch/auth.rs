@@ -133,6 +133,39 @@ impl Authenticator {
         }
     }
 
+    /// Checks an extension's secret typed into a form (the console's sign-in),
+    /// against the same HA1 as digest and under the same locks: a failure counts
+    /// as a digest failure from `source` does, and every refusal (no such user,
+    /// wrong secret, locked out) is the same `None`.
+    pub fn check_password(
+        &mut self,
+        user: &str,
+        secret: &str,
+        source: IpAddr,
+        config: &store::ConfigSnapshot,
+        now: Instant,
+    ) -> Option<store::Extension> {
+        if let Some(lock) = self.lockout.locked(source, user, now) {
+            tracing::warn!(%source, %user, "console sign-in refused: {} locked out", lock.subject);
+            return None;
+        }
+        let ext = config.extension(user).cloned();
+        let stored = ext
+            .as_ref()
+            .map_or(self.dummy_ha1.as_str(), |e| e.ha1_md5.as_str());
+        let typed = sip::auth::ha1(Algorithm::Md5, user, &self.realm, secret);
+        let ok = sip::auth::constant_time_eq(typed.as_bytes(), stored.as_bytes()) && ext.is_some();
+        if ok {
+            self.lockout.record_success(source, user, now);
+            ext
+        } else {
+            tracing::warn!(%source, %user, "console sign-in failed");
+            let started = self.lockout.record_failure(source, user, now);
+            self.started.extend(started);
+            None
+        }
+    }
+
     /// The locks started since the last call.
     pub fn take_started(&mut self) -> Vec<Lock> {
         std::mem::take(&mut self.started)

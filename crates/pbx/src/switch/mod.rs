@@ -30,6 +30,7 @@ mod reinvite;
 mod sdp;
 mod session_timer;
 mod setup;
+mod sign_in;
 mod srtp;
 mod takeover;
 #[cfg(test)]
@@ -62,6 +63,7 @@ pub use output::{
     BridgeId, ChannelInfo, MediaOp, MediaPorts, MediaUnavailable, OpenedBridge, Output, Role,
     Spawn, SpawnKind, SpyingOn,
 };
+pub use sign_in::ConsoleUser;
 
 const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY";
 /// How often expired registrations, nonces and lockouts are swept.

@@ -124,6 +124,9 @@ pub struct ChannelInfo {
     pub call_ref: String,
     /// Extension number or trunk name.
     pub endpoint: String,
+    /// The number the party is known by: a caller's caller ID (a trunk caller's
+    /// own number), a callee's extension.
+    pub number: String,
     pub bridge: BridgeId,
     /// The bridge side that faces this channel's phone.
     pub side: Side,

@@ -135,6 +135,7 @@ impl Switch {
                 name: a_channel.clone(),
                 call_ref,
                 endpoint: caller.endpoint.clone(),
+                number: caller.number.clone(),
                 bridge: bridge.id,
                 side: Side::A,
                 role: Role::Caller,

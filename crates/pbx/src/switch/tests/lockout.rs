@@ -165,3 +165,49 @@ fn unknown_users_lock_like_wrong_passwords() {
     scanner.user = "110".into();
     assert_eq!(register_with(&mut net, &mut scanner, "pw110"), 403);
 }
+
+#[test]
+fn console_sign_in_checks_the_phones_secret_under_the_same_locks() {
+    let mut net = Net::new();
+    let me: std::net::IpAddr = "127.0.0.10".parse().unwrap();
+    let guesser: std::net::IpAddr = "127.0.0.66".parse().unwrap();
+    let user = net
+        .sw
+        .sign_in("201", "pw201", me, net.now)
+        .expect("signed in");
+    assert_eq!(user.extension.number, "201");
+    let grant = user.grant.expect("201 is a supervisor");
+    assert_eq!(
+        grant.modes,
+        vec![store::SpyMode::Listen, store::SpyMode::Whisper]
+    );
+    assert!(net
+        .sw
+        .sign_in("101", "pw101", me, net.now)
+        .unwrap()
+        .grant
+        .is_none());
+    // A wrong secret and an unknown extension are refused alike, and both count.
+    assert!(net.sw.sign_in("201", "nope", guesser, net.now).is_none());
+    assert!(net.sw.sign_in("999", "pw201", guesser, net.now).is_none());
+    for i in 0..3 {
+        assert!(net
+            .sw
+            .sign_in("201", &format!("g{i}"), guesser, net.now)
+            .is_none());
+    }
+    // Five failures lock the source: the right secret is refused there, recorded
+    // and announced as a digest lock is; the supervisor's own address goes on.
+    assert!(net.sw.sign_in("201", "pw201", guesser, net.now).is_none());
+    let locks = net.sw.lockouts(net.now);
+    assert_eq!(locks.len(), 1, "{locks:?}");
+    assert_eq!(locks[0].subject, "source 127.0.0.66");
+    net.pump();
+    assert_eq!(lockout_writes(&mut net).len(), 1);
+    assert!(net.sw.sign_in("201", "pw201", me, net.now).is_some());
+    // The lock holds over SIP too: the source's phone may not register.
+    let mut phone = Phone::new("110", "127.0.0.66:5060");
+    assert_eq!(register_with(&mut net, &mut phone, "pw110"), 403);
+    net.advance(Duration::from_secs(301));
+    assert!(net.sw.sign_in("201", "pw201", guesser, net.now).is_some());
+}

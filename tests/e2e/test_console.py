@@ -1,0 +1,349 @@
+"""The supervisors' web console (`/console`) in a real browser: Debian's Chromium,
+headless, driven by Playwright (no browser download), against the PBX with real
+phones. Sign-in and sign-out, what a read session may not press, a live call on
+the floor within a second, Listen, Whisper and Barge by one click (the PBX rings
+the supervisor's desk phone; every party's recording shows which tones it got), a
+refusal with the API's reason, the audit log and the call's timeline, and the
+virtualised calls list with 500 calls. Screenshots of each view are saved in
+``tests/e2e/out/console/``.
+
+Parties: the client is a trunk (400 Hz) calling agent 110 (1000 Hz); supervisor
+201 sends 1500 Hz and auto-answers."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+import audio
+from spysetup import (
+    SHIPPED,
+    SOUNDS_ARGS,
+    add_ext,
+    at,
+    carrier_trunk,
+    check,
+    count_log,
+    inbound_call,
+    registered_phone,
+    secret_of,
+    wait_log,
+)
+
+playwright = pytest.importorskip("playwright.sync_api")
+
+pytestmark = [
+    pytest.mark.needs_pbx,
+    pytest.mark.pbx_args(*SOUNDS_ARGS),
+    pytest.mark.pbx_dialplan(path=str(SHIPPED)),
+]
+
+FREQS = (400, 1000, 1500)
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = Path(__file__).parent / "out" / "console"
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is not installed (apt-get install chromium)")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_page(chromium):
+    """Pages in browser contexts of their own (separate cookies: separate users)."""
+    contexts = []
+
+    logs = []
+
+    def make():
+        ctx = chromium.new_context(viewport={"width": 1360, "height": 900})
+        contexts.append(ctx)
+        page = ctx.new_page()
+        page.set_default_timeout(5000)
+        n = len(contexts)
+        page.on("console", lambda m: logs.append(f"page {n} console {m.type}: {m.text}"))
+        page.on("pageerror", lambda e: logs.append(f"page {n} error: {e}"))
+        page.on("response", lambda r: r.status >= 400 and logs.append(
+            f"page {n}: {r.request.method} {r.url} answered {r.status}"))  # fmt: skip
+        return page
+
+    yield make
+    # Shown with a failure (pytest prints captured output then).
+    print("\n".join(logs))
+    for ctx in contexts:
+        ctx.close()
+
+
+def shot(page, name):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(page, pbx, extension=None, secret=None, token=None):
+    page.goto(pbx.http_url + "/console")
+    page.wait_for_selector("#signin-view:not([hidden])")
+    if token is not None:
+        page.check("input[name=how][value=token]")
+        page.fill("#in-token", token)
+    else:
+        page.fill("#in-extension", extension)
+        page.fill("#in-secret", secret)
+    page.click("#signin-go")
+
+
+def signed_in(page, pbx, **kw):
+    sign_in(page, pbx, **kw)
+    page.wait_for_selector("#floor-view:not([hidden])")
+    page.wait_for_selector("#link.on")
+
+
+def wait_page(ua, page, js, timeout, what):
+    """Pumps the phones until ``js`` (an expression) is true in the page; the time."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if page.evaluate(js):
+            return time.monotonic()
+        if time.monotonic() > deadline:
+            shown = page.evaluate("document.querySelector('main:not([hidden])').innerText")
+            raise AssertionError(f"timed out after {timeout}s waiting for {what} ({js}); "
+                                 f"the page shows:\n{shown[:1500]}")  # fmt: skip
+        ua.poll(0.02)
+
+
+def row_of(ext):
+    """JS: the calls-list row whose parties include extension ``ext``."""
+    return (
+        "[...document.querySelectorAll('#calls .row')].find(r => "
+        f"[...r.querySelectorAll('.c-parties .party')].some(p => p.textContent === {json.dumps(ext)}))"
+    )
+
+
+def test_sign_in_refuses_a_wrong_secret_and_sign_out_ends_the_session(pbx, new_page):
+    add_ext(pbx, 201)
+    add_ext(pbx, 301)
+    pbx.cli("supervisor", "grant", "201", "--groups", "all", "--modes", "listen")
+    page = new_page()
+    sign_in(page, pbx, "201", "not-the-secret")
+    page.wait_for_selector("#signin-error:has-text('wrong extension or secret')")
+    shot(page, "signin-refused")
+    # An extension that is no supervisor: refused, and told why.
+    sign_in(page, pbx, "301", secret_of(301))
+    page.wait_for_selector("#signin-error:has-text('not a supervisor')")
+    sign_in(page, pbx, "201", secret_of(201))
+    page.wait_for_selector("#floor-view:not([hidden])")
+    assert page.inner_text("#who") == "201 (Ext201)"
+    assert page.inner_text("#scope") == "supervise"
+    cookies = page.context.cookies()
+    session = next(c for c in cookies if c["name"] == "spygroup_session")
+    assert session["httpOnly"] and session["sameSite"] == "Strict", session
+    # A reload keeps the session; sign-out ends it, and a reload shows the sign-in.
+    page.reload()
+    page.wait_for_selector("#floor-view:not([hidden])")
+    page.click("#signout")
+    page.wait_for_selector("#signin-view:not([hidden])")
+    assert "Signed out" in page.inner_text("#signin-error")
+    page.reload()
+    page.wait_for_selector("#signin-view:not([hidden])")
+    assert not [c for c in page.context.cookies() if c["name"] == "spygroup_session" and c["value"]]
+    # The old cookie is dead on the server too.
+    old = {"Cookie": f"spygroup_session={session['value']}"}
+    r = page.request.get(pbx.http_url + "/api/v1/calls", headers=old)
+    assert r.status == 401, r.text()
+    assert "sign in again" in r.json()["error"]
+
+
+def test_the_floor_a_real_call_and_listen_whisper_barge_by_click(pbx, ua, make_phone, tones, new_page):
+    client = carrier_trunk(pbx, make_phone, tones[400])
+    agent = registered_phone(pbx, make_phone, "110", tones[1000])
+    sup = registered_phone(pbx, make_phone, "201", tones[1500], supervisor=True)
+    add_ext(pbx, 203)
+    pbx.cli("group", "add", "elsewhere")
+    pbx.cli("supervisor", "grant", "203", "--groups", "elsewhere", "--modes", "listen")
+    read_token = pbx.cli("token", "create", "--scope", "read").stdout.strip()
+
+    page = new_page()
+    signed_in(page, pbx, extension="201", secret=secret_of(201))
+    shot(page, "floor-empty")
+    # What a supervisor with listen, whisper and barge may press: those three.
+    ccall, aleg = inbound_call(ua, pbx, client, agent, "110")
+    t_answered = time.monotonic()
+    t_row = wait_page(ua, page, f"!!{row_of('110')}", 5, "the call on the floor")
+    assert t_row - t_answered < 1.0, f"the call showed {t_row - t_answered:.2f} s after the answer"
+    row = page.locator("#calls .row", has=page.locator(".party", has_text="110"))
+    assert "5551234" in row.inner_text()
+    assert row.locator(".c-dir").inner_text() == "inbound"
+    modes = row.locator("button[data-mode]").evaluate_all("bs => bs.map(b => b.dataset.mode)")
+    assert modes == ["listen", "whisper", "barge"], modes
+
+    # A read session sees the call and has nothing to press.
+    reader = new_page()
+    signed_in(reader, pbx, token=read_token)
+    reader.wait_for_selector("#calls .row")
+    assert reader.locator("#calls .row").count() == 1
+    assert reader.locator("button[data-mode]").count() == 0
+    assert reader.locator("#spygrp button").count() == 0, "only admins toggle 7791/7792"
+    shot(reader, "floor-read-only")
+
+    # A supervisor whose grant does not cover the call: the API's reason, shown.
+    other = new_page()
+    signed_in(other, pbx, extension="203", secret=secret_of(203))
+    other.wait_for_selector("#calls .row")
+    other.locator("#calls .row button[data-mode=listen]").click()
+    other.wait_for_selector("#notice:not([hidden])")
+    refused = other.inner_text("#notice")
+    assert refused.startswith("Refused:") and "203" in refused, refused
+    shot(other, "refused")
+
+    # Listen by one click: the supervisor's phone rings and answers.
+    started = count_log(pbx, "spy session started")
+    row.locator("button[data-mode=listen]").click()
+    scall = sup.incoming(timeout=10)
+    ua.wait_for(lambda: scall.confirmed and scall.media_active, 10, "the supervisor answers")
+    t_listen = wait_log(ua, pbx, "spy session started", started, 8, "the monitor to start")
+    wait_page(ua, page, "document.querySelector('#mine-what').textContent.startsWith('Monitoring 110')",
+              3, "my session shown")  # fmt: skip
+    assert page.text_content("#mine-mode") == "listen"
+    wait_page(ua, page, f"{row_of('110')}.querySelector('.c-mon').textContent.includes('201')",
+              2, "the call shows its monitor")  # fmt: skip
+    ua.poll(3.0)
+    t_listen_end = time.monotonic()
+    timer = page.inner_text("#mine-timer")
+    assert timer != "0:00", timer
+    shot(page, "listening")
+
+    # Whisper, then barge, from "My session", without reloading.
+    page.click("#mine-modes button[data-mode=whisper]")
+    wait_page(ua, page, "document.querySelector('#mine-mode').textContent === 'whisper'", 3, "whisper")
+    ua.poll(1.0)
+    t_whisper = time.monotonic()
+    ua.poll(3.0)
+    t_whisper_end = time.monotonic()
+    page.click("#mine-modes button[data-mode=barge]")
+    wait_page(ua, page, "document.querySelector('#mine-mode').textContent === 'barge'", 3, "barge")
+    ua.poll(1.0)
+    t_barge = time.monotonic()
+    ua.poll(3.0)
+    t_barge_end = time.monotonic()
+    wait_page(ua, page, f"{row_of('110')}.querySelector('.c-mon .mode').textContent === 'barge'",
+              2, "the floor shows barge")  # fmt: skip
+
+    ended = count_log(pbx, "spy session ended")
+    page.click("#mine-stop")
+    wait_log(ua, pbx, "spy session ended", ended, 5, "the monitor to end")
+    ua.wait_for(lambda: scall.disconnected, 5, "the PBX to hang up the supervisor")
+    wait_page(ua, page, "document.querySelector('#mine').hidden", 3, "my session gone")
+    assert ccall.confirmed and aleg.confirmed, "the monitored call dropped"
+
+    swav, awav, cwav = scall.stop_recording(), aleg.stop_recording(), ccall.stop_recording()
+    m = 0.6
+    check("supervisor", audio.tone_levels(swav, FREQS, at(scall, t_listen + m), at(scall, t_listen_end)),
+          [400, 1000], [1500], "listen")  # fmt: skip
+    check("agent", audio.tone_levels(awav, FREQS, at(aleg, t_listen + m), at(aleg, t_listen_end)),
+          [400], [1000, 1500], "listen")  # fmt: skip
+    check("client", audio.tone_levels(cwav, FREQS, at(ccall, t_listen + m), at(ccall, t_listen_end)),
+          [1000], [400, 1500], "listen")  # fmt: skip
+    check("agent", audio.tone_levels(awav, FREQS, at(aleg, t_whisper + m), at(aleg, t_whisper_end)),
+          [400, 1500], [1000], "whisper")  # fmt: skip
+    check("client", audio.tone_levels(cwav, FREQS, at(ccall, t_whisper + m), at(ccall, t_whisper_end)),
+          [1000], [400, 1500], "whisper")  # fmt: skip
+    check("agent", audio.tone_levels(awav, FREQS, at(aleg, t_barge + m), at(aleg, t_barge_end)),
+          [400, 1500], [1000], "barge")  # fmt: skip
+    check("client", audio.tone_levels(cwav, FREQS, at(ccall, t_barge + m), at(ccall, t_barge_end)),
+          [1000, 1500], [400], "barge")  # fmt: skip
+
+    # The call's timeline and the audit log tell who joined, when, in which modes.
+    row.locator("button", has_text="timeline").click()
+    wait_page(ua, page, "document.querySelector('#timeline').textContent.includes('201 joined')",
+              3, "the timeline")  # fmt: skip
+    text = page.inner_text("#timeline")
+    for said in ("110 (callee)", "switched to whisper", "switched to barge", "201 left"):
+        assert said in text, text
+    page.fill("#a-supervisor", "201")
+    page.click("#audit-search button[type=submit]")
+    wait_page(ua, page, "document.querySelectorAll('#audit tr.clickable').length >= 1", 3, "the audit")
+    audit = page.text_content("#audit")
+    assert "110" in audit and "listen \u2192 whisper \u2192 barge" in audit, audit
+    page.fill("#a-supervisor", "nobody")
+    page.click("#audit-search button[type=submit]")
+    wait_page(ua, page, "document.querySelector('#audit').textContent.includes('Nothing matches')",
+              3, "an empty search")  # fmt: skip
+    page.fill("#a-supervisor", "")
+    page.click("#audit-search button[type=submit]")
+    shot(page, "audit-and-timeline")
+
+    # The call ends: gone from every floor within a second.
+    ccall.end()
+    t_hangup = time.monotonic()
+    gone = wait_page(ua, page, f"!{row_of('110')}", 5, "the call to leave the floor")
+    assert gone - t_hangup < 1.0, f"the ended call stayed {gone - t_hangup:.2f} s"
+    wait_page(ua, reader, f"!{row_of('110')}", 2, "the call to leave the read-only floor")
+
+
+def test_an_admin_toggles_group_monitoring_and_the_list_stays_light_with_500_calls(pbx, ua, new_page):
+    add_ext(pbx, 110)
+    pbx.cli("group", "add", "sales")
+    pbx.cli("group", "member", "add", "sales", "110")
+    admin_token = pbx.cli("token", "create", "--scope", "admin").stdout.strip()
+    page = new_page()
+    signed_in(page, pbx, token=admin_token)
+    assert not page.locator("#ring-as").is_hidden(), "an admin names the phone to ring"
+    toggle = page.locator("#spygrp button[data-ext='110']")
+    toggle.wait_for()
+    assert toggle.inner_text() == "off (7792)"
+    toggle.click()
+    wait_page(ua, page, "document.querySelector(\"#spygrp button[data-ext='110']\").textContent === 'on (7791)'",
+              3, "7791 set")  # fmt: skip
+    assert "spyon" in pbx.cli("db", "get", "spygrp", "110").stdout
+    page.locator("#spygrp button[data-ext='110']").click()
+    wait_page(ua, page, "document.querySelector(\"#spygrp button[data-ext='110']\").textContent === 'off (7792)'",
+              3, "7792 cleared")  # fmt: skip
+    assert pbx.cli("db", "get", "spygrp", "110", check=False).returncode != 0
+
+    # 500 live calls in the API's own shape: the page keeps only the rows in view.
+    now = int(time.time() * 1000)
+    calls = [{
+        "id": f"c{i:04d}",
+        "channels": [
+            {"name": f"SIP/carrier-{i:08x}", "endpoint": "carrier", "spygroup": "", "bridged_to": None,
+             "number": f"555{i:04d}", "queue": None, "spying": None, "in_chanspy": False,
+             "role": "caller", "trunk": True,
+             "started_at": now - i * 1000},
+            {"name": f"SIP/{1000 + i}-{i:08x}", "endpoint": str(1000 + i), "number": str(1000 + i),
+             "spygroup": "sales",
+             "bridged_to": None, "queue": "support" if i % 2 else None, "spying": None,
+             "in_chanspy": False, "role": "callee", "trunk": False, "started_at": now - i * 1000},
+        ],
+        "monitored_by": [],
+    } for i in range(500)]  # fmt: skip
+    body = json.dumps({"calls": calls})
+    page.route("**/api/v1/calls", lambda route: route.fulfill(
+        status=200, content_type="application/json", body=body))  # fmt: skip
+    page.evaluate("window.consoleStats.maxRenderMs = 0")
+    page.reload()
+    page.wait_for_selector("#link.on")
+    wait_page(ua, page, "document.querySelector('#calls-count').textContent === '500'", 5, "500 calls counted")
+    rows = page.locator("#calls .row").count()
+    assert 10 <= rows <= 40, f"{rows} rows in the page for 500 calls"
+    page.evaluate("document.querySelector('#calls').scrollTop = 1e9")
+    wait_page(ua, page, f"!!{row_of('1499')}", 5, "the last call drawn")
+    assert page.locator("#calls .row").count() <= 40
+    # Filtering by agent redraws at once.
+    page.fill("#f-agent", "1499")
+    wait_page(ua, page, "document.querySelector('#calls-count').textContent === '1'", 5, "one call left")
+    stats = page.evaluate("window.consoleStats")
+    print(f"500 calls: {rows} rows in the page; slowest redraw {stats['maxRenderMs']:.1f} ms "
+          f"over {stats['renders']} redraws")  # fmt: skip
+    assert stats["maxRenderMs"] < 50, stats
+    page.fill("#f-agent", "")
+    shot(page, "floor-500-calls")
