@@ -347,3 +347,123 @@ def test_an_admin_toggles_group_monitoring_and_the_list_stays_light_with_500_cal
     assert stats["maxRenderMs"] < 50, stats
     page.fill("#f-agent", "")
     shot(page, "floor-500-calls")
+
+
+@pytest.fixture(scope="module")
+def chromium_with_tone(tones):
+    """A Chromium whose microphone is a 1500 Hz tone (fake media, granted)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is not installed (apt-get install chromium)")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu",
+            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={tones[1500]}",
+            "--autoplay-policy=no-user-gesture-required",
+            # The PBX offers its WebRTC media on 127.0.0.1 in these tests.
+            "--allow-loopback-in-peer-connection",
+        ])  # fmt: skip
+        yield browser
+        browser.close()
+
+
+def browser_levels(page, ms=1500):
+    """What the page's WebAudio analyser measured over the last ``ms``: dB by tone."""
+    got = page.evaluate(f"window.consoleAudio.levels([400, 1000, 1500], {ms})")
+    return {int(k): v for k, v in got.items()}
+
+
+BROWSER_PRESENT, BROWSER_ABSENT = -60.0, -80.0
+
+
+def check_browser(lv, hears, not_hears, phase):
+    for f in hears:
+        assert lv[f] >= BROWSER_PRESENT, f"{phase}: the browser should hear {f} Hz: {lv}"
+    for f in not_hears:
+        assert lv[f] <= BROWSER_ABSENT, f"{phase}: the browser should not hear {f} Hz: {lv}"
+
+
+def test_listen_whisper_barge_in_the_browser_over_webrtc(pbx, ua, make_phone, tones, chromium_with_tone):
+    client = carrier_trunk(pbx, make_phone, tones[400])
+    agent = registered_phone(pbx, make_phone, "110", tones[1000])
+    add_ext(pbx, 201)
+    pbx.cli("supervisor", "grant", "201", "--groups", "all", "--modes", "listen,whisper,barge")
+    ctx = chromium_with_tone.new_context(viewport={"width": 1360, "height": 900})
+    logs = []
+    page = ctx.new_page()
+    page.on("console", lambda m: logs.append(f"console {m.type}: {m.text}"))
+    page.set_default_timeout(5000)
+    try:
+        signed_in(page, pbx, extension="201", secret=secret_of(201))
+        assert page.locator("#in-hear").input_value() == "browser"
+        ccall, aleg = inbound_call(ua, pbx, client, agent, "110")
+        wait_page(ua, page, f"!!{row_of('110')}", 5, "the call on the floor")
+        row = page.locator("#calls .row", has=page.locator(".party", has_text="110"))
+
+        started = count_log(pbx, "spy session started")
+        t_click = time.monotonic()
+        row.locator("button[data-mode=listen]").click()
+        t_listen = wait_log(ua, pbx, "spy session started", started, 8, "the monitor to start")
+        wait_page(ua, page, "document.querySelector('#mine-what').textContent.includes('in this browser')",
+                  3, "my session in the browser")  # fmt: skip
+        # Heard within a second of the click: both parties' tones in the page.
+        heard = None
+        while time.monotonic() < t_click + 3.0:
+            lv = browser_levels(page, 200)
+            if lv[400] >= BROWSER_PRESENT and lv[1000] >= BROWSER_PRESENT:
+                heard = time.monotonic()
+                break
+            ua.poll(0.05)
+        assert heard is not None, f"the browser heard nothing: {browser_levels(page, 500)}"
+        print(f"heard in the browser {heard - t_click:.2f} s after the click on Listen")
+        assert heard - t_click < 1.0, f"heard {heard - t_click:.2f} s after the click"
+        assert page.text_content("#mine-mic") == "microphone muted"
+        ua.poll(2.5)
+        t_listen_end = time.monotonic()
+        lv_listen = browser_levels(page, 2000)
+        shot(page, "listening-in-the-browser")
+
+        page.click("#mine-modes button[data-mode=whisper]")
+        wait_page(ua, page, "document.querySelector('#mine-mode').textContent === 'whisper'", 3, "whisper")
+        assert page.text_content("#mine-mic") == "microphone on"
+        ua.poll(1.0)
+        t_whisper = time.monotonic()
+        ua.poll(2.5)
+        t_whisper_end = time.monotonic()
+        lv_whisper = browser_levels(page, 2000)
+
+        page.click("#mine-modes button[data-mode=barge]")
+        wait_page(ua, page, "document.querySelector('#mine-mode').textContent === 'barge'", 3, "barge")
+        ua.poll(1.0)
+        t_barge = time.monotonic()
+        ua.poll(2.5)
+        t_barge_end = time.monotonic()
+        lv_barge = browser_levels(page, 2000)
+
+        ended = count_log(pbx, "spy session ended")
+        page.click("#mine-stop")
+        wait_log(ua, pbx, "spy session ended", ended, 5, "the monitor to end")
+        wait_page(ua, page, "document.querySelector('#mine').hidden", 3, "my session gone")
+        assert ccall.confirmed and aleg.confirmed, "the monitored call dropped"
+        print(f"browser levels: listen {lv_listen} whisper {lv_whisper} barge {lv_barge}")
+    finally:
+        print("\n".join(logs))
+        ctx.close()
+
+    awav, cwav = aleg.stop_recording(), ccall.stop_recording()
+    m = 0.6
+    # The browser hears both parties in every mode, never its own microphone.
+    for phase, lv in (("listen", lv_listen), ("whisper", lv_whisper), ("barge", lv_barge)):
+        check_browser(lv, [400, 1000], [1500], phase)
+    check("agent", audio.tone_levels(awav, FREQS, at(aleg, t_listen + m), at(aleg, t_listen_end)),
+          [400], [1000, 1500], "listen")  # fmt: skip
+    check("client", audio.tone_levels(cwav, FREQS, at(ccall, t_listen + m), at(ccall, t_listen_end)),
+          [1000], [400, 1500], "listen")  # fmt: skip
+    check("agent", audio.tone_levels(awav, FREQS, at(aleg, t_whisper + m), at(aleg, t_whisper_end)),
+          [400, 1500], [1000], "whisper")  # fmt: skip
+    check("client", audio.tone_levels(cwav, FREQS, at(ccall, t_whisper + m), at(ccall, t_whisper_end)),
+          [1000], [400, 1500], "whisper")  # fmt: skip
+    check("agent", audio.tone_levels(awav, FREQS, at(aleg, t_barge + m), at(aleg, t_barge_end)),
+          [400, 1500], [1000], "barge")  # fmt: skip
+    check("client", audio.tone_levels(cwav, FREQS, at(ccall, t_barge + m), at(ccall, t_barge_end)),
+          [1000, 1500], [400], "barge")  # fmt: skip

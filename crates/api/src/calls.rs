@@ -116,6 +116,19 @@ pub struct MonitorIn {
     /// channel talks to, across transfers to other agents).
     #[serde(default)]
     pub follow: Option<String>,
+    /// Monitor from the browser instead of the supervisor's phone: the
+    /// browser's WebRTC offer (ICE, DTLS-SRTP, G.711 µ-law). The answer comes back
+    /// in `answer`; no phone rings.
+    #[serde(default)]
+    pub webrtc: Option<WebRtcIn>,
+}
+
+/// A browser's side of a WebRTC monitor.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebRtcIn {
+    /// The SDP of `RTCPeerConnection.createOffer()`.
+    pub offer: String,
 }
 
 /// A mode switch.
@@ -149,6 +162,9 @@ fn may_act_as(caller: &Caller, supervisor: Option<&str>) -> ApiResult<()> {
 pub struct MonitorOut {
     /// Steers the monitor: `PATCH`/`DELETE /api/v1/monitors/{id}`.
     pub id: String,
+    /// For a WebRTC monitor: the SDP answer for the browser.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answer: Option<String>,
 }
 
 pub(crate) fn live(s: &ApiState) -> ApiResult<&std::sync::Arc<dyn crate::LiveView>> {
@@ -164,7 +180,8 @@ fn refused(f: MonitorFailure) -> Failure {
 }
 
 #[utoipa::path(post, path = "/api/v1/calls/{id}/monitor", tag = "monitors",
-    description = "Click-to-spy: rings the supervisor's phone and, when it answers, \
+    description = "Click-to-spy: rings the supervisor's phone (or, with `webrtc`, answers \
+                   the browser's offer: the browser is the supervisor's leg) and, when it answers, \
                    monitors the call (the supervisor's grants apply, as for ChanSpy). \
                    Everything that can be decided before the phone rings is: a mode or a \
                    call the grant does not cover is refused with 403 (and recorded in the \
@@ -195,11 +212,33 @@ pub(crate) async fn start_monitor(
             .map_err(|e| Failure::bad("follow", e.to_string()))?,
     };
     may_act_as(&caller, Some(&req.supervisor))?;
-    let id = live(&s)?
-        .monitor_start(&req.supervisor, &id, mode, follow)
-        .await
-        .map_err(refused)?;
-    Ok((StatusCode::CREATED, Json(MonitorOut { id })))
+    let live = live(&s)?;
+    let out = match req.webrtc {
+        Some(w) => {
+            if !w.offer.trim_start().starts_with("v=0") {
+                return Err(Failure::bad(
+                    "webrtc.offer",
+                    "not an SDP offer (it starts with `v=0`)",
+                ));
+            }
+            let m = live
+                .monitor_start_browser(&req.supervisor, &id, mode, follow, &w.offer)
+                .await
+                .map_err(refused)?;
+            MonitorOut {
+                id: m.id,
+                answer: Some(m.answer),
+            }
+        }
+        None => MonitorOut {
+            id: live
+                .monitor_start(&req.supervisor, &id, mode, follow)
+                .await
+                .map_err(refused)?,
+            answer: None,
+        },
+    };
+    Ok((StatusCode::CREATED, Json(out)))
 }
 
 #[utoipa::path(patch, path = "/api/v1/monitors/{id}", tag = "monitors",

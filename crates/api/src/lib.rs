@@ -22,8 +22,8 @@ mod state;
 
 pub use error::ApiError;
 pub use live::{
-    Answer, ConfRefused, LiveChannel, LiveView, MonitorFailure, MonitorStart, Pending, Role,
-    SignedIn, Spying,
+    Answer, BrowserMonitor, ConfRefused, LiveChannel, LiveView, MonitorFailure, MonitorStart,
+    Pending, Role, SignedIn, Spying,
 };
 pub use routes::{openapi, router, router_with};
 pub use server::{bind, serve, Bound};

@@ -110,6 +110,25 @@ pub trait LiveView: Send + Sync {
         Box::pin(async { Err(MonitorFailure::NotFound(why)) })
     }
 
+    /// Click-to-spy to the browser that sent `offer` (its WebRTC SDP offer): no
+    /// phone rings, the supervisor's leg is the browser's. Ok carries the
+    /// monitor's id and the SDP answer for the browser. A view without WebRTC
+    /// refuses it.
+    fn monitor_start_browser(
+        &self,
+        _supervisor: &str,
+        _target: &str,
+        _mode: SpyMode,
+        _follow: model::Follow,
+        _offer: &str,
+    ) -> Pending<BrowserMonitor> {
+        Box::pin(async {
+            Err(MonitorFailure::Unavailable(
+                "monitoring from the browser (WebRTC) is not available here".into(),
+            ))
+        })
+    }
+
     /// Switches a running monitor's mode.
     fn monitor_mode(&self, id: &str, _mode: SpyMode) -> Pending<()> {
         let why = format!("no running monitor {id:?}");
@@ -148,6 +167,14 @@ pub trait LiveView: Send + Sync {
     fn lift_lockout(&self, _id: &str, _by: &str) -> Answer<bool> {
         Box::pin(async { Ok(false) })
     }
+}
+
+/// A monitor started toward a browser.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrowserMonitor {
+    pub id: String,
+    /// The SDP answer for the browser's `RTCPeerConnection.setRemoteDescription`.
+    pub answer: String,
 }
 
 /// An extension whose secret checked out at the console's sign-in.

@@ -327,6 +327,33 @@ impl Controller {
         wait.await.map_err(|_| gone())?
     }
 
+    /// Click-to-spy to a browser's WebRTC leg, whose plain-RTP side is the
+    /// loopback socket `browser`: the monitor's id, and where the gateway sends
+    /// the browser's audio (the bridge's port on the media address).
+    pub async fn monitor_browser(
+        &self,
+        supervisor: &str,
+        target: &str,
+        mode: SpyMode,
+        follow: model::Follow,
+        browser: std::net::SocketAddr,
+    ) -> Result<(MonitorId, u16), MonitorError> {
+        let gone = || MonitorError::Unavailable("the switch is not running".into());
+        let (reply, wait) = oneshot::channel();
+        self.commands
+            .send(Command::BrowserMonitor {
+                supervisor: supervisor.to_string(),
+                target: target.to_string(),
+                mode,
+                follow,
+                browser,
+                reply,
+            })
+            .await
+            .map_err(|_| gone())?;
+        wait.await.map_err(|_| gone())?
+    }
+
     /// Switches a running monitor's mode; refused at once (403) when the
     /// supervisor's grant lacks the mode (checked again against a fresh snapshot
     /// first, so a grant made a moment ago counts).

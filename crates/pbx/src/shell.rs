@@ -47,6 +47,16 @@ pub enum Command {
         follow: model::Follow,
         reply: oneshot::Sender<Result<MonitorId, MonitorError>>,
     },
+    /// Click-to-spy to a browser: the supervisor's leg is the WebRTC gateway's
+    /// loopback socket `browser`; the reply carries the bridge port for it.
+    BrowserMonitor {
+        supervisor: String,
+        target: String,
+        mode: media::mix::SpyMode,
+        follow: model::Follow,
+        browser: std::net::SocketAddr,
+        reply: oneshot::Sender<Result<(MonitorId, u16), MonitorError>>,
+    },
     /// The web console's sign-in with an extension's secret (see `Switch::sign_in`).
     SignIn {
         extension: String,
@@ -73,7 +83,19 @@ pub(crate) struct MonitorRequest {
     target: String,
     mode: media::mix::SpyMode,
     follow: model::Follow,
-    reply: oneshot::Sender<Result<MonitorId, MonitorError>>,
+    reply: MonitorReply,
+}
+
+/// Whose leg a click-to-spy rings, and where its answer goes.
+enum MonitorReply {
+    /// The supervisor's registered phone.
+    Phone(oneshot::Sender<Result<MonitorId, MonitorError>>),
+    /// A browser's WebRTC leg at this loopback socket: the answer carries the
+    /// bridge port the gateway sends to.
+    Browser(
+        std::net::SocketAddr,
+        oneshot::Sender<Result<(MonitorId, u16), MonitorError>>,
+    ),
 }
 
 /// Bridges opened from the real media engine, kept by id for the shell.
@@ -212,14 +234,12 @@ impl Shell {
                         let _ = reply.send(self.reload_dialplan());
                     }
                     Some(Command::Monitor { supervisor, target, mode, follow, reply }) => {
-                        let req = MonitorRequest { supervisor, target, mode, follow, reply };
-                        match self.switch.check_monitor(&req.supervisor, &req.target, req.mode) {
-                            Err(MonitorError::Forbidden(_) | MonitorError::NoSuchSupervisor(_)) => {
-                                self.pending_monitors.push(req);
-                                self.refresh();
-                            }
-                            _ => self.monitor(req),
-                        }
+                        let reply = MonitorReply::Phone(reply);
+                        self.monitor_or_refresh(MonitorRequest { supervisor, target, mode, follow, reply });
+                    }
+                    Some(Command::BrowserMonitor { supervisor, target, mode, follow, browser, reply }) => {
+                        let reply = MonitorReply::Browser(browser, reply);
+                        self.monitor_or_refresh(MonitorRequest { supervisor, target, mode, follow, reply });
                     }
                     Some(Command::SignIn { extension, secret, source, reply }) => {
                         let user = self.switch.sign_in(&extension, &secret, source, Instant::now());
@@ -275,15 +295,38 @@ impl Shell {
         }
     }
 
+    /// Starts a monitor, unless the configuration refuses it: then first a fresher
+    /// snapshot (a grant made a moment ago counts), and the attempt after it.
+    fn monitor_or_refresh(&mut self, req: MonitorRequest) {
+        match self
+            .switch
+            .check_monitor(&req.supervisor, &req.target, req.mode)
+        {
+            Err(MonitorError::Forbidden(_) | MonitorError::NoSuchSupervisor(_)) => {
+                self.pending_monitors.push(req);
+                self.refresh();
+            }
+            _ => self.monitor(req),
+        }
+    }
+
     fn monitor(&mut self, req: MonitorRequest) {
-        let r = self.switch.start_monitor(
-            &req.supervisor,
-            &req.target,
-            req.mode,
-            req.follow,
-            Instant::now(),
-        );
-        let _ = req.reply.send(r);
+        let now = Instant::now();
+        let (who, target) = (&req.supervisor, &req.target);
+        match req.reply {
+            MonitorReply::Phone(reply) => {
+                let r = self
+                    .switch
+                    .start_monitor(who, target, req.mode, req.follow, now);
+                let _ = reply.send(r);
+            }
+            MonitorReply::Browser(browser, reply) => {
+                let r = self
+                    .switch
+                    .start_browser_monitor(who, target, req.mode, req.follow, browser, now);
+                let _ = reply.send(r);
+            }
+        }
     }
 
     fn reload_dialplan(&mut self) -> Result<usize, String> {
@@ -525,6 +568,7 @@ impl Shell {
                 target,
                 mode,
                 follow,
+                answered,
             } => {
                 let caller = chan::CallerInfo {
                     endpoint: supervisor.clone(),
@@ -543,9 +587,15 @@ impl Shell {
                 );
                 let env = env(self.switch.dialplan());
                 let monitors = self.parts.monitors.clone();
-                tokio::spawn(chan::run_click_to_spy(
-                    chan, env, media, supervisor, target, mode, follow, monitor, monitors,
-                ));
+                let spy = chan::ClickToSpy {
+                    supervisor,
+                    target,
+                    mode,
+                    follow,
+                    id: monitor,
+                    answered,
+                };
+                tokio::spawn(chan::run_click_to_spy(chan, env, media, spy, monitors));
             }
         }
     }

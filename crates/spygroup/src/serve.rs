@@ -64,6 +64,8 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
         control: control.clone(),
         conferences: handle.conferences(),
         floor: handle.floor(),
+        // Browsers reach WebRTC media where phones reach RTP.
+        webrtc: webrtc::Gateway::new(media),
     });
     let metrics = handle.metrics_source();
     let shared: SharedPbx = Arc::new(Mutex::new(Some(handle)));
@@ -142,6 +144,8 @@ struct LiveAdapter {
     control: pbx::Controller,
     conferences: pbx::Conferences,
     floor: pbx::queue::FloorView,
+    /// Browsers' WebRTC legs (the console's Listen without a desk phone).
+    webrtc: webrtc::Gateway,
 }
 
 impl api::LiveView for LiveAdapter {
@@ -261,6 +265,36 @@ impl api::LiveView for LiveAdapter {
         })
     }
 
+    fn monitor_start_browser(
+        &self,
+        supervisor: &str,
+        target: &str,
+        mode: model::SpyMode,
+        follow: model::Follow,
+        offer: &str,
+    ) -> api::Pending<api::BrowserMonitor> {
+        let (control, gateway) = (self.control.clone(), self.webrtc.clone());
+        let (supervisor, target, offer) = (
+            supervisor.to_string(),
+            target.to_string(),
+            offer.to_string(),
+        );
+        Box::pin(async move {
+            let leg = gateway
+                .accept(&offer)
+                .await
+                .map_err(|e| model::MonitorFailure::Unavailable(e.to_string()))?;
+            let (id, port) = control
+                .monitor_browser(&supervisor, &target, mode, follow, leg.rtp)
+                .await
+                .map_err(|e| e.failure())?;
+            let answer = leg.answer.clone();
+            let pbx_side = std::net::SocketAddr::new(gateway.ice_ip(), port);
+            tokio::spawn(browser_leg(control, id.0.clone(), leg, pbx_side));
+            Ok(api::BrowserMonitor { id: id.0, answer })
+        })
+    }
+
     fn monitor_mode(&self, id: &str, mode: model::SpyMode) -> api::Pending<()> {
         let (control, id) = (self.control.clone(), id.to_string());
         Box::pin(async move {
@@ -277,6 +311,37 @@ impl api::LiveView for LiveAdapter {
 
     fn monitor_owner(&self, id: &str) -> Option<String> {
         self.control.monitor_owner(id)
+    }
+}
+
+/// Runs a browser's WebRTC leg for monitor `id`: it ends with the monitor, and a
+/// browser that goes away (or never connects) ends the monitor.
+async fn browser_leg(
+    control: pbx::Controller,
+    id: String,
+    leg: webrtc::Accepted,
+    pbx_side: std::net::SocketAddr,
+) {
+    let watch = control.clone();
+    let monitor = id.clone();
+    let gone = async move {
+        // The click-to-spy task registers the monitor when it starts and drops it
+        // when it ends.
+        let started = std::time::Instant::now();
+        let mut seen = false;
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            match watch.monitor_owner(&monitor) {
+                Some(_) => seen = true,
+                None if seen || started.elapsed() > std::time::Duration::from_secs(5) => return,
+                None => {}
+            }
+        }
+    };
+    let end = leg.run(pbx_side, gone).await;
+    tracing::info!(monitor = %id, ?end, "browser's leg ended");
+    if end != webrtc::LegEnd::Stopped {
+        let _ = control.monitor_stop(&id);
     }
 }
 

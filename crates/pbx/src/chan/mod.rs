@@ -17,7 +17,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 pub use crate::switch::{CallId, SpyingOn};
-pub use originate::run_click_to_spy;
+pub use originate::{run_click_to_spy, ClickToSpy};
 pub use status::{DialOutcome, DialStatus};
 pub use task::run_dialplan;
 

@@ -16,46 +16,42 @@ use crate::monitor::{MonitorId, Monitors};
 /// How long the supervisor's phone may ring.
 const RING: Duration = Duration::from_secs(30);
 
-/// Rings `supervisor`; on answer spies on `target` (a channel name) in `mode`.
-#[allow(clippy::too_many_arguments)]
+/// What a click-to-spy task does.
+pub struct ClickToSpy {
+    pub supervisor: String,
+    /// A channel name.
+    pub target: String,
+    pub mode: SpyMode,
+    pub follow: model::Follow,
+    pub id: MonitorId,
+    /// The supervisor's channel, when its leg is answered already (a browser's).
+    pub answered: Option<String>,
+}
+
+/// Rings the supervisor (unless its leg is answered already); on answer spies on
+/// the target in the mode asked for.
 pub async fn run_click_to_spy(
     mut chan: Channel,
     env: AppEnv,
     media: BridgeControl,
-    supervisor: String,
-    target: String,
-    mode: SpyMode,
-    follow: model::Follow,
-    id: MonitorId,
+    spy: ClickToSpy,
     monitors: Monitors,
 ) {
+    let ClickToSpy {
+        supervisor,
+        target,
+        mode,
+        follow,
+        id,
+        answered,
+    } = spy;
     let control = monitors.insert(&id, &supervisor);
-    chan.dial_start(vec![supervisor.clone()], Some(RING));
-    let answered = loop {
-        match chan.next_event().await {
-            ChanEvent::PlacedAnswered(channel) => {
-                // From now on this task speaks for the supervisor's channel.
-                chan.name = channel;
-                break true;
-            }
-            ChanEvent::Hangup => break false,
-            ChanEvent::DialDone(outcome) => {
-                tracing::info!(monitor = %id, %supervisor, status = outcome.status.as_str(), "click-to-spy: supervisor did not answer");
-                break false;
-            }
-            ChanEvent::Dtmf(_)
-            | ChanEvent::AnswerDone(_)
-            | ChanEvent::TakeOverDone(_)
-            | ChanEvent::Transferred(_)
-            | ChanEvent::ConferenceDone(_)
-            | ChanEvent::TransferDone { .. }
-            | ChanEvent::QueueJoined(_)
-            | ChanEvent::QueueAnnounce { .. }
-            | ChanEvent::QueuePeriodic(_)
-            | ChanEvent::QueueConnected { .. }
-            | ChanEvent::QueueExit(_)
-            | ChanEvent::QueueMemberDone(_) => {}
+    let answered = match answered {
+        Some(channel) => {
+            chan.name = channel;
+            true
         }
+        None => ring(&mut chan, &supervisor, &id).await,
     };
     if answered {
         let name = chan.name.clone();
@@ -86,4 +82,35 @@ pub async fn run_click_to_spy(
         chan.hangup(None);
     }
     monitors.remove(&id);
+}
+
+/// Rings the supervisor's phone: true once it answered.
+async fn ring(chan: &mut Channel, supervisor: &str, id: &MonitorId) -> bool {
+    chan.dial_start(vec![supervisor.to_string()], Some(RING));
+    loop {
+        match chan.next_event().await {
+            ChanEvent::PlacedAnswered(channel) => {
+                // From now on this task speaks for the supervisor's channel.
+                chan.name = channel;
+                return true;
+            }
+            ChanEvent::Hangup => return false,
+            ChanEvent::DialDone(outcome) => {
+                tracing::info!(monitor = %id, %supervisor, status = outcome.status.as_str(), "click-to-spy: supervisor did not answer");
+                return false;
+            }
+            ChanEvent::Dtmf(_)
+            | ChanEvent::AnswerDone(_)
+            | ChanEvent::TakeOverDone(_)
+            | ChanEvent::Transferred(_)
+            | ChanEvent::ConferenceDone(_)
+            | ChanEvent::TransferDone { .. }
+            | ChanEvent::QueueJoined(_)
+            | ChanEvent::QueueAnnounce { .. }
+            | ChanEvent::QueuePeriodic(_)
+            | ChanEvent::QueueConnected { .. }
+            | ChanEvent::QueueExit(_)
+            | ChanEvent::QueueMemberDone(_) => {}
+        }
+    }
 }

@@ -162,6 +162,9 @@ pub struct Call {
     pub trunk: Option<String>,
     /// A call the PBX placed itself (click-to-spy): leg A has no phone.
     pub virtual_a: bool,
+    /// Leg B is a browser's WebRTC leg, answered by the switch itself: it has no
+    /// SIP dialog to send a BYE on (the gateway ends it with the monitor).
+    pub virtual_b: bool,
     /// The SIP status A gets if its dialplan ends before answering (set by a failed
     /// Dial: 486 after BUSY, 408 after NOANSWER, ...).
     pub fail_status: u16,
@@ -231,6 +234,7 @@ impl Call {
             early_media: false,
             trunk: None,
             virtual_a: false,
+            virtual_b: false,
             fail_status: 480,
             no_cdr: false,
             recorded: false,

@@ -165,7 +165,11 @@ impl Switch {
     /// Sends a BYE on one established leg of a call.
     pub(super) fn bye_leg(&mut self, id: CallId, side: LegSide, now: Instant) {
         let via_host = self.via_host.clone();
-        if side == LegSide::A && self.calls.get(&id).is_some_and(|c| c.virtual_a) {
+        let virtual_leg = |c: &super::call::Call| match side {
+            LegSide::A => c.virtual_a,
+            LegSide::B => c.virtual_b,
+        };
+        if self.calls.get(&id).is_some_and(virtual_leg) {
             return;
         }
         let Some(leg) = self.calls.get_mut(&id).and_then(|c| c.leg_mut(side)) else {

@@ -75,6 +75,36 @@ impl Switch {
         follow: model::Follow,
         now: Instant,
     ) -> Result<MonitorId, MonitorError> {
+        self.place_monitor(supervisor, target, mode, follow, None, now)
+            .map(|(id, _)| id)
+    }
+
+    /// Click-to-spy to a browser: as [`Switch::start_monitor`], but the
+    /// supervisor's leg is a WebRTC leg already answered, whose audio the WebRTC
+    /// gateway exchanges as plain PCMU with `browser` (a loopback socket). No phone
+    /// rings and none need be registered. Ok carries the monitor's id and the
+    /// bridge port the gateway sends the browser's audio to.
+    pub fn start_browser_monitor(
+        &mut self,
+        supervisor: &str,
+        target: &str,
+        mode: SpyMode,
+        follow: model::Follow,
+        browser: SocketAddr,
+        now: Instant,
+    ) -> Result<(MonitorId, u16), MonitorError> {
+        self.place_monitor(supervisor, target, mode, follow, Some(browser), now)
+    }
+
+    fn place_monitor(
+        &mut self,
+        supervisor: &str,
+        target: &str,
+        mode: SpyMode,
+        follow: model::Follow,
+        browser: Option<SocketAddr>,
+        now: Instant,
+    ) -> Result<(MonitorId, u16), MonitorError> {
         let channel = match self.monitor_checks(supervisor, target, mode) {
             Ok(c) => c,
             Err((MonitorError::Forbidden(reason), Some(channel))) => {
@@ -84,16 +114,20 @@ impl Switch {
             }
             Err((e, _)) => return Err(e),
         };
-        if self.registrar.lookup(supervisor, now).is_empty() {
-            return Err(MonitorError::NotRegistered(supervisor.to_string()));
-        }
-        // On a call, or already being rung for another monitor.
-        let ringing_for_monitor = self
-            .calls
-            .values()
-            .any(|c| c.virtual_a && c.dialled == supervisor && c.state != CallState::Ending);
-        if ringing_for_monitor || self.channels.iter().any(|c| c.endpoint == supervisor) {
-            return Err(MonitorError::SupervisorBusy(supervisor.to_string()));
+        // A desk phone must be registered and free; a browser brings its own leg
+        // (and a supervisor on a phone call may listen to another in the browser).
+        if browser.is_none() {
+            if self.registrar.lookup(supervisor, now).is_empty() {
+                return Err(MonitorError::NotRegistered(supervisor.to_string()));
+            }
+            // On a call, or already being rung for another monitor.
+            let ringing_for_monitor = self
+                .calls
+                .values()
+                .any(|c| c.virtual_a && c.dialled == supervisor && c.state != CallState::Ending);
+            if ringing_for_monitor || self.channels.iter().any(|c| c.endpoint == supervisor) {
+                return Err(MonitorError::SupervisorBusy(supervisor.to_string()));
+            }
         }
         let bridge = self
             .media
@@ -148,6 +182,12 @@ impl Switch {
             session: None,
         };
         let invite = Request::new(Method::Invite, me.uri.clone());
+        let b = browser.map(|_| Leg {
+            channel: self.namer.name(supervisor),
+            dialog: a.dialog.clone(),
+            crypto: None,
+            session: None,
+        });
         let mut call = Call::new(id, a, invite, bridge, setup, wall);
         // Placed by the PBX: answered from the start on its (phoneless) A side.
         call.state = CallState::Answered;
@@ -156,6 +196,11 @@ impl Switch {
         // Like the seed's feature codes: monitoring is audited, not billed.
         call.no_cdr = true;
         let call_ref = call.public_id.clone();
+        let answered = b.as_ref().map(|b| b.channel.clone());
+        if b.is_some() {
+            call.b = b;
+            call.virtual_b = true;
+        }
         self.calls.insert(id, call);
         self.emit(Event::CallStart {
             call: call_ref.clone(),
@@ -163,7 +208,17 @@ impl Switch {
             caller: supervisor.to_string(),
             dialled: supervisor.to_string(),
         });
-        tracing::info!(%monitor, %supervisor, target = %channel.name, ?mode, "click-to-spy: ringing the supervisor");
+        match (&answered, browser) {
+            (Some(b_channel), Some(rtp)) => {
+                self.browser_leg_up(
+                    &call_ref, &name, b_channel, supervisor, bridge.id, rtp, wall,
+                );
+                tracing::info!(%monitor, %supervisor, target = %channel.name, ?mode, "click-to-spy: to the supervisor's browser");
+            }
+            _ => {
+                tracing::info!(%monitor, %supervisor, target = %channel.name, ?mode, "click-to-spy: ringing the supervisor")
+            }
+        }
         self.out.push_back(Output::Spawn(Spawn {
             call: id,
             bridge: bridge.id,
@@ -174,9 +229,79 @@ impl Switch {
                 target: channel.name.clone(),
                 mode,
                 follow,
+                answered,
             },
         }));
-        Ok(monitor)
+        Ok((monitor, bridge.ports[1]))
+    }
+
+    /// The browser's leg is answered from the start: side B's media goes to the
+    /// WebRTC gateway's loopback socket (PCMU), and the supervisor's channel is
+    /// up and bridged as a phone's would be on its 200 OK.
+    #[allow(clippy::too_many_arguments)]
+    fn browser_leg_up(
+        &mut self,
+        call_ref: &str,
+        a_channel: &str,
+        b_channel: &str,
+        supervisor: &str,
+        bridge: super::BridgeId,
+        rtp: SocketAddr,
+        wall: std::time::SystemTime,
+    ) {
+        use super::output::MediaOp;
+        use media::Side;
+        self.media_op(
+            bridge,
+            MediaOp::SetSrtp {
+                side: Side::B,
+                keys: None,
+            },
+        );
+        self.media_op(
+            bridge,
+            MediaOp::SetRemote {
+                side: Side::B,
+                rtp,
+                // The gateway takes RTCP on its one socket (and drops it).
+                rtcp: Some(rtp),
+                payload_types: [0u8].into_iter().collect(),
+            },
+        );
+        self.media_op(
+            bridge,
+            MediaOp::SetCodec {
+                side: Side::B,
+                codec: media::codec::AudioCodec::Pcmu,
+                dtmf_pt: None,
+            },
+        );
+        self.channels.up(
+            ChannelInfo {
+                name: b_channel.to_string(),
+                call_ref: call_ref.to_string(),
+                endpoint: supervisor.to_string(),
+                number: supervisor.to_string(),
+                bridge,
+                side: Side::B,
+                role: Role::Callee,
+                spygroup: String::new(),
+                inbound: None,
+                queue: None,
+                bridged_to: None,
+                in_chanspy: false,
+                spying_on: None,
+                started_ms: epoch_ms(wall),
+                trunk: false,
+            },
+            &mut self.out,
+        );
+        self.channels.bridge(a_channel, b_channel, &mut self.out);
+        self.emit(Event::CallAnswer {
+            call: call_ref.to_string(),
+            channel: a_channel.to_string(),
+            peer: b_channel.to_string(),
+        });
     }
 
     /// The channel a click-to-spy request means: a channel by name, or for a call

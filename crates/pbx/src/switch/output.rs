@@ -112,6 +112,9 @@ pub enum SpawnKind {
         mode: SpyMode,
         /// Where the session goes when the call is transferred.
         follow: model::Follow,
+        /// The supervisor's channel when its leg is already answered (a browser's
+        /// WebRTC leg): nothing to ring.
+        answered: Option<String>,
     },
 }
 

@@ -12,6 +12,8 @@
 const ROW_H = 44;
 const ALL_MODES = ["listen", "whisper", "barge", "takeover", "conference"];
 const SWITCHABLE = ["listen", "whisper", "barge"];
+// A supervisor's phone rings for at most 30 s (click-to-spy's limit).
+const RING_GIVE_UP_MS = 40000;
 
 const $ = (id) => document.getElementById(id);
 const state = {
@@ -123,6 +125,7 @@ async function signIn(ev) {
 }
 
 async function signOut() {
+  if (state.mine) await stopMine();
   try { await api("DELETE", "/console/session"); } catch (e) { notice(e.message); }
   sessionStorage.removeItem("spygroup.mine");
   signedOut("Signed out.");
@@ -149,6 +152,9 @@ async function enterFloor() {
   $("who").textContent = me.who;
   $("scope").textContent = me.scope;
   $("ring-as").hidden = !(isAdmin() && !me.supervisor);
+  // A browser leg is the session's own supervisor's: an admin rings a phone.
+  $("hear-on").hidden = !(me.supervisor && me.modes.length && window.RTCPeerConnection);
+  if ($("hear-on").hidden) $("in-hear").value = "phone";
   $("spygrp-section").hidden = false;
   const saved = sessionStorage.getItem("spygroup.mine");
   state.mine = saved ? JSON.parse(saved) : null;
@@ -344,6 +350,8 @@ function callRow(call) {
 async function startMonitor(call, target, mode) {
   const supervisor = ringSupervisor();
   if (!supervisor) { notice("Type the supervisor extension whose phone should ring."); return; }
+  if (state.mine) { notice("Stop your running session first."); return; }
+  if ($("in-hear").value === "browser") return startBrowserMonitor(call, target, mode, supervisor);
   try {
     const r = await api("POST", `/api/v1/calls/${encodeURIComponent(call.id)}/monitor`, { supervisor, mode });
     state.mine = { monitor: r.id, call: call.id, target: target.endpoint, mode, since: Date.now(), supervisor };
@@ -353,6 +361,120 @@ async function startMonitor(call, target, mode) {
   } catch (e) {
     notice(`Refused: ${e.message}`);
   }
+}
+
+// ------------------------------------------------------------------ listening in the browser
+
+/// What the browser hears, measured in the page (for the tests and a level meter).
+window.consoleAudio = {
+  analyser: null, frames: [],
+  /// Mean level (dB) at each frequency over the last `ms` milliseconds.
+  levels(freqs, ms) {
+    const since = performance.now() - ms;
+    const recent = this.frames.filter((f) => f.t >= since);
+    const out = {};
+    for (const f of freqs) {
+      const v = recent.map((r) => r.at(f));
+      out[f] = v.length ? v.reduce((a, b) => a + b, 0) / v.length : -200;
+    }
+    return out;
+  },
+};
+
+function hear(stream) {
+  const audioEl = $("mine-audio");
+  audioEl.srcObject = stream; // Chromium feeds WebAudio from a remote stream only while it plays
+  audioEl.play().catch(() => {});
+  const ctx = new AudioContext();
+  const source = ctx.createMediaStreamSource(stream);
+  const analyser = ctx.createAnalyser();
+  analyser.fftSize = 4096;
+  analyser.smoothingTimeConstant = 0;
+  source.connect(analyser);
+  const bins = new Float32Array(analyser.frequencyBinCount);
+  const hz = ctx.sampleRate / analyser.fftSize;
+  const ca = window.consoleAudio;
+  ca.analyser = analyser; ca.frames = []; ca.ctx = ctx;
+  clearInterval(ca.timer);
+  ca.timer = setInterval(() => {
+    analyser.getFloatFrequencyData(bins);
+    const copy = Float32Array.from(bins);
+    // The strongest bin within 20 Hz of the frequency.
+    const at = (f) => {
+      const lo = Math.max(0, Math.floor((f - 20) / hz)), hi = Math.ceil((f + 20) / hz);
+      let best = -200;
+      for (let i = lo; i <= hi && i < copy.length; i++) best = Math.max(best, copy[i]);
+      return best;
+    };
+    ca.frames.push({ t: performance.now(), at });
+    if (ca.frames.length > 200) ca.frames.shift();
+  }, 50);
+}
+
+/// The supervisor's microphone goes out only where the mode lets a party hear it.
+function setMic(mode) {
+  const talking = mode === "whisper" || mode === "barge";
+  for (const t of state.mic ? state.mic.getAudioTracks() : []) t.enabled = talking;
+  $("mine-mic").textContent = !state.mic ? "(no microphone: listen only)" :
+    talking ? "microphone on" : "microphone muted";
+}
+
+function waitIceGathering(pc, ms) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((done) => {
+    const timer = setTimeout(done, ms);
+    pc.addEventListener("icegatheringstatechange", () => {
+      if (pc.iceGatheringState === "complete") { clearTimeout(timer); done(); }
+    });
+  });
+}
+
+async function startBrowserMonitor(call, target, mode, supervisor) {
+  const pc = new RTCPeerConnection({ iceServers: [] });
+  let mic = null;
+  try {
+    // Echo cancellation for a supervisor on speakers; no noise suppression, which
+    // takes steady sounds (a hum, a held vowel, a test tone) for noise.
+    mic = await navigator.mediaDevices.getUserMedia({
+      audio: { echoCancellation: true, noiseSuppression: false, autoGainControl: false },
+    });
+  } catch (e) {
+    notice(`No microphone (${e.message}): listening only.`, true);
+  }
+  if (mic) for (const t of mic.getAudioTracks()) pc.addTrack(t, mic);
+  else pc.addTransceiver("audio", { direction: "recvonly" });
+  pc.ontrack = (ev) => hear(ev.streams[0] || new MediaStream([ev.track]));
+  try {
+    await pc.setLocalDescription(await pc.createOffer());
+    await waitIceGathering(pc, 2000);
+    const r = await api("POST", `/api/v1/calls/${encodeURIComponent(call.id)}/monitor`,
+      { supervisor, mode, webrtc: { offer: pc.localDescription.sdp } });
+    await pc.setRemoteDescription({ type: "answer", sdp: r.answer });
+    state.pc = pc; state.mic = mic;
+    pc.onconnectionstatechange = () => {
+      if (["failed", "closed"].includes(pc.connectionState) && state.pc === pc) {
+        notice("The browser's audio connection to the PBX was lost.");
+      }
+    };
+    state.mine = { monitor: r.id, call: call.id, target: target.endpoint, mode, since: Date.now(), supervisor, browser: true };
+    saveMine();
+    setMic(mode);
+    notice(`${mode} on ${target.endpoint}, in this browser.`, true);
+    drawMine(); drawCalls();
+  } catch (e) {
+    pc.close();
+    if (mic) for (const t of mic.getTracks()) t.stop();
+    notice(`Refused: ${e.message}`);
+  }
+}
+
+function closeBrowserLeg() {
+  if (state.pc) { state.pc.close(); state.pc = null; }
+  if (state.mic) { for (const t of state.mic.getTracks()) t.stop(); state.mic = null; }
+  const ca = window.consoleAudio;
+  clearInterval(ca.timer);
+  if (ca.ctx) { ca.ctx.close(); ca.ctx = null; }
+  $("mine-audio").srcObject = null;
 }
 
 // ------------------------------------------------------------------ my session
@@ -382,11 +504,15 @@ function followMine() {
     state.mine.mode = found.leg.spying.mode;
     state.mine.since = found.leg.spying.since;
     state.mine.session = found.leg.spying.session;
+    if (state.mine.browser) setMic(state.mine.mode);
     saveMine();
-  } else if (state.mine.live) {
-    // It ran and is gone: the supervisor hung up or the call ended.
+  } else if (state.mine.live || (state.mine.browser && !state.pc) ||
+             Date.now() - state.mine.since > RING_GIVE_UP_MS) {
+    // It ran and is gone: the supervisor hung up or the call ended (or this page
+    // was reloaded, and its browser leg with it).
     state.mine = null;
     saveMine();
+    closeBrowserLeg();
   }
 }
 
@@ -394,7 +520,8 @@ function drawMine() {
   const m = state.mine;
   $("mine").hidden = !m;
   if (!m) return;
-  $("mine-what").textContent = m.live ? `Monitoring ${m.target}` : `Ringing your phone for ${m.target}\u2026`;
+  $("mine-what").textContent = m.live ? `Monitoring ${m.target}${m.browser ? " in this browser" : ""}`
+    : m.browser ? `Connecting to ${m.target}\u2026` : `Ringing your phone for ${m.target}\u2026`;
   $("mine-mode").textContent = m.mode;
   $("mine-mode").className = "mode " + m.mode;
   $("mine-timer").dataset.since = m.since;
@@ -408,7 +535,7 @@ function drawMine() {
 async function switchMode(mode) {
   try {
     await api("PATCH", `/api/v1/monitors/${encodeURIComponent(state.mine.monitor)}`, { mode });
-    state.mine.mode = mode; saveMine(); drawMine();
+    state.mine.mode = mode; saveMine(); setMic(mode); drawMine();
   } catch (e) {
     notice(`Refused: ${e.message}`);
   }
@@ -422,7 +549,7 @@ async function stopMine() {
   } catch (e) {
     if (e.status !== 404) { notice(`Refused: ${e.message}`); return; }
   }
-  state.mine = null; saveMine(); drawMine(); drawCalls();
+  state.mine = null; saveMine(); closeBrowserLeg(); drawMine(); drawCalls();
 }
 
 // ------------------------------------------------------------------ agents, queues, groups

@@ -189,3 +189,63 @@ fn an_unregistered_or_busy_supervisor_is_told_so() {
         .unwrap_err();
     assert_eq!(e, MonitorError::NotRegistered("201".into()));
 }
+
+#[test]
+fn a_browser_leg_is_answered_at_once_bridged_and_ended_without_sip() {
+    let mut net = Net::new();
+    // No phone of 201 is registered: the browser brings its own leg.
+    let call_ref = agents_call(&mut net);
+    let browser: std::net::SocketAddr = "127.0.0.1:40010".parse().unwrap();
+    let now = net.now;
+    let (id, port) = net
+        .sw
+        .start_browser_monitor(
+            "201",
+            &call_ref,
+            SpyMode::Listen,
+            model::Follow::None,
+            browser,
+            now,
+        )
+        .unwrap();
+    assert!(id.0.starts_with("mon-"));
+    assert!(port > 0);
+    net.pump();
+    let ops = net.media_ops();
+    assert_eq!(remote_set(&ops, media::Side::B), Some(browser), "{ops:?}");
+    let spawn = net.spawned().pop().expect("a click-to-spy task");
+    let SpawnKind::ClickToSpy { answered, mode, .. } = &spawn.kind else {
+        panic!("{:?}", spawn.kind)
+    };
+    let leg = answered.clone().expect("answered already");
+    assert!(leg.starts_with("SIP/201-"), "{leg}");
+    assert_eq!(*mode, SpyMode::Listen);
+    // The supervisor's channel is on the floor, bridged to the monitor's.
+    let sup = net
+        .sw
+        .channels()
+        .find(|c| c.name == leg)
+        .expect("the browser's channel");
+    assert_eq!(sup.endpoint, "201");
+    assert!(sup.bridged_to.is_some());
+    // A grant still applies: barge is not 201's.
+    let err = net
+        .sw
+        .start_browser_monitor(
+            "201",
+            &call_ref,
+            SpyMode::Barge,
+            model::Follow::None,
+            browser,
+            now,
+        )
+        .unwrap_err();
+    assert_eq!(err, MonitorError::Forbidden("201 may not barge".into()));
+    // The task hangs up: no SIP goes anywhere for the browser's leg, the
+    // channels leave the floor.
+    net.out.clear();
+    net.chan(spawn.call, ChanOp::Hangup { status: None });
+    let sips = net.take(|o| matches!(o, crate::switch::Output::Transmit(_)).then_some(()));
+    assert!(sips.is_empty(), "{} SIP messages sent", sips.len());
+    assert!(net.sw.channels().all(|c| c.name != leg));
+}

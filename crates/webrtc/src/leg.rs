@@ -1,0 +1,184 @@
+//! One browser's leg at run time: str0m fed from two sockets and the clock.
+//!
+//! str0m's rule: after every input (a datagram, a timeout, media to send) drain
+//! `poll_output` until it asks for a timeout, and only then wait again.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use str0m::media::{MediaKind, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::{Event, IceConnectionState, Input, Output, Rtc};
+use tokio::net::UdpSocket;
+
+use crate::rtp;
+
+/// How a leg ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LegEnd {
+    /// The PBX ended it (the monitor stopped).
+    Stopped,
+    /// The browser closed its connection, or stopped answering ICE checks.
+    BrowserGone,
+    /// No browser connected in time.
+    NeverConnected,
+    /// str0m or a socket failed.
+    Failed(String),
+}
+
+/// A browser that does not finish ICE and DTLS in this time is given up.
+const CONNECT_WITHIN: Duration = Duration::from_secs(15);
+
+struct Leg {
+    rtc: Rtc,
+    ice: UdpSocket,
+    local: UdpSocket,
+    pbx: SocketAddr,
+    /// The audio m-line, once str0m announced it.
+    audio: Option<Mid>,
+    to_pbx: rtp::Sender,
+    connected: bool,
+}
+
+pub(crate) async fn pump(
+    rtc: Rtc,
+    ice: UdpSocket,
+    local: UdpSocket,
+    pbx: SocketAddr,
+    stop: impl std::future::Future<Output = ()>,
+) -> LegEnd {
+    let mut leg = Leg {
+        rtc,
+        ice,
+        local,
+        pbx,
+        audio: None,
+        to_pbx: rtp::Sender::new(rand_ssrc()),
+        connected: false,
+    };
+    let end = leg.run(stop).await;
+    leg.rtc.disconnect();
+    let _ = leg.drain().await;
+    tracing::info!(?end, "webrtc leg ended");
+    end
+}
+
+fn rand_ssrc() -> u32 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    t.subsec_nanos() ^ (t.as_secs() as u32).rotate_left(16) ^ std::process::id()
+}
+
+impl Leg {
+    async fn run(&mut self, stop: impl std::future::Future<Output = ()>) -> LegEnd {
+        tokio::pin!(stop);
+        let give_up = Instant::now() + CONNECT_WITHIN;
+        let mut ice_buf = vec![0u8; 2000];
+        let mut rtp_buf = vec![0u8; 2000];
+        loop {
+            let deadline = match self.drain().await {
+                Ok(Some(d)) => d,
+                Ok(None) => return LegEnd::BrowserGone,
+                Err(e) => return LegEnd::Failed(e),
+            };
+            if !self.connected && Instant::now() > give_up {
+                return LegEnd::NeverConnected;
+            }
+            let wake = deadline.min(Instant::now() + Duration::from_millis(500));
+            let input = tokio::select! {
+                _ = &mut stop => return LegEnd::Stopped,
+                r = self.ice.recv_from(&mut ice_buf) => match r {
+                    Ok((_, source)) if !self.reachable(source) => continue,
+                    Ok((n, source)) => {
+                        let Ok(destination) = self.ice.local_addr() else { continue };
+                        let Ok(contents) = ice_buf[..n].try_into() else { continue };
+                        Input::Receive(Instant::now(), Receive { proto: Protocol::Udp, source, destination, contents })
+                    }
+                    Err(e) => return LegEnd::Failed(e.to_string()),
+                },
+                r = self.local.recv_from(&mut rtp_buf) => match r {
+                    Ok((n, from)) if from == self.pbx => {
+                        self.send_to_browser(n, &rtp_buf);
+                        continue;
+                    }
+                    // Anything but the PBX's port for this leg is dropped.
+                    Ok(_) => continue,
+                    Err(e) => return LegEnd::Failed(e.to_string()),
+                },
+                _ = tokio::time::sleep_until(wake.into()) => Input::Timeout(Instant::now()),
+            };
+            if let Err(e) = self.rtc.handle_input(input) {
+                return LegEnd::Failed(e.to_string());
+            }
+        }
+    }
+
+    /// A candidate on loopback pairs only with loopback addresses: nothing else
+    /// can reach it, and a browser's other candidates get no answer from it.
+    fn reachable(&self, peer: SocketAddr) -> bool {
+        let ours = self.ice.local_addr().map(|a| a.ip());
+        !matches!(ours, Ok(ip) if ip.is_loopback()) || peer.ip().is_loopback()
+    }
+
+    /// The PBX's audio for the browser (mutates `rtc`: the loop drains next).
+    fn send_to_browser(&mut self, n: usize, buf: &[u8]) {
+        let (Some(mid), true) = (self.audio, self.connected) else {
+            return;
+        };
+        let Some((pt, ts, payload)) = rtp::parse(&buf[..n]) else {
+            return;
+        };
+        if pt != rtp::PCMU {
+            return;
+        }
+        let Some(writer) = self.rtc.writer(mid) else {
+            return;
+        };
+        let Some(ours) = writer
+            .payload_params()
+            .find(|p| p.spec().codec == str0m::format::Codec::PCMU)
+            .map(|p| p.pt())
+        else {
+            return;
+        };
+        let time = str0m::media::MediaTime::new(u64::from(ts), str0m::media::Frequency::EIGHT_KHZ);
+        if let Err(e) = writer.write(ours, Instant::now(), time, payload.to_vec()) {
+            tracing::debug!("webrtc leg: audio to the browser dropped: {e}");
+        }
+    }
+
+    /// Carries out str0m's outputs until it asks for a timeout (`Some(when)`);
+    /// `None`: the browser is gone.
+    async fn drain(&mut self) -> Result<Option<Instant>, String> {
+        loop {
+            match self.rtc.poll_output().map_err(|e| e.to_string())? {
+                Output::Timeout(t) => return Ok(Some(t)),
+                Output::Transmit(t) => {
+                    if self.reachable(t.destination) {
+                        let _ = self.ice.send_to(&t.contents, t.destination).await;
+                    }
+                }
+                Output::Event(ev) => match ev {
+                    Event::Connected => {
+                        tracing::info!("webrtc leg: the browser is connected (ICE, DTLS-SRTP)");
+                        self.connected = true;
+                    }
+                    Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                        return Ok(None);
+                    }
+                    Event::MediaAdded(m) if m.kind == MediaKind::Audio => self.audio = Some(m.mid),
+                    Event::MediaData(d) => {
+                        if d.params.spec().codec != str0m::format::Codec::PCMU {
+                            continue;
+                        }
+                        let ts = d.time.rebase(str0m::media::Frequency::EIGHT_KHZ).numer() as u32;
+                        let packet = self.to_pbx.packet(rtp::PCMU, ts, false, &d.data);
+                        let _ = self.local.send_to(&packet, self.pbx).await;
+                    }
+                    _ => {}
+                },
+            }
+        }
+    }
+}
