@@ -328,7 +328,7 @@ function callRow(call) {
   if (target && state.me.modes.length) {
     for (const mode of ALL_MODES.filter(may)) {
       actions.append(el("button", {
-        type: "button", class: "act-" + mode, "data-mode": mode,
+        type: "button", class: "act-" + mode, "data-mode": mode, disabled: !!state.mine,
         title: `${mode} on ${target.endpoint}`,
         onclick: () => startMonitor(call, target, mode),
       }, mode[0].toUpperCase() + mode.slice(1)));
