@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 import audio
+from test_click_to_spy import api
 from spysetup import (
     SHIPPED,
     SOUNDS_ARGS,
@@ -48,15 +49,21 @@ SHOTS = Path(__file__).parent / "out" / "console"
 
 
 @pytest.fixture(scope="module")
-def chromium():
+def pw():
+    """One Playwright driver for the module (its sync API allows one at a time)."""
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is not installed (apt-get install chromium)")
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
-        )
-        yield browser
-        browser.close()
+        yield p
+
+
+@pytest.fixture(scope="module")
+def chromium(pw):
+    browser = pw.chromium.launch(
+        executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
+    )
+    yield browser
+    browser.close()
 
 
 @pytest.fixture
@@ -200,6 +207,7 @@ def test_the_floor_a_real_call_and_listen_whisper_barge_by_click(pbx, ua, make_p
     # A supervisor whose grant does not cover the call: the API's reason, shown.
     other = new_page()
     signed_in(other, pbx, extension="203", secret=secret_of(203))
+    other.select_option("#in-hear", "phone")
     other.wait_for_selector("#calls .row")
     other.locator("#calls .row button[data-mode=listen]").click()
     other.wait_for_selector("#notice:not([hidden])")
@@ -290,6 +298,11 @@ def test_the_floor_a_real_call_and_listen_whisper_barge_by_click(pbx, ua, make_p
     gone = wait_page(ua, page, f"!{row_of('110')}", 5, "the call to leave the floor")
     assert gone - t_hangup < 1.0, f"the ended call stayed {gone - t_hangup:.2f} s"
     wait_page(ua, reader, f"!{row_of('110')}", 2, "the call to leave the read-only floor")
+    # Every event reached the screen (fetched and drawn) within 200 ms.
+    lags = page.evaluate("window.consoleStats.eventToDrawMs")
+    print(f"event to screen: {len(lags)} events, max {max(lags):.0f} ms, "
+          f"median {sorted(lags)[len(lags) // 2]:.0f} ms")  # fmt: skip
+    assert lags and max(lags) < 200, lags
 
 
 def test_an_admin_toggles_group_monitoring_and_the_list_stays_light_with_500_calls(pbx, ua, new_page):
@@ -352,21 +365,18 @@ def test_an_admin_toggles_group_monitoring_and_the_list_stays_light_with_500_cal
 
 
 @pytest.fixture(scope="module")
-def chromium_with_tone(tones):
+def chromium_with_tone(pw, tones):
     """A Chromium whose microphone is a 1500 Hz tone (fake media, granted)."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is not installed (apt-get install chromium)")
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu",
-            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-audio-capture={tones[1500]}",
-            "--autoplay-policy=no-user-gesture-required",
-            # The PBX offers its WebRTC media on 127.0.0.1 in these tests.
-            "--allow-loopback-in-peer-connection",
-        ])  # fmt: skip
-        yield browser
-        browser.close()
+    browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+        "--no-sandbox", "--disable-gpu",
+        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={tones[1500]}",
+        "--autoplay-policy=no-user-gesture-required",
+        # The PBX offers its WebRTC media on 127.0.0.1 in these tests.
+        "--allow-loopback-in-peer-connection",
+    ])  # fmt: skip
+    yield browser
+    browser.close()
 
 
 def browser_levels(page, ms=1500):
@@ -469,3 +479,34 @@ def test_listen_whisper_barge_in_the_browser_over_webrtc(pbx, ua, make_phone, to
           [400, 1500], [1000], "barge")  # fmt: skip
     check("client", audio.tone_levels(cwav, FREQS, at(ccall, t_barge + m), at(ccall, t_barge_end)),
           [1000, 1500], [400], "barge")  # fmt: skip
+
+
+def test_the_floor_shows_queues_waiting_callers_and_agents(pbx, ua, make_phone, tones, new_page):
+    client = carrier_trunk(pbx, make_phone, tones[400])
+    admin = pbx.cli("token", "create", "--scope", "admin").stdout.strip()
+    code, q = api(pbx, "POST", "/api/v1/queues", admin, {"name": "401"})
+    assert code == 201, q
+    pbx.cli("db", "put", "queue-did", "5550401", "401")
+    registered_phone(pbx, make_phone, "112", tones[1000])
+    code, q = api(pbx, "PUT", "/api/v1/queues/401/members/112", admin)
+    assert code == 201, q
+    page = new_page()
+    signed_in(page, pbx, token=admin)
+    wait_page(ua, page, "document.querySelector('#agents').textContent.includes('112')", 3, "the agent")
+    # Paused by an administrator elsewhere: the floor follows.
+    code, paused = api(pbx, "PUT", "/api/v1/agents/112/pause", admin, {"reason": "lunch"})
+    assert code == 200, paused
+    wait_page(ua, page, "document.querySelector('#agents').textContent.includes('paused (lunch)')",
+              3, "the agent paused")  # fmt: skip
+    # A caller waits (its only agent is paused): the queue shows it, its wait ticks.
+    ccall = client.call(f"sip:5550401@{pbx.sip_addr}")
+    ua.wait_for(lambda: ccall.confirmed, 10, "the queue answers")
+    row = "[...document.querySelectorAll('#queues tr')].find(r => r.cells[0].textContent === '401')"
+    wait_page(ua, page, f"{row}.cells[1].textContent === '1'", 3, "one caller waiting")
+    ua.poll(2.2)
+    wait_page(ua, page, f"{row}.cells[2].textContent >= '0:02'", 2, "the wait ticking")
+    page.select_option("#f-queue", "401")
+    shot(page, "queues-and-agents")
+    ccall.end()
+    ua.wait_for(lambda: ccall.disconnected, 5, "hang up")
+    wait_page(ua, page, f"{row}.cells[1].textContent === '0'", 3, "nobody waiting")

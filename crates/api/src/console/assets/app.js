@@ -180,13 +180,26 @@ function part(name, load) {
   return run;
 }
 
+/// When the oldest event not yet on screen arrived, per part (0: none).
+const pendingEvent = { calls: 0 };
+
+/// How long an event took to reach the screen (for the tests: kept in consoleStats).
+function drawnAfter(eventAt) {
+  const ms = performance.now() - eventAt;
+  const s = window.consoleStats;
+  s.eventToDrawMs = (s.eventToDrawMs || []).concat([ms]).slice(-200);
+}
+
 const refresh = {
   calls: part("calls", async () => {
+    const asked = pendingEvent.calls;
+    pendingEvent.calls = 0;
     const data = await api("GET", "/api/v1/calls");
     state.calls = data.calls;
     followMine();
     drawCalls();
     drawMine();
+    if (asked) drawnAfter(asked);
   }),
   agents: part("agents", async () => {
     const [agents, queues] = await Promise.all([api("GET", "/api/v1/agents"), api("GET", "/api/v1/queues")]);
@@ -233,7 +246,10 @@ function setLink(up) {
 function onEvent(ev) {
   const t = ev.type || "";
   if (t === "lagged") { refresh.calls(); refresh.agents(); refresh.groups(); return; }
-  if (t.startsWith("call.") || t.startsWith("monitor.") || t.startsWith("conference.")) refresh.calls();
+  if (t.startsWith("call.") || t.startsWith("monitor.") || t.startsWith("conference.")) {
+    if (!pendingEvent.calls) pendingEvent.calls = performance.now();
+    refresh.calls();
+  }
   if (t === "agent.state" || t === "queue.log" || t === "call.end" || t === "call.answer") refresh.agents();
   if (t.startsWith("monitor.")) refresh.audit();
   if (t === "monitor.start" && state.mine && ev.monitor === state.mine.monitor) {
@@ -579,7 +595,10 @@ function drawQueues() {
     return el("tr", {},
       el("td", {}, q.settings.name),
       el("td", {}, String(live.waiting.length)),
-      el("td", { class: "timer" }, live.waiting.length ? clock(live.longest_wait_secs * 1000) : "\u2013"),
+      live.waiting.length
+        ? el("td", { class: "timer", dataset: { since: Math.min(...live.waiting.map((w) => w.since_ms)) } },
+            clock(live.longest_wait_secs * 1000))
+        : el("td", {}, "\u2013"),
       el("td", {}, String(q.members.length)));
   }));
   if (!state.queues.length) $("queues").append(el("tr", {}, el("td", { colspan: 4, class: "empty" }, "No queues.")));
