@@ -82,15 +82,16 @@ install_system_deps() {
     command -v baresip >/dev/null 2>&1 || missing+=(baresip)
     # The TLS tests make their certificates with openssl.
     command -v openssl >/dev/null 2>&1 || missing+=(openssl)
-    # str0m (WebRTC) builds on Debian's OpenSSL.
+    # WebRTC builds on Debian's OpenSSL (str0m) and libopus (Opus toward browsers).
     command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
     [ -f /usr/include/openssl/ssl.h ] || missing+=(libssl-dev)
+    [ -f /usr/include/opus/opus.h ] || missing+=(libopus-dev)
     # The console's tests drive Debian's Chromium through Playwright (no browser download).
     command -v chromium >/dev/null 2>&1 || missing+=(chromium)
     # The bench's charts (bench/src/suite/plot.rs) read this font at run time.
     [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
     if [ "${#missing[@]}" -eq 0 ]; then
-        echo "sipp, sox, baresip, openssl, libssl-dev, pkg-config, chromium and fonts-dejavu-core present"
+        echo "sipp, sox, baresip, openssl, libssl-dev, libopus-dev, pkg-config, chromium and fonts-dejavu-core present"
         return 0
     fi
     echo "installing: ${missing[*]}"

@@ -430,6 +430,8 @@ def test_listen_whisper_barge_in_the_browser_over_webrtc(pbx, ua, make_phone, to
         print(f"heard in the browser {heard - t_click:.2f} s after the click on Listen")
         assert heard - t_click < 1.0, f"heard {heard - t_click:.2f} s after the click"
         assert page.text_content("#mine-mic") == "microphone muted"
+        codec = page.evaluate("window.consoleAudio.codec")
+        assert codec == "opus", f"the browser sends {codec!r}: Opus, transcoded by the PBX, is expected"
         ua.poll(2.5)
         t_listen_end = time.monotonic()
         lv_listen = browser_levels(page, 2000)

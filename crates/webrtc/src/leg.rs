@@ -6,12 +6,14 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use str0m::media::{MediaKind, Mid};
+use str0m::format::Codec;
+use str0m::media::{Frequency, MediaKind, MediaTime, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Event, IceConnectionState, Input, Output, Rtc};
 use tokio::net::UdpSocket;
 
 use crate::rtp;
+use crate::transcode::Transcoder;
 
 /// How a leg ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +40,8 @@ struct Leg {
     audio: Option<Mid>,
     to_pbx: rtp::Sender,
     connected: bool,
+    /// For a browser that speaks Opus (made at its first Opus packet either way).
+    opus: Option<Transcoder>,
 }
 
 pub(crate) async fn pump(
@@ -55,6 +59,7 @@ pub(crate) async fn pump(
         audio: None,
         to_pbx: rtp::Sender::new(rand_ssrc()),
         connected: false,
+        opus: None,
     };
     let end = leg.run(stop).await;
     leg.rtc.disconnect();
@@ -135,15 +140,31 @@ impl Leg {
         let Some(writer) = self.rtc.writer(mid) else {
             return;
         };
-        let Some(ours) = writer
-            .payload_params()
-            .find(|p| p.spec().codec == str0m::format::Codec::PCMU)
-            .map(|p| p.pt())
-        else {
-            return;
+        let pt_of = |codec| {
+            writer
+                .payload_params()
+                .find(|p| p.spec().codec == codec)
+                .map(|p| p.pt())
         };
-        let time = str0m::media::MediaTime::new(u64::from(ts), str0m::media::Frequency::EIGHT_KHZ);
-        if let Err(e) = writer.write(ours, Instant::now(), time, payload.to_vec()) {
+        // Opus when the browser took it (better sound, FEC), else G.711 as it is.
+        let (pt, time, data) = match (pt_of(Codec::Opus), pt_of(Codec::PCMU)) {
+            (Some(opus_pt), _) => {
+                let Some(t) = transcoder(&mut self.opus) else {
+                    return;
+                };
+                let Some(packet) = t.encode(payload) else {
+                    return;
+                };
+                let time = MediaTime::new(u64::from(ts) * 6, Frequency::FORTY_EIGHT_KHZ);
+                (opus_pt, time, packet)
+            }
+            (None, Some(pcmu_pt)) => {
+                let time = MediaTime::new(u64::from(ts), Frequency::EIGHT_KHZ);
+                (pcmu_pt, time, payload.to_vec())
+            }
+            (None, None) => return,
+        };
+        if let Err(e) = writer.write(pt, Instant::now(), time, data) {
             tracing::debug!("webrtc leg: audio to the browser dropped: {e}");
         }
     }
@@ -169,11 +190,21 @@ impl Leg {
                     }
                     Event::MediaAdded(m) if m.kind == MediaKind::Audio => self.audio = Some(m.mid),
                     Event::MediaData(d) => {
-                        if d.params.spec().codec != str0m::format::Codec::PCMU {
-                            continue;
-                        }
-                        let ts = d.time.rebase(str0m::media::Frequency::EIGHT_KHZ).numer() as u32;
-                        let packet = self.to_pbx.packet(rtp::PCMU, ts, false, &d.data);
+                        let ts = d.time.rebase(Frequency::EIGHT_KHZ).numer() as u32;
+                        let pcmu = match d.params.spec().codec {
+                            Codec::PCMU => d.data.to_vec(),
+                            Codec::Opus => {
+                                let Some(t) = transcoder(&mut self.opus) else {
+                                    continue;
+                                };
+                                let Some(pcmu) = t.decode(&d.data) else {
+                                    continue;
+                                };
+                                pcmu
+                            }
+                            _ => continue,
+                        };
+                        let packet = self.to_pbx.packet(rtp::PCMU, ts, false, &pcmu);
                         let _ = self.local.send_to(&packet, self.pbx).await;
                     }
                     _ => {}
@@ -181,4 +212,18 @@ impl Leg {
             }
         }
     }
+}
+
+/// The leg's Opus transcoder, made when first needed; None if libopus refuses.
+fn transcoder(slot: &mut Option<Transcoder>) -> Option<&mut Transcoder> {
+    if slot.is_none() {
+        match Transcoder::new() {
+            Ok(t) => *slot = Some(t),
+            Err(e) => {
+                tracing::warn!("webrtc leg: no Opus: {e}");
+                return None;
+            }
+        }
+    }
+    slot.as_mut()
 }

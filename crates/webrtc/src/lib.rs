@@ -3,7 +3,9 @@
 //!
 //! A browser's leg is terminated here with str0m (a sans-I/O WebRTC stack: ICE
 //! lite, DTLS-SRTP, RTP), and handed to the PBX as what its media bridges already
-//! speak: plain RTP (G.711 µ-law, 20 ms) on a loopback socket. To the switch the
+//! speak: plain RTP (G.711 µ-law, 20 ms) on a loopback socket. Toward the browser
+//! it is Opus when the browser offers it (transcoded here: 8 kHz µ-law to 48 kHz
+//! Opus and back), else µ-law as it is. To the switch the
 //! browser is then a phone at `127.0.0.1:<port>` whose SDP it wrote itself, so a
 //! browser's leg is a supervisor channel like any other (same grants, audit,
 //! events and mixing), and nothing of WebRTC reaches the media engine.
@@ -12,7 +14,9 @@
 //! packets both ways until the browser goes away or the PBX ends the leg.
 
 mod leg;
+mod resample;
 mod rtp;
+mod transcode;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
@@ -28,7 +32,7 @@ pub use leg::LegEnd;
 pub enum WebRtcError {
     #[error("the offer is not a WebRTC SDP offer: {0}")]
     BadOffer(String),
-    #[error("the offer has no audio this PBX can use (it speaks G.711 µ-law to browsers): {0}")]
+    #[error("the offer has no audio this PBX can use (Opus or G.711 µ-law): {0}")]
     Refused(String),
     #[error("no UDP port for the browser's media: {0}")]
     Socket(#[from] std::io::Error),
@@ -64,7 +68,7 @@ impl Gateway {
     }
 
     /// Answers a browser's offer (its `RTCPeerConnection.createOffer()` SDP) with
-    /// ICE lite on a fresh UDP port, DTLS-SRTP, and G.711 µ-law audio.
+    /// ICE lite on a fresh UDP port, DTLS-SRTP, and Opus or G.711 µ-law audio.
     pub async fn accept(&self, offer: &str) -> Result<Accepted, WebRtcError> {
         let offer =
             SdpOffer::from_sdp_string(offer).map_err(|e| WebRtcError::BadOffer(e.to_string()))?;
@@ -73,6 +77,7 @@ impl Gateway {
         let mut rtc = RtcConfig::new()
             .set_ice_lite(true)
             .clear_codecs()
+            .enable_opus(true, false)
             .enable_pcmu(true, false)
             .build(Instant::now());
         let candidate = Candidate::host(ice.local_addr()?, "udp")
@@ -83,8 +88,10 @@ impl Gateway {
             .accept_offer(offer)
             .map_err(|e| WebRtcError::Refused(e.to_string()))?;
         let answer = answer.to_sdp_string();
-        if !answer.contains("PCMU/8000") {
-            return Err(WebRtcError::Refused("no PCMU in the offer's audio".into()));
+        if !answer.contains("opus/48000") && !answer.contains("PCMU/8000") {
+            return Err(WebRtcError::Refused(
+                "neither Opus nor PCMU in the offer's audio".into(),
+            ));
         }
         Ok(Accepted {
             answer,

@@ -467,6 +467,7 @@ async function startBrowserMonitor(call, target, mode, supervisor) {
       { supervisor, mode, webrtc: { offer: pc.localDescription.sdp } });
     await pc.setRemoteDescription({ type: "answer", sdp: r.answer });
     state.pc = pc; state.mic = mic;
+    window.consoleAudio.codec = answerCodec(r.answer);
     pc.onconnectionstatechange = () => {
       if (["failed", "closed"].includes(pc.connectionState) && state.pc === pc) {
         notice("The browser's audio connection to the PBX was lost.");
@@ -482,6 +483,14 @@ async function startBrowserMonitor(call, target, mode, supervisor) {
     if (mic) for (const t of mic.getTracks()) t.stop();
     notice(`Refused: ${e.message}`);
   }
+}
+
+/// The codec the answer puts first on its audio line (what the browser sends).
+function answerCodec(sdp) {
+  const m = /^m=audio \S+ \S+ (\d+)/m.exec(sdp);
+  if (!m) return "";
+  const rtpmap = new RegExp(`^a=rtpmap:${m[1]} ([^/\\s]+)`, "m").exec(sdp);
+  return rtpmap ? rtpmap[1] : m[1] === "0" ? "PCMU" : "";
 }
 
 function closeBrowserLeg() {
@@ -536,7 +545,8 @@ function drawMine() {
   const m = state.mine;
   $("mine").hidden = !m;
   if (!m) return;
-  $("mine-what").textContent = m.live ? `Monitoring ${m.target}${m.browser ? " in this browser" : ""}`
+  const codec = m.browser && window.consoleAudio.codec ? ` (${window.consoleAudio.codec})` : "";
+  $("mine-what").textContent = m.live ? `Monitoring ${m.target}${m.browser ? " in this browser" + codec : ""}`
     : m.browser ? `Connecting to ${m.target}\u2026` : `Ringing your phone for ${m.target}\u2026`;
   $("mine-mode").textContent = m.mode;
   $("mine-mode").className = "mode " + m.mode;
