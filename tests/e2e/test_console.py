@@ -20,7 +20,9 @@ from pathlib import Path
 import pytest
 
 import audio
+from conftest import free_port, run_pbx
 from test_click_to_spy import api
+from test_tls_srtp import make_cert
 from spysetup import (
     SHIPPED,
     SOUNDS_ARGS,
@@ -512,3 +514,50 @@ def test_the_floor_shows_queues_waiting_callers_and_agents(pbx, ua, make_phone, 
     ccall.end()
     ua.wait_for(lambda: ccall.disconnected, 5, "hang up")
     wait_page(ua, page, f"{row}.cells[1].textContent === '0'", 3, "nobody waiting")
+
+
+@pytest.fixture
+def https_pbx(tmp_path, request):
+    """A PBX that also serves the API and the console over HTTPS (its SIP TLS
+    certificate, self-signed for 127.0.0.1)."""
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    cert, key = make_cert(certs)
+    https_port = free_port()
+    extra = [
+        "--sip-tls", f"127.0.0.1:{free_port()}", "--tls-cert", str(cert), "--tls-key", str(key),
+        "--https", f"127.0.0.1:{https_port}",
+    ]  # fmt: skip
+    for server in run_pbx(tmp_path, request, extra):
+        server.https_url = f"https://127.0.0.1:{https_port}"
+        yield server
+
+
+def test_the_console_over_https_keeps_its_cookie_secure_and_streams_over_wss(https_pbx, ua, chromium):
+    pbx = https_pbx
+    add_ext(pbx, 201)
+    pbx.cli("supervisor", "grant", "201", "--groups", "all", "--modes", "listen")
+    ctx = chromium.new_context(ignore_https_errors=True)
+    try:
+        page = ctx.new_page()
+        page.set_default_timeout(5000)
+        page.goto(pbx.https_url + "/console")
+        page.wait_for_selector("#signin-view:not([hidden])")
+        page.fill("#in-extension", "201")
+        page.fill("#in-secret", secret_of(201))
+        page.click("#signin-go")
+        page.wait_for_selector("#floor-view:not([hidden])")
+        page.wait_for_selector("#link.on")  # the event stream, over wss
+        assert page.evaluate("location.protocol") == "https:"
+        assert page.evaluate("window.isSecureContext")
+        cookie = next(c for c in ctx.cookies() if c["name"] == "spygroup_session")
+        assert cookie["secure"] and cookie["httpOnly"], cookie
+        r = page.request.get(pbx.https_url + "/api/v1/calls")
+        assert r.status == 200, r.text()
+        # Plain HTTP goes on beside it; its cookie is not marked Secure.
+        plain = ctx.request.post(pbx.http_url + "/console/session",
+                                 data={"extension": "201", "secret": secret_of(201)})  # fmt: skip
+        assert plain.status == 201, plain.text()
+        assert "Secure" not in plain.headers["set-cookie"], plain.headers
+    finally:
+        ctx.close()

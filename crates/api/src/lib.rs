@@ -20,6 +20,7 @@ mod security;
 mod server;
 mod state;
 
+pub use console::OverTls;
 pub use error::ApiError;
 pub use live::{
     Answer, BrowserMonitor, ConfRefused, LiveChannel, LiveView, MonitorFailure, MonitorStart,

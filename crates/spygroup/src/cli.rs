@@ -135,6 +135,11 @@ pub struct ServeArgs {
     /// HTTP API listen address [default: 127.0.0.1:8088].
     #[arg(long, value_name = "ADDR:PORT")]
     pub http: Option<SocketAddr>,
+    /// Also serve the API and the web console over HTTPS here, with --tls-cert and
+    /// --tls-key (browsers give a page its microphone only over HTTPS, or on the
+    /// PBX's own host).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub https: Option<SocketAddr>,
     /// Dialplan file [default: config/extensions.conf].
     #[arg(long, value_name = "FILE")]
     pub dialplan: Option<PathBuf>,

@@ -21,6 +21,7 @@ pub struct FileConfig {
     pub media_ip: Option<IpAddr>,
     pub rtp_ports: Option<PortRange>,
     pub http: Option<SocketAddr>,
+    pub https: Option<SocketAddr>,
     pub db: Option<String>,
     pub dialplan: Option<PathBuf>,
     pub realm: Option<String>,

@@ -7,6 +7,7 @@ mod admin;
 mod cli;
 mod config;
 mod exit;
+mod https;
 mod logging;
 mod netaddr;
 mod serve;

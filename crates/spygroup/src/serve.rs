@@ -22,6 +22,7 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
     let ServeSettings {
         mut pbx,
         http,
+        https,
         db,
         realm,
     } = settings;
@@ -46,6 +47,14 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
     // Bind HTTP before starting the switch: a busy port fails the start cleanly.
     let bound = api::bind(http).await?;
     let http_addr = bound.local_addr();
+    let https = match https {
+        Some((addr, files)) => {
+            let certs = sip::transport::Certificates::load(files)
+                .context("cannot read the TLS certificate for HTTPS")?;
+            Some((crate::https::bind(addr).await?, certs))
+        }
+        None => None,
+    };
 
     let (media, rtp) = (pbx.media_ip, pbx.rtp_ports.clone());
     // The API serves and deletes the files MixMonitor and ChanSpy write there.
@@ -87,6 +96,23 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
         })),
         sessions: Default::default(),
     };
+    let (stop_https, https_stopped) = oneshot::channel::<()>();
+    let https_certs = match https {
+        Some((listener, certs)) => {
+            let addr = listener.local_addr().context("the HTTPS address")?;
+            tracing::info!("HTTPS (API and console) on https://{addr}");
+            tokio::spawn(crate::https::serve(
+                listener,
+                certs.clone(),
+                state.clone(),
+                async move {
+                    let _ = https_stopped.await;
+                },
+            ));
+            Some(certs)
+        }
+        None => None,
+    };
     let mut api_task = tokio::spawn(bound.serve_with(state, async move {
         let _ = api_stopped.await;
     }));
@@ -116,6 +142,12 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
                     Ok(false) => {}
                     Err(e) => tracing::error!("SIGHUP: TLS certificate NOT reloaded, the one in use stays: {e}"),
                 }
+                if let Some(certs) = &https_certs {
+                    match certs.reload() {
+                        Ok(()) => tracing::info!("SIGHUP: HTTPS certificate reloaded"),
+                        Err(e) => tracing::error!("SIGHUP: HTTPS certificate NOT reloaded, the one in use stays: {e}"),
+                    }
+                }
             }
             r = &mut api_task => break Some(r),
         }
@@ -123,6 +155,7 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
 
     stop_switch(&shared).await;
     let _ = stop_api.send(());
+    let _ = stop_https.send(());
     let api_result = match api_early {
         Some(r) => r,
         None => api_task.await,

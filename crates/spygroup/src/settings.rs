@@ -22,6 +22,8 @@ pub struct ServeSettings {
     /// `realm` inside is only a placeholder until the store says which realm it has.
     pub pbx: pbx::PbxConfig,
     pub http: SocketAddr,
+    /// The API and the console over HTTPS too, with the TLS certificate and key.
+    pub https: Option<(SocketAddr, sip::transport::TlsFiles)>,
     pub db: String,
     /// Set when the user asked for a realm (flag or file), so a mismatch is an error.
     pub realm: Option<String>,
@@ -141,6 +143,18 @@ pub fn resolve(
         None => defaults.sip_rate_limit,
     };
     let tls = tls_listener(args, f, sip)?;
+    let https = match (args.https.or(f.https), &tls) {
+        (None, _) => None,
+        (Some(addr), Some(t)) if addr != http => Some((addr, t.files.clone())),
+        (Some(addr), Some(_)) => {
+            return Err(Usage(format!(
+                "https {addr} is the HTTP address itself; give it a port of its own"
+            )))
+        }
+        (Some(_), None) => {
+            return Err(Usage("https needs tls_cert and tls_key (PEM files)".into()))
+        }
+    };
     let mut connections = defaults.connections;
     if let Some(n) = args
         .tcp_max_per_source
@@ -210,6 +224,7 @@ pub fn resolve(
     Ok(ServeSettings {
         pbx,
         http,
+        https,
         db: db_url(db_flag, file),
         realm,
     })
@@ -276,6 +291,26 @@ fn parse_algorithms(names: &[String]) -> Result<Vec<sip::auth::Algorithm>, Usage
 mod tests {
     use super::*;
     use std::path::Path;
+
+    #[test]
+    fn https_takes_the_tls_certificate_and_a_port_of_its_own() {
+        let mut args = ServeArgs {
+            https: Some("127.0.0.1:8443".parse().unwrap()),
+            ..Default::default()
+        };
+        let err = resolve(&args, None, None).unwrap_err();
+        assert!(err.0.contains("https needs tls_cert and tls_key"), "{}", err.0);
+        args.tls_cert = Some("c.pem".into());
+        args.tls_key = Some("k.pem".into());
+        let s = resolve(&args, None, None).unwrap();
+        let (addr, files) = s.https.expect("https on");
+        assert_eq!(addr, "127.0.0.1:8443".parse().unwrap());
+        assert_eq!(files.cert, Path::new("c.pem"));
+        args.https = Some(s.http);
+        let err = resolve(&args, None, None).unwrap_err();
+        assert!(err.0.contains("is the HTTP address itself"), "{}", err.0);
+        assert!(resolve(&ServeArgs::default(), None, None).unwrap().https.is_none());
+    }
 
     #[test]
     fn defaults() {

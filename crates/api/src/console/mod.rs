@@ -87,10 +87,16 @@ pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-fn set_cookie(id: &str) -> HeaderValue {
+/// Set on every request that came over HTTPS (by the HTTPS server's layer): the
+/// session cookie is then `Secure`, so the browser never sends it in clear.
+#[derive(Debug, Clone, Copy)]
+pub struct OverTls;
+
+fn set_cookie(id: &str, secure: bool) -> HeaderValue {
     let v = format!(
-        "{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
-        LIFETIME.as_secs()
+        "{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+        LIFETIME.as_secs(),
+        if secure { "; Secure" } else { "" }
     );
     HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
@@ -331,6 +337,7 @@ const REFUSED: &str = "wrong extension or secret";
 pub(crate) async fn sign_in(
     State(s): State<ApiState>,
     PeerIp(ip): PeerIp,
+    tls: Option<axum::Extension<OverTls>>,
     headers: HeaderMap,
     Body(req): Body<SignInIn>,
 ) -> ApiResult<Response> {
@@ -389,7 +396,8 @@ pub(crate) async fn sign_in(
     let (id, session) = s.sessions.create(principal, Instant::now());
     let who = acting(&s, &id, &session).await?;
     let mut r = (StatusCode::CREATED, Json(session_out(who, session.csrf))).into_response();
-    r.headers_mut().insert(header::SET_COOKIE, set_cookie(&id));
+    r.headers_mut()
+        .insert(header::SET_COOKIE, set_cookie(&id, tls.is_some()));
     Ok(no_store(r))
 }
 
