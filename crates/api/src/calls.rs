@@ -215,6 +215,13 @@ pub(crate) async fn start_monitor(
     let live = live(&s)?;
     let out = match req.webrtc {
         Some(w) => {
+            if mode == model::SpyMode::Conference {
+                return Err(Failure::bad(
+                    "mode",
+                    "a conference needs the supervisor's phone: a browser's leg may listen, \
+                     whisper, barge and take over",
+                ));
+            }
             if !w.offer.trim_start().starts_with("v=0") {
                 return Err(Failure::bad(
                     "webrtc.offer",

@@ -299,7 +299,11 @@ mod tests {
             ..Default::default()
         };
         let err = resolve(&args, None, None).unwrap_err();
-        assert!(err.0.contains("https needs tls_cert and tls_key"), "{}", err.0);
+        assert!(
+            err.0.contains("https needs tls_cert and tls_key"),
+            "{}",
+            err.0
+        );
         args.tls_cert = Some("c.pem".into());
         args.tls_key = Some("k.pem".into());
         let s = resolve(&args, None, None).unwrap();
@@ -309,7 +313,10 @@ mod tests {
         args.https = Some(s.http);
         let err = resolve(&args, None, None).unwrap_err();
         assert!(err.0.contains("is the HTTP address itself"), "{}", err.0);
-        assert!(resolve(&ServeArgs::default(), None, None).unwrap().https.is_none());
+        assert!(resolve(&ServeArgs::default(), None, None)
+            .unwrap()
+            .https
+            .is_none());
     }
 
     #[test]

@@ -342,7 +342,9 @@ function callRow(call) {
   const target = targetOf(call);
   const actions = el("span", { class: "c-act" });
   if (target && state.me.modes.length) {
-    for (const mode of ALL_MODES.filter(may)) {
+    // A conference needs the supervisor's phone (the API refuses it for a browser).
+    const inBrowser = $("in-hear").value === "browser";
+    for (const mode of ALL_MODES.filter(may).filter((m) => !(inBrowser && m === "conference"))) {
       actions.append(el("button", {
         type: "button", class: "act-" + mode, "data-mode": mode, disabled: !!state.mine,
         title: `${mode} on ${target.endpoint}`,
@@ -429,7 +431,7 @@ function hear(stream) {
 
 /// The supervisor's microphone goes out only where the mode lets a party hear it.
 function setMic(mode) {
-  const talking = mode === "whisper" || mode === "barge";
+  const talking = mode !== "listen";
   for (const t of state.mic ? state.mic.getAudioTracks() : []) t.enabled = talking;
   $("mine-mic").textContent = !state.mic ? "(no microphone: listen only)" :
     talking ? "microphone on" : "microphone muted";
@@ -731,7 +733,7 @@ async function start() {
   $("signout").addEventListener("click", signOut);
   $("mine-stop").addEventListener("click", stopMine);
   $("calls").addEventListener("scroll", () => requestAnimationFrame(drawRows));
-  for (const f of ["f-group", "f-queue", "f-agent"]) $(f).addEventListener("input", drawCalls);
+  for (const f of ["f-group", "f-queue", "f-agent", "in-hear"]) $(f).addEventListener("input", drawCalls);
   $("audit-search").addEventListener("submit", searchAudit);
   $("timeline-close").addEventListener("click", () => { $("timeline-section").hidden = true; });
   setInterval(tick, 1000);
