@@ -138,6 +138,24 @@ def row_of(ext):
     )
 
 
+# What the agent (1000 Hz) and the client (400 Hz) hear, by mode, while the
+# supervisor (1500 Hz) monitors the agent: (hears, does not hear).
+HEARS = {
+    "listen": {"agent": ([400], [1000, 1500]), "client": ([1000], [400, 1500])},
+    "whisper": {"agent": ([400, 1500], [1000]), "client": ([1000], [400, 1500])},
+    "barge": {"agent": ([400, 1500], [1000]), "client": ([1000, 1500], [400])},
+}
+
+
+def check_parties(aleg, awav, ccall, cwav, windows):
+    """Each (mode, start, end) window of the agent's and the client's recordings
+    against HEARS."""
+    for mode, t0, t1 in windows:
+        for who, call, wav in (("agent", aleg, awav), ("client", ccall, cwav)):
+            hears, not_hears = HEARS[mode][who]
+            check(who, audio.tone_levels(wav, FREQS, at(call, t0), at(call, t1)), hears, not_hears, mode)
+
+
 def test_sign_in_refuses_a_wrong_secret_and_sign_out_ends_the_session(pbx, new_page):
     add_ext(pbx, 201)
     add_ext(pbx, 301)
@@ -261,18 +279,11 @@ def test_the_floor_a_real_call_and_listen_whisper_barge_by_click(pbx, ua, make_p
     m = 0.6
     check("supervisor", audio.tone_levels(swav, FREQS, at(scall, t_listen + m), at(scall, t_listen_end)),
           [400, 1000], [1500], "listen")  # fmt: skip
-    check("agent", audio.tone_levels(awav, FREQS, at(aleg, t_listen + m), at(aleg, t_listen_end)),
-          [400], [1000, 1500], "listen")  # fmt: skip
-    check("client", audio.tone_levels(cwav, FREQS, at(ccall, t_listen + m), at(ccall, t_listen_end)),
-          [1000], [400, 1500], "listen")  # fmt: skip
-    check("agent", audio.tone_levels(awav, FREQS, at(aleg, t_whisper + m), at(aleg, t_whisper_end)),
-          [400, 1500], [1000], "whisper")  # fmt: skip
-    check("client", audio.tone_levels(cwav, FREQS, at(ccall, t_whisper + m), at(ccall, t_whisper_end)),
-          [1000], [400, 1500], "whisper")  # fmt: skip
-    check("agent", audio.tone_levels(awav, FREQS, at(aleg, t_barge + m), at(aleg, t_barge_end)),
-          [400, 1500], [1000], "barge")  # fmt: skip
-    check("client", audio.tone_levels(cwav, FREQS, at(ccall, t_barge + m), at(ccall, t_barge_end)),
-          [1000, 1500], [400], "barge")  # fmt: skip
+    check_parties(aleg, awav, ccall, cwav, [
+        ("listen", t_listen + m, t_listen_end),
+        ("whisper", t_whisper + m, t_whisper_end),
+        ("barge", t_barge + m, t_barge_end),
+    ])  # fmt: skip
 
     # The call's timeline and the audit log tell who joined, when, in which modes.
     row.locator("button", has_text="timeline").click()
@@ -390,6 +401,7 @@ def browser_levels(page, ms=1500):
 BROWSER_PRESENT, BROWSER_ABSENT = -60.0, -80.0
 
 
+
 def check_browser(lv, hears, not_hears, phase):
     for f in hears:
         assert lv[f] >= BROWSER_PRESENT, f"{phase}: the browser should hear {f} Hz: {lv}"
@@ -471,18 +483,11 @@ def test_listen_whisper_barge_in_the_browser_over_webrtc(pbx, ua, make_phone, to
     # The browser hears both parties in every mode, never its own microphone.
     for phase, lv in (("listen", lv_listen), ("whisper", lv_whisper), ("barge", lv_barge)):
         check_browser(lv, [400, 1000], [1500], phase)
-    check("agent", audio.tone_levels(awav, FREQS, at(aleg, t_listen + m), at(aleg, t_listen_end)),
-          [400], [1000, 1500], "listen")  # fmt: skip
-    check("client", audio.tone_levels(cwav, FREQS, at(ccall, t_listen + m), at(ccall, t_listen_end)),
-          [1000], [400, 1500], "listen")  # fmt: skip
-    check("agent", audio.tone_levels(awav, FREQS, at(aleg, t_whisper + m), at(aleg, t_whisper_end)),
-          [400, 1500], [1000], "whisper")  # fmt: skip
-    check("client", audio.tone_levels(cwav, FREQS, at(ccall, t_whisper + m), at(ccall, t_whisper_end)),
-          [1000], [400, 1500], "whisper")  # fmt: skip
-    check("agent", audio.tone_levels(awav, FREQS, at(aleg, t_barge + m), at(aleg, t_barge_end)),
-          [400, 1500], [1000], "barge")  # fmt: skip
-    check("client", audio.tone_levels(cwav, FREQS, at(ccall, t_barge + m), at(ccall, t_barge_end)),
-          [1000, 1500], [400], "barge")  # fmt: skip
+    check_parties(aleg, awav, ccall, cwav, [
+        ("listen", t_listen + m, t_listen_end),
+        ("whisper", t_whisper + m, t_whisper_end),
+        ("barge", t_barge + m, t_barge_end),
+    ])  # fmt: skip
 
 
 def test_the_floor_shows_queues_waiting_callers_and_agents(pbx, ua, make_phone, tones, new_page):

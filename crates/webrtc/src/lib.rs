@@ -18,6 +18,9 @@ mod resample;
 mod rtp;
 mod transcode;
 
+#[cfg(test)]
+mod testing;
+
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 

@@ -129,6 +129,7 @@ fn to_i16(x: &[f32]) -> Vec<i16> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::level_db;
 
     fn sine(freq: f32, rate: f32, n: usize, start: usize) -> Vec<i16> {
         (start..start + n)
@@ -137,19 +138,6 @@ mod tests {
     }
 
     /// Level of `freq` in `x` (Goertzel), relative to an 8000-peak sine.
-    fn level_db(x: &[i16], freq: f32, rate: f32) -> f32 {
-        let w = 2.0 * std::f32::consts::PI * freq / rate;
-        let (mut s1, mut s2) = (0f32, 0f32);
-        for v in x {
-            let s = f32::from(*v) + 2.0 * w.cos() * s1 - s2;
-            s2 = s1;
-            s1 = s;
-        }
-        let power = s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2;
-        let amp = 2.0 * power.sqrt() / x.len() as f32;
-        20.0 * (amp / 8000.0).log10()
-    }
-
     #[test]
     fn a_tone_keeps_its_level_up_and_down_across_frames() {
         let (mut up, mut down) = (Up::default(), Down::default());

@@ -70,18 +70,7 @@ impl Transcoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn level_db(x: &[i16], freq: f32, rate: f32) -> f32 {
-        let w = 2.0 * std::f32::consts::PI * freq / rate;
-        let (mut s1, mut s2) = (0f32, 0f32);
-        for v in x {
-            let s = f32::from(*v) + 2.0 * w.cos() * s1 - s2;
-            s2 = s1;
-            s1 = s;
-        }
-        let power = s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2;
-        20.0 * (2.0 * power.sqrt() / x.len() as f32 / 8000.0).log10()
-    }
+    use crate::testing::level_db;
 
     #[test]
     fn a_tone_goes_through_opus_and_back_at_its_level() {

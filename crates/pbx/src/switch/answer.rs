@@ -139,24 +139,23 @@ impl Switch {
             let endpoint = crate::channel::endpoint_of(&channel)
                 .unwrap_or_default()
                 .to_string();
+            let b = ChannelInfo::party(
+                channel.clone(),
+                call_ref.clone(),
+                endpoint.clone(),
+                endpoint,
+                bridge,
+                Side::B,
+                Role::Callee,
+                epoch_ms(wall),
+            );
+            // The agent of a call from a trunk: inbound rules give it groups.
+            let inbound = trunk.clone();
             self.channels.up(
                 ChannelInfo {
-                    name: channel.clone(),
-                    call_ref: call_ref.clone(),
-                    number: endpoint.clone(),
-                    endpoint,
-                    bridge,
-                    side: Side::B,
-                    role: Role::Callee,
                     spygroup,
-                    // The agent of a call from a trunk: inbound rules give it groups.
-                    inbound: trunk.clone(),
-                    queue: None,
-                    bridged_to: None,
-                    in_chanspy: false,
-                    spying_on: None,
-                    started_ms: epoch_ms(wall),
-                    trunk: false,
+                    inbound,
+                    ..b
                 },
                 &mut self.out,
             );

@@ -276,26 +276,17 @@ impl Switch {
                 dtmf_pt: None,
             },
         );
-        self.channels.up(
-            ChannelInfo {
-                name: b_channel.to_string(),
-                call_ref: call_ref.to_string(),
-                endpoint: supervisor.to_string(),
-                number: supervisor.to_string(),
-                bridge,
-                side: Side::B,
-                role: Role::Callee,
-                spygroup: String::new(),
-                inbound: None,
-                queue: None,
-                bridged_to: None,
-                in_chanspy: false,
-                spying_on: None,
-                started_ms: epoch_ms(wall),
-                trunk: false,
-            },
-            &mut self.out,
+        let leg = ChannelInfo::party(
+            b_channel.to_string(),
+            call_ref.to_string(),
+            supervisor.to_string(),
+            supervisor.to_string(),
+            bridge,
+            Side::B,
+            Role::Callee,
+            epoch_ms(wall),
         );
+        self.channels.up(leg, &mut self.out);
         self.channels.bridge(a_channel, b_channel, &mut self.out);
         self.emit(Event::CallAnswer {
             call: call_ref.to_string(),

@@ -168,6 +168,37 @@ pub struct SpyingOn {
 }
 
 impl ChannelInfo {
+    /// A party's channel as it comes up: no groups, queue or peer yet, not spying.
+    #[allow(clippy::too_many_arguments)]
+    pub fn party(
+        name: String,
+        call_ref: String,
+        endpoint: String,
+        number: String,
+        bridge: BridgeId,
+        side: Side,
+        role: Role,
+        started_ms: u64,
+    ) -> ChannelInfo {
+        ChannelInfo {
+            name,
+            call_ref,
+            endpoint,
+            number,
+            bridge,
+            side,
+            role,
+            spygroup: String::new(),
+            inbound: None,
+            queue: None,
+            bridged_to: None,
+            in_chanspy: false,
+            spying_on: None,
+            started_ms,
+            trunk: false,
+        }
+    }
+
     /// The channel's groups, as ChanSpy's `g()` and permissions compare them (see
     /// `permit::channel_groups`), by the configuration as it is now.
     pub fn groups(&self, config: &store::ConfigSnapshot) -> Vec<String> {

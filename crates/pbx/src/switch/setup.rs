@@ -130,26 +130,18 @@ impl Switch {
             dialled: dialled.clone(),
         });
         self.calls.insert(id, call);
-        self.channels.up(
-            ChannelInfo {
-                name: a_channel.clone(),
-                call_ref,
-                endpoint: caller.endpoint.clone(),
-                number: caller.number.clone(),
-                bridge: bridge.id,
-                side: Side::A,
-                role: Role::Caller,
-                spygroup: String::new(),
-                inbound: None,
-                queue: None,
-                bridged_to: None,
-                in_chanspy: false,
-                spying_on: None,
-                started_ms: epoch_ms(wall),
-                trunk: caller.trunk.is_some(),
-            },
-            &mut self.out,
+        let a = ChannelInfo::party(
+            a_channel.clone(),
+            call_ref,
+            caller.endpoint.clone(),
+            caller.number.clone(),
+            bridge.id,
+            Side::A,
+            Role::Caller,
+            epoch_ms(wall),
         );
+        let trunk = caller.trunk.is_some();
+        self.channels.up(ChannelInfo { trunk, ..a }, &mut self.out);
         self.out.push_back(Output::Spawn(Spawn {
             call: id,
             bridge: bridge.id,
