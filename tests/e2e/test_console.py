@@ -568,64 +568,93 @@ def test_the_console_over_https_keeps_its_cookie_secure_and_streams_over_wss(htt
         ctx.close()
 
 
-def test_a_takeover_from_the_browser_leaves_the_client_with_the_supervisor(
-    pbx, ua, make_phone, tones, chromium_with_tone
-):
+@pytest.fixture
+def browser_floor(pbx, ua, make_phone, tones, chromium_with_tone):
+    """Returns a function: the client's call to agent 110 (answered), supervisor 201
+    granted ``modes`` and signed in, in a browser whose microphone is 1500 Hz, the
+    call on its floor. Gives (page, client's call, agent's leg)."""
+    contexts = []
+
+    def make(modes):
+        client = carrier_trunk(pbx, make_phone, tones[400])
+        agent = registered_phone(pbx, make_phone, "110", tones[1000])
+        add_ext(pbx, 201)
+        pbx.cli("supervisor", "grant", "201", "--groups", "all", "--modes", modes)
+        ctx = chromium_with_tone.new_context()
+        contexts.append(ctx)
+        page = ctx.new_page()
+        page.set_default_timeout(5000)
+        signed_in(page, pbx, extension="201", secret=secret_of(201))
+        ccall, aleg = inbound_call(ua, pbx, client, agent, "110")
+        wait_page(ua, page, f"!!{row_of('110')}", 5, "the call on the floor")
+        return page, ccall, aleg
+
+    yield make
+    for ctx in contexts:
+        ctx.close()
+
+
+def test_a_takeover_from_the_browser_leaves_the_client_with_the_supervisor(ua, browser_floor):
+    page, ccall, aleg = browser_floor("listen,takeover")
+    row = page.locator("#calls .row", has=page.locator(".party", has_text="110"))
+    modes = row.locator("button[data-mode]").evaluate_all("bs => bs.map(b => b.dataset.mode)")
+    assert modes == ["listen", "takeover"], modes
+    row.locator("button[data-mode=takeover]").click()
+    ua.wait_for(lambda: aleg.disconnected, 10, "the agent released")
+    wait_page(ua, page, "document.querySelector('#mine-mic').textContent === 'microphone on'",
+              3, "the microphone on")  # fmt: skip
+    t0 = time.monotonic()
+    ua.poll(3.0)
+    t1 = time.monotonic()
+    lv = browser_levels(page, 2000)
+    assert ccall.confirmed, "the client's call dropped"
+    cwav = ccall.stop_recording()
+    check("client", audio.tone_levels(cwav, FREQS, at(ccall, t0 + 0.6), at(ccall, t1)),
+          [1500], [400, 1000], "takeover")  # fmt: skip
+    check_browser(lv, [400], [1000, 1500], "takeover")
+    shot(page, "takeover-in-the-browser")
+    page.click("#mine-stop")
+    ua.wait_for(lambda: ccall.disconnected, 10, "the call ends with the supervisor")
+
+
+def test_a_conference_is_offered_with_the_phone_only(pbx, browser_floor):
+    """A barge made a conference needs the supervisor's phone: a browser's leg is not
+    offered it, and the API refuses it with the reason."""
+    page, _, _ = browser_floor("listen,conference")
+    modes = f"[...{row_of('110')}.querySelectorAll('button[data-mode]')].map(b => b.dataset.mode).join()"
+    assert page.evaluate(modes) == "listen"
+    page.select_option("#in-hear", "phone")
+    assert page.evaluate(modes) == "listen,conference"
+    call = page.evaluate(f"{row_of('110')}.dataset.call")
+    csrf = page.evaluate("fetch('/console/session').then(r => r.json()).then(j => j.csrf)")
+    r = page.request.post(pbx.http_url + f"/api/v1/calls/{call}/monitor", headers={"X-CSRF-Token": csrf},
+                          data={"supervisor": "201", "mode": "conference", "webrtc": {"offer": "v=0"}})  # fmt: skip
+    assert r.status == 400 and "needs the supervisor's phone" in r.json()["error"], r.text()
+
+
+@pytest.mark.pbx_args(*SOUNDS_ARGS, "--rtp-timeout", "3")
+def test_a_browser_without_a_microphone_listens_past_the_rtp_timeout(pbx, ua, make_phone, tones, chromium):
+    """No microphone: the browser sends no audio, and the PBX hangs up a leg that
+    sends no RTP for 3 s here; the gateway keeps the listening leg alive."""
     client = carrier_trunk(pbx, make_phone, tones[400])
     agent = registered_phone(pbx, make_phone, "110", tones[1000])
     add_ext(pbx, 201)
-    pbx.cli("supervisor", "grant", "201", "--groups", "all", "--modes", "listen,takeover")
-    ctx = chromium_with_tone.new_context()
+    pbx.cli("supervisor", "grant", "201", "--groups", "all", "--modes", "listen")
+    ctx = chromium.new_context()
     try:
         page = ctx.new_page()
         page.set_default_timeout(5000)
         signed_in(page, pbx, extension="201", secret=secret_of(201))
         ccall, aleg = inbound_call(ua, pbx, client, agent, "110")
         wait_page(ua, page, f"!!{row_of('110')}", 5, "the call on the floor")
-        row = page.locator("#calls .row", has=page.locator(".party", has_text="110"))
-        modes = row.locator("button[data-mode]").evaluate_all("bs => bs.map(b => b.dataset.mode)")
-        assert modes == ["listen", "takeover"], modes
-        row.locator("button[data-mode=takeover]").click()
-        ua.wait_for(lambda: aleg.disconnected, 10, "the agent released")
-        t0 = time.monotonic()
-        assert page.text_content("#mine-mic") == "microphone on"
-        ua.poll(3.0)
-        t1 = time.monotonic()
-        lv = browser_levels(page, 2000)
-        assert ccall.confirmed, "the client's call dropped"
-        cwav = ccall.stop_recording()
-        check("client", audio.tone_levels(cwav, FREQS, at(ccall, t0 + 0.6), at(ccall, t1)),
-              [1500], [400, 1000], "takeover")  # fmt: skip
-        check_browser(lv, [400], [1000, 1500], "takeover")
-        shot(page, "takeover-in-the-browser")
-        page.click("#mine-stop")
-        ua.wait_for(lambda: ccall.disconnected, 10, "the call ends with the supervisor")
-    finally:
-        ctx.close()
-
-
-def test_a_conference_is_offered_with_the_phone_only(pbx, ua, make_phone, tones, chromium_with_tone):
-    """A barge made a conference needs the supervisor's phone: a browser's leg is not
-    offered it, and the API refuses it with the reason."""
-    client = carrier_trunk(pbx, make_phone, tones[400])
-    agent = registered_phone(pbx, make_phone, "110", tones[1000])
-    add_ext(pbx, 201)
-    pbx.cli("supervisor", "grant", "201", "--groups", "all", "--modes", "listen,conference")
-    ctx = chromium_with_tone.new_context()
-    try:
-        page = ctx.new_page()
-        page.set_default_timeout(5000)
-        signed_in(page, pbx, extension="201", secret=secret_of(201))
-        inbound_call(ua, pbx, client, agent, "110")
-        wait_page(ua, page, f"!!{row_of('110')}", 5, "the call on the floor")
-        modes = f"[...{row_of('110')}.querySelectorAll('button[data-mode]')].map(b => b.dataset.mode).join()"
-        assert page.evaluate(modes) == "listen"
-        page.select_option("#in-hear", "phone")
-        assert page.evaluate(modes) == "listen,conference"
-        call = page.evaluate(f"{row_of('110')}.dataset.call")
-        csrf = page.evaluate("fetch('/console/session').then(r => r.json()).then(j => j.csrf)")
-        r = page.request.post(pbx.http_url + f"/api/v1/calls/{call}/monitor", headers={"X-CSRF-Token": csrf},
-                              data={"supervisor": "201", "mode": "conference", "webrtc": {"offer": "v=0"}})  # fmt: skip
-        assert r.status == 400 and "needs the supervisor's phone" in r.json()["error"], r.text()
+        page.locator("#calls .row button[data-mode=listen]").click()
+        wait_page(ua, page, "document.querySelector('#mine-what').textContent.includes('in this browser')",
+                  5, "my session in the browser")  # fmt: skip
+        assert page.text_content("#mine-mic") == "(no microphone: listen only)"
+        ua.poll(6.0)
+        assert not page.locator("#mine").is_hidden(), "the monitor ended"
+        check_browser(browser_levels(page, 2000), [400, 1000], [1500], "listen without a microphone")
+        assert "spy session ended" not in pbx.log_text()
+        assert ccall.confirmed and aleg.confirmed
     finally:
         ctx.close()

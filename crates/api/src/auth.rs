@@ -1,4 +1,6 @@
 //! Bearer-token authentication and scope checks for everything under `/api/v1`.
+//! A browser signed in to the console presents its session cookie instead; it acts
+//! as the session's token (see `console`).
 //!
 //! - `read`: every `GET` (the event stream included);
 //! - `supervise`: read, plus the monitor endpoints, only as the token's own supervisor;

@@ -42,7 +42,14 @@ struct Leg {
     connected: bool,
     /// For a browser that speaks Opus (made at its first Opus packet either way).
     opus: Option<Transcoder>,
+    /// The last packet sent to the PBX: when, and its RTP timestamp.
+    last_to_pbx: (Instant, u32),
 }
+
+/// A browser that sends nothing (no microphone: listen only) still keeps its leg
+/// alive: after this long without audio from it, a packet of silence goes to the
+/// PBX, whose RTP timeout would otherwise end the monitor.
+const KEEPALIVE: Duration = Duration::from_secs(1);
 
 pub(crate) async fn pump(
     rtc: Rtc,
@@ -60,6 +67,7 @@ pub(crate) async fn pump(
         to_pbx: rtp::Sender::new(rand_ssrc()),
         connected: false,
         opus: None,
+        last_to_pbx: (Instant::now(), 0),
     };
     let end = leg.run(stop).await;
     leg.rtc.disconnect();
@@ -111,12 +119,33 @@ impl Leg {
                     Ok(_) => continue,
                     Err(e) => return LegEnd::Failed(e.to_string()),
                 },
-                _ = tokio::time::sleep_until(wake.into()) => Input::Timeout(Instant::now()),
+                _ = tokio::time::sleep_until(wake.into()) => {
+                    self.keep_alive().await;
+                    Input::Timeout(Instant::now())
+                }
             };
             if let Err(e) = self.rtc.handle_input(input) {
                 return LegEnd::Failed(e.to_string());
             }
         }
+    }
+
+    /// 20 ms of µ-law silence to the PBX when the browser has been quiet for
+    /// [`KEEPALIVE`], its timestamp where the browser's clock would be by now.
+    async fn keep_alive(&mut self) {
+        let (at, ts) = self.last_to_pbx;
+        let quiet = at.elapsed();
+        if !self.connected || quiet < KEEPALIVE {
+            return;
+        }
+        let ts = ts.wrapping_add((quiet.as_millis() as u32).wrapping_mul(8));
+        self.send_to_pbx(ts, &[0xff; 160]).await;
+    }
+
+    async fn send_to_pbx(&mut self, ts: u32, pcmu: &[u8]) {
+        let packet = self.to_pbx.packet(rtp::PCMU, ts, false, pcmu);
+        let _ = self.local.send_to(&packet, self.pbx).await;
+        self.last_to_pbx = (Instant::now(), ts);
     }
 
     /// A candidate on loopback pairs only with loopback addresses: nothing else
@@ -204,8 +233,7 @@ impl Leg {
                             }
                             _ => continue,
                         };
-                        let packet = self.to_pbx.packet(rtp::PCMU, ts, false, &pcmu);
-                        let _ = self.local.send_to(&packet, self.pbx).await;
+                        self.send_to_pbx(ts, &pcmu).await;
                     }
                     _ => {}
                 },
