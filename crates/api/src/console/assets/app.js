@@ -158,6 +158,12 @@ async function enterFloor() {
   $("spygrp-section").hidden = false;
   const saved = sessionStorage.getItem("spygroup.mine");
   state.mine = saved ? JSON.parse(saved) : null;
+  if (state.mine && state.mine.browser) {
+    // Its audio went with the page that was reloaded: end the monitor too.
+    api("DELETE", `/api/v1/monitors/${encodeURIComponent(state.mine.monitor)}`).catch(() => {});
+    state.mine = null;
+    saveMine();
+  }
   connect();
   await Promise.all([refresh.calls(), refresh.agents(), refresh.groups(), refresh.audit()]);
 }
