@@ -130,6 +130,17 @@ def wait_page(ua, page, js, timeout, what):
         ua.poll(0.02)
 
 
+def switch_mode(ua, page, mode, seconds):
+    """Clicks ``mode`` in "My session" and waits for it; after a second to settle,
+    the window (start, end) of ``seconds`` in that mode."""
+    page.click(f"#mine-modes button[data-mode={mode}]")
+    wait_page(ua, page, f"document.querySelector('#mine-mode').textContent === '{mode}'", 3, mode)
+    ua.poll(1.0)
+    start = time.monotonic()
+    ua.poll(seconds)
+    return start, time.monotonic()
+
+
 def row_of(ext):
     """JS: the calls-list row whose parties include extension ``ext``."""
     return (
@@ -253,18 +264,8 @@ def test_the_floor_a_real_call_and_listen_whisper_barge_by_click(pbx, ua, make_p
     shot(page, "listening")
 
     # Whisper, then barge, from "My session", without reloading.
-    page.click("#mine-modes button[data-mode=whisper]")
-    wait_page(ua, page, "document.querySelector('#mine-mode').textContent === 'whisper'", 3, "whisper")
-    ua.poll(1.0)
-    t_whisper = time.monotonic()
-    ua.poll(3.0)
-    t_whisper_end = time.monotonic()
-    page.click("#mine-modes button[data-mode=barge]")
-    wait_page(ua, page, "document.querySelector('#mine-mode').textContent === 'barge'", 3, "barge")
-    ua.poll(1.0)
-    t_barge = time.monotonic()
-    ua.poll(3.0)
-    t_barge_end = time.monotonic()
+    t_whisper, t_whisper_end = switch_mode(ua, page, "whisper", 3.0)
+    t_barge, t_barge_end = switch_mode(ua, page, "barge", 3.0)
     wait_page(ua, page, f"{row_of('110')}.querySelector('.c-mon .mode').textContent === 'barge'",
               2, "the floor shows barge")  # fmt: skip
 
@@ -451,21 +452,11 @@ def test_listen_whisper_barge_in_the_browser_over_webrtc(pbx, ua, make_phone, to
         lv_listen = browser_levels(page, 2000)
         shot(page, "listening-in-the-browser")
 
-        page.click("#mine-modes button[data-mode=whisper]")
-        wait_page(ua, page, "document.querySelector('#mine-mode').textContent === 'whisper'", 3, "whisper")
+        t_whisper, t_whisper_end = switch_mode(ua, page, "whisper", 2.5)
         assert page.text_content("#mine-mic") == "microphone on"
-        ua.poll(1.0)
-        t_whisper = time.monotonic()
-        ua.poll(2.5)
-        t_whisper_end = time.monotonic()
         lv_whisper = browser_levels(page, 2000)
 
-        page.click("#mine-modes button[data-mode=barge]")
-        wait_page(ua, page, "document.querySelector('#mine-mode').textContent === 'barge'", 3, "barge")
-        ua.poll(1.0)
-        t_barge = time.monotonic()
-        ua.poll(2.5)
-        t_barge_end = time.monotonic()
+        t_barge, t_barge_end = switch_mode(ua, page, "barge", 2.5)
         lv_barge = browser_levels(page, 2000)
 
         ended = count_log(pbx, "spy session ended")

@@ -92,16 +92,19 @@ fn from_a_browser(req: &Request) -> bool {
         || h.contains_key("sec-fetch-mode")
 }
 
-fn from_loopback(req: &Request) -> bool {
+/// Where a request came from (absent only in tests that say nothing).
+pub(crate) fn peer_addr(ext: &axum::http::Extensions) -> Option<SocketAddr> {
     // `MockConnectInfo` is axum's way for tests to say where a request came from.
-    let ext = req.extensions();
     ext.get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(a)| *a)
         .or_else(|| {
             ext.get::<axum::extract::connect_info::MockConnectInfo<SocketAddr>>()
                 .map(|m| m.0)
         })
-        .is_some_and(|a| a.ip().is_loopback())
+}
+
+fn from_loopback(req: &Request) -> bool {
+    peer_addr(req.extensions()).is_some_and(|a| a.ip().is_loopback())
 }
 
 /// Route-layer middleware: 401 without a valid token, 403 when its scope is too low.

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use str0m::format::Codec;
-use str0m::media::{Frequency, MediaKind, MediaTime, Mid};
+use str0m::media::{Frequency, MediaKind, MediaTime, Mid, Pt};
 use str0m::net::{Protocol, Receive};
 use str0m::{Event, IceConnectionState, Input, Output, Rtc};
 use tokio::net::UdpSocket;
@@ -34,10 +34,15 @@ const CONNECT_WITHIN: Duration = Duration::from_secs(15);
 struct Leg {
     rtc: Rtc,
     ice: UdpSocket,
+    /// `ice`'s address, asked once (not a system call per datagram).
+    ice_addr: SocketAddr,
     local: UdpSocket,
     pbx: SocketAddr,
     /// The audio m-line, once str0m announced it.
     audio: Option<Mid>,
+    /// What the browser is sent: Opus when it took Opus (better sound, FEC), else
+    /// G.711 as it is; chosen from the negotiated payloads at the first packet.
+    toward_browser: Option<(Pt, Codec)>,
     to_pbx: rtp::Sender,
     connected: bool,
     /// For a browser that speaks Opus (made at its first Opus packet either way).
@@ -58,12 +63,18 @@ pub(crate) async fn pump(
     pbx: SocketAddr,
     stop: impl std::future::Future<Output = ()>,
 ) -> LegEnd {
+    let ice_addr = match ice.local_addr() {
+        Ok(a) => a,
+        Err(e) => return LegEnd::Failed(e.to_string()),
+    };
     let mut leg = Leg {
         rtc,
         ice,
+        ice_addr,
         local,
         pbx,
         audio: None,
+        toward_browser: None,
         to_pbx: rtp::Sender::new(rand_ssrc()),
         connected: false,
         opus: None,
@@ -104,7 +115,7 @@ impl Leg {
                 r = self.ice.recv_from(&mut ice_buf) => match r {
                     Ok((_, source)) if !self.reachable(source) => continue,
                     Ok((n, source)) => {
-                        let Ok(destination) = self.ice.local_addr() else { continue };
+                        let destination = self.ice_addr;
                         let Ok(contents) = ice_buf[..n].try_into() else { continue };
                         Input::Receive(Instant::now(), Receive { proto: Protocol::Udp, source, destination, contents })
                     }
@@ -151,8 +162,7 @@ impl Leg {
     /// A candidate on loopback pairs only with loopback addresses: nothing else
     /// can reach it, and a browser's other candidates get no answer from it.
     fn reachable(&self, peer: SocketAddr) -> bool {
-        let ours = self.ice.local_addr().map(|a| a.ip());
-        !matches!(ours, Ok(ip) if ip.is_loopback()) || peer.ip().is_loopback()
+        !self.ice_addr.ip().is_loopback() || peer.ip().is_loopback()
     }
 
     /// The PBX's audio for the browser (mutates `rtc`: the loop drains next).
@@ -169,15 +179,19 @@ impl Leg {
         let Some(writer) = self.rtc.writer(mid) else {
             return;
         };
-        let pt_of = |codec| {
-            writer
-                .payload_params()
-                .find(|p| p.spec().codec == codec)
-                .map(|p| p.pt())
-        };
-        // Opus when the browser took it (better sound, FEC), else G.711 as it is.
-        let (pt, time, data) = match (pt_of(Codec::Opus), pt_of(Codec::PCMU)) {
-            (Some(opus_pt), _) => {
+        let chosen = *self.toward_browser.get_or_insert_with(|| {
+            let pt_of = |codec| {
+                writer
+                    .payload_params()
+                    .find(|p| p.spec().codec == codec)
+                    .map(|p| (p.pt(), codec))
+            };
+            pt_of(Codec::Opus)
+                .or_else(|| pt_of(Codec::PCMU))
+                .unwrap_or((rtp::PCMU.into(), Codec::PCMU))
+        });
+        let (pt, time, data) = match chosen {
+            (opus_pt, Codec::Opus) => {
                 let Some(t) = transcoder(&mut self.opus) else {
                     return;
                 };
@@ -187,11 +201,10 @@ impl Leg {
                 let time = MediaTime::new(u64::from(ts) * 6, Frequency::FORTY_EIGHT_KHZ);
                 (opus_pt, time, packet)
             }
-            (None, Some(pcmu_pt)) => {
+            (pcmu_pt, _) => {
                 let time = MediaTime::new(u64::from(ts), Frequency::EIGHT_KHZ);
                 (pcmu_pt, time, payload.to_vec())
             }
-            (None, None) => return,
         };
         if let Err(e) = writer.write(pt, Instant::now(), time, data) {
             tracing::debug!("webrtc leg: audio to the browser dropped: {e}");

@@ -12,7 +12,7 @@
 
 mod sessions;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::{Instant, SystemTime};
 
 use axum::extract::{FromRequestParts, State};
@@ -303,15 +303,9 @@ impl<S: Send + Sync> FromRequestParts<S> for PeerIp {
     type Rejection = Failure;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Failure> {
-        let ext = &parts.extensions;
-        let addr = ext
-            .get::<axum::extract::ConnectInfo<SocketAddr>>()
-            .map(|c| c.0)
-            .or_else(|| {
-                ext.get::<axum::extract::connect_info::MockConnectInfo<SocketAddr>>()
-                    .map(|m| m.0)
-            });
-        Ok(PeerIp(addr.map(|a| a.ip())))
+        Ok(PeerIp(
+            crate::auth::peer_addr(&parts.extensions).map(|a| a.ip()),
+        ))
     }
 }
 
